@@ -1,0 +1,1 @@
+"""The dependency container and the start/stop sequence of a backend."""

@@ -1,0 +1,152 @@
+"""core.auth and core.httpAuth: credentials from static external-access tokens.
+
+Plugin-to-plugin tokens (signed by each plugin's key pair) and user tokens need the
+plugin key store; until it exists, `get_plugin_request_token` and user cookies answer
+with a 501 NotImplementedError that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from backstage_backend_plugin_api import (
+    AuthService,
+    BackstageCredentials,
+    BackstageNonePrincipal,
+    BackstagePrincipal,
+    BackstageServicePrincipal,
+    BackstageUserPrincipal,
+    LimitedUserToken,
+    PluginRequestToken,
+    PrincipalType,
+    create_service_factory,
+)
+from backstage_backend_plugin_api import core_services as core
+from backstage_common.errors import (
+    AuthenticationError,
+    NotAllowedError,
+    NotImplementedError,
+)
+from litestar.connection import ASGIConnection
+from litestar.response import Response
+
+from backstage_backend_defaults.auth._external_access import (
+    StaticAccessEntry,
+    read_external_access,
+)
+
+__all__ = [
+    "DefaultAuthService",
+    "DefaultHttpAuthService",
+    "auth_service_factory",
+    "http_auth_service_factory",
+]
+
+_BEARER = re.compile(r"^Bearer[ ]+(\S+)$", re.IGNORECASE)
+_NO_KEY_STORE = (
+    "Plugin and user tokens need the plugin key store, which this backend does not provide yet"
+)
+
+
+class DefaultAuthService:
+    def __init__(
+        self, plugin_id: str, entries: Sequence[StaticAccessEntry], *, policy_disabled: bool
+    ) -> None:
+        self._plugin_id = plugin_id
+        self._entries = list(entries)
+        self._policy_disabled = policy_disabled
+
+    async def authenticate(
+        self, token: str, *, allow_limited_access: bool = False
+    ) -> BackstageCredentials[BackstagePrincipal]:
+        for entry in self._entries:
+            if entry.matches(token):
+                if entry.plugins is not None and self._plugin_id not in entry.plugins:
+                    allowed = ", ".join(f"'{plugin}'" for plugin in entry.plugins)
+                    raise NotAllowedError(
+                        f"This token's access is restricted to plugin(s) {allowed}"
+                    )
+                return BackstageCredentials(BackstageServicePrincipal(entry.subject), token=token)
+        raise AuthenticationError("Illegal token")
+
+    async def get_none_credentials(self) -> BackstageCredentials[BackstageNonePrincipal]:
+        return BackstageCredentials(BackstageNonePrincipal())
+
+    async def get_own_service_credentials(
+        self,
+    ) -> BackstageCredentials[BackstageServicePrincipal]:
+        return BackstageCredentials(BackstageServicePrincipal(f"plugin:{self._plugin_id}"))
+
+    async def get_plugin_request_token(
+        self, *, on_behalf_of: BackstageCredentials[Any], target_plugin_id: str
+    ) -> PluginRequestToken:
+        if isinstance(on_behalf_of.principal, BackstageNonePrincipal) and self._policy_disabled:
+            return PluginRequestToken("")
+        raise NotImplementedError(_NO_KEY_STORE)
+
+    async def get_limited_user_token(
+        self, credentials: BackstageCredentials[BackstageUserPrincipal]
+    ) -> LimitedUserToken:
+        raise NotImplementedError(_NO_KEY_STORE)
+
+    async def list_public_service_keys(self) -> dict[str, Any]:
+        return {"keys": []}
+
+
+class DefaultHttpAuthService:
+    def __init__(self, auth: AuthService) -> None:
+        self._auth = auth
+
+    async def credentials(
+        self,
+        request: ASGIConnection[Any, Any, Any, Any],
+        *,
+        allow: Sequence[PrincipalType] | None = None,
+        allow_limited_access: bool = False,
+    ) -> BackstageCredentials[BackstagePrincipal]:
+        header = request.headers.get("authorization")
+        match = _BEARER.match(header) if header else None
+        credentials: BackstageCredentials[BackstagePrincipal]
+        if match is None:
+            credentials = await self._auth.get_none_credentials()
+        else:
+            credentials = await self._auth.authenticate(
+                match.group(1), allow_limited_access=allow_limited_access
+            )
+        kind = credentials.principal.type
+        if allow is not None and kind not in allow:
+            if kind == "none":
+                raise AuthenticationError("Missing credentials")
+            raise NotAllowedError(f"This endpoint does not allow '{kind}' credentials")
+        return credentials
+
+    async def issue_user_cookie(
+        self,
+        response: Response[Any],
+        *,
+        credentials: BackstageCredentials[BackstageUserPrincipal] | None = None,
+    ) -> datetime:
+        raise NotImplementedError(_NO_KEY_STORE)
+
+
+def _create_auth(config: core.RootConfig, metadata: core.PluginMetadata) -> DefaultAuthService:
+    return DefaultAuthService(
+        metadata.get_id(),
+        read_external_access(config),
+        policy_disabled=bool(
+            config.get_optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy")
+        ),
+    )
+
+
+def _create_http_auth(auth: core.Auth) -> DefaultHttpAuthService:
+    return DefaultHttpAuthService(auth)
+
+
+auth_service_factory = create_service_factory(service=core.auth, factory=_create_auth)
+http_auth_service_factory = create_service_factory(
+    service=core.http_auth, factory=_create_http_auth
+)

@@ -1,0 +1,145 @@
+"""core.rootHttpRouter and core.httpRouter: one Litestar app per backend, served by granian.
+
+Config: `backend.listen`, `backend.cors`, `backend.server.requestBodyLimit` (bytes, or a
+string such as `'10mb'`; 413 past it), `backend.lifecycle.startupRequestPauseTimeout`,
+`backend.lifecycle.shutdownTimeout` (how long in-flight requests may take to finish),
+`backend.errors.showStackTraces`, `backend.auth.dangerouslyDisableDefaultAuthPolicy`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from backstage_backend_plugin_api import RootConfigService, create_service_factory
+from backstage_backend_plugin_api import core_services as core
+from backstage_common.durations import read_optional_duration
+from backstage_common.errors import InputError
+from litestar import Litestar
+
+from backstage_backend_defaults.health import health_route_handlers
+from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
+from backstage_backend_defaults.http_router._cors import read_cors_config
+from backstage_backend_defaults.http_router._errors import ErrorRenderer, error_status
+from backstage_backend_defaults.http_router._gate import PluginGate
+from backstage_backend_defaults.http_router._routers import PluginHttpRouter, RootHttpRouter
+from backstage_backend_defaults.http_router._server import (
+    HttpServer,
+    ListenOptions,
+    read_listen_options,
+)
+
+__all__ = [
+    "BackendAsgiApp",
+    "ErrorRenderer",
+    "HttpServer",
+    "ListenOptions",
+    "PluginHttpRouter",
+    "RootHttpRouter",
+    "error_status",
+    "http_router_service_factory",
+    "read_listen_options",
+    "root_http_router_service_factory",
+]
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def read_body_limit(config: RootConfigService) -> int:
+    key = "backend.server.requestBodyLimit"
+    value = config.get_optional(key)
+    if value is None:
+        return 10 * 1024**2
+    match = _SIZE.match(str(value)) if not isinstance(value, bool) else None
+    if match is None:
+        raise InputError(f"Invalid value '{value}' for '{key}', use bytes or e.g. '10mb'")
+    return int(match.group(1)) * _UNITS[(match.group(2) or "b").lower()]
+
+
+class BackendHttp:
+    """The root HTTP router service: the app, its server, and the shutdown drain."""
+
+    def __init__(
+        self, router: RootHttpRouter, server: HttpServer, *, shutdown_timeout: timedelta
+    ) -> None:
+        self.router = router
+        self.server = server
+        self._shutdown_timeout = shutdown_timeout
+
+    def use(self, path: str, *handlers: object) -> None:
+        self.router.use(path, *handlers)  # type: ignore[arg-type]
+
+    async def drain_and_stop(self) -> None:
+        asgi = self.router.asgi
+        asgi.stop_admitting()
+        await asgi.drain(self._shutdown_timeout.total_seconds())
+        await self.server.stop()
+
+
+async def _create_root_http_router(
+    config: core.RootConfig,
+    logger: core.RootLogger,
+    lifecycle: core.RootLifecycle,
+    health: core.RootHealth,
+) -> BackendHttp:
+    show_stacks = bool(config.get_optional_boolean("backend.errors.showStackTraces"))
+    errors = ErrorRenderer(logger, show_stack_traces=show_stacks)
+    app = Litestar(
+        route_handlers=health_route_handlers(health, config),
+        exception_handlers={Exception: errors.litestar_handler},
+        cors_config=read_cors_config(config),
+        request_max_body_size=read_body_limit(config),
+        openapi_config=None,
+        logging_config=None,
+    )
+    asgi = BackendAsgiApp(app, logger.child({"type": "incomingRequest"}), errors)
+    server = HttpServer(asgi, read_listen_options(config))
+    timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
+    http = BackendHttp(
+        RootHttpRouter(asgi), server, shutdown_timeout=timeout or timedelta(seconds=30)
+    )
+    await server.start()
+    listen = server.listen
+    logger.info(f"Listening on {listen.host}:{listen.port}")
+    lifecycle.add_before_shutdown_hook(http.drain_and_stop)
+    if config.get_optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy"):
+        logger.warn(
+            "The default auth policy is disabled: every plugin endpoint accepts requests "
+            "without credentials (backend.auth.dangerouslyDisableDefaultAuthPolicy)"
+        )
+    return http
+
+
+async def _create_http_router(
+    config: core.RootConfig,
+    root: core.RootHttpRouter,
+    lifecycle: core.Lifecycle,
+    metadata: core.PluginMetadata,
+    auth: core.Auth,
+    http_auth: core.HttpAuth,
+) -> PluginHttpRouter:
+    if not isinstance(root, BackendHttp):
+        raise InputError("The default httpRouter needs the default rootHttpRouter")
+    disabled = bool(config.get_optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy"))
+    pause = read_optional_duration(config, "backend.lifecycle.startupRequestPauseTimeout")
+    gate = PluginGate(
+        plugin_id=metadata.get_id(),
+        http_auth=None if disabled else http_auth,
+        startup_timeout=(pause or timedelta(seconds=5)).total_seconds(),
+    )
+    root.router.asgi.add_gate(gate)
+    lifecycle.add_startup_hook(gate.mark_started)
+    return PluginHttpRouter(root.router, gate, auth)
+
+
+root_http_router_service_factory = create_service_factory(
+    service=core.root_http_router,
+    factory=_create_root_http_router,
+    initialization="always",
+)
+http_router_service_factory = create_service_factory(
+    service=core.http_router,
+    factory=_create_http_router,
+    initialization="always",
+)

@@ -1,0 +1,118 @@
+"""The one place that turns exceptions into HTTP: status codes and Backstage's error body."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from backstage_backend_plugin_api import LoggerService
+from backstage_common import errors
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
+
+__all__ = ["ErrorRenderer", "error_status"]
+
+_STATUS_BY_TYPE: tuple[tuple[type[errors.BackstageError], int], ...] = (
+    (errors.NotModifiedError, 304),
+    (errors.InputError, 400),
+    (errors.AuthenticationError, 401),
+    (errors.NotAllowedError, 403),
+    (errors.NotFoundError, 404),
+    (errors.ConflictError, 409),
+    (errors.NotImplementedError, 501),
+    (errors.ServiceUnavailableError, 503),
+)
+_STATUS_BY_NAME = {cls.__name__: status for cls, status in _STATUS_BY_TYPE}
+_NAME_BY_HTTP_STATUS = {
+    400: "InputError",
+    401: "AuthenticationError",
+    403: "NotAllowedError",
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    409: "ConflictError",
+    413: "PayloadTooLargeError",
+    415: "UnsupportedMediaTypeError",
+    429: "TooManyRequestsError",
+    501: "NotImplementedError",
+    503: "ServiceUnavailableError",
+}
+
+
+def error_status(error: BaseException) -> int:
+    """Backstage's rule: an explicit status wins, then the error's name, else 500."""
+    explicit = getattr(error, "status_code", None) or getattr(error, "status", None)
+    if isinstance(explicit, int) and 100 <= explicit <= 599:
+        return explicit
+    if isinstance(error, errors.ForwardedError):
+        return _STATUS_BY_NAME.get(error.name, 500)
+    for cls, status in _STATUS_BY_TYPE:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def _error_name(error: BaseException, status: int) -> str:
+    if isinstance(error, errors.BackstageError):
+        return error.name
+    if isinstance(error, HTTPException):
+        return _NAME_BY_HTTP_STATUS.get(status, "Error")
+    return type(error).__name__
+
+
+def _error_message(error: BaseException) -> str:
+    if isinstance(error, HTTPException):
+        detail = error.detail
+        extra = error.extra
+        if isinstance(extra, list) and extra:
+            details = "; ".join(
+                str(item.get("message", item)) if isinstance(item, dict) else str(item)
+                for item in extra
+            )
+            return f"{detail}: {details}"
+        return str(detail)
+    return str(error) or "<no reason given>"
+
+
+class ErrorRenderer:
+    """Renders any exception as Backstage's JSON error body, and logs server errors."""
+
+    def __init__(self, logger: LoggerService, *, show_stack_traces: bool) -> None:
+        self._logger = logger
+        self._show_stack_traces = show_stack_traces
+
+    def body(self, error: BaseException, method: str, url: str) -> tuple[int, dict[str, Any]]:
+        status = error_status(error)
+        if isinstance(error, DBAPIError):
+            log_id = secrets.token_hex(10)
+            self._logger.error(f"Database error, logId={log_id}", error)
+            payload: dict[str, Any] = {
+                "name": "Error",
+                "message": f"An internal error occurred logId={log_id}",
+            }
+        else:
+            payload = {"name": _error_name(error, status), "message": _error_message(error)}
+            if status >= 500:
+                self._logger.error(
+                    f"Request failed with status {status}: {payload['message']}", error
+                )
+        if self._show_stack_traces:
+            import traceback
+
+            payload["stack"] = "".join(traceback.format_exception(error))
+        cause = error.__cause__
+        if cause is not None and not isinstance(error, DBAPIError):
+            payload["cause"] = {"name": _error_name(cause, 500), "message": _error_message(cause)}
+        return status, {
+            "error": payload,
+            "request": {"method": method, "url": url},
+            "response": {"statusCode": status},
+        }
+
+    def litestar_handler(self, request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        status, body = self.body(error, request.method, url)
+        headers = getattr(error, "headers", None) if isinstance(error, HTTPException) else None
+        return Response(
+            content=body, status_code=status, headers=headers, media_type="application/json"
+        )

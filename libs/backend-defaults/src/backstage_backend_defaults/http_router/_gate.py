@@ -1,0 +1,86 @@
+"""Per-plugin admission: held until the plugin has started, 503 once shutdown begins, then
+the default auth policy (credentials required unless the plugin allows the path)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from backstage_backend_plugin_api import AuthPolicy, HttpAuthService, PrincipalType
+from backstage_common.errors import InputError, ServiceUnavailableError
+from litestar.connection import ASGIConnection
+from litestar.types import Scope
+
+__all__ = ["PluginGate"]
+
+_ALLOWED_PRINCIPALS: tuple[PrincipalType, ...] = ("user", "service")
+
+
+def _normalize_policy_path(path: str) -> str:
+    if path in ("/", "*", "/*", ""):
+        return "/"
+    if not path.startswith("/"):
+        raise InputError(f"Invalid auth policy path '{path}', it must start with '/'")
+    return path.rstrip("/")
+
+
+@dataclass
+class PluginGate:
+    plugin_id: str
+    http_auth: HttpAuthService | None
+    startup_timeout: float
+    prefix: str = field(init=False)
+    _started: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _stopping: bool = field(default=False, init=False)
+    _unauthenticated: list[str] = field(default_factory=list, init=False)
+    _user_cookie: list[str] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.prefix = f"/api/{self.plugin_id}"
+
+    def add_policy(self, path: str, allow: AuthPolicy) -> None:
+        if allow == "unauthenticated":
+            self._unauthenticated.append(_normalize_policy_path(path))
+        elif allow == "user-cookie":
+            self._user_cookie.append(_normalize_policy_path(path))
+        else:
+            raise InputError(f"Invalid auth policy '{allow}' for path '{path}'")
+
+    def mark_started(self) -> None:
+        self._started.set()
+
+    def mark_stopping(self) -> None:
+        self._stopping = True
+
+    async def admit(self) -> None:
+        """Wait for the plugin to start; ServiceUnavailableError when it does not in time."""
+        if self._stopping:
+            raise ServiceUnavailableError("Service is shutting down")
+        if self._started.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._started.wait(), self.startup_timeout)
+        except TimeoutError:
+            raise ServiceUnavailableError("Service has not started up yet") from None
+
+    @staticmethod
+    def _matches(policies: list[str], path: str) -> bool:
+        for policy in policies:
+            if policy == "/" or path == policy or path.startswith(policy + "/"):
+                return True
+        return False
+
+    async def authorize(self, scope: Scope) -> None:
+        """Apply the default auth policy; raises AuthenticationError / NotAllowedError."""
+        if self.http_auth is None:
+            return
+        path = scope["path"][len(self.prefix) :] or "/"
+        if self._matches(self._unauthenticated, path):
+            return
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        await self.http_auth.credentials(
+            connection,
+            allow=_ALLOWED_PRINCIPALS,
+            allow_limited_access=self._matches(self._user_cookie, path),
+        )

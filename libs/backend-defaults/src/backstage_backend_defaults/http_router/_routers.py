@@ -1,0 +1,72 @@
+"""The root HTTP router (absolute mounts) and each plugin's router under `/api/<pluginId>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backstage_backend_plugin_api import AuthPolicy, AuthService
+from backstage_common.errors import ConflictError, InputError
+from litestar import Router, get
+from litestar.types import ControllerRouterHandler
+
+from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
+from backstage_backend_defaults.http_router._gate import PluginGate
+
+__all__ = ["PluginHttpRouter", "RootHttpRouter"]
+
+
+def _normalize(path: str) -> str:
+    return path.lower().rstrip("/") + "/"
+
+
+class RootHttpRouter:
+    """Mounts handlers at absolute paths of the backend's single Litestar app."""
+
+    def __init__(self, asgi: BackendAsgiApp) -> None:
+        self._asgi = asgi
+        self._paths: list[str] = []
+
+    @property
+    def asgi(self) -> BackendAsgiApp:
+        return self._asgi
+
+    def use(self, path: str, *handlers: ControllerRouterHandler) -> None:
+        if not path or not path.startswith("/"):
+            raise InputError(f"Invalid root router path '{path}', it must start with '/'")
+        normalized = _normalize(path)
+        for existing in self._paths:
+            if normalized.startswith(existing) or existing.startswith(normalized):
+                raise ConflictError(f"Path {path} conflicts with the existing path {existing}")
+        self._paths.append(normalized)
+        self._asgi.app.register(Router(path=path.rstrip("/") or "/", route_handlers=list(handlers)))
+
+
+class PluginHttpRouter:
+    """A plugin's routes at `/api/<pluginId>`, behind its gate and the default auth policy."""
+
+    def __init__(self, root: RootHttpRouter, gate: PluginGate, auth: AuthService | None) -> None:
+        self._root = root
+        self._gate = gate
+        self._mounted = False
+        if auth is not None:
+            self._mount_jwks(auth)
+
+    def _mount_jwks(self, auth: AuthService) -> None:
+        @get("/.backstage/auth/v1/jwks.json")
+        async def jwks() -> dict[str, Any]:
+            return await auth.list_public_service_keys()
+
+        self.use(jwks)
+        self._gate.add_policy("/.backstage/auth/v1/jwks.json", "unauthenticated")
+
+    def use(self, *handlers: ControllerRouterHandler) -> None:
+        if not handlers:
+            return
+        if not self._mounted:
+            self._root.use(self._gate.prefix, *handlers)
+            self._mounted = True
+            return
+        self._root.asgi.app.register(Router(path=self._gate.prefix, route_handlers=list(handlers)))
+
+    def add_auth_policy(self, *, path: str, allow: AuthPolicy) -> None:
+        self._gate.add_policy(path, allow)

@@ -1,0 +1,143 @@
+"""backstage_backend_plugin_api: what backend plugin and module authors build against.
+
+Plugins, modules, service refs and factories, extension points, and the core services'
+Protocols. No I/O and no implementations: those live in `backstage_backend_defaults`.
+"""
+
+from backstage_backend_plugin_api import core_services
+from backstage_backend_plugin_api._factories import (
+    ServiceFactory,
+    ServiceInitialization,
+    create_service_factory,
+)
+from backstage_backend_plugin_api._features import (
+    BackendModule,
+    BackendPlugin,
+    ExtensionPointRegistration,
+    InitRegistration,
+    ModuleRegistrationPoints,
+    PluginRegistrationPoints,
+    create_backend_module,
+    create_backend_plugin,
+    validate_feature_id,
+)
+from backstage_backend_plugin_api._injection import Dependency, read_dependencies
+from backstage_backend_plugin_api._refs import (
+    ExtensionPoint,
+    ServiceRef,
+    ServiceScope,
+    create_extension_point,
+    create_service_ref,
+)
+from backstage_backend_plugin_api._services.auth import (
+    AccessRestrictions,
+    AuthService,
+    BackstageCredentials,
+    BackstageNonePrincipal,
+    BackstagePrincipal,
+    BackstageServicePrincipal,
+    BackstageUserPrincipal,
+    HttpAuthService,
+    LimitedUserToken,
+    PluginRequestToken,
+    PrincipalType,
+    is_principal,
+)
+from backstage_backend_plugin_api._services.cache import CacheService, JsonValue
+from backstage_backend_plugin_api._services.config import RootConfigService
+from backstage_backend_plugin_api._services.database import (
+    DatabaseMigrationsOptions,
+    DatabaseService,
+)
+from backstage_backend_plugin_api._services.discovery import DiscoveryService
+from backstage_backend_plugin_api._services.health import HealthCheckResult, RootHealthService
+from backstage_backend_plugin_api._services.http_router import (
+    AuthPolicy,
+    HttpRouterService,
+    RootHttpRouterService,
+)
+from backstage_backend_plugin_api._services.lifecycle import (
+    LifecycleHook,
+    LifecycleService,
+    RootLifecycleService,
+)
+from backstage_backend_plugin_api._services.logger import (
+    LoggerService,
+    LogMeta,
+    RootLoggerService,
+)
+from backstage_backend_plugin_api._services.plugin_metadata import PluginMetadataService
+from backstage_backend_plugin_api._services.scheduler import (
+    CronFrequency,
+    ManualTrigger,
+    SchedulerService,
+    SchedulerServiceTaskDescriptor,
+    SchedulerServiceTaskRunner,
+    SchedulerServiceTaskScheduleDefinition,
+    TaskFunction,
+    TaskScope,
+)
+
+BackendFeature = BackendPlugin | BackendModule | ServiceFactory  # type: ignore[type-arg]
+
+__all__ = [
+    "AccessRestrictions",
+    "AuthPolicy",
+    "AuthService",
+    "BackendFeature",
+    "BackendModule",
+    "BackendPlugin",
+    "BackstageCredentials",
+    "BackstageNonePrincipal",
+    "BackstagePrincipal",
+    "BackstageServicePrincipal",
+    "BackstageUserPrincipal",
+    "CacheService",
+    "CronFrequency",
+    "DatabaseMigrationsOptions",
+    "DatabaseService",
+    "Dependency",
+    "DiscoveryService",
+    "ExtensionPoint",
+    "ExtensionPointRegistration",
+    "HealthCheckResult",
+    "HttpAuthService",
+    "HttpRouterService",
+    "InitRegistration",
+    "JsonValue",
+    "LifecycleHook",
+    "LifecycleService",
+    "LimitedUserToken",
+    "LogMeta",
+    "LoggerService",
+    "ManualTrigger",
+    "ModuleRegistrationPoints",
+    "PluginMetadataService",
+    "PluginRegistrationPoints",
+    "PluginRequestToken",
+    "PrincipalType",
+    "RootConfigService",
+    "RootHealthService",
+    "RootHttpRouterService",
+    "RootLifecycleService",
+    "RootLoggerService",
+    "SchedulerService",
+    "SchedulerServiceTaskDescriptor",
+    "SchedulerServiceTaskRunner",
+    "SchedulerServiceTaskScheduleDefinition",
+    "ServiceFactory",
+    "ServiceInitialization",
+    "ServiceRef",
+    "ServiceScope",
+    "TaskFunction",
+    "TaskScope",
+    "core_services",
+    "create_backend_module",
+    "create_backend_plugin",
+    "create_extension_point",
+    "create_service_factory",
+    "create_service_ref",
+    "is_principal",
+    "read_dependencies",
+    "validate_feature_id",
+]

@@ -1,0 +1,169 @@
+"""Backend plugins and modules: the features a backend installs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from backstage_common.errors import InputError
+
+from backstage_backend_plugin_api._injection import Dependency, read_dependencies
+from backstage_backend_plugin_api._refs import ExtensionPoint
+
+__all__ = [
+    "BackendModule",
+    "BackendPlugin",
+    "ExtensionPointRegistration",
+    "InitRegistration",
+    "ModuleRegistrationPoints",
+    "PluginRegistrationPoints",
+    "create_backend_module",
+    "create_backend_plugin",
+    "validate_feature_id",
+]
+
+T = TypeVar("T")
+InitFn = Callable[..., Awaitable[None]]
+
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$", re.IGNORECASE)
+
+
+def validate_feature_id(kind: str, value: object) -> str:
+    """Check a plugin or module id against Backstage's pattern."""
+    if not isinstance(value, str) or not _ID_PATTERN.match(value):
+        raise InputError(
+            f"Invalid {kind} '{value}', must match the pattern {_ID_PATTERN.pattern} "
+            "(letters, digits and single dashes, starting with a letter)"
+        )
+    return value
+
+
+class PluginRegistrationPoints(Protocol):
+    """What a plugin's `register` function may call, only while it runs."""
+
+    def register_extension_point(self, extension_point: ExtensionPoint[T], impl: T) -> None:
+        """Offer `impl` to this plugin's modules; must come before `register_init`."""
+        ...
+
+    def register_init(self, init: InitFn) -> None:
+        """Register the plugin's async init; its annotated parameters are its dependencies."""
+        ...
+
+
+ModuleRegistrationPoints = PluginRegistrationPoints
+"""Modules register exactly like plugins: extension points for sibling modules, one init."""
+
+
+@dataclass(frozen=True)
+class ExtensionPointRegistration:
+    extension_point: ExtensionPoint[Any]
+    impl: Any
+
+
+@dataclass(frozen=True)
+class InitRegistration:
+    """What `register` produced: the extension points offered and the init to run."""
+
+    extension_points: tuple[ExtensionPointRegistration, ...]
+    init: InitFn
+    deps: dict[str, Dependency]
+
+
+class _Registrar:
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+        self._extension_points: list[ExtensionPointRegistration] = []
+        self._init: tuple[InitFn, dict[str, Dependency]] | None = None
+        self._open = True
+
+    def _check_open(self, what: str) -> None:
+        if not self._open:
+            raise InputError(
+                f"{what} called on {self._owner} after registration; "
+                "registration points can only be used while register runs"
+            )
+
+    def register_extension_point(self, extension_point: ExtensionPoint[T], impl: T) -> None:
+        self._check_open("register_extension_point")
+        if self._init is not None:
+            raise InputError(
+                f"register_extension_point called after register_init in {self._owner}"
+            )
+        if not isinstance(extension_point, ExtensionPoint):
+            raise InputError(f"{self._owner} registered something that is not an extension point")
+        self._extension_points.append(ExtensionPointRegistration(extension_point, impl))
+
+    def register_init(self, init: InitFn) -> None:
+        self._check_open("register_init")
+        if self._init is not None:
+            raise InputError(f"register_init must only be called once, in {self._owner}")
+        self._init = (init, read_dependencies(init))
+
+    def close(self) -> InitRegistration:
+        self._open = False
+        if self._init is None:
+            raise InputError(f"register_init was not called by register in {self._owner}")
+        init, deps = self._init
+        return InitRegistration(tuple(self._extension_points), init, deps)
+
+
+def _run_register(
+    owner: str, register: Callable[[PluginRegistrationPoints], None]
+) -> InitRegistration:
+    registrar = _Registrar(owner)
+    register(registrar)
+    return registrar.close()
+
+
+@dataclass(frozen=True, eq=False)
+class BackendPlugin:
+    """A plugin: an id and one init. Created by `create_backend_plugin`."""
+
+    plugin_id: str
+    register: Callable[[PluginRegistrationPoints], None] = field(repr=False)
+
+    def get_registration(self) -> InitRegistration:
+        return _run_register(f"plugin '{self.plugin_id}'", self.register)
+
+    def __str__(self) -> str:
+        return f"plugin '{self.plugin_id}'"
+
+
+@dataclass(frozen=True, eq=False)
+class BackendModule:
+    """A module extending one plugin. Created by `create_backend_module`."""
+
+    plugin_id: str
+    module_id: str
+    register: Callable[[ModuleRegistrationPoints], None] = field(repr=False)
+
+    def get_registration(self) -> InitRegistration:
+        return _run_register(
+            f"module '{self.module_id}' for plugin '{self.plugin_id}'", self.register
+        )
+
+    def __str__(self) -> str:
+        return f"module '{self.module_id}' for plugin '{self.plugin_id}'"
+
+
+def create_backend_plugin(
+    *, plugin_id: str, register: Callable[[PluginRegistrationPoints], None]
+) -> BackendPlugin:
+    """Create a plugin. `register` runs at backend start and calls `register_init` once."""
+    return BackendPlugin(validate_feature_id("pluginId", plugin_id), register)
+
+
+def create_backend_module(
+    *,
+    plugin_id: str,
+    module_id: str,
+    register: Callable[[ModuleRegistrationPoints], None],
+) -> BackendModule:
+    """Create a module for the plugin `plugin_id`; it initialises before that plugin."""
+    return BackendModule(
+        validate_feature_id("pluginId", plugin_id),
+        validate_feature_id("moduleId", module_id),
+        register,
+    )

@@ -1,0 +1,1 @@
+"""One Protocol per core service."""

@@ -1,0 +1,25 @@
+"""Config loading and reading, after Backstage's `@backstage/config` and `config-loader`.
+
+`load_config` reads YAML files (later files win), applies Backstage's transforms
+(`${VAR}` substitution, `$env`, `$file`, `$include`) and then `APP_CONFIG_*` environment
+overrides. `Config` reads the result by dotted key with typed getters whose errors name
+the full key path and the file the offending value came from.
+"""
+
+from backstage_common.config._env import read_env_config
+from backstage_common.config._errors import ConfigError
+from backstage_common.config._loader import load_config, read_config_file
+from backstage_common.config._reader import Config, ConfigSource
+from backstage_common.config._values import JsonObject, JsonPrimitive, JsonValue
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigSource",
+    "JsonObject",
+    "JsonPrimitive",
+    "JsonValue",
+    "load_config",
+    "read_config_file",
+    "read_env_config",
+]
