@@ -116,8 +116,7 @@ def test_type_errors_name_key_type_and_file(config: Config) -> None:
     ):
         config.get_config("one")
     with expect_error(
-        "Invalid type in config for key 'one' in 'app-config.yaml', got number, "
-        "wanted object-array"
+        "Invalid type in config for key 'one' in 'app-config.yaml', got number, wanted object-array"
     ):
         config.get_config_array("one")
 
@@ -173,7 +172,9 @@ def test_sub_config_errors_name_the_full_key_path() -> None:
         "got boolean, wanted number"
     ):
         listen.get_number("port")
-    with expect_error("Missing required config value at 'backend.listen.host' in 'app-config.yaml'"):
+    with expect_error(
+        "Missing required config value at 'backend.listen.host' in 'app-config.yaml'"
+    ):
         listen.get_string("host")
     (item,) = config.get_config_array("backend.items")
     with expect_error(
@@ -291,8 +292,7 @@ def test_errors_name_the_file_the_value_came_from() -> None:
     ):
         config.get_number("flag")
     with expect_error(
-        "Unable to convert config value for key 'merged.y' in 'app-config.local.yaml' "
-        "to a number"
+        "Unable to convert config value for key 'merged.y' in 'app-config.local.yaml' to a number"
     ):
         config.get_config("merged").get_number("y")
     with expect_error(

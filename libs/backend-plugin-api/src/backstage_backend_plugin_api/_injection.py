@@ -25,7 +25,10 @@ def read_dependencies(fn: Callable[..., Any], *, skip_first: bool = False) -> di
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as error:
-        raise TypeError(f"Cannot read the dependencies of {name}: {error}") from error
+        raise TypeError(
+            f"Cannot read the dependencies of {name}: {error}. Annotations are resolved at "
+            "runtime, so the types and refs they name must be importable from its module"
+        ) from error
     params = list(inspect.signature(fn).parameters.values())
     if skip_first:
         if not params:

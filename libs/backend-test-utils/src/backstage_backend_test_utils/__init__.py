@@ -1,1 +1,49 @@
-__all__: list[str] = []
+"""backstage_backend_test_utils: test backends and fake core services for tests.
+
+- `start_test_backend(features=...)`: a real backend on a free local port, as an async
+  context manager yielding a `TestBackend` (`backend`, `base_url`, `client`,
+  `get_service`), with mock auth so tests send `mock_credentials` headers.
+- `mock_services.<name>()` / `mock_services.<name>_factory()`: a working fake of each core
+  service and a factory that installs it, after Backstage's `mockServices`.
+- `mock_credentials`: credentials, mock tokens and `Authorization` headers.
+"""
+
+from backstage_backend_test_utils._auth import MockAuthService, MockHttpAuthService
+from backstage_backend_test_utils._cache import InMemoryCache, InMemoryCacheStore
+from backstage_backend_test_utils._config import deep_merge
+from backstage_backend_test_utils._credentials import (
+    DEFAULT_MOCK_SERVICE_SUBJECT,
+    DEFAULT_MOCK_USER_ENTITY_REF,
+    mock_credentials,
+)
+from backstage_backend_test_utils._database import InMemoryDatabaseService
+from backstage_backend_test_utils._discovery import MockDiscovery
+from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
+from backstage_backend_test_utils._mock_services import mock_services
+from backstage_backend_test_utils._scheduler import MockScheduler
+from backstage_backend_test_utils._test_backend import (
+    TestBackend,
+    service_factories_for_tests,
+    start_test_backend,
+)
+
+__all__ = [
+    "DEFAULT_MOCK_SERVICE_SUBJECT",
+    "DEFAULT_MOCK_USER_ENTITY_REF",
+    "CapturingLogger",
+    "InMemoryCache",
+    "InMemoryCacheStore",
+    "InMemoryDatabaseService",
+    "LogEntry",
+    "LogLevel",
+    "MockAuthService",
+    "MockDiscovery",
+    "MockHttpAuthService",
+    "MockScheduler",
+    "TestBackend",
+    "deep_merge",
+    "mock_credentials",
+    "mock_services",
+    "service_factories_for_tests",
+    "start_test_backend",
+]

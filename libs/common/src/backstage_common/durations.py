@@ -94,9 +94,10 @@ def _read(config: Config, key: str, value: object) -> timedelta:
     try:
         return _parse(value)
     except _Invalid as invalid:
-        at = key if invalid.prop is None else f"{key}.{invalid.prop}"
-        # The file of the offending unit, when its name is one a config key can have.
-        context = config.context_of(at if is_valid_key_part(invalid.prop or "x") else key)
+        prop = invalid.prop
+        at = key if prop is None else f"{key}.{prop}"
+        # Name the file of the offending unit when its name can be looked up as a key.
+        context = config.context_of(at if prop is None or is_valid_key_part(prop) else key)
         where = config.full_key(at)
         source = "" if context is None else f" in '{context}'"
         raise ConfigError(f"Invalid duration at '{where}'{source}: {invalid.reason}") from None

@@ -237,6 +237,8 @@ class BackendInitializer:
             return
         self._stopped = True
         if self._start_task is not None and not self._start_task.done():
+            # Stopping during startup abandons the startup (e.g. SIGTERM while an init hangs).
+            self._start_task.cancel()
             await asyncio.wait([self._start_task])
         registry = self._registry
         if registry is None:

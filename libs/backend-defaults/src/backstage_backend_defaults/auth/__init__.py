@@ -42,6 +42,7 @@ __all__ = [
     "DefaultAuthService",
     "DefaultHttpAuthService",
     "auth_service_factory",
+    "check_principal_allowed",
     "http_auth_service_factory",
 ]
 
@@ -49,6 +50,18 @@ _BEARER = re.compile(r"^Bearer[ ]+(\S+)$", re.IGNORECASE)
 _NO_KEY_STORE = (
     "Plugin and user tokens need the plugin key store, which this backend does not provide yet"
 )
+
+
+def check_principal_allowed(
+    credentials: BackstageCredentials[BackstagePrincipal], allow: Sequence[PrincipalType] | None
+) -> BackstageCredentials[BackstagePrincipal]:
+    """401 for missing credentials, 403 for a principal type the endpoint does not allow."""
+    kind = credentials.principal.type
+    if allow is not None and kind not in allow:
+        if kind == "none":
+            raise AuthenticationError("Missing credentials")
+        raise NotAllowedError(f"This endpoint does not allow '{kind}' credentials")
+    return credentials
 
 
 class DefaultAuthService:
@@ -116,12 +129,7 @@ class DefaultHttpAuthService:
             credentials = await self._auth.authenticate(
                 match.group(1), allow_limited_access=allow_limited_access
             )
-        kind = credentials.principal.type
-        if allow is not None and kind not in allow:
-            if kind == "none":
-                raise AuthenticationError("Missing credentials")
-            raise NotAllowedError(f"This endpoint does not allow '{kind}' credentials")
-        return credentials
+        return check_principal_allowed(credentials, allow)
 
     async def issue_user_cookie(
         self,

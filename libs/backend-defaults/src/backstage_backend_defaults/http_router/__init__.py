@@ -103,6 +103,7 @@ async def _create_root_http_router(
     listen = server.listen
     logger.info(f"Listening on {listen.host}:{listen.port}")
     lifecycle.add_before_shutdown_hook(http.drain_and_stop)
+    lifecycle.add_startup_hook(asgi.mark_backend_started)
     if config.get_optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy"):
         logger.warn(
             "The default auth policy is disabled: every plugin endpoint accepts requests "

@@ -40,12 +40,38 @@ class BackendAsgiApp:
         self._logger = logger
         self._errors = errors
         self._gates: dict[str, PluginGate] = {}
+        self._gate_added: dict[str, asyncio.Event] = {}
+        self._backend_started = asyncio.Event()
+        self._startup_wait = 5.0
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     def add_gate(self, gate: PluginGate) -> None:
         self._gates[gate.plugin_id] = gate
+        self._gate_added.setdefault(gate.plugin_id, asyncio.Event()).set()
+        self._startup_wait = gate.startup_timeout
+
+    def mark_backend_started(self) -> None:
+        """After this, a path under `/api/` with no gate is simply not a plugin's."""
+        self._backend_started.set()
+        self._gate_added.clear()
+
+    async def _await_gate(self, plugin_id: str) -> PluginGate | None:
+        """While the backend starts, a plugin's gate may not exist yet: wait for it."""
+        added = self._gate_added.setdefault(plugin_id, asyncio.Event())
+        waiters = [
+            asyncio.ensure_future(added.wait()),
+            asyncio.ensure_future(self._backend_started.wait()),
+        ]
+        try:
+            await asyncio.wait(
+                waiters, timeout=self._startup_wait, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return self._gates.get(plugin_id)
 
     def gate(self, plugin_id: str) -> PluginGate | None:
         return self._gates.get(plugin_id)
@@ -81,6 +107,8 @@ class BackendAsgiApp:
         plugin_id = _plugin_id(scope["path"])
         try:
             gate = self._gates.get(plugin_id) if plugin_id else None
+            if gate is None and plugin_id and not self._backend_started.is_set():
+                gate = await self._await_gate(plugin_id)
             if gate is not None:
                 try:
                     await gate.admit()

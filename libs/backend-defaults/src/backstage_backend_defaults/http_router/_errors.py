@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from typing import Any
 
 from backstage_backend_plugin_api import LoggerService
 from backstage_common import errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from sqlalchemy.exc import DBAPIError
 
 __all__ = ["ErrorRenderer", "error_status"]
 
@@ -74,6 +74,21 @@ def _error_message(error: BaseException) -> str:
     return str(error) or "<no reason given>"
 
 
+def _mount_relative(url: str) -> str:
+    """As in Backstage, `request.url` of a plugin's error is relative to `/api/<pluginId>`."""
+    if not url.startswith("/api/"):
+        return url
+    end = min((i for i in (url.find("/", 5), url.find("?", 5)) if i != -1), default=len(url))
+    rest = url[end:]
+    return rest if rest.startswith("/") else "/" + rest
+
+
+def _is_database_error(error: BaseException) -> bool:
+    """A raw driver error; checked without importing SQLAlchemy into processes that lack it."""
+    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_errors is not None and isinstance(error, sqlalchemy_errors.DBAPIError)
+
+
 class ErrorRenderer:
     """Renders any exception as Backstage's JSON error body, and logs server errors."""
 
@@ -83,7 +98,7 @@ class ErrorRenderer:
 
     def body(self, error: BaseException, method: str, url: str) -> tuple[int, dict[str, Any]]:
         status = error_status(error)
-        if isinstance(error, DBAPIError):
+        if _is_database_error(error):
             log_id = secrets.token_hex(10)
             self._logger.error(f"Database error, logId={log_id}", error)
             payload: dict[str, Any] = {
@@ -101,11 +116,11 @@ class ErrorRenderer:
 
             payload["stack"] = "".join(traceback.format_exception(error))
         cause = error.__cause__
-        if cause is not None and not isinstance(error, DBAPIError):
+        if cause is not None and not _is_database_error(error):
             payload["cause"] = {"name": _error_name(cause, 500), "message": _error_message(cause)}
         return status, {
             "error": payload,
-            "request": {"method": method, "url": url},
+            "request": {"method": method, "url": _mount_relative(url)},
             "response": {"statusCode": status},
         }
 

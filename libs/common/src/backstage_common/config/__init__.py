@@ -10,7 +10,7 @@ from backstage_common.config._env import read_env_config
 from backstage_common.config._errors import ConfigError
 from backstage_common.config._loader import load_config, read_config_file
 from backstage_common.config._reader import Config, ConfigSource
-from backstage_common.config._values import JsonObject, JsonPrimitive, JsonValue
+from backstage_common.config._values import JsonObject, JsonPrimitive, JsonValue, merge_objects
 
 __all__ = [
     "Config",
@@ -20,6 +20,7 @@ __all__ = [
     "JsonPrimitive",
     "JsonValue",
     "load_config",
+    "merge_objects",
     "read_config_file",
     "read_env_config",
 ]

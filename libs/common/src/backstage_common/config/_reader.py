@@ -72,6 +72,7 @@ class Config:
     __slots__ = ("_layers", "_prefix")
 
     def __init__(self, layers: tuple[_Layer, ...], prefix: str = "") -> None:
+        """Internal: build a `Config` with `from_data` or `from_sources`."""
         # Layers are ordered from the highest priority (last source) to the lowest.
         self._layers = layers
         self._prefix = prefix
@@ -108,7 +109,10 @@ class Config:
         return self._lookup(key) is not None
 
     def keys(self) -> list[str]:
-        """The keys of this level, merged across sources, in the order first seen."""
+        """The keys of this level, merged across sources, in the order first seen.
+
+        Sources are read in load order, so keys of earlier files come first.
+        """
         seen: dict[str, None] = {}
         for layer in reversed(self._layers):
             seen.update(dict.fromkeys(layer.data))

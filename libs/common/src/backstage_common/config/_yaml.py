@@ -70,11 +70,18 @@ class _CoreSchemaLoader(_BaseLoader):
             mapping[str(key_node.value)] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    def scalar_text(self, node: Node) -> str:
+        if not isinstance(node, ScalarNode):
+            raise ConstructorError(
+                None, None, f"expected a scalar, got {node.tag}", node.start_mark
+            )
+        return str(self.construct_scalar(node))
+
     def construct_core_bool(self, node: Node) -> bool:
-        return str(self.construct_scalar(node)).lower() == "true"  # type: ignore[arg-type]
+        return self.scalar_text(node).lower() == "true"
 
     def construct_core_int(self, node: Node) -> int:
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        text = self.scalar_text(node)
         try:
             if text.startswith(("0o", "0x")):
                 return int(text, 0)
@@ -85,7 +92,7 @@ class _CoreSchemaLoader(_BaseLoader):
             ) from None
 
     def construct_core_float(self, node: Node) -> float:
-        text = str(self.construct_scalar(node)).lower()  # type: ignore[arg-type]
+        text = self.scalar_text(node).lower()
         if text in (".inf", "+.inf"):
             return float("inf")
         if text == "-.inf":
@@ -100,7 +107,7 @@ class _CoreSchemaLoader(_BaseLoader):
             ) from None
 
     def construct_plain_string(self, node: Node) -> str:
-        return str(self.construct_scalar(node))  # type: ignore[arg-type]
+        return self.scalar_text(node)
 
 
 _CoreSchemaLoader.add_implicit_resolver(

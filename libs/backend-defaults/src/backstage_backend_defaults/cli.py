@@ -1,0 +1,130 @@
+"""The `backstage-py` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from importlib.resources import as_file
+from pathlib import Path
+
+import click
+from backstage_backend_plugin_api import core_services
+from backstage_common.errors import BackstageError
+
+from backstage_backend_defaults import create_backend
+from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
+from backstage_backend_defaults.root_config import default_config_paths
+from backstage_backend_defaults.units import Unit, available_units, load_unit
+
+__all__ = ["find_project_root", "main", "run_unit"]
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder, from `start` up, that holds an `app-config.yaml`."""
+    for folder in (start, *start.parents):
+        if (folder / "app-config.yaml").is_file():
+            return folder
+    return None
+
+
+def _config_paths(unit: Unit, configs: Sequence[Path]) -> list[Path]:
+    if configs:
+        return list(configs)
+    root = find_project_root(Path.cwd())
+    if root is None:
+        raise click.UsageError(
+            "No app-config.yaml in this folder or its parents; run from the project folder "
+            "or pass --config FILE"
+        )
+    overlays: list[Path] = []
+    if unit.config_overlay is not None:
+        with as_file(unit.config_overlay) as overlay:
+            overlays.append(Path(overlay))
+    return default_config_paths(root, overlays=overlays)
+
+
+async def _serve(unit: Unit, paths: Sequence[Path]) -> int:
+    backend = create_backend(config_paths=paths)
+    for feature in unit.features():
+        backend.add(feature)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await backend.start()
+    except BackstageError as error:
+        click.echo(f"backstage-py: unit '{unit.name}' failed to start: {error}", err=True)
+        return 1
+    root_logger = await backend.get_service(core_services.root_logger)
+    if isinstance(root_logger, StructuredLogger):
+        bridge = StdlibLogBridge(root_logger.child({"source": "python-logging"}))
+        bridge.setLevel(logging.WARNING)
+        logging.getLogger().addHandler(bridge)
+    await stop.wait()
+    root_logger.info("Shutting down")
+    await backend.stop()
+    return 0
+
+
+def run_unit(unit: Unit, paths: Sequence[Path]) -> int:
+    """Serve `unit` from the config files `paths` until SIGTERM or SIGINT; the exit code."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.run(_serve(unit, paths))
+    return uvloop.run(_serve(unit, paths))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """backstage-py: Backstage's backend system, in Python.
+
+    Starts deployment units (sets of backend plugins) from app-config files.
+    """
+
+
+@main.command()
+@click.option(
+    "--unit",
+    "unit_name",
+    default="all",
+    show_default=True,
+    help="The deployment unit to start (see `backstage-py units`).",
+)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help=(
+        "A config file; repeat for more, later files win. Given, it replaces the default "
+        "list: app-config.yaml, app-config.<BACKSTAGE_ENV>.yaml, the unit's overlay, "
+        "app-config.local.yaml (the last ones only when present). APP_CONFIG_* environment "
+        "variables always apply last."
+    ),
+)
+def start(unit_name: str, configs: tuple[Path, ...]) -> None:
+    """Start a deployment unit and serve it until SIGTERM or Ctrl-C.
+
+    On SIGTERM, readiness turns 503, requests in flight finish, shutdown hooks run, and the
+    process exits 0.
+    """
+    try:
+        unit = load_unit(unit_name)
+        paths = _config_paths(unit, configs)
+    except BackstageError as error:
+        raise click.ClickException(str(error)) from error
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(run_unit(unit, paths))
+
+
+@main.command()
+def units() -> None:
+    """List the deployment units installed in this environment."""
+    for name in available_units():
+        click.echo(name)

@@ -1,0 +1,116 @@
+"""Mock `core.database`: a private in-memory SQLite database per plugin (aiosqlite)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from backstage_backend_plugin_api import (
+    DatabaseMigrationsOptions,
+    DatabaseService,
+    ServiceFactory,
+    create_service_factory,
+)
+from backstage_backend_plugin_api import core_services as core
+from backstage_common.errors import ConflictError
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["InMemoryDatabaseManager", "InMemoryDatabaseService", "mock_database_factory"]
+
+
+def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def create_in_memory_engine() -> AsyncEngine:
+    """An engine on a fresh in-memory database that lives as long as the engine.
+
+    `StaticPool` keeps the one connection open: with SQLite each new connection to
+    `:memory:` would be another, empty database.
+    """
+    engine = create_async_engine(
+        "sqlite+aiosqlite://",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},
+    )
+    event.listen(engine.sync_engine, "connect", _enable_foreign_keys)
+    return engine
+
+
+class InMemoryDatabaseService:
+    """One plugin's database; the engine is created on first use and kept until `dispose`."""
+
+    def __init__(self, plugin_id: str = "test", *, skip_migrations: bool = False) -> None:
+        self.plugin_id = plugin_id
+        self._migrations = DatabaseMigrationsOptions(skip=skip_migrations)
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._disposed = False
+
+    @property
+    def migrations(self) -> DatabaseMigrationsOptions:
+        return self._migrations
+
+    async def get_engine(self) -> AsyncEngine:
+        if self._disposed:
+            raise ConflictError(f"The database of plugin '{self.plugin_id}' has been disposed")
+        if self._engine is None:
+            self._engine = create_in_memory_engine()
+        return self._engine
+
+    async def get_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            self._sessions = async_sessionmaker(await self.get_engine(), expire_on_commit=False)
+        return self._sessions
+
+    async def dispose(self) -> None:
+        """Close the connection; the database and its data are gone afterwards."""
+        self._disposed = True
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+
+class InMemoryDatabaseManager:
+    """The databases of one backend, disposed together at root shutdown."""
+
+    def __init__(self, *, skip_migrations: bool = False) -> None:
+        self._skip_migrations = skip_migrations
+        self._databases: dict[str, InMemoryDatabaseService] = {}
+
+    def for_plugin(self, plugin_id: str) -> InMemoryDatabaseService:
+        database = self._databases.get(plugin_id)
+        if database is None:
+            database = InMemoryDatabaseService(plugin_id, skip_migrations=self._skip_migrations)
+            self._databases[plugin_id] = database
+        return database
+
+    async def dispose_all(self) -> None:
+        databases = list(self._databases.values())
+        self._databases.clear()
+        await asyncio.gather(*(database.dispose() for database in databases))
+
+
+def mock_database_factory(*, skip_migrations: bool = False) -> ServiceFactory[DatabaseService]:
+    """Each plugin gets its own in-memory SQLite database, disposed at root shutdown."""
+
+    def create_root(lifecycle: core.RootLifecycle) -> InMemoryDatabaseManager:
+        manager = InMemoryDatabaseManager(skip_migrations=skip_migrations)
+        lifecycle.add_shutdown_hook(manager.dispose_all)
+        return manager
+
+    def create(manager: InMemoryDatabaseManager, metadata: core.PluginMetadata) -> DatabaseService:
+        return manager.for_plugin(metadata.get_id())
+
+    return create_service_factory(
+        service=core.database, factory=create, create_root_context=create_root
+    )
