@@ -73,3 +73,23 @@ async def test_a_wildcard_entry_catches_plugins_without_their_own() -> None:
     )
     assert await found.get_base_url("catalog") == "http://catalog.svc/api/catalog"
     assert await found.get_base_url("todo list") == "http://main.svc/api/todo%20list"
+
+
+def test_listen_forms_are_read_as_backstage_reads_them() -> None:
+    from backstage_backend_defaults.http_router import read_listen_options
+
+    def listen(value: object) -> tuple[str, int]:
+        options = read_listen_options(Config.from_data({"backend": {"listen": value}}))
+        return options.host, options.port
+
+    assert listen("7010") == ("0.0.0.0", 7010)
+    assert listen(7011) == ("0.0.0.0", 7011)
+    assert listen("127.0.0.1:7012") == ("127.0.0.1", 7012)
+    assert listen({"host": "::1", "port": "7013"}) == ("::1", 7013)
+    assert listen({}) == ("0.0.0.0", 7007)
+    assert read_listen_options(Config.from_data({})).port == 7007
+    import pytest
+    from backstage_common.errors import InputError
+
+    with pytest.raises(InputError, match=r"Invalid port 70000 in 'backend.listen'"):
+        listen("70000")
