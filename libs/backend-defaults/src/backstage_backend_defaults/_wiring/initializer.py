@@ -259,6 +259,9 @@ class BackendInitializer:
 
     @staticmethod
     async def _stop_plugin(registry: ServiceRegistry, plugin_id: str) -> None:
-        lifecycle = await registry.get(core_services.lifecycle, plugin_id)
+        try:
+            lifecycle = await registry.get(core_services.lifecycle, plugin_id)
+        except Exception:
+            return  # the plugin never got a lifecycle, so it registered no hooks
         if isinstance(lifecycle, _ManagedLifecycle):
             await lifecycle.shutdown()

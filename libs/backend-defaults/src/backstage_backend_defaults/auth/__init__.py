@@ -42,11 +42,23 @@ __all__ = [
     "DefaultAuthService",
     "DefaultHttpAuthService",
     "auth_service_factory",
+    "bearer_token",
     "check_principal_allowed",
     "http_auth_service_factory",
 ]
 
-_BEARER = re.compile(r"^Bearer[ ]+(\S+)$", re.IGNORECASE)
+_BEARER = re.compile(rb"^Bearer[ ]+(\S+)$", re.IGNORECASE)
+
+
+def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, read from the raw headers."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            match = _BEARER.match(value)
+            return match.group(1).decode("latin-1") if match else None
+    return None
+
+
 _NO_KEY_STORE = (
     "Plugin and user tokens need the plugin key store, which this backend does not provide yet"
 )
@@ -69,20 +81,26 @@ class DefaultAuthService:
         self, plugin_id: str, entries: Sequence[StaticAccessEntry], *, policy_disabled: bool
     ) -> None:
         self._plugin_id = plugin_id
-        self._entries = list(entries)
+        self._entries = [
+            (
+                entry,
+                BackstageCredentials(BackstageServicePrincipal(entry.subject), token=entry.token),
+            )
+            for entry in entries
+        ]
         self._policy_disabled = policy_disabled
 
     async def authenticate(
         self, token: str, *, allow_limited_access: bool = False
     ) -> BackstageCredentials[BackstagePrincipal]:
-        for entry in self._entries:
+        for entry, credentials in self._entries:
             if entry.matches(token):
                 if entry.plugins is not None and self._plugin_id not in entry.plugins:
                     allowed = ", ".join(f"'{plugin}'" for plugin in entry.plugins)
                     raise NotAllowedError(
                         f"This token's access is restricted to plugin(s) {allowed}"
                     )
-                return BackstageCredentials(BackstageServicePrincipal(entry.subject), token=token)
+                return credentials
         raise AuthenticationError("Illegal token")
 
     async def get_none_credentials(self) -> BackstageCredentials[BackstageNonePrincipal]:
@@ -120,14 +138,13 @@ class DefaultHttpAuthService:
         allow: Sequence[PrincipalType] | None = None,
         allow_limited_access: bool = False,
     ) -> BackstageCredentials[BackstagePrincipal]:
-        header = request.headers.get("authorization")
-        match = _BEARER.match(header) if header else None
+        token = bearer_token(request)
         credentials: BackstageCredentials[BackstagePrincipal]
-        if match is None:
+        if token is None:
             credentials = await self._auth.get_none_credentials()
         else:
             credentials = await self._auth.authenticate(
-                match.group(1), allow_limited_access=allow_limited_access
+                token, allow_limited_access=allow_limited_access
             )
         return check_principal_allowed(credentials, allow)
 

@@ -1,4 +1,8 @@
-"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking."""
+"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking.
+
+It runs on every request, so it is written for speed: no per-request objects beyond the
+status recorder, no awaits on the common path of a started plugin.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,33 @@ from litestar.types import Message, Receive, Scope, Send
 
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
+from backstage_backend_defaults.http_router._request_log import RequestLog
 
 __all__ = ["BackendAsgiApp"]
 
 _encode = msgspec.json.encode
-
-
-def _plugin_id(path: str) -> str | None:
-    if not path.startswith("/api/"):
-        return None
-    end = path.find("/", 5)
-    return path[5:] if end == -1 else path[5:end]
+_perf_counter = time.perf_counter
 
 
 def _is_preflight(scope: Any) -> bool:
-    if scope["method"] != "OPTIONS":
-        return False
-    return any(name == b"access-control-request-method" for name, _ in scope["headers"])
+    return scope["method"] == "OPTIONS" and any(
+        name == b"access-control-request-method" for name, _ in scope["headers"]
+    )
+
+
+class _StatusRecorder:
+    """Passes messages on and remembers the response status for the request log."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
 
 
 class BackendAsgiApp:
@@ -37,25 +51,46 @@ class BackendAsgiApp:
 
     def __init__(self, app: Litestar, logger: LoggerService, errors: ErrorRenderer) -> None:
         self.app = app
-        self._logger = logger
+        self._request_log = RequestLog(logger)
         self._errors = errors
         self._gates: dict[str, PluginGate] = {}
         self._gate_added: dict[str, asyncio.Event] = {}
         self._backend_started = asyncio.Event()
         self._startup_wait = 5.0
         self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._drained: asyncio.Future[None] | None = None
 
     def add_gate(self, gate: PluginGate) -> None:
         self._gates[gate.plugin_id] = gate
         self._gate_added.setdefault(gate.plugin_id, asyncio.Event()).set()
         self._startup_wait = gate.startup_timeout
 
+    def gate(self, plugin_id: str) -> PluginGate | None:
+        return self._gates.get(plugin_id)
+
+    @property
+    def request_log(self) -> RequestLog:
+        return self._request_log
+
     def mark_backend_started(self) -> None:
         """After this, a path under `/api/` with no gate is simply not a plugin's."""
         self._backend_started.set()
         self._gate_added.clear()
+
+    def stop_admitting(self) -> None:
+        for gate in self._gates.values():
+            gate.mark_stopping()
+
+    async def drain(self, timeout: float) -> int:
+        """Wait until no request is in flight; returns how many were still running."""
+        if self._in_flight == 0:
+            return 0
+        self._drained = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._drained), timeout)
+        except TimeoutError:
+            return self._in_flight
+        return 0
 
     async def _await_gate(self, plugin_id: str) -> PluginGate | None:
         """While the backend starts, a plugin's gate may not exist yet: wait for it."""
@@ -73,56 +108,47 @@ class BackendAsgiApp:
                 waiter.cancel()
         return self._gates.get(plugin_id)
 
-    def gate(self, plugin_id: str) -> PluginGate | None:
-        return self._gates.get(plugin_id)
-
-    def stop_admitting(self) -> None:
-        for gate in self._gates.values():
-            gate.mark_stopping()
-
-    async def drain(self, timeout: float) -> int:
-        """Wait until no request is in flight; returns how many were still running."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return self._in_flight
-        return 0
-
     async def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> None:
         scope: Any = asgi_scope
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-        self._in_flight += 1
-        self._idle.clear()
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        plugin_id = _plugin_id(scope["path"])
-        try:
-            gate = self._gates.get(plugin_id) if plugin_id else None
-            if gate is None and plugin_id and not self._backend_started.is_set():
+        started = _perf_counter()
+        path: str = scope["path"]
+        plugin_id: str | None = None
+        gate: PluginGate | None = None
+        if path.startswith("/api/"):
+            end = path.find("/", 5)
+            plugin_id = path[5:] if end == -1 else path[5:end]
+            gate = self._gates.get(plugin_id)
+            if gate is None and not self._backend_started.is_set():
                 gate = await self._await_gate(plugin_id)
+        recorder = _StatusRecorder(send)
+        self._in_flight += 1
+        try:
             if gate is not None:
                 try:
-                    await gate.admit()
-                    if not _is_preflight(scope):
-                        await gate.authorize(scope)
+                    if not gate.open:
+                        await gate.admit()
+                    if gate.guarded and not _is_preflight(scope):
+                        await gate.authorize(scope, path)
                 except Exception as error:
-                    await self._send_error(error, scope, send_and_record)
+                    await self._send_error(error, scope, recorder)
                     return
-            await self.app(scope, receive, send_and_record)
+            await self.app(scope, receive, recorder)
         finally:
             self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
-            self._log(scope, status, started, plugin_id)
+            if self._drained is not None and self._in_flight == 0 and not self._drained.done():
+                self._drained.set_result(None)
+            if self._request_log.enabled:
+                self._request_log.write(
+                    scope["method"],
+                    path,
+                    recorder.status,
+                    round((_perf_counter() - started) * 1000, 3),
+                    scope.get("http_version", "1.1"),
+                    plugin_id if gate is not None else None,
+                )
 
     async def _send_error(self, error: Exception, scope: Any, send: Send) -> None:
         query = scope.get("query_string", b"")
@@ -139,19 +165,3 @@ class BackendAsgiApp:
         await send(start)
         body_event: Any = {"type": "http.response.body", "body": payload}
         await send(body_event)
-
-    def _log(self, scope: Any, status: int, started: float, plugin_id: str | None) -> None:
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        method = scope["method"]
-        path = scope["path"]
-        meta: dict[str, Any] = {
-            "type": "incomingRequest",
-            "method": method,
-            "url": path,
-            "status": status,
-            "durationMs": duration_ms,
-            "httpVersion": scope.get("http_version", "1.1"),
-        }
-        if plugin_id is not None and plugin_id in self._gates:
-            meta["plugin"] = plugin_id
-        self._logger.info(f'"{method} {path}" {status} {duration_ms}ms', meta)

@@ -31,6 +31,10 @@ class PluginGate:
     http_auth: HttpAuthService | None
     startup_timeout: float
     prefix: str = field(init=False)
+    open: bool = field(default=False, init=False)
+    """True once started and until shutdown: requests pass without waiting."""
+    guarded: bool = field(default=True, init=False)
+    """False when the default auth policy is off for this plugin."""
     _started: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _stopping: bool = field(default=False, init=False)
     _unauthenticated: list[str] = field(default_factory=list, init=False)
@@ -38,6 +42,7 @@ class PluginGate:
 
     def __post_init__(self) -> None:
         self.prefix = f"/api/{self.plugin_id}"
+        self.guarded = self.http_auth is not None
 
     def add_policy(self, path: str, allow: AuthPolicy) -> None:
         if allow == "unauthenticated":
@@ -49,9 +54,11 @@ class PluginGate:
 
     def mark_started(self) -> None:
         self._started.set()
+        self.open = not self._stopping
 
     def mark_stopping(self) -> None:
         self._stopping = True
+        self.open = False
 
     async def admit(self) -> None:
         """Wait for the plugin to start; ServiceUnavailableError when it does not in time."""
@@ -71,11 +78,11 @@ class PluginGate:
                 return True
         return False
 
-    async def authorize(self, scope: Scope) -> None:
+    async def authorize(self, scope: Scope, full_path: str) -> None:
         """Apply the default auth policy; raises AuthenticationError / NotAllowedError."""
         if self.http_auth is None:
             return
-        path = scope["path"][len(self.prefix) :] or "/"
+        path = full_path[len(self.prefix) :] or "/"
         if self._matches(self._unauthenticated, path):
             return
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)

@@ -27,16 +27,27 @@ class StructuredLogger:
     def level(self) -> int:
         return self._min_level
 
+    @property
+    def sink(self) -> LogSink:
+        return self._sink
+
+    @property
+    def fields(self) -> Mapping[str, object]:
+        return self._fields
+
     def _log(self, level: int, message: str, meta: LogMeta) -> None:
         if level < self._min_level:
             return
+        fields: Mapping[str, object]
         if meta is None:
             fields = self._fields
         elif isinstance(meta, BaseException):
             error = describe_error(meta, with_stack=self._sink.with_stacks)
             fields = {**self._fields, "error": error}
-        else:
+        elif self._fields:
             fields = {**self._fields, **meta}
+        else:
+            fields = meta
         self._sink.emit(level, message, fields)
 
     def error(self, message: str, meta: LogMeta = None) -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
 
-__all__ = ["LEVELS", "LogFormat", "LogSink", "describe_error", "stdout_writer"]
+__all__ = [
+    "LEVELS",
+    "BatchingWriter",
+    "LogFormat",
+    "LogSink",
+    "UtcClock",
+    "describe_error",
+    "stdout_writer",
+]
 
 LogFormat = Literal["json", "text"]
 LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warn": 30, "error": 40}
@@ -20,16 +29,67 @@ _LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
 _encoder = msgspec.json.Encoder(enc_hook=str)
 
 
+class UtcClock:
+    """ISO 8601 UTC timestamps with milliseconds; the formatted second is reused."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        moment = time.time()
+        second = int(moment)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((moment - second) * 1000):03d}Z"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class BatchingWriter:
+    """Writes lines to a file descriptor, one write per event-loop iteration.
+
+    Lines logged while the event loop runs are joined and written by a callback scheduled
+    for the loop's next iteration, so a burst of requests costs one system call, and no line
+    waits longer than the current iteration. Outside a running loop, each line is written
+    at once.
+    """
+
+    __slots__ = ("_fd", "_pending")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending: list[bytes] = []
+
+    def __call__(self, data: bytes) -> None:
+        if self._pending:
+            self._pending.append(data)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            _write_all(self._fd, data)
+            return
+        self._pending.append(data)
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            _write_all(self._fd, data)
+
+
 def stdout_writer() -> Callable[[bytes], None]:
-    """Write each entry to standard output with one unbuffered write, so nothing lags."""
-    fd = sys.stdout.fileno()
-
-    def write(data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-
-    return write
+    """Entries to standard output, batched per event-loop iteration (see BatchingWriter)."""
+    return BatchingWriter(sys.stdout.fileno())
 
 
 def describe_error(error: BaseException, *, with_stack: bool) -> dict[str, object]:
@@ -45,7 +105,7 @@ def describe_error(error: BaseException, *, with_stack: bool) -> dict[str, objec
 class LogSink:
     """Shared by a root logger and all its children: one format, one writer."""
 
-    __slots__ = ("format", "with_stacks", "write")
+    __slots__ = ("clock", "format", "with_stacks", "write")
 
     def __init__(
         self,
@@ -57,13 +117,15 @@ class LogSink:
         self.format = format
         self.write = write
         self.with_stacks = with_stacks
+        self.clock = UtcClock()
 
     def emit(self, level: int, message: str, fields: Mapping[str, object]) -> None:
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = self.clock.now()
         name = _LEVEL_NAMES.get(level, "info")
         if self.format == "json":
-            line = _encoder.encode({"timestamp": now, "level": name, "message": message, **fields})
-            self.write(line + b"\n")
+            entry: dict[str, object] = {"timestamp": now, "level": name, "message": message}
+            entry.update(fields)
+            self.write(_encoder.encode(entry) + b"\n")
             return
         self.write(_text_line(now, name, message, fields).encode("utf-8", "replace"))
 

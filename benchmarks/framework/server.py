@@ -1,0 +1,103 @@
+"""A benchmark server: the whole framework, or a bare Litestar app, on granian + uvloop.
+
+Started by `bench.py` as a subprocess (`sys.executable server.py <kind> ...`); it serves
+127.0.0.1 only, until SIGTERM/SIGINT.
+
+- `framework`: `create_backend()` with every default service and one plugin `bench` with
+  `GET /api/bench/ping` (default auth policy: needs a token from
+  `backend.auth.externalAccess`) and `GET /api/bench/public/ping` (allowed with
+  `add_auth_policy(allow="unauthenticated")`). Request log lines go to standard output as JSON.
+- `bare`: a Litestar app with the same handler at `/api/bench/ping`, served by
+  `granian.server.embed.Server` with the options of the framework's `_server.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+
+def _pin(cpu: int | None) -> None:
+    # Before anything starts a thread (granian's runtime threads inherit the mask).
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve_framework(port: int, token: str, log_level: str) -> None:
+    from backstage_backend_defaults import create_backend
+    from bench_plugin import bench_plugin, framework_config
+
+    backend = create_backend(config_data=framework_config(port, token, log_level))
+    backend.add(bench_plugin())
+    await backend.start()
+    try:
+        await _wait_for_signal()
+    finally:
+        await backend.stop()
+
+
+async def serve_bare(port: int) -> None:
+    from bench_plugin import route_handlers
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+    from litestar import Litestar, Router
+
+    app = Litestar(
+        route_handlers=[Router(path="/api/bench", route_handlers=route_handlers())],
+        openapi_config=None,
+        logging_config=None,
+    )
+    # The options of backstage_backend_defaults.http_router._server.HttpServer.
+    server = Server(
+        app,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.ASGINL,
+        websockets=False,
+        log_enabled=False,
+        backlog=1024,
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await _wait_for_signal()
+    finally:
+        server.stop()  # type: ignore[no-untyped-call]
+        await asyncio.wait_for(task, 5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["framework", "bare"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
+    parser.add_argument("--token", default="bench-static-token")
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    args = parser.parse_args(argv)
+    _pin(args.cpu)
+    if args.kind == "framework":
+        coro = serve_framework(args.port, args.token, args.log_level)
+    else:
+        coro = serve_bare(args.port)
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(coro)
+    else:
+        asyncio.run(coro)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
