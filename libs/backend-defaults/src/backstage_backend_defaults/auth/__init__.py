@@ -103,6 +103,13 @@ class DefaultAuthService:
                 return credentials
         raise AuthenticationError("Illegal token")
 
+    def is_static_token_allowed(self, token: str) -> bool:
+        """A configured static token that may call this plugin."""
+        for entry, _ in self._entries:
+            if entry.matches(token):
+                return entry.plugins is None or self._plugin_id in entry.plugins
+        return False
+
     async def get_none_credentials(self) -> BackstageCredentials[BackstageNonePrincipal]:
         return BackstageCredentials(BackstageNonePrincipal())
 
@@ -130,6 +137,21 @@ class DefaultAuthService:
 class DefaultHttpAuthService:
     def __init__(self, auth: AuthService) -> None:
         self._auth = auth
+
+    def allows_static_token(self, scope: Any) -> bool:
+        """True when the request carries a static token valid for this plugin: the common
+        case of the default auth policy, answered without a coroutine. False sends the
+        request down the full `credentials` path, which also produces the error."""
+        auth = self._auth
+        if not isinstance(auth, DefaultAuthService):
+            return False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                match = _BEARER.match(value)
+                return match is not None and auth.is_static_token_allowed(
+                    match.group(1).decode("latin-1")
+                )
+        return False
 
     async def credentials(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -32,7 +33,11 @@ def _is_preflight(scope: Any) -> bool:
 
 
 class _StatusRecorder:
-    """Passes messages on and remembers the response status for the request log."""
+    """Passes messages on and remembers the response status for the request log.
+
+    It returns the server's own awaitable instead of wrapping it in a coroutine: this sits
+    on every response message.
+    """
 
     __slots__ = ("send", "status")
 
@@ -40,10 +45,10 @@ class _StatusRecorder:
         self.send = send
         self.status = 500
 
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-        await self.send(message)
+        return self.send(message)
 
 
 class BackendAsgiApp:
@@ -131,7 +136,9 @@ class BackendAsgiApp:
                     if not gate.open:
                         await gate.admit()
                     if gate.guarded and not _is_preflight(scope):
-                        await gate.authorize(scope, path)
+                        check = gate.check_fast(scope, path)
+                        if check is not True:
+                            await gate.authorize(scope, path)
                 except Exception as error:
                     await self._send_error(error, scope, recorder)
                     return

@@ -78,6 +78,15 @@ class PluginGate:
                 return True
         return False
 
+    def check_fast(self, scope: Scope, full_path: str) -> bool | None:
+        """True when the request may pass, decided without awaiting anything: an allowed
+        path, or a static token the default auth services know. None: ask `authorize`."""
+        path = full_path[len(self.prefix) :] or "/"
+        if self._matches(self._unauthenticated, path):
+            return True
+        fast = getattr(self.http_auth, "allows_static_token", None)
+        return True if fast is not None and fast(scope) else None
+
     async def authorize(self, scope: Scope, full_path: str) -> None:
         """Apply the default auth policy; raises AuthenticationError / NotAllowedError."""
         if self.http_auth is None:
