@@ -66,3 +66,39 @@ def test_bad_level_and_format_are_refused_with_the_key() -> None:
         capture({"backend": {"logging": {"level": "loud"}}})
     with pytest.raises(InputError, match=r"backend.logging.format"):
         capture({"backend": {"logging": {"format": "xml"}}})
+
+
+async def test_lines_logged_in_one_loop_iteration_are_written_together(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import os
+
+    from backstage_backend_defaults.logger._sink import BatchingWriter
+
+    path = tmp_path / "log.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    writer = BatchingWriter(fd)
+    try:
+        writer(b"one\n")
+        writer(b"two\n")
+        assert path.read_bytes() == b""  # held until the loop's next iteration
+        await asyncio.sleep(0)
+        assert path.read_bytes() == b"one\ntwo\n"
+        writer(b"three\n")
+        writer.flush()  # what shutdown calls
+        assert path.read_bytes() == b"one\ntwo\nthree\n"
+    finally:
+        os.close(fd)
+
+
+def test_outside_an_event_loop_each_line_is_written_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from backstage_backend_defaults.logger._sink import BatchingWriter
+
+    path = tmp_path / "log.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        BatchingWriter(fd)(b"now\n")
+        assert path.read_bytes() == b"now\n"
+    finally:
+        os.close(fd)

@@ -68,6 +68,8 @@ async def _serve(unit: Unit, paths: Sequence[Path]) -> int:
     await stop.wait()
     root_logger.info("Shutting down")
     await backend.stop()
+    if isinstance(root_logger, StructuredLogger):
+        root_logger.sink.flush()
     return 0
 
 

@@ -119,6 +119,12 @@ class LogSink:
         self.with_stacks = with_stacks
         self.clock = UtcClock()
 
+    def flush(self) -> None:
+        """Write out lines a batching writer still holds (at shutdown)."""
+        flush = getattr(self.write, "flush", None)
+        if flush is not None:
+            flush()
+
     def emit(self, level: int, message: str, fields: Mapping[str, object]) -> None:
         now = self.clock.now()
         name = _LEVEL_NAMES.get(level, "info")
