@@ -21,6 +21,7 @@ from backstage_backend_test_utils._discovery import MockDiscovery
 from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
 from backstage_backend_test_utils._mock_services import mock_services
 from backstage_backend_test_utils._scheduler import MockScheduler
+from backstage_backend_test_utils._services import REQUIRE_SERVICES_ENV, require_service_url
 from backstage_backend_test_utils._test_backend import (
     TestBackend,
     service_factories_for_tests,
@@ -30,6 +31,7 @@ from backstage_backend_test_utils._test_backend import (
 __all__ = [
     "DEFAULT_MOCK_SERVICE_SUBJECT",
     "DEFAULT_MOCK_USER_ENTITY_REF",
+    "REQUIRE_SERVICES_ENV",
     "CapturingLogger",
     "InMemoryCache",
     "InMemoryCacheStore",
@@ -44,6 +46,7 @@ __all__ = [
     "deep_merge",
     "mock_credentials",
     "mock_services",
+    "require_service_url",
     "service_factories_for_tests",
     "start_test_backend",
 ]

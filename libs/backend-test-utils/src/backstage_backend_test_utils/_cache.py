@@ -29,6 +29,11 @@ class _Entry:
     expires_at: float | None
 
 
+def _as_timedelta(ttl: timedelta | float) -> timedelta:
+    """Numbers are milliseconds, as in Backstage."""
+    return ttl if isinstance(ttl, timedelta) else timedelta(milliseconds=ttl)
+
+
 class InMemoryCacheStore:
     """The entries of every namespace, with expiry times read from a monotonic `clock`."""
 
@@ -88,14 +93,21 @@ class InMemoryCache:
     async def get(self, key: str) -> JsonValue | None:
         return self.store.get(self._key(key))
 
-    async def set(self, key: str, value: JsonValue, *, ttl: timedelta | None = None) -> None:
-        self.store.set(self._key(key), value, ttl if ttl is not None else self.default_ttl)
+    async def set(
+        self, key: str, value: JsonValue, *, ttl: timedelta | float | None = None
+    ) -> None:
+        chosen = _as_timedelta(ttl) if ttl is not None else self.default_ttl
+        self.store.set(self._key(key), value, chosen)
 
     async def delete(self, key: str) -> None:
         self.store.delete(self._key(key))
 
-    def with_options(self, *, default_ttl: timedelta | None) -> InMemoryCache:
-        return InMemoryCache(self.store, namespace=self.namespace, default_ttl=default_ttl)
+    def with_options(self, *, default_ttl: timedelta | float | None) -> InMemoryCache:
+        return InMemoryCache(
+            self.store,
+            namespace=self.namespace,
+            default_ttl=_as_timedelta(default_ttl) if default_ttl is not None else None,
+        )
 
 
 @dataclass(frozen=True)

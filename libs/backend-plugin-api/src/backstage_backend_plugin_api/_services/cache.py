@@ -17,12 +17,15 @@ class CacheService(Protocol):
         """The value, or None when missing or expired."""
         ...
 
-    async def set(self, key: str, value: JsonValue, *, ttl: timedelta | None = None) -> None:
-        """Store a JSON value; `ttl` defaults to the client's default TTL (or none)."""
+    async def set(
+        self, key: str, value: JsonValue, *, ttl: timedelta | float | None = None
+    ) -> None:
+        """Store a JSON value; `ttl` (a timedelta, or milliseconds) defaults to the client's
+        default TTL, or none."""
         ...
 
     async def delete(self, key: str) -> None: ...
 
-    def with_options(self, *, default_ttl: timedelta | None) -> CacheService:
+    def with_options(self, *, default_ttl: timedelta | float | None) -> CacheService:
         """The same namespace with another default TTL."""
         ...

@@ -1,0 +1,87 @@
+"""core.cache: one store per backend (memory, Redis, Valkey or memcached via aiocache), one
+namespace per plugin.
+
+Config: `backend.cache.store` (`memory` by default, `redis`, `valkey`, `memcache`),
+`backend.cache.connection` (`redis://user:pass@host:6379/0`, `host:11211`),
+`backend.cache.defaultTtl` (milliseconds or a duration), `backend.cache.redis.client.namespace`
+and `keyPrefixSeparator`, `backend.cache.valkey.client.keyPrefix`. A store outage is logged
+(at most every 30 s) and counted, and reads as a miss; it never fails a request.
+"""
+
+from __future__ import annotations
+
+from backstage_backend_plugin_api import LoggerService, RootConfigService, create_service_factory
+from backstage_backend_plugin_api import core_services as core
+from backstage_common.durations import parse_duration
+
+from backstage_backend_defaults.cache._client import CacheClient, CacheHealth, to_seconds
+from backstage_backend_defaults.cache._keys import stored_key
+from backstage_backend_defaults.cache._stores import (
+    StoreSettings,
+    create_store,
+    read_store_settings,
+)
+
+__all__ = [
+    "CacheClient",
+    "CacheHealth",
+    "CacheManager",
+    "StoreSettings",
+    "cache_service_factory",
+    "read_store_settings",
+    "stored_key",
+]
+
+
+def _read_default_ttl(config: RootConfigService) -> float | None:
+    value = config.get_optional("backend.cache.defaultTtl")
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return to_seconds(value, what="defaultTtl")
+    return parse_duration(value, key="backend.cache.defaultTtl").total_seconds()
+
+
+class CacheManager:
+    """The backend's one store connection, handing each plugin its own namespace."""
+
+    def __init__(self, config: RootConfigService, logger: LoggerService) -> None:
+        self.settings = read_store_settings(config)
+        self.store = create_store(self.settings)
+        self.health = CacheHealth(self.settings.describe(), logger)
+        self._default_ttl = _read_default_ttl(config)
+
+    def for_plugin(self, plugin_id: str) -> CacheClient:
+        return CacheClient(
+            self.store,
+            plugin_id=plugin_id,
+            prefix=f"{self.settings.namespace}{plugin_id}:",
+            health=self.health,
+            default_ttl=self._default_ttl,
+            integer_ttl=self.settings.store == "memcache",
+        )
+
+    async def close(self) -> None:
+        client = getattr(self.store, "client", None)
+        aclose = getattr(client, "aclose", None)
+        if aclose is not None:  # redis-py: aiocache's close() uses a deprecated call
+            await aclose()
+        else:
+            await self.store.close()
+
+
+def _create_manager(
+    config: core.RootConfig, logger: core.RootLogger, lifecycle: core.RootLifecycle
+) -> CacheManager:
+    manager = CacheManager(config, logger.child({"service": "cache"}))
+    lifecycle.add_shutdown_hook(manager.close)
+    return manager
+
+
+def _plugin_cache(manager: CacheManager, metadata: core.PluginMetadata) -> CacheClient:
+    return manager.for_plugin(metadata.get_id())
+
+
+cache_service_factory = create_service_factory(
+    service=core.cache, factory=_plugin_cache, create_root_context=_create_manager
+)

@@ -1,0 +1,215 @@
+"""One contract for every cache store: memory, and real Redis and memcached servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from backstage_backend_defaults.cache import CacheManager
+from backstage_backend_defaults.logger import create_root_logger
+from backstage_backend_plugin_api import CacheService
+from backstage_backend_test_utils import require_service_url
+from backstage_common.config import Config
+from backstage_common.errors import InputError
+
+STORES = ["memory", "redis", "memcache"]
+
+
+def store_config(store: str) -> dict[str, Any]:
+    if store == "memory":
+        return {"store": "memory"}
+    if store == "redis":
+        return {"store": "redis", "connection": require_service_url("BACKSTAGE_TEST_REDIS_URL")}
+    url = require_service_url("BACKSTAGE_TEST_MEMCACHED_URL")
+    return {"store": "memcache", "connection": url.removeprefix("memcache://")}
+
+
+def manager_for(cache: dict[str, Any], lines: list[bytes] | None = None) -> CacheManager:
+    config = Config.from_data({"backend": {"cache": cache, "logging": {"format": "json"}}})
+    logger = create_root_logger(config, write=(lines if lines is not None else []).append, env={})
+    return CacheManager(config, logger)
+
+
+@pytest.fixture(params=STORES)
+async def manager(request: pytest.FixtureRequest) -> AsyncIterator[CacheManager]:
+    made = manager_for(store_config(request.param))
+    yield made
+    await made.close()
+
+
+def unique(name: str) -> str:
+    return f"{name}-{id(object())}-{asyncio.get_running_loop().time()}"
+
+
+async def test_get_set_delete_round_trip_json_values(manager: CacheManager) -> None:
+    cache: CacheService = manager.for_plugin("catalog")
+    key = unique("entity")
+    value = {"kind": "Component", "tags": ["a", "b"], "n": 3, "ok": True, "none": None}
+    assert await cache.get(key) is None
+    await cache.set(key, value)
+    assert await cache.get(key) == value
+    await cache.delete(key)
+    assert await cache.get(key) is None
+
+
+async def test_plugins_never_see_each_others_keys(manager: CacheManager) -> None:
+    catalog, search = manager.for_plugin("catalog"), manager.for_plugin("search")
+    key = unique("shared-name")
+    await catalog.set(key, "from catalog")
+    await search.set(key, "from search")
+    assert await catalog.get(key) == "from catalog"
+    assert await search.get(key) == "from search"
+    await search.delete(key)
+    assert await catalog.get(key) == "from catalog"
+
+
+async def test_ttl_expires_entries_and_default_ttl_applies(manager: CacheManager) -> None:
+    cache = manager.for_plugin("catalog")
+    short, default = unique("short"), unique("default")
+    await cache.set(short, 1, ttl=timedelta(seconds=1))
+    await cache.with_options(default_ttl=1000).set(default, 2)  # milliseconds
+    assert await cache.get(short) == 1
+    assert await cache.get(default) == 2
+    await asyncio.sleep(2.2)
+    assert await cache.get(short) is None
+    assert await cache.get(default) is None
+
+
+async def test_large_values_unicode_and_very_long_keys(manager: CacheManager) -> None:
+    cache = manager.for_plugin("catalog")
+    large = {"blob": "x" * 500_000}
+    unicode_key = unique("ключ 🔑 with spaces")
+    long_key = unique("k" * 1000)  # far past memcached's 250-byte key limit: hashed
+    await cache.set(unicode_key, large)
+    await cache.set(long_key, "long")
+    assert await cache.get(unicode_key) == large
+    assert await cache.get(long_key) == "long"
+    assert await cache.get(long_key + "x") is None
+
+
+async def test_concurrent_access(manager: CacheManager) -> None:
+    cache = manager.for_plugin("catalog")
+    keys = [unique(f"c{index}") for index in range(50)]
+    await asyncio.gather(*(cache.set(key, index) for index, key in enumerate(keys)))
+    values = await asyncio.gather(*(cache.get(key) for key in keys))
+    assert values == list(range(50))
+
+
+async def test_values_must_be_json_and_ttls_positive() -> None:
+    cache = manager_for({"store": "memory"}).for_plugin("catalog")
+    with pytest.raises(InputError, match="JSON"):
+        await cache.set("k", {"when": object()})  # type: ignore[dict-item]
+    with pytest.raises(InputError, match="positive"):
+        await cache.set("k", 1, ttl=-5)
+
+
+async def test_an_unreachable_store_is_a_miss_logged_once_and_counted() -> None:
+    lines: list[bytes] = []
+    manager = manager_for({"store": "redis", "connection": "redis://127.0.0.1:1"}, lines)
+    cache = manager.for_plugin("catalog")
+    await cache.set("k", 1)  # no error
+    assert await cache.get("k") is None
+    await cache.delete("k")
+    assert manager.health.errors == 3
+    warnings = [line for line in lines if b"Cache set failed" in line]
+    assert len(warnings) == 1  # rate-limited
+    assert b"127.0.0.1:1" in warnings[0]
+    await manager.close()
+
+
+async def test_the_cache_works_again_when_the_store_comes_back() -> None:
+    url = urlsplit(require_service_url("BACKSTAGE_TEST_REDIS_URL"))
+    # a TCP proxy in front of the real Redis, which the test stops and restarts
+    upstream = (url.hostname or "127.0.0.1", url.port or 6379)
+    proxy = await _Proxy.start(upstream)
+    manager = manager_for({"store": "redis", "connection": f"redis://127.0.0.1:{proxy.port}"})
+    cache = manager.for_plugin("catalog")
+    key = unique("comeback")
+    try:
+        await cache.set(key, "before")
+        assert await cache.get(key) == "before"
+        await proxy.stop()
+        assert await cache.get(key) is None  # outage: a miss, not an error
+        proxy = await _Proxy.start(upstream, port=proxy.port)
+        for _ in range(50):
+            if await cache.get(key) == "before":
+                break
+            await asyncio.sleep(0.1)
+        assert await cache.get(key) == "before"
+    finally:
+        await proxy.stop()
+        await manager.close()
+
+
+def test_unknown_store_and_missing_connection_are_clear_errors() -> None:
+    with pytest.raises(InputError, match="Unknown cache store 'mongo'"):
+        manager_for({"store": "mongo"})
+    with pytest.raises(InputError, match=r"backend\.cache\.connection is required"):
+        manager_for({"store": "redis"})
+
+
+def test_redis_namespace_prefixes_every_key() -> None:
+    manager = manager_for(
+        {
+            "store": "redis",
+            "connection": "redis://:secret@cache.example:6380/2",
+            "redis": {"client": {"namespace": "team-a"}},
+        }
+    )
+    assert manager.settings.namespace == "team-a:"
+    assert (manager.settings.host, manager.settings.port, manager.settings.db) == (
+        "cache.example",
+        6380,
+        2,
+    )
+    assert "secret" not in manager.settings.describe()
+
+
+class _Proxy:
+    """A loopback TCP proxy to a real server, so a test can take the server away."""
+
+    def __init__(self, server: asyncio.Server, port: int) -> None:
+        self._server = server
+        self.port = port
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    async def start(cls, upstream: tuple[str, int], port: int = 0) -> _Proxy:
+        holder: list[_Proxy] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection(*upstream)
+            holder[0]._pipes.update({writer, up_writer})
+
+            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+                try:
+                    while data := await source.read(65536):
+                        sink.write(data)
+                        await sink.drain()
+                except (ConnectionError, OSError):
+                    pass
+                finally:
+                    sink.close()
+
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+        server = await asyncio.start_server(handle, "127.0.0.1", port, reuse_address=True)
+        proxy = cls(server, server.sockets[0].getsockname()[1])
+        holder.append(proxy)
+        return proxy
+
+    async def stop(self) -> None:
+        self._server.close()
+        for pipe in self._pipes:
+            pipe.close()
+        self._pipes.clear()
+        await self._server.wait_closed()
+
+
+def test_tls_only_for_rediss_urls() -> None:
+    assert manager_for({"store": "redis", "connection": "redis://h:1"}).settings.ssl is False
+    assert manager_for({"store": "redis", "connection": "rediss://h:1"}).settings.ssl is True
