@@ -156,7 +156,7 @@ def test_redis_namespace_prefixes_every_key() -> None:
     manager = manager_for(
         {
             "store": "redis",
-            "connection": "redis://:secret@cache.example:6380/2",
+            "connection": "redis://app:secret@cache.example:6380/2",
             "redis": {"client": {"namespace": "team-a"}},
         }
     )
@@ -166,6 +166,7 @@ def test_redis_namespace_prefixes_every_key() -> None:
         6380,
         2,
     )
+    assert manager.settings.username == "app"
     assert "secret" not in manager.settings.describe()
 
 

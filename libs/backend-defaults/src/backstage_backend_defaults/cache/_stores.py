@@ -20,6 +20,7 @@ class StoreSettings:
     store: str
     host: str = "127.0.0.1"
     port: int = 0
+    username: str | None = None
     password: str | None = None
     db: int = 0
     ssl: bool = False
@@ -42,6 +43,7 @@ def _parse_redis(url: str, store: str) -> StoreSettings:
         store=store,
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 6379,
+        username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         db=int(db_text),
         ssl=parts.scheme in ("rediss", "valkeys"),
@@ -106,4 +108,5 @@ def create_store(settings: StoreSettings) -> BaseCache:
         password=settings.password,
         ssl=settings.ssl,
         create_connection_timeout=2.0,
+        connection_pool_kwargs={"username": settings.username} if settings.username else None,
     )
