@@ -96,7 +96,11 @@ def create_store(settings: StoreSettings) -> BaseCache:
         from aiocache import MemcachedCache
 
         return MemcachedCache(
-            serializer=NullSerializer(), endpoint=settings.host, port=settings.port, pool_size=4
+            serializer=NullSerializer(),
+            endpoint=settings.host,
+            port=settings.port,
+            pool_size=4,
+            timeout=None,
         )
     from aiocache import RedisCache
 
@@ -108,5 +112,11 @@ def create_store(settings: StoreSettings) -> BaseCache:
         password=settings.password,
         ssl=settings.ssl,
         create_connection_timeout=2.0,
-        connection_pool_kwargs={"username": settings.username} if settings.username else None,
+        # redis-py's own socket timeout bounds each call; aiocache's per-call timeout would
+        # wrap every operation in asyncio.wait_for, which costs more than the call itself
+        timeout=None,
+        connection_pool_kwargs={
+            "socket_timeout": 2.0,
+            **({"username": settings.username} if settings.username else {}),
+        },
     )
