@@ -59,63 +59,62 @@ def _service(cache: dict[str, Any]) -> CacheManager:
     return CacheManager(config, create_root_logger(config, write=lambda _: None, env={}))
 
 
+async def _compare(
+    manager: CacheManager,
+    raw_set: Callable[[int], Awaitable[Any]],
+    raw_get: Callable[[int], Awaitable[Any]],
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """The raw client's set/get rate, then the cache service's on the same server."""
+    cache = manager.for_plugin("bench")
+
+    async def service_set(i: int) -> None:
+        await cache.set(f"key-{i}", DOCUMENT)
+
+    async def service_get(i: int) -> None:
+        await cache.get(f"key-{i}")
+
+    common = (args.ops, args.concurrency, args.repeats)
+    raw_rate = await _set_get(*common, raw_set, raw_get)
+    service_rate = await _set_get(*common, service_set, service_get)
+    if await cache.get(f"key-{args.ops - 1}") != DOCUMENT or manager.health.errors:
+        raise SystemExit("the service did not read back what it wrote")
+    return {"raw_ops_s": raw_rate, "service_ops_s": service_rate}
+
+
 async def _redis(url: str, args: argparse.Namespace) -> dict[str, float]:
     raw = redis.Redis.from_url(url)
     manager = _service({"store": "redis", "connection": url})
-    cache = manager.for_plugin("bench")
+
+    async def raw_set(i: int) -> None:
+        await raw.set(f"raw-bench:{i}", PAYLOAD)
+
+    async def raw_get(i: int) -> None:
+        msgspec.json.decode(await raw.get(f"raw-bench:{i}") or b"null")
+
     try:
-
-        async def raw_set(i: int) -> None:
-            await raw.set(f"raw-bench:{i}", PAYLOAD)
-
-        async def raw_get(i: int) -> None:
-            msgspec.json.decode(await raw.get(f"raw-bench:{i}") or b"null")
-
-        async def service_set(i: int) -> None:
-            await cache.set(f"key-{i}", DOCUMENT)
-
-        async def service_get(i: int) -> None:
-            await cache.get(f"key-{i}")
-
-        common = (args.ops, args.concurrency, args.repeats)
-        raw_rate = await _set_get(*common, raw_set, raw_get)
-        service_rate = await _set_get(*common, service_set, service_get)
-        if await cache.get(f"key-{args.ops - 1}") != DOCUMENT or manager.health.errors:
-            raise SystemExit("the service did not read back what it wrote")
+        return await _compare(manager, raw_set, raw_get, args)
     finally:
         await raw.aclose()
         await manager.close()
-    return {"raw_ops_s": raw_rate, "service_ops_s": service_rate}
 
 
 async def _memcached(address: str, args: argparse.Namespace) -> dict[str, float]:
     host, _, port = address.rpartition(":")
     raw = aiomcache.Client(host, int(port), pool_size=4)
     manager = _service({"store": "memcache", "connection": address})
-    cache = manager.for_plugin("bench")
+
+    async def raw_set(i: int) -> None:
+        await raw.set(f"raw-bench:{i}".encode(), PAYLOAD)
+
+    async def raw_get(i: int) -> None:
+        msgspec.json.decode(await raw.get(f"raw-bench:{i}".encode()) or b"null")
+
     try:
-
-        async def raw_set(i: int) -> None:
-            await raw.set(f"raw-bench:{i}".encode(), PAYLOAD)
-
-        async def raw_get(i: int) -> None:
-            msgspec.json.decode(await raw.get(f"raw-bench:{i}".encode()) or b"null")
-
-        async def service_set(i: int) -> None:
-            await cache.set(f"key-{i}", DOCUMENT)
-
-        async def service_get(i: int) -> None:
-            await cache.get(f"key-{i}")
-
-        common = (args.ops, args.concurrency, args.repeats)
-        raw_rate = await _set_get(*common, raw_set, raw_get)
-        service_rate = await _set_get(*common, service_set, service_get)
-        if await cache.get(f"key-{args.ops - 1}") != DOCUMENT or manager.health.errors:
-            raise SystemExit("the service did not read back what it wrote")
+        return await _compare(manager, raw_set, raw_get, args)
     finally:
         await raw.close()
         await manager.close()
-    return {"raw_ops_s": raw_rate, "service_ops_s": service_rate}
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
