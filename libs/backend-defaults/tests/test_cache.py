@@ -214,3 +214,45 @@ class _Proxy:
 def test_tls_only_for_rediss_urls() -> None:
     assert manager_for({"store": "redis", "connection": "redis://h:1"}).settings.ssl is False
     assert manager_for({"store": "redis", "connection": "rediss://h:1"}).settings.ssl is True
+
+
+async def test_infinispan_speaks_resp_tested_against_redis_as_the_protocol_peer() -> None:
+    # No Infinispan server can be installed here; its RESP endpoint speaks the Redis
+    # protocol, so a real Redis stands in for it.
+    url = urlsplit(require_service_url("BACKSTAGE_TEST_REDIS_URL"))
+    manager = manager_for(
+        {
+            "store": "infinispan",
+            "infinispan": {"servers": [{"host": url.hostname, "port": url.port or 6379}]},
+        }
+    )
+    assert manager.settings.describe() == f"infinispan at {url.hostname}:{url.port or 6379}"
+    cache = manager.for_plugin("catalog")
+    key = unique("ispn")
+    try:
+        await cache.set(key, {"via": "resp"})
+        assert await cache.get(key) == {"via": "resp"}
+        assert manager.health.errors == 0
+    finally:
+        await manager.close()
+
+
+def test_infinispan_settings_as_backstage_reads_them() -> None:
+    manager = manager_for(
+        {
+            "store": "infinispan",
+            "infinispan": {
+                "servers": {"host": "ispn.example", "port": 11322},
+                "authentication": {"enabled": True, "userName": "app", "password": "pw"},
+                "ssl": {"enabled": True},
+            },
+        }
+    )
+    settings = manager.settings
+    assert (settings.host, settings.port, settings.username, settings.ssl) == (
+        "ispn.example",
+        11322,
+        "app",
+        True,
+    )
+    assert manager_for({"store": "infinispan"}).settings.port == 11222

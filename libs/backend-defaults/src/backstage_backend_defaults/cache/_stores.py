@@ -8,11 +8,12 @@ from urllib.parse import unquote, urlsplit
 from aiocache import BaseCache
 from aiocache.serializers import NullSerializer
 from backstage_backend_plugin_api import RootConfigService
+from backstage_common.config import Config
 from backstage_common.errors import InputError
 
 __all__ = ["StoreSettings", "create_store", "read_store_settings"]
 
-_STORES = ("memory", "redis", "valkey", "memcache")
+_STORES = ("memory", "redis", "valkey", "memcache", "infinispan")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,34 @@ def _parse_memcache(connection: str) -> StoreSettings:
     return StoreSettings(store="memcache", host=host.strip("[]"), port=int(port))
 
 
+def _read_infinispan(config: RootConfigService) -> StoreSettings:
+    """Infinispan (15 and later) through its RESP endpoint, which speaks the Redis protocol
+    on the server's single port: `backend.cache.infinispan.servers` (the first server is
+    used), `authentication.{userName, password}` and `ssl.enabled`, as Backstage reads them.
+    """
+    key = "backend.cache.infinispan.servers"
+    servers = config.get_optional(key)
+    server: Config | None
+    if isinstance(servers, list):
+        if not servers:
+            raise InputError(f"{key} must list at least one server")
+        server = config.get_config_array(key)[0]
+    else:
+        server = config.get_optional_config(key)
+    host = (server.get_optional_string("host") if server else None) or "127.0.0.1"
+    port = (server.get_optional_number("port") if server else None) or 11222
+    auth = config.get_optional_config("backend.cache.infinispan.authentication")
+    enabled = auth is not None and auth.get_optional_boolean("enabled") is not False
+    return StoreSettings(
+        store="infinispan",
+        host=host,
+        port=int(port),
+        username=auth.get_optional_string("userName") if auth is not None and enabled else None,
+        password=auth.get_optional_string("password") if auth is not None and enabled else None,
+        ssl=bool(config.get_optional_boolean("backend.cache.infinispan.ssl.enabled")),
+    )
+
+
 def read_store_settings(config: RootConfigService) -> StoreSettings:
     store = config.get_optional_string("backend.cache.store") or "memory"
     if store not in _STORES:
@@ -67,6 +96,8 @@ def read_store_settings(config: RootConfigService) -> StoreSettings:
         )
     if store == "memory":
         return StoreSettings(store="memory")
+    if store == "infinispan":
+        return _read_infinispan(config)
     connection = config.get_optional("backend.cache.connection")
     if isinstance(connection, dict):
         connection = config.get_string("backend.cache.connection.url")
