@@ -16,6 +16,7 @@ from backstage_backend_defaults._wiring.errors import (
 )
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
 from backstage_backend_defaults.cache import cache_service_factory
+from backstage_backend_defaults.database import database_service_factory
 from backstage_backend_defaults.discovery import discovery_service_factory
 from backstage_backend_defaults.health import root_health_service_factory
 from backstage_backend_defaults.http_router import (
@@ -45,7 +46,7 @@ def default_service_factories(
     config_paths: Sequence[str | Path] = (),
     config_data: Mapping[str, Any] | None = None,
 ) -> list[ServiceFactory[Any]]:
-    """Every default factory; the database and scheduler are not there yet."""
+    """Every default factory; the scheduler is not there yet."""
     return [
         root_config_service_factory(paths=config_paths, data=config_data),
         root_logger_service_factory,
@@ -59,6 +60,7 @@ def default_service_factories(
         auth_service_factory,
         http_auth_service_factory,
         cache_service_factory,
+        database_service_factory,
     ]
 
 

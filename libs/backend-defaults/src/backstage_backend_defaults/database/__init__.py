@@ -1,0 +1,100 @@
+"""core.database: a logical database per plugin.
+
+Config `backend.database`: `client` (`pg`, or `better-sqlite3`/`sqlite3`, the default),
+`connection` (a URL string or `{host, port, user, password, database, ssl}`; SQLite:
+`':memory:'` or `{directory}` for one `<pluginId>.sqlite` file per plugin), `prefix`
+(`backstage_plugin_`), `pluginDivisionMode` (`database` or `schema`), `schemaPrefix`,
+`ensureExists` (true), `skipMigrations`, `pool.max` (5 per plugin), and per-plugin overrides
+under `plugin.<pluginId>`. Engines are created on first use, so a plugin that never touches
+its database opens nothing, and are disposed at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from backstage_backend_plugin_api import (
+    DatabaseMigrationsOptions,
+    RootConfigService,
+    create_service_factory,
+)
+from backstage_backend_plugin_api import core_services as core
+
+from backstage_backend_defaults.database._settings import (
+    PluginDatabaseSettings,
+    read_plugin_settings,
+)
+
+if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+__all__ = [
+    "DatabaseManager",
+    "PluginDatabase",
+    "PluginDatabaseSettings",
+    "database_service_factory",
+    "read_plugin_settings",
+]
+
+
+class PluginDatabase:
+    """A plugin's `DatabaseService`: its engine, created (and its database ensured) lazily."""
+
+    def __init__(self, manager: DatabaseManager, settings: PluginDatabaseSettings) -> None:
+        self._manager = manager
+        self.settings = settings
+        self._migrations = DatabaseMigrationsOptions(skip=settings.skip_migrations)
+
+    @property
+    def migrations(self) -> DatabaseMigrationsOptions:
+        return self._migrations
+
+    async def get_engine(self) -> AsyncEngine:
+        return await self._manager.engine(self.settings)
+
+    async def get_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        return async_sessionmaker(await self.get_engine(), expire_on_commit=False)
+
+
+class DatabaseManager:
+    """One engine per plugin, built once even when asked for concurrently."""
+
+    def __init__(self, config: RootConfigService) -> None:
+        self._config = config
+        self._engines: dict[str, asyncio.Task[AsyncEngine]] = {}
+
+    def for_plugin(self, plugin_id: str) -> PluginDatabase:
+        return PluginDatabase(self, read_plugin_settings(self._config, plugin_id))
+
+    async def engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
+        task = self._engines.get(settings.plugin_id)
+        if task is None or (task.done() and task.exception() is not None):
+            from backstage_backend_defaults.database._engines import create_plugin_engine
+
+            task = asyncio.ensure_future(create_plugin_engine(settings))
+            self._engines[settings.plugin_id] = task
+        return await task
+
+    async def close(self) -> None:
+        for task in self._engines.values():
+            if task.done() and task.exception() is None:
+                await task.result().dispose()
+        self._engines.clear()
+
+
+def _create_manager(config: core.RootConfig, lifecycle: core.RootLifecycle) -> DatabaseManager:
+    manager = DatabaseManager(config)
+    lifecycle.add_shutdown_hook(manager.close)
+    return manager
+
+
+def _plugin_database(manager: DatabaseManager, metadata: core.PluginMetadata) -> PluginDatabase:
+    return manager.for_plugin(metadata.get_id())
+
+
+database_service_factory = create_service_factory(
+    service=core.database, factory=_plugin_database, create_root_context=_create_manager
+)

@@ -1,0 +1,184 @@
+"""A logical database per plugin: SQLite in memory or files, Postgres databases or schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from backstage_backend_defaults.database import DatabaseManager
+from backstage_backend_test_utils import require_service_url
+from backstage_common.config import Config
+from backstage_common.errors import ServiceUnavailableError
+from sqlalchemy import text
+
+
+def file_names(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+def manager_for(database: dict[str, Any]) -> DatabaseManager:
+    return DatabaseManager(Config.from_data({"backend": {"database": database}}))
+
+
+async def same_table_in_two_plugins(manager: DatabaseManager) -> tuple[list[Any], list[Any]]:
+    """Both plugins create `items`; each sees only its own row."""
+    results = []
+    for plugin_id in ("catalog", "search"):
+        engine = await manager.for_plugin(plugin_id).get_engine()
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE IF NOT EXISTS items (name TEXT)"))
+            await connection.execute(text("INSERT INTO items VALUES (:n)"), {"n": plugin_id})
+    for plugin_id in ("catalog", "search"):
+        engine = await manager.for_plugin(plugin_id).get_engine()
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT name FROM items"))).all()
+            results.append([row[0] for row in rows])
+    return results[0], results[1]
+
+
+async def test_sqlite_in_memory_gives_each_plugin_its_own_database() -> None:
+    manager = manager_for({"client": "better-sqlite3", "connection": ":memory:"})
+    try:
+        assert await same_table_in_two_plugins(manager) == (["catalog"], ["search"])
+        # the same engine (and in-memory database) lives as long as the backend
+        engine = await manager.for_plugin("catalog").get_engine()
+        assert engine is await manager.for_plugin("catalog").get_engine()
+    finally:
+        await manager.close()
+
+
+async def test_sqlite_directory_gives_one_file_per_plugin(tmp_path: Path) -> None:
+    manager = manager_for({"client": "sqlite3", "connection": {"directory": str(tmp_path)}})
+    try:
+        assert await same_table_in_two_plugins(manager) == (["catalog"], ["search"])
+    finally:
+        await manager.close()
+    assert file_names(tmp_path) == ["catalog.sqlite", "search.sqlite"]
+
+
+async def test_no_database_section_is_sqlite_in_memory_and_skip_migrations_is_read() -> None:
+    manager = DatabaseManager(
+        Config.from_data(
+            {"backend": {"database": {"plugin": {"search": {"skipMigrations": True}}}}}
+        )
+    )
+    assert manager.for_plugin("catalog").settings.client == "sqlite"
+    assert manager.for_plugin("catalog").migrations.skip is False
+    assert manager.for_plugin("search").migrations.skip is True
+
+
+@pytest.fixture
+async def postgres() -> AsyncIterator[tuple[dict[str, Any], str]]:
+    """The test server's connection, and a unique prefix whose databases are dropped after."""
+    url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
+    connection = {
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": url.username or "postgres",
+        **({"password": url.password} if url.password else {}),
+    }
+    prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
+    yield connection, prefix
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        names = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+        for row in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def test_postgres_database_mode_creates_one_database_per_plugin(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    manager = manager_for({"client": "pg", "connection": connection, "prefix": prefix})
+    try:
+        assert await same_table_in_two_plugins(manager) == (["catalog"], ["search"])
+    finally:
+        await manager.close()
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        names = sorted(
+            row[0]
+            for row in await admin.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+            )
+        )
+    finally:
+        await admin.close()
+    assert names == [f"{prefix}catalog", f"{prefix}search"]
+
+
+async def test_postgres_database_creation_is_race_free(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    # several replicas starting at once all ensure the same plugin database
+    managers = [
+        manager_for({"client": "pg", "connection": connection, "prefix": prefix}) for _ in range(4)
+    ]
+    try:
+        engines = await asyncio.gather(*(m.for_plugin("catalog").get_engine() for m in managers))
+        for engine in engines:
+            async with engine.connect() as connection_:
+                assert (await connection_.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        for manager in managers:
+            await manager.close()
+
+
+async def test_postgres_schema_mode_gives_each_plugin_a_schema(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    shared = f"{prefix}shared"
+    admin = await asyncpg.connect(database="postgres", **connection)
+    await admin.execute(f'CREATE DATABASE "{shared}"')
+    await admin.close()
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "database": shared},
+            "pluginDivisionMode": "schema",
+        }
+    )
+    try:
+        assert await same_table_in_two_plugins(manager) == (["catalog"], ["search"])
+    finally:
+        await manager.close()
+    check = await asyncpg.connect(database=shared, **connection)
+    try:
+        tables = sorted(
+            (row[0], row[1])
+            for row in await check.fetch(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_name = 'items'"
+            )
+        )
+    finally:
+        await check.close()
+    assert tables == [("catalog", "items"), ("search", "items")]
+
+
+async def test_an_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": "postgresql://app:very-secret@127.0.0.1:1/x",
+        }
+    )
+    with pytest.raises(ServiceUnavailableError) as caught:
+        await manager.for_plugin("catalog").get_engine()
+    message = str(caught.value)
+    assert "127.0.0.1:1" in message
+    assert "backstage_plugin_catalog" in message
+    assert "very-secret" not in message
