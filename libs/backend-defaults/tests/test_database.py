@@ -182,3 +182,68 @@ async def test_an_unreachable_postgres_is_a_clear_error_without_the_password() -
     assert "127.0.0.1:1" in message
     assert "backstage_plugin_catalog" in message
     assert "very-secret" not in message
+
+
+async def test_a_plugin_that_never_uses_its_database_opens_nothing() -> None:
+    manager = manager_for({"client": "pg", "connection": "postgresql://nobody@127.0.0.1:1/x"})
+    database = manager.for_plugin("quiet")  # what the plugin receives
+    assert database.migrations.skip is False
+    assert manager._engines == {}  # no engine, no pool, no connection attempt
+    await manager.close()
+
+
+async def test_ensure_exists_false_needs_no_create_rights_nor_pg_database(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    role = f"{prefix}role"
+    database = f"{prefix}catalog"
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+        await admin.execute(f'CREATE DATABASE "{database}" OWNER "{role}"')
+        await admin.execute(f'REVOKE CONNECT ON DATABASE postgres FROM PUBLIC, "{role}"')
+        manager = manager_for(
+            {
+                "client": "pg",
+                "connection": {**connection, "user": role},
+                "prefix": prefix,
+                "ensureExists": False,
+            }
+        )
+        try:
+            engine = await manager.for_plugin("catalog").get_engine()
+            async with engine.connect() as session:
+                assert (await session.execute(text("SELECT current_user"))).scalar() == role
+        finally:
+            await manager.close()
+    finally:
+        await admin.execute("GRANT CONNECT ON DATABASE postgres TO PUBLIC")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+async def test_sessions_killed_by_the_server_are_replaced(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    manager = manager_for({"client": "pg", "connection": connection, "prefix": prefix})
+    try:
+        engine = await manager.for_plugin("catalog").get_engine()
+        async with engine.connect() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar() == 1
+        admin = await asyncpg.connect(database="postgres", **connection)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                f"{prefix}catalog",
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        async with engine.connect() as session:  # pre-ping notices and reconnects
+            assert (await session.execute(text("SELECT 2"))).scalar() == 2
+    finally:
+        await manager.close()
