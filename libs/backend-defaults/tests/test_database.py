@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from backstage_backend_defaults.database import DatabaseManager
+from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
 from backstage_backend_test_utils import require_service_url
 from backstage_common.config import Config
 from backstage_common.errors import ServiceUnavailableError
@@ -247,3 +247,69 @@ async def test_sessions_killed_by_the_server_are_replaced(
             assert (await session.execute(text("SELECT 2"))).scalar() == 2
     finally:
         await manager.close()
+
+
+MIGRATIONS = Path(__file__).parent / "migrations_fixture" / "versions"
+
+
+async def _runs(manager: DatabaseManager) -> list[str]:
+    engine = await manager.for_plugin("catalog").get_engine()
+    async with engine.connect() as session:
+        rows = await session.execute(text("SELECT revision FROM migration_runs ORDER BY 1"))
+        return [row[0] for row in rows]
+
+
+async def test_migrations_upgrade_history_and_downgrade_on_sqlite() -> None:
+    manager = manager_for({"client": "better-sqlite3", "connection": ":memory:"})
+    database = manager.for_plugin("catalog")
+    try:
+        assert await migration_history(database, MIGRATIONS) == [("0001", False), ("0002", False)]
+        assert await run_migrations(database, MIGRATIONS, plugin_id="catalog") is True
+        assert await migration_history(database, MIGRATIONS) == [("0001", True), ("0002", True)]
+        assert await _runs(manager) == ["0001", "0002"]
+        await run_migrations(database, MIGRATIONS, plugin_id="catalog")  # nothing left to do
+        assert await _runs(manager) == ["0001", "0002"]
+        await run_migrations(
+            database, MIGRATIONS, plugin_id="catalog", target="0001", downgrade=True
+        )
+        assert await migration_history(database, MIGRATIONS) == [("0001", True), ("0002", False)]
+        # the other plugin's database is untouched
+        search = manager.for_plugin("search")
+        assert await migration_history(search, MIGRATIONS) == [("0001", False), ("0002", False)]
+    finally:
+        await manager.close()
+
+
+async def test_skip_migrations_runs_nothing() -> None:
+    manager = manager_for({"client": "better-sqlite3", "skipMigrations": True})
+    try:
+        assert (
+            await run_migrations(manager.for_plugin("catalog"), MIGRATIONS, plugin_id="catalog")
+            is False
+        )
+        assert manager._engines == {}
+    finally:
+        await manager.close()
+
+
+async def test_replicas_starting_together_on_postgres_migrate_once(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    replicas = [
+        manager_for({"client": "pg", "connection": connection, "prefix": prefix}) for _ in range(4)
+    ]
+    try:
+        results = await asyncio.gather(
+            *(
+                run_migrations(replica.for_plugin("catalog"), MIGRATIONS, plugin_id="catalog")
+                for replica in replicas
+            )
+        )
+        assert results == [True] * 4
+        assert await _runs(replicas[0]) == ["0001", "0002"]  # each revision ran exactly once
+        history = await migration_history(replicas[1].for_plugin("catalog"), MIGRATIONS)
+        assert history == [("0001", True), ("0002", True)]
+    finally:
+        for replica in replicas:
+            await replica.close()

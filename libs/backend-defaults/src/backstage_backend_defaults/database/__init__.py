@@ -21,6 +21,11 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 
+from backstage_backend_defaults.database._migrations import (
+    MIGRATIONS_VERSION_TABLE,
+    migration_history,
+    run_migrations,
+)
 from backstage_backend_defaults.database._settings import (
     PluginDatabaseSettings,
     read_plugin_settings,
@@ -30,11 +35,14 @@ if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its dat
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = [
+    "MIGRATIONS_VERSION_TABLE",
     "DatabaseManager",
     "PluginDatabase",
     "PluginDatabaseSettings",
     "database_service_factory",
+    "migration_history",
     "read_plugin_settings",
+    "run_migrations",
 ]
 
 
