@@ -157,3 +157,28 @@ def test_sigterm_drains_in_flight_requests_runs_hooks_and_exits_zero(tmp_path: P
 def test_the_console_script_is_installed() -> None:
     scripts = Path(sys.executable).parent
     assert (scripts / "backstage-py").exists() or os.name == "nt"
+
+
+def test_db_commands_upgrade_list_and_downgrade_one_plugin(tmp_path: Path) -> None:
+    migrations = Path(__file__).parent / "migrations_fixture" / "versions"
+    config = tmp_path / "app-config.yaml"
+    config.write_text(
+        "backend:\n  baseUrl: http://localhost\n"
+        f"  database:\n    client: better-sqlite3\n    connection:\n      directory: {tmp_path}\n"
+    )
+    common = ["--plugin", "catalog", "--config", str(config), "--migrations", str(migrations)]
+    runner = CliRunner()
+    before = runner.invoke(main, ["db", "history", *common])
+    upgraded = runner.invoke(main, ["db", "upgrade", *common])
+    after = runner.invoke(main, ["db", "history", *common])
+    reverted = runner.invoke(main, ["db", "downgrade", *common, "--to", "0001"])
+    final = runner.invoke(main, ["db", "history", *common])
+    assert before.output.splitlines() == ["0001 pending", "0002 pending"], before.output
+    assert upgraded.exit_code == 0, upgraded.output
+    assert after.output.splitlines() == ["0001 applied", "0002 applied"]
+    assert reverted.exit_code == 0, reverted.output
+    assert final.output.splitlines() == ["0001 applied", "0002 pending"]
+    assert (tmp_path / "catalog.sqlite").exists()
+    unknown = runner.invoke(main, ["db", "history", "--plugin", "nothing", "--config", str(config)])
+    assert unknown.exit_code != 0
+    assert "registers no migrations" in unknown.output

@@ -16,11 +16,12 @@ from backstage_backend_plugin_api import core_services
 from backstage_common.errors import BackstageError
 
 from backstage_backend_defaults import create_backend
+from backstage_backend_defaults._db_cli import db
 from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
 from backstage_backend_defaults.root_config import default_config_paths
 from backstage_backend_defaults.units import Unit, available_units, load_unit
 
-__all__ = ["find_project_root", "main", "run_unit"]
+__all__ = ["config_paths_for_unit", "find_project_root", "main", "run_unit"]
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -45,6 +46,11 @@ def _config_paths(unit: Unit, configs: Sequence[Path]) -> list[Path]:
         with as_file(unit.config_overlay) as overlay:
             overlays.append(Path(overlay))
     return default_config_paths(root, overlays=overlays)
+
+
+def config_paths_for_unit(unit_name: str, configs: Sequence[Path]) -> list[Path]:
+    """The config files a unit starts with: `configs` when given, else the default list."""
+    return _config_paths(load_unit(unit_name), configs)
 
 
 async def _serve(unit: Unit, paths: Sequence[Path]) -> int:
@@ -130,3 +136,6 @@ def units() -> None:
     """List the deployment units installed in this environment."""
     for name in available_units():
         click.echo(name)
+
+
+main.add_command(db)
