@@ -73,6 +73,21 @@ async def test_no_database_section_is_sqlite_in_memory_and_skip_migrations_is_re
     assert manager.for_plugin("search").migrations.skip is True
 
 
+def pg_manager(connection: dict[str, Any], prefix: str) -> DatabaseManager:
+    return manager_for({"client": "pg", "connection": connection, "prefix": prefix})
+
+
+async def databases_with_prefix(connection: dict[str, Any], prefix: str) -> list[str]:
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        rows = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+    finally:
+        await admin.close()
+    return sorted(row[0] for row in rows)
+
+
 @pytest.fixture
 async def postgres() -> AsyncIterator[tuple[dict[str, Any], str]]:
     """The test server's connection, and a unique prefix whose databases are dropped after."""
@@ -85,13 +100,11 @@ async def postgres() -> AsyncIterator[tuple[dict[str, Any], str]]:
     }
     prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
     yield connection, prefix
+    names = await databases_with_prefix(connection, prefix)
     admin = await asyncpg.connect(database="postgres", **connection)
     try:
-        names = await admin.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-        )
-        for row in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
 
@@ -100,22 +113,15 @@ async def test_postgres_database_mode_creates_one_database_per_plugin(
     postgres: tuple[dict[str, Any], str],
 ) -> None:
     connection, prefix = postgres
-    manager = manager_for({"client": "pg", "connection": connection, "prefix": prefix})
+    manager = pg_manager(connection, prefix)
     try:
         assert await same_table_in_two_plugins(manager) == (["catalog"], ["search"])
     finally:
         await manager.close()
-    admin = await asyncpg.connect(database="postgres", **connection)
-    try:
-        names = sorted(
-            row[0]
-            for row in await admin.fetch(
-                "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-            )
-        )
-    finally:
-        await admin.close()
-    assert names == [f"{prefix}catalog", f"{prefix}search"]
+    assert await databases_with_prefix(connection, prefix) == [
+        f"{prefix}catalog",
+        f"{prefix}search",
+    ]
 
 
 async def test_postgres_database_creation_is_race_free(
@@ -123,9 +129,7 @@ async def test_postgres_database_creation_is_race_free(
 ) -> None:
     connection, prefix = postgres
     # several replicas starting at once all ensure the same plugin database
-    managers = [
-        manager_for({"client": "pg", "connection": connection, "prefix": prefix}) for _ in range(4)
-    ]
+    managers = [pg_manager(connection, prefix) for _ in range(4)]
     try:
         engines = await asyncio.gather(*(m.for_plugin("catalog").get_engine() for m in managers))
         for engine in engines:
@@ -228,7 +232,7 @@ async def test_sessions_killed_by_the_server_are_replaced(
     postgres: tuple[dict[str, Any], str],
 ) -> None:
     connection, prefix = postgres
-    manager = manager_for({"client": "pg", "connection": connection, "prefix": prefix})
+    manager = pg_manager(connection, prefix)
     try:
         engine = await manager.for_plugin("catalog").get_engine()
         async with engine.connect() as session:
@@ -296,9 +300,7 @@ async def test_replicas_starting_together_on_postgres_migrate_once(
     postgres: tuple[dict[str, Any], str],
 ) -> None:
     connection, prefix = postgres
-    replicas = [
-        manager_for({"client": "pg", "connection": connection, "prefix": prefix}) for _ in range(4)
-    ]
+    replicas = [pg_manager(connection, prefix) for _ in range(4)]
     try:
         results = await asyncio.gather(
             *(
