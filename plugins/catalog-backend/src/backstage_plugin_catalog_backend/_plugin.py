@@ -1,0 +1,37 @@
+"""The `catalog` plugin: migrations, the REST API and the processing engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backstage_backend_defaults.database import run_migrations
+from backstage_backend_plugin_api import (
+    BackendPlugin,
+    PluginRegistrationPoints,
+    create_backend_plugin,
+)
+from backstage_backend_plugin_api import core_services as core
+
+from backstage_plugin_catalog_backend.api import entity_routes
+
+__all__ = ["MIGRATIONS", "PLUGIN_ID", "catalog_plugin"]
+
+PLUGIN_ID = "catalog"
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+def _register(env: PluginRegistrationPoints) -> None:
+    async def init(
+        database: core.Database,
+        router: core.HttpRouter,
+    ) -> None:
+        await run_migrations(database, MIGRATIONS, plugin_id=PLUGIN_ID)
+        engine = await database.get_engine()
+        router.use(*entity_routes(engine))
+
+    env.register_init(init)
+
+
+def catalog_plugin() -> BackendPlugin:
+    """The software catalog, mounted at `/api/catalog`."""
+    return create_backend_plugin(plugin_id=PLUGIN_ID, register=_register)

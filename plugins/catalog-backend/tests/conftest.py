@@ -1,0 +1,102 @@
+"""Fixtures: the catalog's database on SQLite and on the test Postgres, and seeding."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import msgspec
+import pytest
+import sqlalchemy as sa
+from backstage_backend_test_utils import require_service_url
+from backstage_plugin_catalog_backend._tables import (
+    refresh_state,
+    refresh_state_references,
+    relations,
+)
+from backstage_plugin_catalog_backend.stitching import stitch_entities
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+Seed = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[str]]]
+
+
+def entity_ref_of(entity: Mapping[str, Any]) -> str:
+    metadata = entity["metadata"]
+    namespace = metadata.get("namespace") or "default"
+    return f"{entity['kind']}:{namespace}/{metadata['name']}".lower()
+
+
+async def _drop_databases(connection: dict[str, Any], prefix: str) -> None:
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        rows = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+        for row in rows:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """`backend.database` for a fresh catalog database: SQLite in memory, or a database of
+    its own on the test Postgres (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield {"client": "better-sqlite3", "connection": ":memory:"}
+        return
+    url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
+    connection = {
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": url.username or "postgres",
+        **({"password": url.password} if url.password else {}),
+    }
+    prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
+    yield {"client": "pg", "connection": connection, "prefix": prefix}
+    await _drop_databases(connection, prefix)
+
+
+async def seed_processed(engine: AsyncEngine, entities: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Store `entities` as processed by a provider named `test`, with the relations their
+    `relations` key lists (both directions are the caller's business), and stitch them.
+    Returns their refs. Each entity gets a uid when it has none."""
+    now = datetime.now(UTC)
+    refs: list[str] = []
+    async with engine.begin() as connection:
+        for given in entities:
+            entity = msgspec.json.decode(msgspec.json.encode(given))
+            ref = entity_ref_of(entity)
+            entity_id = entity["metadata"].setdefault("uid", str(uuid.uuid4()))
+            wanted = entity.pop("relations", [])
+            text = msgspec.json.encode(entity).decode()
+            await connection.execute(
+                sa.insert(refresh_state).values(
+                    entity_id=entity_id,
+                    entity_ref=ref,
+                    unprocessed_entity=text,
+                    processed_entity=text,
+                    errors="",
+                    next_update_at=now,
+                    last_discovery_at=now,
+                )
+            )
+            await connection.execute(
+                sa.insert(refresh_state_references).values(source_key="test", target_entity_ref=ref)
+            )
+            for relation in wanted:
+                await connection.execute(
+                    sa.insert(relations).values(
+                        originating_entity_id=entity_id,
+                        source_entity_ref=ref,
+                        type=relation["type"],
+                        target_entity_ref=relation["targetRef"].lower(),
+                    )
+                )
+            refs.append(ref)
+        await stitch_entities(connection, refs)
+    return refs
