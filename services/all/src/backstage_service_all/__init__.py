@@ -7,13 +7,14 @@ from importlib.resources import files
 
 from backstage_backend_defaults import BackendFeature
 from backstage_backend_defaults.units import Unit
+from backstage_plugin_catalog_backend import catalog_plugin
 
 __all__ = ["features", "unit"]
 
 
 def features() -> Sequence[BackendFeature]:
-    """The plugins this unit hosts; plugin packages are added here as they arrive."""
-    return []
+    """Every plugin: this unit hosts them all."""
+    return [catalog_plugin()]
 
 
 unit = Unit(
