@@ -157,6 +157,7 @@ INVALID = [
     ("relations on input", [_set("relations", [])], ["relations"]),
     ("no spec", [_delete("spec")], ["spec"]),
     ("spec a list", [_set("spec", [])], ["spec"]),
+    ("spec null", [_set("spec", None)], ["spec"]),
     (
         "component missing every required spec field",
         [_set("spec", {})],
