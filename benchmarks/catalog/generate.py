@@ -55,32 +55,35 @@ SHARES = {
 OWNER = ("owner", "group", "ownedBy", "ownerOf")
 SYSTEM = ("system", "system", "partOf", "hasPart")
 
-FIRST_NAMES = (
-    "ada alan anna ben carla chen david elena emma felix grace hana ivan jada james julia "
-    "kai lars lea liam lucia maria mateo mei nadia noah olga omar paula priya rafael rosa "
-    "sam sara sofia tariq tom uma victor wei yara yusuf zoe"
-).split()
-LAST_NAMES = (
-    "adams alvarez berg brown chen costa dubois evans fischer garcia gupta hansen ito "
-    "jensen kim kowalski larsen lopez martin meyer moreau nakamura nguyen novak okafor "
-    "olsen park patel petrov rossi santos schmidt silva smith sato tanaka walker wang "
-    "weber williams yilmaz zhang"
-).split()
-WORDS = (
-    "account address alert analytics archive audit auth billing booking cart catalog "
-    "checkout claims config content contract credit customer dashboard data delivery "
-    "discount document email event export feed fleet forecast fraud gateway geo identity "
-    "import inventory invoice ledger loyalty media metrics notify order partner payment "
-    "payroll pricing profile promo quote rating recommend refund report reservation "
-    "review risk route schedule search session settlement shipping signup stock "
-    "subscription supplier support survey tax ticket tracking transfer user vendor "
-    "voucher wallet warehouse"
-).split()
+
+def split_words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST_NAMES = split_words(
+    "ada alan anna ben carla chen david elena emma felix grace hana ivan jada james julia kai "
+    "lars lea liam lucia maria mateo mei nadia noah olga omar paula priya rafael rosa sam sara "
+    "sofia tariq tom uma victor wei yara yusuf zoe"
+)
+LAST_NAMES = split_words(
+    "adams alvarez berg brown chen costa dubois evans fischer garcia gupta hansen ito jensen kim "
+    "kowalski larsen lopez martin meyer moreau nakamura nguyen novak okafor olsen park patel "
+    "petrov rossi santos schmidt silva smith sato tanaka walker wang weber williams yilmaz zhang"
+)
+WORDS = split_words(
+    "account address alert analytics archive audit auth billing booking cart catalog checkout "
+    "claims config content contract credit customer dashboard data delivery discount document "
+    "email event export feed fleet forecast fraud gateway geo identity import inventory invoice "
+    "ledger loyalty media metrics notify order partner payment payroll pricing profile promo "
+    "quote rating recommend refund report reservation review risk route schedule search session "
+    "settlement shipping signup stock subscription supplier support survey tax ticket tracking "
+    "transfer user vendor voucher wallet warehouse"
+)
 COMPONENT_TYPES = (("service", 0.6), ("website", 0.15), ("library", 0.25))
 LIFECYCLES = (("production", 0.6), ("experimental", 0.25), ("deprecated", 0.15))
 API_TYPES = (("openapi", 0.6), ("grpc", 0.2), ("asyncapi", 0.15), ("graphql", 0.05))
 RESOURCE_TYPES = (("database", 0.4), ("s3-bucket", 0.2), ("queue", 0.2), ("cache", 0.2))
-TAGS = "java python go typescript kotlin rust react grpc kafka postgres redis internal".split()
+TAGS = split_words("java python go typescript kotlin rust react grpc kafka postgres redis internal")
 
 
 @dataclass
@@ -170,20 +173,21 @@ class Generator:
     def groups(self) -> list[str]:
         count = self.counts["Group"]
         rng = self.rng
-        names = ["acme"] + unique_names(
+        teams = unique_names(
             rng, count - 1, lambda r, i: f"team-{r.choice(WORDS)}-{r.choice(WORDS)}"
         )
+        names = ["acme", *teams]
         parents: list[int | None] = [None]
         depth = [0]
         for index in range(1, count):
             # Early groups become departments under the organization; later ones teams.
-            parent = rng.randrange(0, min(index, max(1, count // 10)))
-            parents.append(parent)
-            depth.append(depth[parent] + 1)
+            chosen = rng.randrange(0, min(index, max(1, count // 10)))
+            parents.append(chosen)
+            depth.append(depth[chosen] + 1)
         children: dict[int, list[str]] = defaultdict(list)
-        for index, parent in enumerate(parents):
-            if parent is not None:
-                children[parent].append(names[index])
+        for index, parent_index in enumerate(parents):
+            if parent_index is not None:
+                children[parent_index].append(names[index])
         types = {0: "organization", 1: "department"}
         for index, name in enumerate(names):
             spec: dict[str, Any] = {
@@ -375,8 +379,7 @@ def definition(name: str, api_type: str) -> str:
     if api_type == "grpc":
         service = "".join(part.title() for part in name.split("-"))
         return (
-            f'syntax = "proto3";\nservice {service} {{\n'
-            "  rpc Get (Request) returns (Reply);\n}\n"
+            f'syntax = "proto3";\nservice {service} {{\n  rpc Get (Request) returns (Reply);\n}}\n'
         )
     if api_type == "asyncapi":
         return (
@@ -440,7 +443,9 @@ def validate(catalog: Catalog) -> int:
         except EntityValidationError as error:
             invalid += 1
             if invalid <= 5:
-                print(f"invalid {item['kind']} {item['metadata']['name']}: {error}", file=sys.stderr)
+                print(
+                    f"invalid {item['kind']} {item['metadata']['name']}: {error}", file=sys.stderr
+                )
     return invalid
 
 

@@ -1,0 +1,726 @@
+"""Load a running catalog over HTTP and measure it; prints one JSON line of figures.
+
+Works against any server that speaks Backstage's `/api/catalog` (Backstage itself or ours).
+
+1. Ingestion (with `--register URL`): `POST /locations {type: url, target: URL}`, then polls
+   `GET /entities/by-query?limit=0` until the generated entities are all visible (a filter on
+   the generated kinds counts exactly the N entities of the files) and then until every
+   entity is stitched with its relations: for each relation type, the number of entities
+   carrying it equals the generator's count (`manifest.json`). `ingest_s` is the time from
+   the registration to the first poll that sees everything. Meanwhile a probe requests the
+   liveness endpoint every 50 ms on its own connection: its latency shows how long the
+   server's event loop is blocked while it ingests.
+2. Reads, each for `--duration` seconds after a `--warmup`, with `--concurrency` keep-alive
+   connections (each its own loop of requests, the next one sent when the answer is read):
+   - `by_name`: `GET /entities/by-name/{kind}/default/{name}`, a random entity each time;
+   - `by_query`: `GET /entities/by-query?filter=kind=component,spec.lifecycle=<l>&limit=100`
+     (three lifecycles in turn), then every following page by `nextCursor`;
+   - `by_refs`: `POST /entities/by-refs` with 100 random refs;
+   - `facets`: `GET /entity-facets?facet=spec.type&facet=spec.lifecycle&filter=kind=component`;
+   - `users`: `GET /entities?filter=kind=user` (every user, one response).
+   Before timing, each workload's answers are checked (right entity, 100 refs found, the
+   cursor chain returns totalItems distinct entities, every user).
+   With `--gzip`, a second pass sends `Accept-Encoding: gzip` (the client inflates only
+   what it must read: by-query pages, for their cursor).
+3. Memory and CPU: the server's process tree (`--pid` and its children) is sampled from
+   /proc every 100 ms: peak RSS, and CPU seconds per phase. The client's own CPU time per
+   phase is reported too, so a client-bound run shows (`client_cpu_share` near 1.0 means
+   the client used a whole CPU).
+
+The HTTP client is a small HTTP/1.1 client on asyncio streams (uvloop when installed):
+keep-alive, Content-Length and chunked bodies, reconnect when the server closed an idle
+connection. It costs far less CPU per request than a general-purpose client.
+
+Run (the catalog folder served on loopback, the server started with that host allowed in
+`backend.reading.allow`):
+  uv run python benchmarks/catalog/load.py --base-url http://127.0.0.1:7007 --token T \
+      --catalog /tmp/catalog --register http://127.0.0.1:8080/catalog-info.yaml --pid 1234
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import msgspec
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+LIVENESS = "/.backstage/health/v1/liveness"
+GENERATED_KINDS = ("domain", "system", "component", "api", "resource", "group", "user")
+LIFECYCLES = ("production", "experimental", "deprecated")
+REFS_PER_REQUEST = 100
+PAGE_LIMIT = 100
+
+
+class LoadError(Exception):
+    """A failure that ends the run with a clear message."""
+
+
+# --- a minimal HTTP/1.1 client ----------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def data(self) -> bytes:
+        """The body, inflated when the server compressed it."""
+        if self.headers.get("content-encoding") == "gzip":
+            return zlib.decompress(self.body, 31)
+        return self.body
+
+
+class Connection:
+    """One keep-alive connection; requests on it are sequential."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host = host
+        self.port = port
+        self.fixed = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.host_header = f"Host: {host}:{port}\r\n"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> Response:
+        fresh = self.writer is None
+        try:
+            return await self._exchange(method, path, body)
+        except (ConnectionError, asyncio.IncompleteReadError) as error:
+            await self.close()
+            if fresh:
+                raise LoadError(f"{method} {path}: connection failed: {error!r}") from error
+            # The server closed an idle keep-alive connection: once more on a new one.
+            return await self._exchange(method, path, body)
+
+    async def _exchange(self, method: str, path: str, body: bytes | None) -> Response:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = f"{method} {path} HTTP/1.1\r\n{self.host_header}{self.fixed}"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write((head + "\r\n").encode() + (body or b""))
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        payload = await self._body(headers, method)
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return Response(status, headers, payload)
+
+    async def _body(self, headers: dict[str, str], method: str) -> bytes:
+        assert self.reader is not None
+        if method == "HEAD":
+            return b""
+        if "content-length" in headers:
+            return await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            parts: list[bytes] = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readuntil(b"\r\n")
+                    return b"".join(parts)
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+        return b""
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    prefix: str
+    token: str
+
+    @staticmethod
+    def parse(base_url: str, token: str) -> Target:
+        url = urlsplit(base_url)
+        if url.scheme != "http" or not url.hostname:
+            raise LoadError(f"--base-url must be an http:// URL, got {base_url!r}")
+        prefix = url.path.rstrip("/") + "/api/catalog"
+        return Target(url.hostname, url.port or 80, prefix, token)
+
+    def connection(self, gzip: bool = False) -> Connection:
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        if gzip:
+            headers["Accept-Encoding"] = "gzip"
+        return Connection(self.host, self.port, headers)
+
+
+async def get_json(conn: Connection, path: str, body: Any = None) -> Any:
+    method = "GET" if body is None else "POST"
+    payload = None if body is None else msgspec.json.encode(body)
+    response = await conn.request(method, path, payload)
+    if response.status >= 300:
+        text = response.data()[:300].decode(errors="replace")
+        raise LoadError(f"{method} {path}: HTTP {response.status}: {text}")
+    return msgspec.json.decode(response.data())
+
+
+# --- the server's process tree from /proc ----------------------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    tree = [pid]
+    index = 0
+    while index < len(tree):
+        tree.extend(children_of(tree[index]))
+        index += 1
+    return tree
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as file:
+            return int(file.read().split()[1]) * PAGE_SIZE
+    except OSError:
+        return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def hwm_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            for line in file:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class Sampler:
+    """Samples the RSS of a process tree every 100 ms in a thread; keeps the peak."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.peak = 0
+        self.last = 0
+        self.tree: list[int] = [pid] if pid else []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        if self.pid is not None:
+            if not Path(f"/proc/{self.pid}").exists():
+                raise LoadError(f"--pid {self.pid}: no such process")
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self.pid is not None
+        tick = 0
+        while not self._stop.is_set():
+            if tick % 20 == 0:
+                self.tree = process_tree(self.pid)
+            self.last = sum(rss_bytes(pid) for pid in self.tree)
+            self.peak = max(self.peak, self.last)
+            tick += 1
+            self._stop.wait(0.1)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.tree)
+
+
+# --- ingestion -------------------------------------------------------------------------------
+
+
+@dataclass
+class Manifest:
+    entities: int
+    kinds: dict[str, int]
+    relations: dict[str, int]
+    refs: list[str]
+
+    @staticmethod
+    def load(folder: Path) -> Manifest:
+        try:
+            data = json.loads((folder / "manifest.json").read_text())
+            refs = (folder / "refs.txt").read_text().split()
+        except OSError as error:
+            raise LoadError(f"--catalog {folder}: not a generated catalog ({error})") from error
+        return Manifest(data["entities"], data["kinds"], data["entitiesWithRelation"], refs)
+
+
+def kinds_filter() -> str:
+    return "filter=" + ",".join(f"kind={kind}" for kind in GENERATED_KINDS)
+
+
+async def count(conn: Connection, prefix: str, query: str) -> int:
+    page = await get_json(conn, f"{prefix}/entities/by-query?limit=0&{query}")
+    return int(page["totalItems"])
+
+
+async def missing_relations(conn: Connection, prefix: str, manifest: Manifest) -> dict[str, Any]:
+    """Relation types whose entity count is not yet the generator's: {type: [seen, expected]}."""
+    missing: dict[str, Any] = {}
+    for relation, expected in manifest.relations.items():
+        seen = await count(conn, prefix, f"filter=relations.{relation.lower()}")
+        if seen != expected:
+            missing[relation] = [seen, expected]
+    return missing
+
+
+async def lag_probe(target: Target, stop: asyncio.Event, latencies: list[float]) -> None:
+    conn = target.connection()
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = await conn.request("GET", LIVENESS)
+            if response.status == 200:
+                latencies.append(time.perf_counter() - started)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
+    finally:
+        await conn.close()
+
+
+async def ingest(
+    target: Target, manifest: Manifest, register: str, timeout: float, sampler: Sampler
+) -> dict[str, Any]:
+    conn = target.connection()
+    stop = asyncio.Event()
+    lags: list[float] = []
+    probe = asyncio.create_task(lag_probe(target, stop, lags))
+    cpu_before = sampler.cpu()
+    started = time.perf_counter()
+    response = await conn.request(
+        "POST",
+        f"{target.prefix}/locations",
+        msgspec.json.encode({"type": "url", "target": register}),
+    )
+    if response.status != 201:
+        raise LoadError(f"POST /locations: HTTP {response.status}: {response.body[:300]!r}")
+    visible_s: float | None = None
+    missing: dict[str, Any] = {}
+    try:
+        while (elapsed := time.perf_counter() - started) < timeout:
+            poll_started = time.perf_counter() - started
+            seen = await count(conn, target.prefix, kinds_filter())
+            if seen == manifest.entities:
+                visible_s = visible_s or poll_started
+                missing = await missing_relations(conn, target.prefix, manifest)
+                if not missing:
+                    break
+            elif seen > manifest.entities:
+                raise LoadError(
+                    f"{seen} entities of the generated kinds, expected {manifest.entities}"
+                )
+            progress(f"ingesting: {elapsed:6.1f} s, {seen}/{manifest.entities} visible")
+            await asyncio.sleep(0.5)
+        else:
+            raise LoadError(
+                f"not ingested after {timeout:.0f} s: visible at {visible_s}, {missing}"
+            )
+    finally:
+        stop.set()
+        await probe
+        await conn.close()
+    return {
+        "ingest_s": round(poll_started, 2),
+        "ingest_visible_s": round(visible_s or poll_started, 2),
+        "ingest_server_cpu_s": round(sampler.cpu() - cpu_before, 2),
+        "ingest_rss_mb": round(sampler.last / 2**20, 1),
+        "liveness_p50_ms": ms(percentile(lags, 50)),
+        "liveness_p99_ms": ms(percentile(lags, 99)),
+        "liveness_max_ms": ms(max(lags, default=0.0)),
+    }
+
+
+# --- read workloads --------------------------------------------------------------------------
+
+
+class Cursors:
+    """Per connection: the next by-query page to ask for (a first page or a cursor)."""
+
+    def __init__(self, prefix: str, rng: random.Random) -> None:
+        self.prefix = prefix
+        self.cursor: str | None = None
+        self.turn = rng.randrange(len(LIFECYCLES))
+
+    def path(self) -> str:
+        if self.cursor is not None:
+            return f"{self.prefix}/entities/by-query?cursor={quote(self.cursor)}&limit={PAGE_LIMIT}"
+        self.turn = (self.turn + 1) % len(LIFECYCLES)
+        lifecycle = LIFECYCLES[self.turn]
+        query = f"filter=kind=component,spec.lifecycle={lifecycle}&limit={PAGE_LIMIT}"
+        return f"{self.prefix}/entities/by-query?{query}"
+
+
+class PageInfo(msgspec.Struct):
+    nextCursor: str | None = None
+
+
+class Page(msgspec.Struct):
+    items: list[msgspec.Raw]
+    pageInfo: PageInfo
+    totalItems: int | None = None
+
+
+PAGE_DECODER = msgspec.json.Decoder(Page)
+
+
+@dataclass
+class Workload:
+    name: str
+    step: Callable[[Connection, random.Random], Awaitable[Response]]
+    check: Callable[[Target, bool], Awaitable[None]]
+
+
+def entity_path(prefix: str, ref: str) -> str:
+    kind, _, rest = ref.partition(":")
+    namespace, _, name = rest.partition("/")
+    return f"{prefix}/entities/by-name/{quote(kind)}/{quote(namespace)}/{quote(name)}"
+
+
+class Workloads:
+    """The requests of each read workload, prepared in advance, and their checks."""
+
+    def __init__(self, target: Target, manifest: Manifest, seed: int) -> None:
+        rng = random.Random(seed)
+        refs = manifest.refs
+        self.manifest = manifest
+        self.prefix = prefix = target.prefix
+        self.checked_refs = refs[:: max(1, len(refs) // 20)]
+        self.names = [entity_path(prefix, ref) for ref in rng.sample(refs, min(len(refs), 5000))]
+        self.bodies = [
+            msgspec.json.encode({"entityRefs": rng.sample(refs, min(len(refs), REFS_PER_REQUEST))})
+            for _ in range(500)
+        ]
+        self.facets = (
+            f"{prefix}/entity-facets?facet=spec.type&facet=spec.lifecycle&filter=kind=component"
+        )
+        self.users = f"{prefix}/entities?filter=kind=user"
+        self.cursors: dict[int, Cursors] = {}
+
+    def all(self) -> list[Workload]:
+        return [
+            Workload("by_name", self.by_name, self.check_by_name),
+            Workload("by_query", self.by_query, check_cursor_chain),
+            Workload("by_refs", self.by_refs, self.check_by_refs),
+            Workload("facets", self.get_facets, self.check_facets),
+            Workload("users", self.get_users, self.check_users),
+        ]
+
+    async def by_name(self, conn: Connection, rng: random.Random) -> Response:
+        return await conn.request("GET", self.names[rng.randrange(len(self.names))])
+
+    async def by_query(self, conn: Connection, rng: random.Random) -> Response:
+        state = self.cursors.setdefault(id(conn), Cursors(self.prefix, rng))
+        response = await conn.request("GET", state.path())
+        if response.status == 200:
+            state.cursor = PAGE_DECODER.decode(response.data()).pageInfo.nextCursor
+        return response
+
+    async def by_refs(self, conn: Connection, rng: random.Random) -> Response:
+        body = self.bodies[rng.randrange(len(self.bodies))]
+        return await conn.request("POST", f"{self.prefix}/entities/by-refs", body)
+
+    async def get_facets(self, conn: Connection, rng: random.Random) -> Response:
+        return await conn.request("GET", self.facets)
+
+    async def get_users(self, conn: Connection, rng: random.Random) -> Response:
+        return await conn.request("GET", self.users)
+
+    async def check_by_name(self, target: Target, gzip: bool) -> None:
+        async with connected(target, gzip) as conn:
+            for ref in self.checked_refs:
+                found = await get_json(conn, entity_path(self.prefix, ref))
+                if found["metadata"]["name"] != ref.split("/", 1)[1]:
+                    raise LoadError(f"by-name {ref}: got {found['metadata']['name']}")
+
+    async def check_by_refs(self, target: Target, gzip: bool) -> None:
+        async with connected(target, gzip) as conn:
+            body = msgspec.json.decode(self.bodies[0])
+            found = await get_json(conn, f"{self.prefix}/entities/by-refs", body)
+            if len(found["items"]) != len(body["entityRefs"]) or None in found["items"]:
+                raise LoadError("by-refs: not every generated ref was found")
+
+    async def check_facets(self, target: Target, gzip: bool) -> None:
+        async with connected(target, gzip) as conn:
+            found = await get_json(conn, self.facets)
+            total = sum(bucket["count"] for bucket in found["facets"]["spec.lifecycle"])
+            if total != self.manifest.kinds["Component"]:
+                raise LoadError(f"facets: {total} components by lifecycle, expected every one")
+
+    async def check_users(self, target: Target, gzip: bool) -> None:
+        async with connected(target, gzip) as conn:
+            found = await get_json(conn, self.users)
+            if len(found) != self.manifest.kinds["User"]:
+                raise LoadError(f"users: {len(found)}, expected {self.manifest.kinds['User']}")
+
+
+@contextlib.asynccontextmanager
+async def connected(target: Target, gzip: bool = False) -> AsyncIterator[Connection]:
+    conn = target.connection(gzip)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def check_cursor_chain(target: Target, gzip: bool) -> None:
+    """Following nextCursor from the first page yields totalItems distinct entities."""
+    conn = target.connection(gzip)
+    cursors = Cursors(target.prefix, random.Random(0))
+    try:
+        response = await conn.request("GET", cursors.path())
+        first = PAGE_DECODER.decode(response.data())
+        uids: set[str] = set()
+        page = first
+        for _ in range(100_000):
+            for item in page.items:
+                uids.add(msgspec.json.decode(item)["metadata"]["uid"])
+            if page.pageInfo.nextCursor is None:
+                break
+            cursors.cursor = page.pageInfo.nextCursor
+            response = await conn.request("GET", cursors.path())
+            if response.status != 200:
+                raise LoadError(f"by-query cursor page: HTTP {response.status}")
+            page = PAGE_DECODER.decode(response.data())
+        if first.totalItems is None or len(uids) != first.totalItems:
+            raise LoadError(f"by-query: cursors gave {len(uids)} entities of {first.totalItems}")
+    finally:
+        await conn.close()
+
+
+@dataclass
+class RunResult:
+    latencies: list[float]
+    errors: int
+    first_error: str | None
+    elapsed: float
+    bytes: int
+
+
+async def drive(
+    target: Target, workload: Workload, concurrency: int, seconds: float, gzip: bool, seed: int
+) -> RunResult:
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+    errors = 0
+    first_error: str | None = None
+    received = 0
+
+    async def worker(index: int) -> None:
+        nonlocal errors, first_error, received
+        rng = random.Random(seed * 1000 + index)
+        conn = target.connection(gzip)
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await workload.step(conn, rng)
+                latencies.append(time.perf_counter() - started)
+                received += len(response.body)
+                if response.status != 200:
+                    errors += 1
+                    first_error = first_error or f"HTTP {response.status}: {response.body[:200]!r}"
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
+    return RunResult(latencies, errors, first_error, time.perf_counter() - started, received)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(pct * 10) - 1]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+async def measure(
+    target: Target, workload: Workload, options: argparse.Namespace, gzip: bool, sampler: Sampler
+) -> dict[str, Any]:
+    await workload.check(target, gzip)
+    if options.warmup > 0:
+        await drive(target, workload, options.concurrency, options.warmup, gzip, options.seed)
+    client_before = time.process_time()
+    server_before = sampler.cpu()
+    run = await drive(target, workload, options.concurrency, options.duration, gzip, options.seed)
+    client_cpu = time.process_time() - client_before
+    server_cpu = sampler.cpu() - server_before
+    if run.errors:
+        raise LoadError(f"{workload.name}: {run.errors} failed requests, first: {run.first_error}")
+    requests = len(run.latencies)
+    figures = {
+        "rps": round(requests / run.elapsed, 1),
+        "p50_ms": ms(percentile(run.latencies, 50)),
+        "p95_ms": ms(percentile(run.latencies, 95)),
+        "p99_ms": ms(percentile(run.latencies, 99)),
+        "requests": requests,
+        "kb_per_req": round(run.bytes / max(1, requests) / 1024, 1),
+        "client_cpu_share": round(client_cpu / run.elapsed, 2),
+        "server_cpu_us_per_req": round(server_cpu / max(1, requests) * 1e6)
+        if sampler.pid
+        else None,
+    }
+    label = f"{workload.name}{' gzip' if gzip else ''}"
+    progress(
+        f"{label:<14} {figures['rps']:>8} req/s  p50 {figures['p50_ms']} ms  "
+        f"p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms  "
+        f"client CPU {figures['client_cpu_share']:.0%}"
+    )
+    return figures
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def run(options: argparse.Namespace) -> dict[str, Any]:
+    target = Target.parse(options.base_url, options.token)
+    manifest = Manifest.load(options.catalog)
+    sampler = Sampler(options.pid)
+    sampler.start()
+    figures: dict[str, Any] = {"label": options.label, "entities": manifest.entities}
+    try:
+        if options.register:
+            figures.update(
+                await ingest(target, manifest, options.register, options.ingest_timeout, sampler)
+            )
+            progress(f"ingested in {figures['ingest_s']} s")
+        else:
+            conn = target.connection()
+            seen = await count(conn, target.prefix, kinds_filter())
+            await conn.close()
+            if seen != manifest.entities:
+                raise LoadError(f"{seen} entities in the catalog, expected {manifest.entities}")
+        workloads = Workloads(target, manifest, options.seed).all()
+        selected = set(options.workloads.split(","))
+        unknown = selected - {w.name for w in workloads}
+        if unknown:
+            raise LoadError(f"unknown workloads: {sorted(unknown)}")
+        passes = [False, True] if options.gzip else [False]
+        for gzip in passes:
+            key = "reads_gzip" if gzip else "reads"
+            figures[key] = {}
+            for workload in workloads:
+                if workload.name in selected:
+                    figures[key][workload.name] = await measure(
+                        target, workload, options, gzip, sampler
+                    )
+    finally:
+        sampler.stop()
+    if options.pid:
+        figures["peak_rss_mb"] = round(sampler.peak / 2**20, 1)
+        figures["peak_hwm_main_mb"] = round(hwm_bytes(options.pid) / 2**20, 1)
+    figures["settings"] = {
+        "concurrency": options.concurrency,
+        "duration_s": options.duration,
+        "warmup_s": options.warmup,
+        "cpus": os.cpu_count(),
+    }
+    return figures
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-url", required=True, help="the backend, e.g. http://127.0.0.1:7007")
+    parser.add_argument("--token", required=True, help="a static external-access token")
+    parser.add_argument("--catalog", type=Path, required=True, help="folder made by generate.py")
+    parser.add_argument("--register", help="URL of the catalog's root file to register")
+    parser.add_argument("--pid", type=int, help="server process: RSS and CPU are sampled")
+    parser.add_argument("--label", default="", help="a name for the JSON line")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per workload")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each")
+    parser.add_argument("--gzip", action="store_true", help="a second pass with gzip")
+    parser.add_argument("--ingest-timeout", type=float, default=1800.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workloads",
+        default="by_name,by_query,by_refs,facets,users",
+        help="comma-separated subset of by_name,by_query,by_refs,facets,users",
+    )
+    options = parser.parse_args(argv)
+    if options.concurrency < 1 or options.duration <= 0 or options.warmup < 0:
+        parser.error("--concurrency >= 1, --duration > 0 and --warmup >= 0")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    try:
+        import uvloop
+
+        runner: Callable[[Any], Any] = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        figures = runner(run(options))
+    except LoadError as error:
+        print(f"load.py: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(figures, separators=(",", ":")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
