@@ -231,6 +231,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs spent busy since boot (every process: server, client, Postgres...)."""
+    with open("/proc/stat") as file:
+        values = [int(v) for v in file.readline().split()[1:9]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLK_TCK
+
+
 def hwm_bytes(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as file:
@@ -340,6 +348,7 @@ async def ingest(
     lags: list[float] = []
     probe = asyncio.create_task(lag_probe(target, stop, lags))
     cpu_before = sampler.cpu()
+    machine_before = machine_busy_seconds()
     started = time.perf_counter()
     response = await conn.request(
         "POST",
@@ -377,6 +386,7 @@ async def ingest(
         "ingest_s": round(poll_started, 2),
         "ingest_visible_s": round(visible_s or poll_started, 2),
         "ingest_server_cpu_s": round(sampler.cpu() - cpu_before, 2),
+        "ingest_machine_cpu_s": round(machine_busy_seconds() - machine_before, 2),
         "ingest_rss_mb": round(sampler.last / 2**20, 1),
         "liveness_p50_ms": ms(percentile(lags, 50)),
         "liveness_p99_ms": ms(percentile(lags, 99)),
@@ -600,9 +610,11 @@ async def measure(
         await drive(target, workload, options.concurrency, options.warmup, gzip, options.seed)
     client_before = time.process_time()
     server_before = sampler.cpu()
+    machine_before = machine_busy_seconds()
     run = await drive(target, workload, options.concurrency, options.duration, gzip, options.seed)
     client_cpu = time.process_time() - client_before
     server_cpu = sampler.cpu() - server_before
+    machine_cpu = machine_busy_seconds() - machine_before
     if run.errors:
         raise LoadError(f"{workload.name}: {run.errors} failed requests, first: {run.first_error}")
     requests = len(run.latencies)
@@ -614,15 +626,17 @@ async def measure(
         "requests": requests,
         "kb_per_req": round(run.bytes / max(1, requests) / 1024, 1),
         "client_cpu_share": round(client_cpu / run.elapsed, 2),
-        "server_cpu_us_per_req": round(server_cpu / max(1, requests) * 1e6)
-        if sampler.pid
-        else None,
+        "server_cpu_us_per_req": round(server_cpu / max(1, requests) * 1e6),
+        "server_cpu_share": round(server_cpu / run.elapsed, 2),
+        # The rest of the machine's busy CPU: Postgres, and anything else running.
+        "others_cpu_share": round((machine_cpu - server_cpu - client_cpu) / run.elapsed, 2),
     }
     label = f"{workload.name}{' gzip' if gzip else ''}"
     progress(
         f"{label:<14} {figures['rps']:>8} req/s  p50 {figures['p50_ms']} ms  "
         f"p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms  "
-        f"client CPU {figures['client_cpu_share']:.0%}"
+        f"CPU: server {figures['server_cpu_share']:.0%}, client {figures['client_cpu_share']:.0%}"
+        f", others {figures['others_cpu_share']:.0%}"
     )
     return figures
 

@@ -1,0 +1,459 @@
+"""Ours against Backstage on the same catalog, the same Postgres and the same load.
+
+1. Generates the catalog (`generate.py`, or reuses `--catalog DIR`) and serves its folder
+   from a static HTTP server on 127.0.0.1 (a free port).
+2. For each implementation in turn (ours, then Backstage):
+   - writes its config: a free port, Postgres with a database prefix of its own for this run
+     (or, ours only, SQLite files in a temporary folder), a static external-access token,
+     `backend.reading.allow` for the static server, catalog rules allowing every kind, and
+     `catalog.processingInterval` stretched to a day so reads are not mixed with processing;
+   - starts it (ours: `backstage-py start --unit <unit> --config <file>`; Backstage:
+     `node index.js` in `backstage/`, which must have been installed with `npm ci`) in its
+     own session and waits for `/.backstage/health/v1/readiness`;
+   - runs `load.py` against it (registration, ingestion, the read workloads, RSS by pid);
+   - stops it (SIGTERM, then SIGKILL) and drops the databases of its prefix.
+3. Prints each JSON line of `load.py`, then one JSON line with the ratios the issue asks
+   for and whether each target is met: ingestion >= 3x faster, by-name and by-refs >= 1.5x
+   the requests/s, by-query and facets p95 <= half of Backstage's, peak RSS <= Backstage's.
+
+Run:
+  uv run python benchmarks/catalog/compare.py --entities 10000 --db postgres
+  uv run python benchmarks/catalog/compare.py --entities 10000 --db sqlite     # ours alone
+  uv run python benchmarks/catalog/compare.py --entities 500 --only backstage
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import http.server
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+BACKSTAGE_DIR = HERE / "backstage"
+HOST = "127.0.0.1"
+READINESS = "/.backstage/health/v1/readiness"
+START_TIMEOUT = 180.0
+STOP_TIMEOUT = 30.0
+KINDS = ["Domain", "System", "Component", "API", "Resource", "Group", "User", "Location"]
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class CompareError(Exception):
+    """A failure that ends the run with a clear message."""
+
+
+def progress(message: str) -> None:
+    print(f"compare: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- the catalog's static server ---------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access log."""
+
+
+@contextlib.contextmanager
+def static_server(folder: Path) -> Iterator[int]:
+    """Serves `folder` on 127.0.0.1 from a thread; yields the port."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- Postgres ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Postgres:
+    url: str
+
+    def connection(self) -> dict[str, Any]:
+        """The `backend.database.connection` object for both implementations."""
+        parts = urlsplit(self.url)
+        connection: dict[str, Any] = {
+            "host": parts.hostname or HOST,
+            "port": parts.port or 5432,
+            "user": parts.username or "postgres",
+        }
+        if parts.password:
+            connection["password"] = parts.password
+        return connection
+
+    def drop_prefix(self, prefix: str) -> list[str]:
+        """Drops every database whose name starts with `prefix` (made by this run)."""
+        return asyncio.run(self._drop(prefix))
+
+    async def _drop(self, prefix: str) -> list[str]:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            rows = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE left(datname, $1) = $2",
+                len(prefix),
+                prefix,
+            )
+            names = [row["datname"] for row in rows]
+            for name in names:
+                quoted = '"' + name.replace('"', '""') + '"'
+                await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            return names
+        finally:
+            await conn.close()
+
+
+# --- the two implementations ---------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One implementation's server for one measurement."""
+
+    name: str
+    command: list[str]
+    cwd: Path
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log_file: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self) -> float:
+        started = time.perf_counter()
+        deadline = time.monotonic() + START_TIMEOUT
+        url = f"http://{HOST}:{self.port}{READINESS}"
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise CompareError(f"{self.name} exited before it was ready:\n{tail(self.log)}")
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(url, timeout=2) as response,
+            ):
+                if response.status == 200:
+                    return time.perf_counter() - started
+            time.sleep(0.1)
+        raise CompareError(f"{self.name} was not ready in {START_TIMEOUT:.0f} s:\n{tail(self.log)}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+def tail(path: Path, limit: int = 3000) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text(errors="replace")[-limit:]
+    return ""
+
+
+def backend_config(
+    port: int, database: dict[str, Any], token: str, static_port: int
+) -> dict[str, Any]:
+    """The config both implementations read (Backstage's keys; ours reads the same)."""
+    return {
+        "backend": {
+            "baseUrl": f"http://{HOST}:{port}",
+            "listen": {"host": HOST, "port": port},
+            "database": database,
+            "auth": {
+                "externalAccess": [
+                    {"type": "static", "options": {"token": token, "subject": "catalog-bench"}}
+                ]
+            },
+            "reading": {"allow": [{"host": f"{HOST}:{static_port}"}]},
+        },
+        "catalog": {
+            "processingInterval": {"hours": 24},
+            "rules": [{"allow": KINDS}],
+        },
+    }
+
+
+def run_environment(log_level: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LOG_LEVEL"] = log_level
+    env.pop("APP_CONFIG_backend_listen_port", None)
+    return env
+
+
+def ours_run(options: argparse.Namespace, workdir: Path, config: dict[str, Any], port: int) -> Run:
+    script = Path(sys.executable).parent / "backstage-py"
+    if not script.exists():
+        raise CompareError(f"{script} not found: run `uv sync --all-packages` first")
+    config["backend"]["logging"] = {"level": options.log_level, "format": "json"}
+    path = workdir / "app-config.ours.yaml"
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    command = [str(script), "start", "--unit", options.unit, "--config", str(path)]
+    env = run_environment(options.log_level)
+    return Run("ours", command, REPO, port, env, workdir / "ours.log")
+
+
+def backstage_run(
+    options: argparse.Namespace, workdir: Path, config: dict[str, Any], port: int
+) -> Run:
+    if not (BACKSTAGE_DIR / "node_modules" / "@backstage" / "plugin-catalog-backend").is_dir():
+        raise CompareError(f"Backstage is not installed: run `npm ci` in {BACKSTAGE_DIR}")
+    node = shutil.which("node")
+    if node is None:
+        raise CompareError("node not found (Node 20 or newer)")
+    path = workdir / "app-config.backstage.yaml"
+    path.write_text(json.dumps(config, indent=2))
+    base = BACKSTAGE_DIR / "app-config.yaml"
+    command = [node, "index.js", "--config", str(base), "--config", str(path)]
+    env = run_environment(options.log_level)
+    env["NODE_ENV"] = "production"
+    return Run("backstage", command, BACKSTAGE_DIR, port, env, workdir / "backstage.log")
+
+
+def database_for(
+    options: argparse.Namespace, name: str, prefix: str, workdir: Path
+) -> dict[str, Any]:
+    if options.db == "sqlite":
+        folder = workdir / f"sqlite-{name}"
+        folder.mkdir()
+        return {"client": "better-sqlite3", "connection": {"directory": str(folder)}}
+    postgres = Postgres(options.postgres_url)
+    return {"client": "pg", "connection": postgres.connection(), "prefix": prefix}
+
+
+def measure(
+    name: str, options: argparse.Namespace, catalog: Path, static_port: int, workdir: Path
+) -> dict[str, Any]:
+    """One implementation: start, load, stop, drop its databases; load.py's figures."""
+    port = free_port()
+    token = secrets.token_hex(16)
+    prefix = f"bench_catalog_{os.getpid()}_{secrets.token_hex(3)}_{name}_"
+    database = database_for(options, name, prefix, workdir)
+    config = backend_config(port, database, token, static_port)
+    build = ours_run if name == "ours" else backstage_run
+    run = build(options, workdir, config, port)
+    progress(f"starting {name}: {' '.join(run.command)}")
+    try:
+        run.start()
+        ready_s = run.wait_ready()
+        progress(f"{name} ready in {ready_s:.1f} s; loading")
+        assert run.process is not None
+        figures = load(name, options, catalog, static_port, port, token, run.process.pid)
+        figures["ready_s"] = round(ready_s, 2)
+        figures["db"] = options.db
+        return figures
+    finally:
+        run.stop()
+        if options.db == "postgres":
+            dropped = Postgres(options.postgres_url).drop_prefix(prefix)
+            progress(f"{name} stopped; dropped {', '.join(dropped) or 'no database'}")
+        if options.keep_logs:
+            progress(f"{name} log: {run.log}")
+
+
+def load(
+    name: str,
+    options: argparse.Namespace,
+    catalog: Path,
+    static_port: int,
+    port: int,
+    token: str,
+    pid: int,
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(HERE / "load.py"),
+        f"--base-url=http://{HOST}:{port}",
+        f"--token={token}",
+        f"--catalog={catalog}",
+        f"--register=http://{HOST}:{static_port}/catalog-info.yaml",
+        f"--pid={pid}",
+        f"--label={name}",
+        f"--concurrency={options.concurrency}",
+        f"--duration={options.duration}",
+        f"--warmup={options.warmup}",
+        f"--ingest-timeout={options.ingest_timeout}",
+    ]
+    if options.gzip:
+        command.append("--gzip")
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if result.returncode != 0:
+        raise CompareError(f"load.py failed against {name} (exit {result.returncode})")
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+# --- ratios ----------------------------------------------------------------------------------
+
+
+def read(figures: dict[str, Any], workload: str, key: str) -> float | None:
+    value = figures.get("reads", {}).get(workload, {}).get(key)
+    return float(value) if value is not None else None
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def ratios(ours: dict[str, Any], backstage: dict[str, Any]) -> dict[str, Any]:
+    """The issue's comparisons; a ratio is None when a side has no figure."""
+    figures = {
+        "ingest_speedup": ratio(backstage.get("ingest_s"), ours.get("ingest_s")),
+        "by_name_rps": ratio(read(ours, "by_name", "rps"), read(backstage, "by_name", "rps")),
+        "by_refs_rps": ratio(read(ours, "by_refs", "rps"), read(backstage, "by_refs", "rps")),
+        "by_query_p95": ratio(
+            read(ours, "by_query", "p95_ms"), read(backstage, "by_query", "p95_ms")
+        ),
+        "facets_p95": ratio(read(ours, "facets", "p95_ms"), read(backstage, "facets", "p95_ms")),
+        "users_rps": ratio(read(ours, "users", "rps"), read(backstage, "users", "rps")),
+        "peak_rss": ratio(ours.get("peak_rss_mb"), backstage.get("peak_rss_mb")),
+    }
+    targets = {
+        "ingest_speedup": (">=", 3.0),
+        "by_name_rps": (">=", 1.5),
+        "by_refs_rps": (">=", 1.5),
+        "by_query_p95": ("<=", 0.5),
+        "facets_p95": ("<=", 0.5),
+        "peak_rss": ("<=", 1.0),
+    }
+    met: dict[str, bool | None] = {}
+    for key, (op, bound) in targets.items():
+        value = figures[key]
+        met[key] = None if value is None else (value >= bound if op == ">=" else value <= bound)
+    return {
+        "ratios": figures,
+        "targets": {k: f"{o} {b}" for k, (o, b) in targets.items()},
+        "met": met,
+    }
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def generated_catalog(options: argparse.Namespace, workdir: Path) -> Path:
+    if options.catalog is not None:
+        return Path(options.catalog)
+    folder = workdir / "catalog"
+    command = [sys.executable, str(HERE / "generate.py"), f"--entities={options.entities}"]
+    command += [f"--out={folder}", f"--seed={options.seed}"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def implementations(options: argparse.Namespace) -> list[str]:
+    if options.db == "sqlite":
+        return ["ours"]
+    return ["ours", "backstage"] if options.only is None else [options.only]
+
+
+def compare(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    catalog = generated_catalog(options, workdir)
+    manifest = json.loads((catalog / "manifest.json").read_text())
+    progress(f"catalog of {manifest['entities']} entities in {catalog}")
+    results: dict[str, dict[str, Any]] = {}
+    with static_server(catalog) as static_port:
+        for name in implementations(options):
+            try:
+                results[name] = measure(name, options, catalog, static_port, workdir)
+            except CompareError as error:
+                progress(f"{name}: {error}")
+                results[name] = {"label": name, "error": str(error)}
+            print(json.dumps(results[name], separators=(",", ":")), flush=True)
+    summary: dict[str, Any] = {"entities": manifest["entities"], "db": options.db}
+    if "ours" in results and "backstage" in results:
+        summary.update(ratios(results["ours"], results["backstage"]))
+    return summary
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--only", choices=["ours", "backstage"], help="one implementation")
+    parser.add_argument("--catalog", help="a folder made by generate.py (else one is generated)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BACKSTAGE_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
+        help="a Postgres that may create databases (trust auth or a password in the URL)",
+    )
+    parser.add_argument("--unit", default="all", help="our deployment unit hosting the catalog")
+    parser.add_argument("--log-level", default="info", help="both servers' log level")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--gzip", action="store_true", help="a second read pass with gzip")
+    parser.add_argument("--ingest-timeout", type=float, default=1800.0)
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="catalog-bench-"))
+    try:
+        summary = compare(options, workdir)
+    finally:
+        if not options.keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(summary, separators=(",", ":")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
