@@ -329,10 +329,19 @@ def load(
     ]
     if options.gzip:
         command.append("--gzip")
-    result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-    if result.returncode != 0:
-        raise CompareError(f"load.py failed against {name} (exit {result.returncode})")
-    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        last = ""
+        for line in process.stderr:  # progress, shown as it comes
+            sys.stderr.write(line)
+            last = line.strip() or last
+        output = process.stdout.read()
+    if process.returncode != 0:
+        raise CompareError(last or f"load.py failed against {name} (exit {process.returncode})")
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return figures
 
 
