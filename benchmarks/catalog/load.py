@@ -372,7 +372,9 @@ async def ingest(
                 raise LoadError(
                     f"{seen} entities of the generated kinds, expected {manifest.entities}"
                 )
-            progress(f"ingesting: {elapsed:6.1f} s, {seen}/{manifest.entities} visible")
+            waiting = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in missing.items())
+            relations = f"; relations still missing: {waiting}" if waiting else ""
+            progress(f"ingesting: {elapsed:6.1f} s, {seen}/{manifest.entities} visible{relations}")
             await asyncio.sleep(0.5)
         else:
             raise LoadError(
