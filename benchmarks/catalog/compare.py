@@ -329,6 +329,8 @@ def load(
     ]
     if options.gzip:
         command.append("--gzip")
+    if options.workloads:
+        command.append(f"--workloads={options.workloads}")
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
@@ -447,6 +449,7 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--gzip", action="store_true", help="a second read pass with gzip")
+    parser.add_argument("--workloads", help="a subset of load.py's workloads, comma-separated")
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     return parser.parse_args(argv)
