@@ -428,6 +428,10 @@ def compare(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {"entities": manifest["entities"], "db": options.db}
     if "ours" in results and "backstage" in results:
         summary.update(ratios(results["ours"], results["backstage"]))
+        for key, value in summary["ratios"].items():
+            target = summary["targets"].get(key, "")
+            verdict = {True: "met", False: "NOT met", None: "-"}[summary["met"].get(key)]
+            progress(f"{key:<16} {value!s:>8}  target {target or '-':<7} {verdict}")
     return summary
 
 
