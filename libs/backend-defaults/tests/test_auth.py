@@ -27,9 +27,15 @@ from backstage_backend_defaults.auth import (
     DefaultAuthService,
     auth_service_factory,
     http_auth_service_factory,
+    read_external_access,
+    read_key_duration,
 )
 from backstage_backend_defaults.logger import create_root_logger
 from backstage_backend_plugin_api import (
+    AccessRestrictions,
+    BackstageCredentials,
+    BackstageServicePrincipal,
+    BackstageUserPrincipal,
     PluginRegistrationPoints,
     ServiceFactory,
     core_services,
@@ -38,6 +44,8 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_test_utils import TestBackend, deep_merge, require_service_url
 from backstage_backend_test_utils import start_test_backend as start
+from backstage_common import errors
+from backstage_common.config import Config
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar import Request, get
 
@@ -434,3 +442,119 @@ async def test_keys_live_in_the_plugins_own_database(
     finally:
         await admin.close()
     assert names == [f"{pg_database['prefix']}caller"]
+
+
+async def test_replicas_of_a_plugin_share_their_public_keys(pg_database: dict[str, Any]) -> None:
+    stack, pair = await start_pair(pg_database)
+    async with stack:
+        # a second replica of `caller` on its own port, same database; discovery still
+        # sends the callee to the first replica for the caller's keys
+        port = free_port()
+        replica_config = deep_merge(
+            dict(pair.one.config),
+            {"backend": {"baseUrl": f"http://127.0.0.1:{port}", "listen": {"port": port}}},
+        )
+        replica = await stack.enter_async_context(
+            start(
+                features=[
+                    auth_service_factory,
+                    http_auth_service_factory,
+                    Logs().factory(),
+                    whoami_plugin("caller"),
+                ],
+                config=replica_config,
+            )
+        )
+        auth = await replica.get_service(core_services.auth, "caller")
+        token = await auth.get_plugin_request_token(
+            on_behalf_of=await auth.get_own_service_credentials(), target_plugin_id="callee"
+        )
+        response = await pair.call_callee(token.token)
+        assert response.json() == {"type": "service", "subject": "plugin:caller"}
+        pair.assert_not_logged(token.token)
+
+
+async def test_requests_without_policy_and_tokens_for_other_principals() -> None:
+    logs = Logs()
+    config = {
+        "backend": {
+            "logging": {"level": "info", "format": "json"},
+            "auth": {"dangerouslyDisableDefaultAuthPolicy": True},
+        }
+    }
+    features = [
+        auth_service_factory,
+        http_auth_service_factory,
+        logs.factory(),
+        whoami_plugin("caller"),
+    ]
+    async with start(features=features, config=config) as backend:
+        open_route = await backend.client.get("/api/caller/whoami")
+        auth = await backend.get_service(core_services.auth, "caller")
+        none = await auth.get_plugin_request_token(
+            on_behalf_of=await auth.get_none_credentials(), target_plugin_id="callee"
+        )
+        user = BackstageCredentials(BackstageUserPrincipal("user:default/jane"))
+        with pytest.raises(errors.NotImplementedError, match="User tokens are not supported"):
+            await auth.get_plugin_request_token(on_behalf_of=user, target_plugin_id="callee")
+        restricted = BackstageCredentials(
+            BackstageServicePrincipal("narrow", AccessRestrictions(permission_names=("x",)))
+        )
+        with pytest.raises(errors.NotAllowedError):
+            await auth.get_plugin_request_token(on_behalf_of=restricted, target_plugin_id="b")
+    assert open_route.json() == {"type": "none", "subject": None}
+    assert none.token == ""  # unauthenticated calls are forwarded as such
+    warnings = [entry["message"] for entry in logs.entries() if entry["level"] == "warn"]
+    assert any("default auth policy is disabled" in message for message in warnings)
+
+
+async def test_none_credentials_get_no_token_while_the_policy_is_on() -> None:
+    async with start(features=[auth_service_factory, http_auth_service_factory]) as backend:
+        auth = await backend.get_service(core_services.auth, "test")
+        with pytest.raises(errors.AuthenticationError, match="credential type 'none'"):
+            await auth.get_plugin_request_token(
+                on_behalf_of=await auth.get_none_credentials(), target_plugin_id="b"
+            )
+
+
+@pytest.mark.parametrize(
+    ("auth_config", "message"),
+    [
+        ({"pluginKeyStore": {"type": "static"}}, "Unsupported backend.auth.pluginKeyStore.type"),
+        ({"pluginKeyStore": {"keyDuration": "10ms"}}, "at least one second"),
+        (
+            {"externalAccess": [{"type": "jwks", "options": {"url": "http://x"}}]},
+            "Unsupported external access type 'jwks'",
+        ),
+        (
+            {"externalAccess": [{"type": "static", "options": {"token": "short", "subject": "s"}}]},
+            "at least 8 characters",
+        ),
+        (
+            {"externalAccess": [{"type": "legacy", "options": {"secret": "no*t", "subject": "s"}}]},
+            "Illegal secret",
+        ),
+        (
+            {
+                "externalAccess": [
+                    {
+                        "type": "static",
+                        "options": {"token": "long-enough", "subject": "s"},
+                        "accessRestrictions": [{"plugin": "a", "scope": "x"}],
+                    }
+                ]
+            },
+            "Unknown key(s) scope",
+        ),
+    ],
+)
+def test_bad_auth_config_is_a_clear_error(auth_config: dict[str, Any], message: str) -> None:
+    config = Config.from_data({"backend": {"auth": auth_config}})
+
+    def read_all() -> None:
+        read_key_duration(config)
+        read_external_access(config)
+
+    with pytest.raises(errors.InputError) as caught:
+        read_all()
+    assert message in str(caught.value)
