@@ -179,7 +179,10 @@ async def pg_database() -> AsyncIterator[dict[str, Any]]:
         await admin.close()
 
 
-async def start_pair(database: dict[str, Any], extra: dict[str, Any] | None = None) -> Any:
+async def start_pair(
+    database: dict[str, Any], extra: dict[str, Any] | None = None, caller: Any = None
+) -> Any:
+    """Backend two (`callee`) starts first, then backend one (`caller`, or the given plugin)."""
     ports = free_port(), free_port()
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     shared: dict[str, Any] = {
@@ -211,8 +214,9 @@ async def start_pair(database: dict[str, Any], extra: dict[str, Any] | None = No
     shared = deep_merge(shared, extra or {})
     logs = Logs(), Logs()
     stack = AsyncExitStack()
-    backends = []
-    for index, plugin_id in enumerate(("caller", "callee")):
+    backends: dict[int, TestBackend] = {}
+    plugins = [caller or whoami_plugin("caller"), whoami_plugin("callee")]
+    for index in (1, 0):
         config = deep_merge(
             shared,
             {"backend": {"baseUrl": bases[index], "listen": {"port": ports[index]}}},
@@ -221,9 +225,9 @@ async def start_pair(database: dict[str, Any], extra: dict[str, Any] | None = No
             auth_service_factory,
             http_auth_service_factory,
             logs[index].factory(),
-            whoami_plugin(plugin_id),
+            plugins[index],
         ]
-        backends.append(await stack.enter_async_context(start(features=features, config=config)))
+        backends[index] = await stack.enter_async_context(start(features=features, config=config))
     return stack, Pair(backends[0], backends[1], logs[0], logs[1])
 
 
@@ -558,3 +562,31 @@ def test_bad_auth_config_is_a_clear_error(auth_config: dict[str, Any], message: 
     with pytest.raises(errors.InputError) as caught:
         read_all()
     assert message in str(caught.value)
+
+
+async def test_a_plugin_calling_another_while_it_starts_is_verified(
+    pg_database: dict[str, Any],
+) -> None:
+    """The callee fetches the caller's keys while the caller is still in its init: the
+    public keys are served before the plugin has started (other routes wait)."""
+    answers: list[Any] = []
+
+    def register(env: PluginRegistrationPoints) -> None:
+        async def init(auth: core_services.Auth, discovery: core_services.Discovery) -> None:
+            token = await auth.get_plugin_request_token(
+                on_behalf_of=await auth.get_own_service_credentials(), target_plugin_id="callee"
+            )
+            async with httpx.AsyncClient() as client:
+                response = await client.get(
+                    f"{await discovery.get_base_url('callee')}/whoami",
+                    headers={"Authorization": f"Bearer {token.token}"},
+                )
+            answers.append((response.status_code, response.json()))
+
+        env.register_init(init)
+
+    calling_at_init = create_backend_plugin(plugin_id="caller", register=register)
+    stack, _ = await start_pair(pg_database, caller=calling_at_init)
+    async with stack:
+        pass
+    assert answers == [(200, {"type": "service", "subject": "plugin:caller"})]
