@@ -47,6 +47,7 @@ from backstage_backend_test_utils import start_test_backend as start
 from backstage_common import errors
 from backstage_common.config import Config
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 from litestar import Request, get
 
 STATIC_TOKEN = "static-token-for-everything"
@@ -54,8 +55,16 @@ CALLER_ONLY_TOKEN = "static-token-for-caller-only"
 LEGACY_SECRET = base64.b64encode(b"a legacy shared secret of enough length").decode()
 
 
+def describe(principal: Any) -> dict[str, Any]:
+    if isinstance(principal, BackstageUserPrincipal):
+        actor = principal.actor.subject if principal.actor is not None else None
+        return {"type": "user", "userEntityRef": principal.user_entity_ref, "actor": actor}
+    return {"type": principal.type, "subject": getattr(principal, "subject", None)}
+
+
 def whoami_plugin(plugin_id: str) -> Any:
-    """A plugin answering with the caller's principal; `/forward` calls `callee` in turn."""
+    """A plugin answering with the caller's principal; `/forward` calls `callee` in turn;
+    `/cookie/whoami` also accepts the `backstage-auth` cookie."""
 
     def register(env: PluginRegistrationPoints) -> None:
         async def init(
@@ -66,13 +75,16 @@ def whoami_plugin(plugin_id: str) -> Any:
         ) -> None:
             @get("/whoami")
             async def whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
-                credentials = await http_auth.credentials(request)
-                principal = credentials.principal
-                return {"type": principal.type, "subject": getattr(principal, "subject", None)}
+                return describe((await http_auth.credentials(request)).principal)
+
+            @get("/cookie/whoami")
+            async def cookie_whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
+                credentials = await http_auth.credentials(request, allow_limited_access=True)
+                return describe(credentials.principal)
 
             @get("/forward")
             async def forward(request: Request[Any, Any, Any]) -> dict[str, Any]:
-                credentials = await http_auth.credentials(request, allow=["service"])
+                credentials = await http_auth.credentials(request, allow=["service", "user"])
                 token = await auth.get_plugin_request_token(
                     on_behalf_of=credentials, target_plugin_id="callee"
                 )
@@ -83,7 +95,8 @@ def whoami_plugin(plugin_id: str) -> Any:
                     )
                 return {"status": response.status_code, "body": response.json()}
 
-            router.use(whoami, forward)
+            router.use(whoami, cookie_whoami, forward)
+            router.add_auth_policy(path="/cookie", allow="user-cookie")
 
         env.register_init(init)
 
@@ -180,7 +193,10 @@ async def pg_database() -> AsyncIterator[dict[str, Any]]:
 
 
 async def start_pair(
-    database: dict[str, Any], extra: dict[str, Any] | None = None, caller: Any = None
+    database: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    caller: Any = None,
+    also_on_one: tuple[Any, ...] = (),
 ) -> Any:
     """Backend two (`callee`) starts first, then backend one (`caller`, or the given plugin)."""
     ports = free_port(), free_port()
@@ -206,7 +222,10 @@ async def start_pair(
         },
         "discovery": {
             "endpoints": [
-                {"target": f"{bases[0]}/api/{{{{pluginId}}}}", "plugins": ["caller", "other"]},
+                {
+                    "target": f"{bases[0]}/api/{{{{pluginId}}}}",
+                    "plugins": ["caller", "other", "auth"],
+                },
                 {"target": f"{bases[1]}/api/{{{{pluginId}}}}", "plugins": ["callee"]},
             ]
         },
@@ -226,6 +245,7 @@ async def start_pair(
             http_auth_service_factory,
             logs[index].factory(),
             plugins[index],
+            *(also_on_one if index == 0 else ()),
         ]
         backends[index] = await stack.enter_async_context(start(features=features, config=config))
     return stack, Pair(backends[0], backends[1], logs[0], logs[1])
@@ -498,9 +518,9 @@ async def test_requests_without_policy_and_tokens_for_other_principals() -> None
         none = await auth.get_plugin_request_token(
             on_behalf_of=await auth.get_none_credentials(), target_plugin_id="callee"
         )
-        user = BackstageCredentials(BackstageUserPrincipal("user:default/jane"))
-        with pytest.raises(errors.NotImplementedError, match="User tokens are not supported"):
-            await auth.get_plugin_request_token(on_behalf_of=user, target_plugin_id="callee")
+        tokenless = BackstageCredentials(BackstageUserPrincipal("user:default/jane"))
+        with pytest.raises(errors.AuthenticationError, match="unexpectedly missing token"):
+            await auth.get_plugin_request_token(on_behalf_of=tokenless, target_plugin_id="b")
         restricted = BackstageCredentials(
             BackstageServicePrincipal("narrow", AccessRestrictions(permission_names=("x",)))
         )
@@ -590,3 +610,150 @@ async def test_a_plugin_calling_another_while_it_starts_is_verified(
     async with stack:
         pass
     assert answers == [(200, {"type": "service", "subject": "plugin:caller"})]
+
+
+class FakeAuthBackend:
+    """Stands in for the auth backend: publishes its key and signs user tokens as it does,
+    with the limited form's signature in the `uip` claim."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.kid = str(uuid.uuid4())
+
+    def plugin(self) -> Any:
+        jwk = {
+            **ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True),
+            "kid": self.kid,
+            "alg": "ES256",
+            "use": "sig",
+        }
+
+        def register(env: PluginRegistrationPoints) -> None:
+            async def init(router: core_services.HttpRouter) -> None:
+                @get("/.well-known/jwks.json")
+                async def jwks() -> dict[str, Any]:
+                    return {"keys": [jwk]}
+
+                router.use(jwks)
+                router.add_auth_policy(path="/.well-known", allow="unauthenticated")
+
+            env.register_init(init)
+
+        return create_backend_plugin(plugin_id="auth", register=register)
+
+    def tokens(self, ref: str, *, lifetime: int = 3600, key: Any = None) -> tuple[str, str]:
+        """A user token and the limited token the auth backend pre-signed for it."""
+        key = key or self.key
+        iat = int(datetime.now(UTC).timestamp())
+        exp = iat + lifetime
+        limited_payload = json.dumps(
+            {"sub": ref, "iat": iat, "exp": exp}, separators=(",", ":")
+        ).encode()
+        limited = jwt.api_jws.PyJWS().encode(
+            limited_payload,
+            key,
+            algorithm="ES256",
+            headers={"typ": "vnd.backstage.limited-user", "kid": self.kid},
+            sort_headers=False,
+        )
+        full = jwt.encode(
+            {
+                "iss": "http://auth",
+                "sub": ref,
+                "ent": [ref],
+                "aud": "backstage",
+                "iat": iat,
+                "exp": exp,
+                "uip": limited.split(".")[2],
+            },
+            key,
+            algorithm="ES256",
+            headers={"typ": "vnd.backstage.user", "kid": self.kid},
+        )
+        return full, limited
+
+
+@pytest.fixture
+async def with_users(pg_database: dict[str, Any]) -> AsyncIterator[tuple[Pair, FakeAuthBackend]]:
+    fake = FakeAuthBackend()
+    stack, started = await start_pair(pg_database, also_on_one=(fake.plugin(),))
+    async with stack:
+        yield started, fake
+
+
+async def test_user_tokens_and_calls_on_behalf_of_a_user(
+    with_users: tuple[Pair, FakeAuthBackend],
+) -> None:
+    pair, fake = with_users
+    full, limited = fake.tokens("user:default/jane")
+    jane = {"type": "user", "userEntityRef": "user:default/jane", "actor": None}
+    assert (await pair.call_callee(full)).json() == jane
+    # the caller forwards the user: the callee sees the user, with the caller as actor
+    forwarded = await pair.one.client.get(
+        "/api/caller/forward", headers={"Authorization": f"Bearer {full}"}
+    )
+    assert forwarded.json() == {"status": 200, "body": {**jane, "actor": "plugin:caller"}}
+    # that plugin token carries the user's limited token, and expires no later than it
+    auth = await pair.caller_auth()
+    credentials = await auth.authenticate(full)
+    assert (await auth.get_limited_user_token(credentials)).token == limited  # type: ignore[arg-type]
+    obo = await auth.get_plugin_request_token(on_behalf_of=credentials, target_plugin_id="callee")
+    claims_ = jwt.decode(obo.token, options={"verify_signature": False})
+    assert claims_["obo"] == limited
+    assert claims_["exp"] <= jwt.decode(full, options={"verify_signature": False})["exp"]
+    pair.assert_not_logged(full, limited, obo.token)
+
+
+async def test_limited_user_tokens_only_where_a_cookie_is_allowed(
+    with_users: tuple[Pair, FakeAuthBackend],
+) -> None:
+    pair, fake = with_users
+    full, limited = fake.tokens("user:default/jane")
+    refused = await pair.call_callee(limited)
+    assert error_body(refused, 401)["message"] == "Illegal limited user token"
+    # the cookie endpoint sets the limited token as `backstage-auth`
+    issued = await pair.two.client.get(
+        "/api/callee/.backstage/auth/v1/cookie", headers={"Authorization": f"Bearer {full}"}
+    )
+    assert issued.status_code == 200
+    expires_at = jwt.decode(full, options={"verify_signature": False})["exp"]
+    assert issued.json() == {
+        "expiresAt": datetime.fromtimestamp(expires_at, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    }
+    set_cookie = issued.headers["set-cookie"]
+    assert set_cookie.startswith(f"backstage-auth={limited};")
+    assert "HttpOnly" in set_cookie
+    assert "Domain=127.0.0.1" in set_cookie
+    cookie = {"Cookie": f"backstage-auth={limited}"}
+    by_cookie = await pair.two.client.get("/api/callee/cookie/whoami", headers=cookie)
+    assert by_cookie.json()["userEntityRef"] == "user:default/jane"
+    no_cookie_here = await pair.two.client.get("/api/callee/whoami", headers=cookie)
+    assert error_body(no_cookie_here, 401)["message"] == "Missing credentials"
+    cleared = await pair.two.client.delete(
+        "/api/callee/.backstage/auth/v1/cookie", headers={"Authorization": f"Bearer {full}"}
+    )
+    assert cleared.status_code == 204
+    assert cleared.headers["set-cookie"].startswith('backstage-auth="";')
+    pair.assert_not_logged(full, limited)
+
+
+async def test_bad_user_tokens_get_401(with_users: tuple[Pair, FakeAuthBackend]) -> None:
+    pair, fake = with_users
+    expired, _ = fake.tokens("user:default/jane", lifetime=-60)
+    foreign, _ = fake.tokens("user:default/jane", key=ec.generate_private_key(ec.SECP256R1()))
+    hs256 = jwt.encode(
+        {"sub": "user:default/jane", "iat": 1, "exp": 2**31},
+        "a shared secret that is long enough",
+        algorithm="HS256",
+        headers={"typ": "vnd.backstage.user", "kid": fake.kid},
+    )
+    cases = {
+        expired: "Failed user token verification",
+        foreign: "Failed user token verification",
+        hs256: "Invalid user token: unexpected signing algorithm",
+    }
+    for token, message in cases.items():
+        assert error_body(await pair.call_callee(token), 401)["message"] == message
+    pair.assert_not_logged(*cases)

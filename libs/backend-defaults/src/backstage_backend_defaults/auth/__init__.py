@@ -9,8 +9,9 @@
   discovery and refetches them on an unknown key id, at most ten times a minute.
 - External callers use `backend.auth.externalAccess` entries of type `static` or `legacy`,
   optionally restricted to some plugins (`accessRestrictions`).
-- User tokens need an auth backend, which this backend does not have: they are refused
-  with a clear error.
+- User tokens are verified with the auth backend's keys (`<discovery 'auth'>/.well-known/
+  jwks.json`, algorithm `auth.identityTokenAlgorithm`, default ES256); a call on behalf
+  of a user carries the user's limited token in the plugin token's `obo` claim.
 """
 
 from backstage_backend_defaults.auth._external_access import (
@@ -37,20 +38,25 @@ from backstage_backend_defaults.auth._plugin_tokens import (
     PluginTokenHandler,
     VerifiedPluginToken,
 )
-from backstage_backend_defaults.auth._service import (
-    USER_TOKENS_UNSUPPORTED,
-    DefaultAuthService,
-    check_principal_allowed,
+from backstage_backend_defaults.auth._service import DefaultAuthService, check_principal_allowed
+from backstage_backend_defaults.auth._user_tokens import (
+    LIMITED_USER_TOKEN_TYPE,
+    USER_JWKS_PATH,
+    USER_TOKEN_TYPE,
+    UserTokenHandler,
+    VerifiedUserToken,
 )
 
 __all__ = [
     "AUTH_COOKIE",
     "JWKS_PATH",
     "KEYS_TABLE",
+    "LIMITED_USER_TOKEN_TYPE",
     "PLUGIN_TOKEN_TYPE",
     "SIGNING_ALGORITHM",
     "TOKEN_LIFETIME",
-    "USER_TOKENS_UNSUPPORTED",
+    "USER_JWKS_PATH",
+    "USER_TOKEN_TYPE",
     "DatabaseKeyStore",
     "DefaultAuthService",
     "DefaultHttpAuthService",
@@ -58,7 +64,9 @@ __all__ = [
     "ExternalTokens",
     "PluginKeySource",
     "PluginTokenHandler",
+    "UserTokenHandler",
     "VerifiedPluginToken",
+    "VerifiedUserToken",
     "auth_service_factory",
     "bearer_token",
     "check_principal_allowed",

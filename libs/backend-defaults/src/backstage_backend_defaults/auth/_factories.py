@@ -16,6 +16,7 @@ from backstage_backend_defaults.auth._key_source import PluginKeySource
 from backstage_backend_defaults.auth._key_store import DatabaseKeyStore
 from backstage_backend_defaults.auth._plugin_tokens import TOKEN_LIFETIME, PluginTokenHandler
 from backstage_backend_defaults.auth._service import DefaultAuthService
+from backstage_backend_defaults.auth._user_tokens import UserTokenHandler
 
 __all__ = ["auth_service_factory", "http_auth_service_factory", "read_key_duration"]
 
@@ -72,6 +73,12 @@ def _create_auth(
     return DefaultAuthService(
         plugin_id,
         PluginTokenHandler(plugin_id, keys, discovery, http, logger),
+        UserTokenHandler(
+            discovery,
+            http,
+            logger,
+            algorithm=config.get_optional_string("auth.identityTokenAlgorithm") or "ES256",
+        ),
         ExternalTokens(read_external_access(config)),
         policy_disabled=bool(
             config.get_optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy")
@@ -79,8 +86,10 @@ def _create_auth(
     )
 
 
-def _create_http_auth(auth: core.Auth) -> DefaultHttpAuthService:
-    return DefaultHttpAuthService(auth)
+def _create_http_auth(
+    auth: core.Auth, discovery: core.Discovery, metadata: core.PluginMetadata
+) -> DefaultHttpAuthService:
+    return DefaultHttpAuthService(auth, discovery, metadata.get_id())
 
 
 auth_service_factory = create_service_factory(service=core.auth, factory=_create_auth)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from backstage_backend_plugin_api import (
     AuthService,
@@ -13,8 +14,10 @@ from backstage_backend_plugin_api import (
     BackstageNonePrincipal,
     BackstagePrincipal,
     BackstageUserPrincipal,
+    DiscoveryService,
     PrincipalType,
 )
+from backstage_common.errors import AuthenticationError
 from litestar.connection import ASGIConnection
 from litestar.response import Response
 
@@ -43,8 +46,10 @@ def _bearer_from_scope(scope: Any) -> str | None:
 class DefaultHttpAuthService:
     """`core.httpAuth` of one plugin, on top of its `core.auth`."""
 
-    def __init__(self, auth: AuthService) -> None:
+    def __init__(self, auth: AuthService, discovery: DiscoveryService, plugin_id: str) -> None:
         self._auth = auth
+        self._discovery = discovery
+        self._plugin_id = plugin_id
 
     def allows_static_token(self, scope: Any) -> bool:
         """True when the request carries a static token valid for this plugin: the common
@@ -88,20 +93,34 @@ class DefaultHttpAuthService:
         *,
         credentials: BackstageCredentials[BackstageUserPrincipal] | None = None,
     ) -> datetime:
-        """Set the `backstage-auth` cookie; without user credentials it is cleared.
-
-        A limited user token comes from the user's token, which only an auth backend
-        issues: for a user this raises the auth service's NotImplementedError.
-        """
-        if credentials is None or isinstance(credentials.principal, BackstageNonePrincipal):
-            response.delete_cookie(AUTH_COOKIE)
+        """Set the `backstage-auth` cookie to the user's limited token, expiring with it;
+        `none` credentials clear it. The cookie is for the host of the plugin's external
+        URL, `HttpOnly`, and `Secure` (with `SameSite=none`) on https or localhost."""
+        options = await self._cookie_options()
+        if credentials is None:
+            raise AuthenticationError("Refused to issue cookie without user credentials")
+        principal: object = credentials.principal
+        if isinstance(principal, BackstageNonePrincipal):
+            response.delete_cookie(AUTH_COOKIE, domain=options["domain"])
             return datetime.now(UTC)
+        if not isinstance(principal, BackstageUserPrincipal):
+            raise AuthenticationError("Refused to issue cookie for non-user principal")
         limited = await self._auth.get_limited_user_token(credentials)
+        remaining = int((limited.expires_at - datetime.now(UTC)).total_seconds())
         response.set_cookie(
             AUTH_COOKIE,
             limited.token,
-            expires=int(limited.expires_at.timestamp()),
+            expires=max(remaining, 0),
             httponly=True,
-            samesite="lax",
+            **options,
         )
         return limited.expires_at
+
+    async def _cookie_options(self) -> dict[str, Any]:
+        external = urlsplit(await self._discovery.get_external_base_url(self._plugin_id))
+        secure = external.scheme == "https" or external.hostname == "localhost"
+        return {
+            "domain": external.hostname,
+            "secure": secure,
+            "samesite": "none" if secure else "lax",
+        }

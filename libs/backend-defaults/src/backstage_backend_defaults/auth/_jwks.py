@@ -1,4 +1,5 @@
-"""Another plugin's public keys, fetched from its JWKS endpoint and cached.
+"""Public keys of a token issuer (another plugin, or the auth backend for user tokens),
+fetched from its JWKS endpoint and cached.
 
 An unknown key id triggers a refetch (a new key after the issuer rotated), but at most
 `max_fetches` per `window` per issuer, and concurrent lookups share one fetch: tokens with
@@ -28,16 +29,19 @@ class _MissingJwks(Exception):
 
 
 class RemoteKeySet:
-    """The verification keys of one issuing plugin, by key id."""
+    """The verification keys of one issuer, by key id; `url` gives the issuer's base URL
+    (asked of discovery before each fetch) and `path` the JWKS document under it."""
 
     def __init__(
         self,
         issuer: str,
         url: Callable[[], Awaitable[str]],
+        path: str,
         http: Callable[[], httpx.AsyncClient],
         logger: LoggerService,
         *,
         algorithm: str,
+        missing_message: str,
         max_fetches: int = 10,
         window: float = 60.0,
         max_age: float = 600.0,
@@ -45,9 +49,11 @@ class RemoteKeySet:
     ) -> None:
         self._issuer = issuer
         self._url = url
+        self._path = path
         self._http = http
         self._logger = logger
         self._algorithm = algorithm
+        self._missing_message = missing_message
         self._max_fetches = max_fetches
         self._window = window
         self._max_age = max_age
@@ -88,18 +94,15 @@ class RemoteKeySet:
         try:
             keys = self._parse(await self._download())
         except _MissingJwks:
-            raise AuthenticationError(
-                f"Received a plugin token where the source '{self._issuer}' plugin "
-                "unexpectedly does not have a JWKS endpoint"
-            ) from None
+            raise AuthenticationError(self._missing_message) from None
         except (httpx.HTTPError, ValueError) as error:
-            self._logger.warn(f"Failed to fetch the public keys of plugin '{self._issuer}'", error)
-            raise AuthenticationError("Failed plugin token verification") from None
+            self._logger.warn(f"Failed to fetch the public keys of '{self._issuer}'", error)
+            raise AuthenticationError("Failed to fetch the token issuer's public keys") from None
         self._keys = keys
         self._fetched_at = self._clock()
 
     async def _download(self) -> Any:
-        response = await self._http().get(await self._url() + JWKS_PATH)
+        response = await self._http().get(await self._url() + self._path)
         if response.status_code == 404:
             raise _MissingJwks
         response.raise_for_status()

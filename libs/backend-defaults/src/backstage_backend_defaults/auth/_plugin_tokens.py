@@ -20,7 +20,7 @@ import jwt
 from backstage_backend_plugin_api import DiscoveryService, LoggerService
 from backstage_common.errors import AuthenticationError
 
-from backstage_backend_defaults.auth._jwks import RemoteKeySet
+from backstage_backend_defaults.auth._jwks import JWKS_PATH, RemoteKeySet
 from backstage_backend_defaults.auth._key_source import SIGNING_ALGORITHM, PluginKeySource
 
 __all__ = ["PLUGIN_TOKEN_TYPE", "TOKEN_LIFETIME", "PluginTokenHandler", "VerifiedPluginToken"]
@@ -144,7 +144,16 @@ class PluginTokenHandler:
         async def base_url() -> str:
             return await self._discovery.get_base_url(issuer)
 
-        keys = RemoteKeySet(issuer, base_url, self._http, self._logger, algorithm=SIGNING_ALGORITHM)
+        keys = RemoteKeySet(
+            issuer,
+            base_url,
+            JWKS_PATH,
+            self._http,
+            self._logger,
+            algorithm=SIGNING_ALGORITHM,
+            missing_message=f"Received a plugin token where the source '{issuer}' plugin "
+            "unexpectedly does not have a JWKS endpoint",
+        )
         self._issuers[issuer] = keys
         if len(self._issuers) > _MAX_ISSUERS:  # bounded: subjects come from callers
             self._issuers.popitem(last=False)

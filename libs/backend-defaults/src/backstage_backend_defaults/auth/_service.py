@@ -1,11 +1,9 @@
 """`DefaultAuthService`: who a token belongs to, and tokens for calling other plugins.
 
 A token is tried as a plugin token (signed by the calling plugin, verified with its
-published keys), then as a user token, then as an external-access token.
-
-User tokens are issued by an auth backend with its own user identity keys; this backend
-has none, so user tokens, limited user tokens and calls on behalf of a user are refused
-with a typed error saying so (401 for a token presented, 501 for one asked for).
+published keys), then as a user token (signed by the auth backend), then as an
+external-access token. A call on behalf of a user carries the user's limited token in the
+plugin token's `obo` claim; the receiver verifies both.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import jwt
 from backstage_backend_plugin_api import (
     BackstageCredentials,
     BackstageNonePrincipal,
@@ -24,17 +21,13 @@ from backstage_backend_plugin_api import (
     PluginRequestToken,
     PrincipalType,
 )
-from backstage_common.errors import AuthenticationError, NotAllowedError, NotImplementedError
+from backstage_common.errors import AuthenticationError, NotAllowedError
 
 from backstage_backend_defaults.auth._external_access import ExternalAccessEntry, ExternalTokens
 from backstage_backend_defaults.auth._plugin_tokens import PluginTokenHandler
+from backstage_backend_defaults.auth._user_tokens import UserTokenHandler
 
-__all__ = ["USER_TOKENS_UNSUPPORTED", "DefaultAuthService", "check_principal_allowed"]
-
-USER_TOKENS_UNSUPPORTED = (
-    "User tokens are not supported: this backend has no auth backend to issue or verify them"
-)
-_USER_TOKEN_TYPES = ("vnd.backstage.user", "vnd.backstage.limited-user")
+__all__ = ["DefaultAuthService", "check_principal_allowed"]
 
 
 def check_principal_allowed(
@@ -49,16 +42,6 @@ def check_principal_allowed(
     return credentials
 
 
-def _looks_like_user_token(token: str) -> bool:
-    try:
-        header = jwt.get_unverified_header(token)
-        if header.get("typ") in _USER_TOKEN_TYPES:
-            return True
-        return jwt.decode(token, options={"verify_signature": False}).get("aud") == "backstage"
-    except jwt.PyJWTError:
-        return False
-
-
 class DefaultAuthService:
     """`core.auth` of one plugin."""
 
@@ -66,12 +49,14 @@ class DefaultAuthService:
         self,
         plugin_id: str,
         plugin_tokens: PluginTokenHandler,
+        user_tokens: UserTokenHandler,
         external: ExternalTokens,
         *,
         policy_disabled: bool,
     ) -> None:
         self._plugin_id = plugin_id
         self.plugin_tokens = plugin_tokens
+        self._user_tokens = user_tokens
         self._external = external
         self._policy_disabled = policy_disabled
 
@@ -80,16 +65,30 @@ class DefaultAuthService:
     ) -> BackstageCredentials[BackstagePrincipal]:
         plugin = await self.plugin_tokens.verify_token(token)
         if plugin is not None:
-            if plugin.on_behalf_of is not None:
-                raise AuthenticationError(
-                    f"Invalid user token in plugin token obo claim; {USER_TOKENS_UNSUPPORTED}"
-                )
-            return BackstageCredentials(BackstageServicePrincipal(plugin.subject), token=token)
+            if plugin.on_behalf_of is None:
+                return BackstageCredentials(BackstageServicePrincipal(plugin.subject), token=token)
+            user = await self._user_tokens.verify_token(plugin.on_behalf_of)
+            if user is None:
+                raise AuthenticationError("Invalid user token in plugin token obo claim")
+            return BackstageCredentials(
+                BackstageUserPrincipal(
+                    user.user_entity_ref, actor=BackstageServicePrincipal(plugin.subject)
+                ),
+                expires_at=user.expires_at,
+                token=plugin.on_behalf_of,
+            )
+        user = await self._user_tokens.verify_token(token)
+        if user is not None:
+            if user.limited and not allow_limited_access:
+                raise AuthenticationError("Illegal limited user token")
+            return BackstageCredentials(
+                BackstageUserPrincipal(user.user_entity_ref),
+                expires_at=user.expires_at,
+                token=token,
+            )
         entry = self._external.verify(token)
         if entry is not None:
             return self._external_credentials(entry, token)
-        if _looks_like_user_token(token):
-            raise AuthenticationError(USER_TOKENS_UNSUPPORTED)
         raise AuthenticationError("Illegal token")
 
     def _external_credentials(
@@ -133,9 +132,11 @@ class DefaultAuthService:
                 )
             return PluginRequestToken(await self.plugin_tokens.issue_token(target_plugin_id))
         if isinstance(principal, BackstageUserPrincipal):
-            raise NotImplementedError(
-                f"Refused to issue a token on behalf of a user; {USER_TOKENS_UNSUPPORTED}"
+            limited = self._limited(on_behalf_of)
+            token = await self.plugin_tokens.issue_token(
+                target_plugin_id, on_behalf_of=(limited.token, limited.expires_at)
             )
+            return PluginRequestToken(token)
         if isinstance(principal, BackstageNonePrincipal) and self._policy_disabled:
             return PluginRequestToken("")  # unauthenticated calls stay unauthenticated
         kind = getattr(principal, "type", type(principal).__name__)
@@ -144,7 +145,17 @@ class DefaultAuthService:
     async def get_limited_user_token(
         self, credentials: BackstageCredentials[BackstageUserPrincipal]
     ) -> LimitedUserToken:
-        raise NotImplementedError(USER_TOKENS_UNSUPPORTED)
+        return self._limited(credentials)
+
+    def _limited(self, credentials: BackstageCredentials[Any]) -> LimitedUserToken:
+        if not isinstance(credentials.principal, BackstageUserPrincipal):
+            kind = getattr(credentials.principal, "type", "unknown")
+            raise AuthenticationError(
+                f"Refused to issue limited user token for credential type '{kind}'"
+            )
+        if not credentials.token:
+            raise AuthenticationError("User credentials is unexpectedly missing token")
+        return self._user_tokens.create_limited_user_token(credentials.token)
 
     async def list_public_service_keys(self) -> dict[str, Any]:
         return {"keys": await self.plugin_tokens.list_public_keys()}
