@@ -696,7 +696,7 @@ async def test_user_tokens_and_calls_on_behalf_of_a_user(
     # that plugin token carries the user's limited token, and expires no later than it
     auth = await pair.caller_auth()
     credentials = await auth.authenticate(full)
-    assert (await auth.get_limited_user_token(credentials)).token == limited  # type: ignore[arg-type]
+    assert (await auth.get_limited_user_token(credentials)).token == limited
     obo = await auth.get_plugin_request_token(on_behalf_of=credentials, target_plugin_id="callee")
     claims_ = jwt.decode(obo.token, options={"verify_signature": False})
     assert claims_["obo"] == limited
