@@ -25,6 +25,7 @@ import jwt
 import pytest
 from backstage_backend_defaults.auth import (
     DefaultAuthService,
+    ExternalTokens,
     auth_service_factory,
     http_auth_service_factory,
     read_external_access,
@@ -757,3 +758,20 @@ async def test_bad_user_tokens_get_401(with_users: tuple[Pair, FakeAuthBackend])
     for token, message in cases.items():
         assert error_body(await pair.call_callee(token), 401)["message"] == message
     pair.assert_not_logged(*cases)
+
+
+def test_the_deprecated_backend_auth_keys_are_legacy_secrets() -> None:
+    secret = b"an old shared secret of enough length!"
+    config = Config.from_data(
+        {"backend": {"auth": {"keys": [{"secret": base64.b64encode(secret).decode()}]}}}
+    )
+    tokens = ExternalTokens(read_external_access(config))
+    exp = int(datetime.now(UTC).timestamp()) + 60
+    token = jwt.encode({"sub": "backstage-server", "exp": exp}, secret, algorithm="HS256")
+    entry = tokens.verify(token)
+    assert entry is not None
+    assert entry.subject == "external:backstage-plugin"
+    with_audience = jwt.encode(
+        {"sub": "backstage-server", "exp": exp, "aud": "x"}, secret, algorithm="HS256"
+    )
+    assert tokens.verify(with_audience) is None  # not shaped like a legacy token
