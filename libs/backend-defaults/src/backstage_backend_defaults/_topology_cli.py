@@ -57,9 +57,7 @@ def topology() -> None:
 @topology.command()
 @_topology_option
 @_root_option
-@click.option(
-    "--installed", is_flag=True, help="Also require every plugin to be installed here."
-)
+@click.option("--installed", is_flag=True, help="Also require every plugin to be installed here.")
 def check(topology_path: Path | None, root: Path | None, installed: bool) -> None:
     """Fail when a plugin is hosted by no unit or by two, a required plugin is hosted
     nowhere, or a unit's config, docker-compose.yml, the proxy's nginx.conf or the chart's
@@ -118,7 +116,7 @@ def healthcheck(url: str, timeout: float) -> None:
     """Exit 0 when the unit answers its readiness check with 200 (for container health
     checks: slim images have no curl)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code

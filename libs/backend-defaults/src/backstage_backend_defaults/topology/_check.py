@@ -63,7 +63,10 @@ def compose_unit_services(compose: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _mounts(service: Mapping[str, Any], file: Path) -> bool:
-    return any(str(volume).split(":")[0] in (f"./{file}", str(file)) for volume in service.get("volumes") or [])
+    return any(
+        str(volume).split(":")[0] in (f"./{file}", str(file))
+        for volume in service.get("volumes") or []
+    )
 
 
 def check_compose(topology: Topology, compose: Mapping[str, Any], *, source: str) -> list[str]:
@@ -74,7 +77,10 @@ def check_compose(topology: Topology, compose: Mapping[str, Any], *, source: str
     runs = compose_unit_services(compose)
     for name, unit in runs.items():
         if unit not in topology.units:
-            problems.append(f"{source}: service '{name}' runs unit '{unit}', which the topology does not declare")
+            problems.append(
+                f"{source}: service '{name}' runs unit '{unit}', which the topology does "
+                "not declare"
+            )
         elif name != unit:
             problems.append(
                 f"{source}: service '{name}' runs unit '{unit}'; name the service '{unit}', "
@@ -83,7 +89,9 @@ def check_compose(topology: Topology, compose: Mapping[str, Any], *, source: str
     for unit in topology.units:
         service = services.get(unit)
         if service is None or runs.get(unit) != unit:
-            problems.append(f"{source}: no service '{unit}' with BACKSTAGE_UNIT: {unit} for unit '{unit}'")
+            problems.append(
+                f"{source}: no service '{unit}' with BACKSTAGE_UNIT: {unit} for unit '{unit}'"
+            )
             continue
         if "healthcheck" not in service:
             problems.append(f"{source}: service '{unit}' has no healthcheck on its readiness")
@@ -95,9 +103,13 @@ def check_compose(topology: Topology, compose: Mapping[str, Any], *, source: str
     for proxy in proxies:
         depends = services[proxy].get("depends_on") or {}
         for unit in dict.fromkeys(topology.placement().values()):
-            condition = depends.get(unit, {}).get("condition") if isinstance(depends, dict) else None
+            condition = (
+                depends.get(unit, {}).get("condition") if isinstance(depends, dict) else None
+            )
             if condition != "service_healthy":
-                problems.append(f"{source}: the proxy '{proxy}' does not wait for unit '{unit}' to be healthy")
+                problems.append(
+                    f"{source}: the proxy '{proxy}' does not wait for unit '{unit}' to be healthy"
+                )
     return problems
 
 
@@ -119,7 +131,9 @@ def _internal_target(endpoints: Sequence[Mapping[str, Any]], plugin_id: str) -> 
             target = endpoint.get("target")
             internal = target.get("internal") if isinstance(target, Mapping) else target
             if isinstance(internal, str):
-                return internal.replace("{{pluginId}}", plugin_id).replace("{{ pluginId }}", plugin_id)
+                return internal.replace("{{pluginId}}", plugin_id).replace(
+                    "{{ pluginId }}", plugin_id
+                )
     return None
 
 
@@ -196,7 +210,10 @@ def check_project(topology: Topology, root: Path, *, installed: bool = False) ->
     if problems:
         return problems  # derived files are meaningless until the topology itself is valid
     compose_path = root / COMPOSE_CONFIG_PATH
-    compose_config = (str(COMPOSE_CONFIG_PATH), _read_yaml(compose_path) if compose_path.is_file() else {})
+    compose_config = (
+        str(COMPOSE_CONFIG_PATH),
+        _read_yaml(compose_path) if compose_path.is_file() else {},
+    )
     try:
         problems += check_unit_configs(topology, compose_config)
     except BackstageError as error:
@@ -204,16 +221,22 @@ def check_project(topology: Topology, root: Path, *, installed: bool = False) ->
     problems += _generated(root, COMPOSE_CONFIG_PATH, render_compose_config(topology))
     problems += _generated(root, NGINX_CONFIG_PATH, render_compose_nginx(topology))
     if (root / COMPOSE_FILE).is_file():
-        problems += check_compose(topology, _read_yaml(root / COMPOSE_FILE), source=str(COMPOSE_FILE))
+        problems += check_compose(
+            topology, _read_yaml(root / COMPOSE_FILE), source=str(COMPOSE_FILE)
+        )
     else:
         problems.append(f"{COMPOSE_FILE} is missing")
     values_path = root / HELM_VALUES_PATH
     if values_path.is_file():
         text = values_path.read_text()
-        problems += check_helm_values(topology, yaml.load(text, Loader=yaml.CSafeLoader), source=str(HELM_VALUES_PATH))
+        problems += check_helm_values(
+            topology, yaml.load(text, Loader=yaml.CSafeLoader), source=str(HELM_VALUES_PATH)
+        )
         try:
             if replace_helm_units(text, topology, source=str(HELM_VALUES_PATH)) != text:
-                problems.append(f"{HELM_VALUES_PATH}: the generated units block is stale; {_RENDER_HINT}")
+                problems.append(
+                    f"{HELM_VALUES_PATH}: the generated units block is stale; {_RENDER_HINT}"
+                )
         except BackstageError as error:
             problems.append(str(error))
     else:
@@ -221,4 +244,3 @@ def check_project(topology: Topology, root: Path, *, installed: bool = False) ->
     if installed:
         problems += check_installed(topology)
     return list(dict.fromkeys(problems))
-

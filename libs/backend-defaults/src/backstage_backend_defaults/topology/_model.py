@@ -65,7 +65,9 @@ class Topology:
     def host_of(self, plugin_id: str) -> str:
         hosts = self.hosts_of(plugin_id)
         if len(hosts) != 1:
-            raise InputError(f"Plugin '{plugin_id}' is hosted by {len(hosts)} units in {self.source}")
+            raise InputError(
+                f"Plugin '{plugin_id}' is hosted by {len(hosts)} units in {self.source}"
+            )
         return hosts[0]
 
     def placement(self) -> dict[str, str]:

@@ -23,9 +23,9 @@ __all__ = [
     "compose_unit_url",
     "render_compose_config",
     "render_compose_nginx",
-    "render_project",
     "render_helm_units",
     "render_nginx",
+    "render_project",
     "replace_helm_units",
 ]
 
@@ -36,7 +36,9 @@ HELM_VALUES_PATH = Path("deploy/helm/backstage-py/values.yaml")
 _HEADER = "Generated from deploy/topology.yaml by `backstage-py topology render`: do not edit."
 _UNITS_BEGIN = "# BEGIN units:"
 _UNITS_END = "# END units"
-_UNITS_BLOCK = re.compile(rf"^{re.escape(_UNITS_BEGIN)}.*?^{re.escape(_UNITS_END)}[^\n]*$", re.M | re.S)
+_UNITS_BLOCK = re.compile(
+    rf"^{re.escape(_UNITS_BEGIN)}.*?^{re.escape(_UNITS_END)}[^\n]*$", re.M | re.S
+)
 
 
 def compose_unit_url(unit: str) -> str:
@@ -88,7 +90,11 @@ def render_nginx(
     placement = topology.placement()
     lines = [f"# {_HEADER}", "worker_processes 1;"]
     if runtime_dir is not None:
-        lines += ["daemon off;", f"pid {runtime_dir}/nginx.pid;", f"error_log {runtime_dir}/error.log;"]
+        lines += [
+            "daemon off;",
+            f"pid {runtime_dir}/nginx.pid;",
+            f"error_log {runtime_dir}/error.log;",
+        ]
     lines += ["events { worker_connections 1024; }", "http {"]
     if runtime_dir is not None:
         lines += [f"  access_log {runtime_dir}/access.log;"]
@@ -119,7 +125,9 @@ def render_nginx(
             f"    location = /api/{plugin_id} {{ proxy_pass http://{_var(unit)}; }}",
             f"    location /api/{plugin_id}/ {{ proxy_pass http://{_var(unit)}; }}",
         ]
-    not_found = json.dumps({"error": {"name": "NotFoundError", "message": "No unit hosts this path"}})
+    not_found = json.dumps(
+        {"error": {"name": "NotFoundError", "message": "No unit hosts this path"}}
+    )
     lines += [
         "    location / {",
         "      default_type application/json;",
@@ -133,9 +141,7 @@ def render_nginx(
 
 def render_helm_units(topology: Topology) -> str:
     """The generated `units:` block of the chart's values.yaml, between its markers."""
-    units = [
-        {"name": unit.name, "plugins": list(unit.plugins)} for unit in topology.units.values()
-    ]
+    units = [{"name": unit.name, "plugins": list(unit.plugins)} for unit in topology.units.values()]
     body = yaml.safe_dump({"units": units}, sort_keys=False, default_flow_style=None)
     return f"{_UNITS_BEGIN} {_HEADER}\n{body}{_UNITS_END}"
 
