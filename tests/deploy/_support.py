@@ -3,13 +3,17 @@ variable interpolation."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from backstage_backend_defaults.topology import Topology, load_topology
+from backstage_backend_test_utils import REQUIRE_SERVICES_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,3 +60,15 @@ def compose_file(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """docker-compose.yml with YAML merges resolved and `env` interpolated (raw without)."""
     data = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     return data if env is None else interpolate(data, env)  # type: ignore[no-any-return]
+
+
+def require_nginx() -> str:
+    """The nginx binary; without it the test is skipped, or fails where real servers are
+    required (CI installs nginx-light, see .ci/run)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if found:
+        return found
+    reason = "nginx is not installed (apt-get install -y nginx-light)"
+    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
+        pytest.fail(f"{reason}, and {REQUIRE_SERVICES_ENV}=1 requires it")
+    pytest.skip(reason)

@@ -18,7 +18,14 @@ from backstage_backend_defaults.units import load_unit
 from backstage_common.config import load_config
 from click.testing import CliRunner
 
-from ._support import REPO_ROOT, compose_file, interpolate, read_env_file, topology
+from ._support import (
+    REPO_ROOT,
+    compose_file,
+    interpolate,
+    read_env_file,
+    require_nginx,
+    topology,
+)
 
 ENV = read_env_file(REPO_ROOT / ".env.example")
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
@@ -147,13 +154,13 @@ def test_the_proxy_routes_each_plugin_to_the_service_of_its_unit() -> None:
     assert routes == expected
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 def test_nginx_accepts_the_compose_proxy_config(tmp_path: Path) -> None:
+    nginx = require_nginx()
     # Names are resolved per request (Compose's DNS), so nginx checks it here too.
     conf = tmp_path / "nginx.conf"
     conf.write_text((REPO_ROOT / "deploy/compose/nginx.conf").read_text())
     result = subprocess.run(
-        ["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-g", f"pid {tmp_path}/nginx.pid;"],
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-g", f"pid {tmp_path}/nginx.pid;"],
         capture_output=True,
         text=True,
         check=False,

@@ -24,7 +24,7 @@ import pytest
 from backstage_backend_defaults.topology import render_nginx
 from backstage_backend_test_utils import require_service_url
 
-from ._support import REPO_ROOT, topology
+from ._support import REPO_ROOT, require_nginx, topology
 
 
 def free_port() -> int:
@@ -86,9 +86,7 @@ class Deployment:
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     postgres = require_service_url("BACKSTAGE_TEST_POSTGRES_URL")
     redis = require_service_url("BACKSTAGE_TEST_REDIS_URL")
-    nginx = shutil.which("nginx")
-    if nginx is None:
-        pytest.fail("nginx is missing: apt-get install -y nginx-light (see .ci/run)")
+    nginx = require_nginx()
     unit_port, proxy_port = free_port(), free_port()
     prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
     token = secrets.token_urlsafe(16)
