@@ -191,6 +191,31 @@ def test_a_unit_config_sending_a_plugin_elsewhere_fails_the_check(project: Path)
     )
 
 
+def test_a_unit_overlay_routing_or_listening_elsewhere_fails_the_check(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    overlay = project / "app-config.search.yaml"
+    overlay.write_text(
+        "backend:\n  listen: {port: 7008}\n"
+        "discovery:\n  endpoints:\n"
+        "    - {target: 'http://localhost:7010/api/{{pluginId}}', plugins: [catalog, search]}\n"
+    )
+
+    def units(name: str, *, extra_names: list[str]) -> Unit:
+        return Unit(name=name, config_overlay=overlay if name == "search" else None)
+
+    monkeypatch.setattr("backstage_backend_defaults.topology._check.load_unit", units)
+    problems = check(project)
+    assert problems == [
+        f"{overlay}: unit 'search' listens on port 7008; Compose, nginx and the chart reach "
+        "every unit on port 7007",
+        f"{overlay}: unit 'search' sends plugin 'catalog' to http://localhost:7010/api/catalog, "
+        "but the topology hosts it in unit 'catalog' (http://catalog:7007/api/catalog)",
+        f"{overlay}: unit 'search' sends plugin 'search' to http://localhost:7010/api/search, "
+        "but the topology hosts it in unit 'search' (http://search:7007/api/search)",
+    ]
+
+
 def test_stale_proxy_config_and_chart_units_fail_the_check(project: Path) -> None:
     nginx = project / NGINX_CONFIG_PATH
     nginx.write_text(nginx.read_text().replace("set $unit_search", "set $unit_searchx"))
