@@ -150,6 +150,10 @@ async def test_every_unit_discovers_each_plugin_at_the_service_of_its_host(
         assert plan.problems() == []
         assert list(plan.units[unit["name"]].plugins) == unit["plugins"]
         assert "dangerouslyDisableDefaultAuthPolicy" not in data["app-config.unit.yaml"]
+        # The unit listens where its Service and probes point.
+        deployment = by_kind(docs, "Deployment")[service_name(unit["name"])]
+        (port,) = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        assert app_config["backend"]["listen"]["port"] == port["containerPort"]
 
 
 def test_no_secret_value_reaches_a_config_map(

@@ -264,6 +264,11 @@ def test_a_unit_in_the_topology_loads_its_plugins_through_entry_points() -> None
     assert unit.features is None
     features = unit_features(unit, topology)
     assert [feature.plugin_id for feature in features] == ["catalog"]  # type: ignore[union-attr]
+    # A unit the topology does not name (the all-in-one unit) keeps its package's plugins.
+    all_in_one = load_unit("all")
+    assert all_in_one.features is not None
+    hosted = [f.plugin_id for f in unit_features(all_in_one, topology)]  # type: ignore[union-attr]
+    assert hosted == [f.plugin_id for f in all_in_one.features()]  # type: ignore[union-attr]
     # A unit the topology declares needs no package of its own.
     bare = load_unit("reports", extra_names=["reports"])
     assert bare == Unit(name="reports")

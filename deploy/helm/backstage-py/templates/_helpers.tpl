@@ -70,7 +70,8 @@ appConfig. No secrets: those reach the unit as environment variables. */}}
 {{- $external := printf "%s/api/%s" (include "bp.baseUrl" $root) $plugin -}}
 {{- $endpoints = append $endpoints (dict "plugins" (list $plugin) "target" (dict "internal" $internal "external" $external)) -}}
 {{- end -}}
-{{- $config := dict "backend" (dict "database" (dict "prefix" $root.Values.database.prefix)) "discovery" (dict "endpoints" $endpoints) -}}
+{{- $backend := dict "listen" (dict "port" $root.Values.backend.port) "database" (dict "prefix" $root.Values.database.prefix) -}}
+{{- $config := dict "backend" $backend "discovery" (dict "endpoints" $endpoints) -}}
 {{- $config = mustMergeOverwrite $config (deepCopy $root.Values.extraAppConfig) (deepCopy (.unit.appConfig | default dict)) -}}
 {{- toYaml $config -}}
 {{- end -}}
