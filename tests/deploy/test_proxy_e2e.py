@@ -80,6 +80,7 @@ class Deployment:
     proxy: str
     token: str
     unit: subprocess.Popen[bytes]
+    unit_url: str
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             return httpx.get(f"{proxy_url}/nothing").status_code == 404
 
         wait_until(proxy_up, proxy, "nginx listening")
-        yield Deployment(proxy=proxy_url, token=token, unit=unit)
+        yield Deployment(proxy=proxy_url, token=token, unit=unit, unit_url=base)
     finally:
         if proxy is not None:
             stop(proxy, signal.SIGQUIT)
@@ -190,6 +191,17 @@ def test_the_proxy_routes_catalog_paths_to_the_catalog_unit(deployment: Deployme
         }
     # /api/search goes to the search unit's address, where nothing listens in this test.
     assert httpx.get(f"{deployment.proxy}/api/search/query").status_code == 502
+
+    # The container health check Compose and the image run: 0 when ready, 1 otherwise.
+    script = str(Path(sys.executable).parent / "backstage-py")
+    readiness = f"{deployment.unit_url}/.backstage/health/v1/readiness"
+    healthy = subprocess.run([script, "healthcheck", "--url", readiness], capture_output=True)
+    assert healthy.returncode == 0
+    assert healthy.stdout == b"ready\n"
+    down = f"http://127.0.0.1:{free_port()}/.backstage/health/v1/readiness"
+    unhealthy = subprocess.run([script, "healthcheck", "--url", down], capture_output=True)
+    assert unhealthy.returncode == 1
+    assert b"Connection refused" in unhealthy.stderr
 
     out, _ = stop(deployment.unit, signal.SIGTERM)
     assert deployment.unit.returncode == 0
