@@ -118,8 +118,14 @@ class GlobalTaskWorker:
             self.status = "idle"
         if isinstance(error, RunAborted):
             self._logger.warn(f"Task {self.task_id} was aborted, {error}")
-        interrupted = run.reason == SHUTDOWN and error is not None
-        await store.release(self.task_id, claim, error=error, keep_next_run=interrupted)
+        # A run cut short by shutdown stays due, so another replica runs it at once.
+        interrupted = run.reason == SHUTDOWN
+        await store.release(
+            self.task_id,
+            claim,
+            error=error if error is not None or not interrupted else SHUTDOWN,
+            keep_next_run=interrupted,
+        )
 
     async def _check_lease(self, store: TaskStore, claim: Claim, run: TaskRun) -> None:
         """Abort the run once its lease is gone (cancelled or expired elsewhere)."""

@@ -28,6 +28,9 @@ from backstage_backend_defaults.scheduler._table import ensure_tasks_table
 
 __all__ = ["PluginTaskScheduler"]
 
+# Time for a worker to release its own run after the run was stopped.
+_RELEASE_MARGIN = timedelta(seconds=1)
+
 
 class _Runner:
     def __init__(
@@ -86,7 +89,9 @@ class PluginTaskScheduler:
     async def _sweep(self, store: TaskStore) -> None:
         while not self._stopped:
             try:
-                for task_id in await store.release_expired():
+                for task_id in await store.release_expired(
+                    self._options.abort_grace_period + _RELEASE_MARGIN
+                ):
                     self._logger.warn(f"Task timed out and was lost: {task_id}")
             except Exception as error:
                 self._logger.warn(f"Error while performing janitorial tasks, {error}")
@@ -109,13 +114,12 @@ class PluginTaskScheduler:
             if frequency is None or timeout is None:
                 missing = "frequency" if frequency is None else "timeout"
                 raise InputError(f"Invalid schedule for task '{id}': '{missing}' is required")
-            schedule = task_schedule_definition(
-                frequency=frequency,
-                timeout=timeout,
-                initial_delay=initial_delay,
-                scope=scope,
-                key=f"task '{id}'",
-            )
+            try:
+                schedule = task_schedule_definition(
+                    frequency=frequency, timeout=timeout, initial_delay=initial_delay, scope=scope
+                )
+            except InputError as error:
+                raise InputError(f"Invalid schedule for task '{id}': {error.message}") from None
         if id in self._local or id in self._global:
             raise ConflictError(f"Task {id} is already scheduled in plugin '{self.plugin_id}'")
         if self._stopped:

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backstage_common.errors import BackstageError, ConflictError, NotFoundError
@@ -281,14 +281,15 @@ class TaskStore:
                 )
             )
 
-    async def release_expired(self) -> list[str]:
-        """Release runs past their timeout (their worker died or hangs); the tasks stay
-        due, so another worker runs them. Returns their ids."""
+    async def release_expired(self, grace: timedelta) -> list[str]:
+        """Release runs past their timeout plus `grace` (the time their own worker has to
+        stop them and release them itself): their worker died. The tasks stay due, so
+        another worker runs them. Returns their ids."""
         async with self._transaction() as (connection, now):
             rows = (
                 await connection.execute(
                     select(tasks.c.id, tasks.c.current_run_ticket)
-                    .where(tasks.c.current_run_expires_at < now)
+                    .where(tasks.c.current_run_expires_at < now - grace)
                     .with_for_update(skip_locked=True)
                 )
             ).all()

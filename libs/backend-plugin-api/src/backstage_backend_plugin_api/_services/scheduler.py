@@ -46,7 +46,7 @@ class SchedulerServiceTaskScheduleDefinition:
 
 ScheduleFrequency: TypeAlias = timedelta | str | CronFrequency | ManualTrigger
 """What `schedule_task(frequency=...)` takes: a `str` is a cron expression when it has 5
-or 6 fields, otherwise a duration (`'PT5M'`, `'5m'`)."""
+or 6 fields, `'manual'`, or else a duration (`'PT5M'`, `'5m'`)."""
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,8 @@ def _positive(value: timedelta, key: str) -> timedelta:
 def _frequency(value: object, key: str) -> timedelta | CronFrequency | ManualTrigger:
     if isinstance(value, CronFrequency):
         return _cron(value.cron, f"{key}.cron")
-    if isinstance(value, ManualTrigger):
-        return value
+    if isinstance(value, ManualTrigger) or (isinstance(value, str) and value.strip() == "manual"):
+        return ManualTrigger()
     if isinstance(value, str) and len(value.split()) >= 5:
         return _cron(value, key)
     if isinstance(value, timedelta):
@@ -93,20 +93,25 @@ def task_schedule_definition(
     timeout: timedelta | str,
     initial_delay: timedelta | str | None = None,
     scope: TaskScope = "global",
-    key: str = "schedule",
+    key: str = "",
 ) -> SchedulerServiceTaskScheduleDefinition:
-    """A checked schedule; strings are durations (`'PT5M'`, `'5m'`) or cron expressions.
+    """A checked schedule; a string frequency is a cron expression (5 or 6 fields),
+    `'manual'`, or a duration (`'PT5M'`, `'5m'`), as are string durations.
 
-    Raises InputError naming `<key>.<field>` when a field is invalid.
+    Raises InputError naming the field (`<key>.<field>` when `key` is given).
     """
-    delay = None if initial_delay is None else _duration(initial_delay, f"{key}.initialDelay")
+
+    def at(field: str) -> str:
+        return f"{key}.{field}" if key else field
+
+    delay = None if initial_delay is None else _duration(initial_delay, at("initialDelay"))
     if delay == timedelta(0):
         delay = None
     return SchedulerServiceTaskScheduleDefinition(
-        frequency=_frequency(frequency, f"{key}.frequency"),
-        timeout=_duration(timeout, f"{key}.timeout"),
+        frequency=_frequency(frequency, at("frequency")),
+        timeout=_duration(timeout, at("timeout")),
         initial_delay=delay,
-        scope=_scope(scope, f"{key}.scope"),
+        scope=_scope(scope, at("scope")),
     )
 
 
