@@ -45,8 +45,8 @@ class SchedulerServiceTaskScheduleDefinition:
 
 
 ScheduleFrequency: TypeAlias = timedelta | str | CronFrequency | ManualTrigger
-"""What `schedule_task(frequency=...)` takes: a `str` is a cron expression when it has 5
-or 6 fields, `'manual'`, or else a duration (`'PT5M'`, `'5m'`)."""
+"""What `schedule_task(frequency=...)` takes: a `str` is a cron expression (5 or 6 fields),
+`'manual'`, or a duration (`'PT5M'`, `'5m'`)."""
 
 
 @dataclass(frozen=True)

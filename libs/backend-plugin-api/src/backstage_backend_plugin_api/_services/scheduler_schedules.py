@@ -49,6 +49,11 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+def _looks_like_cron(value: str) -> bool:
+    """Durations have at most two words (`'5 minutes'`); anything more is meant as cron."""
+    return len(value.split()) >= 3 or "*" in value
+
+
 def _cron(expression: str, key: str) -> CronFrequency:
     problem = cron_problem(expression)
     if problem is not None:
@@ -67,7 +72,7 @@ def _frequency(value: object, key: str) -> timedelta | CronFrequency | ManualTri
         return _cron(value.cron, f"{key}.cron")
     if isinstance(value, ManualTrigger) or (isinstance(value, str) and value.strip() == "manual"):
         return ManualTrigger()
-    if isinstance(value, str) and len(value.split()) >= 5:
+    if isinstance(value, str) and _looks_like_cron(value):
         return _cron(value, key)
     if isinstance(value, timedelta):
         return _positive(value, key)
@@ -140,7 +145,7 @@ def _read_frequency(config: Config) -> timedelta | CronFrequency | ManualTrigger
                 f"Invalid frequency at '{full}': the only trigger is {{trigger: manual}}"
             )
         return ManualTrigger()
-    if isinstance(value, str) and len(value.split()) >= 5:
+    if isinstance(value, str) and _looks_like_cron(value):
         try:
             return _cron(value, full)
         except InputError as error:
