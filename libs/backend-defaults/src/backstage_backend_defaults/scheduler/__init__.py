@@ -14,8 +14,8 @@ Config `backend.scheduler` (durations): `pollInterval` (5s), `janitorInterval` (
 
 from __future__ import annotations
 
+from backstage_backend_plugin_api import SchedulerService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
-from backstage_backend_plugin_api import create_service_factory
 
 from backstage_backend_defaults.scheduler._options import SchedulerOptions, read_scheduler_options
 from backstage_backend_defaults.scheduler._router import scheduler_route_handlers
@@ -45,7 +45,7 @@ def _create_scheduler(
     lifecycle: core.Lifecycle,
     metadata: core.PluginMetadata,
     router: core.HttpRouter,
-) -> PluginTaskScheduler:
+) -> SchedulerService:
     scheduler = PluginTaskScheduler(
         plugin_id=metadata.get_id(), database=database, logger=logger, options=options
     )

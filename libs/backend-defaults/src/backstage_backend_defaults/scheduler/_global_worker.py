@@ -60,6 +60,8 @@ class GlobalTaskWorker:
         store = await self._store()
         await store.register(self.task_id, self._settings)
         self._logger.info(f"Registered scheduled task: {self.task_id}, {self._settings.to_json()}")
+        if self._settings.initial_delay is not None:
+            self.status = "initial-wait"
         self._loop = asyncio.create_task(self._work(store), name=f"task {self.task_id}")
 
     async def polled(self, times: int = 1) -> None:
@@ -80,7 +82,6 @@ class GlobalTaskWorker:
 
     async def _work(self, store: TaskStore) -> None:
         if self._settings.initial_delay is not None:
-            self.status = "initial-wait"
             await self._wakeup.sleep(self._settings.initial_delay.total_seconds())
         self.status = "idle"
         while not self._stopping:
@@ -99,6 +100,9 @@ class GlobalTaskWorker:
     async def _run_once(self, store: TaskStore) -> None:
         claim = await store.try_claim(self.task_id, str(uuid.uuid4()))
         if claim is None:
+            return
+        if self._stopping:  # stopped while claiming: leave the run to another replica
+            await store.unclaim(self.task_id, claim)
             return
         run = TaskRun(self._fn, grace=self._options.abort_grace_period)
         self._run = run

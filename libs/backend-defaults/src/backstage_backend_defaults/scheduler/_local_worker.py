@@ -54,6 +54,11 @@ class LocalTaskWorker:
 
     def start(self) -> None:
         self._logger.info(f"Registered scheduled task: {self.task_id}, {self._settings.to_json()}")
+        if self._settings.is_manual:
+            self._idle_until(None)
+        elif self._settings.initial_delay is not None:
+            self.status = "initial-wait"
+            self._idle_until(self._settings.initial_delay.total_seconds())
         self._loop = asyncio.create_task(self._work(), name=f"task {self.task_id}")
 
     def task_state(self) -> dict[str, Any]:
@@ -78,11 +83,8 @@ class LocalTaskWorker:
     async def _work(self) -> None:
         delay = self._settings.initial_delay
         if self._settings.is_manual:
-            self._idle_until(None)
             await self._wakeup.sleep(None)
         elif delay is not None:
-            self.status = "initial-wait"
-            self._idle_until(delay.total_seconds())
             await self._wakeup.sleep(delay.total_seconds())
         while not self._stopping:
             started = time.monotonic()

@@ -173,6 +173,7 @@ class PluginTaskScheduler:
         return list(self._descriptors)
 
     def global_worker(self, id: str) -> GlobalTaskWorker | None:
+        """The worker of a global task scheduled here (to wait for its polls)."""
         return self._global.get(id)
 
     async def describe_tasks(self) -> list[dict[str, Any]]:

@@ -231,6 +231,15 @@ class TaskStore:
             )
             return bool(released.rowcount == 1)
 
+    async def unclaim(self, task_id: str, claim: Claim) -> None:
+        """Give back a claim that was never run (the worker is stopping); still due."""
+        async with self._transaction() as (connection, _):
+            await connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.current_run_ticket == claim.ticket)
+                .values(**_IDLE_RUN)
+            )
+
     async def trigger(self, task_id: str) -> None:
         """Make the task due now; NotFoundError when unknown, ConflictError when running."""
         async with self._transaction() as (connection, now):
