@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -107,7 +108,8 @@ class GlobalTaskWorker:
         run = TaskRun(self._fn, grace=self._options.abort_grace_period)
         self._run = run
         self.status = "running"
-        liveness = asyncio.create_task(self._check_lease(store, claim, run))
+        ended = asyncio.Event()
+        liveness = asyncio.create_task(self._check_lease(store, claim, run, ended))
         error: BaseException | None = None
         try:
             await run.execute(claim.settings.timeout)
@@ -117,7 +119,10 @@ class GlobalTaskWorker:
             error = failure
             self._logger.error(f"Task {self.task_id} failed, {failure}", failure)
         finally:
-            liveness.cancel()
+            # Never cancelled mid-query: that would cost the pool its connection, and an
+            # in-memory SQLite database its data.
+            ended.set()
+            await asyncio.shield(liveness)
             self._run = None
             self.status = "idle"
         if isinstance(error, RunAborted):
@@ -131,10 +136,16 @@ class GlobalTaskWorker:
             keep_next_run=interrupted,
         )
 
-    async def _check_lease(self, store: TaskStore, claim: Claim, run: TaskRun) -> None:
+    async def _check_lease(
+        self, store: TaskStore, claim: Claim, run: TaskRun, ended: asyncio.Event
+    ) -> None:
         """Abort the run once its lease is gone (cancelled or expired elsewhere)."""
         while True:
-            await asyncio.sleep(self._options.poll_interval.total_seconds())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._options.poll_interval.total_seconds()):
+                    await ended.wait()
+            if ended.is_set():
+                return
             try:
                 held = await store.holds(self.task_id, claim.ticket)
             except Exception as error:

@@ -75,7 +75,8 @@ class PluginTaskScheduler:
         """The plugin's tasks table, created on first use; the janitor starts with it."""
         if self._store is None or (self._store.done() and self._store.exception() is not None):
             self._store = asyncio.ensure_future(self._open_store())
-        return await self._store
+        # shielded: a cancelled caller must not cancel the opening others wait for
+        return await asyncio.shield(self._store)
 
     async def _open_store(self) -> TaskStore:
         engine = await self._database.get_engine()
