@@ -267,7 +267,7 @@ async def test_a_run_abandoned_by_a_dead_replica_is_taken_over_after_its_timeout
         started.set()
         await asyncio.Event().wait()
 
-    await dead.schedule_task(id="t", fn=hang, frequency=HOUR, timeout=timedelta(seconds=1))
+    await dead.schedule_task(id="t", fn=hang, frequency=HOUR, timeout=timedelta(milliseconds=500))
     await within(started.wait())
     kill(dead)
 
@@ -275,7 +275,7 @@ async def test_a_run_abandoned_by_a_dead_replica_is_taken_over_after_its_timeout
     survivor = cluster.scheduler(logger=logger)
     recorder = Recorder()
     await survivor.schedule_task(
-        id="t", fn=recorder.fn(), frequency=HOUR, timeout=timedelta(seconds=1)
+        id="t", fn=recorder.fn(), frequency=HOUR, timeout=timedelta(milliseconds=500)
     )
     await recorder.next_run()
     assert recorder.runs == ["run"]
