@@ -121,11 +121,10 @@ async def test_an_unreachable_store_is_a_miss_logged_once_and_counted() -> None:
     await manager.close()
 
 
-async def test_the_cache_works_again_when_the_store_comes_back() -> None:
+async def test_the_cache_works_again_when_the_store_comes_back(tcp_proxy: Any) -> None:
     url = urlsplit(require_service_url("BACKSTAGE_TEST_REDIS_URL"))
     # a TCP proxy in front of the real Redis, which the test stops and restarts
-    upstream = (url.hostname or "127.0.0.1", url.port or 6379)
-    proxy = await _Proxy.start(upstream)
+    proxy = await tcp_proxy((url.hostname or "127.0.0.1", url.port or 6379))
     manager = manager_for({"store": "redis", "connection": f"redis://127.0.0.1:{proxy.port}"})
     cache = manager.for_plugin("catalog")
     key = unique("comeback")
@@ -134,14 +133,13 @@ async def test_the_cache_works_again_when_the_store_comes_back() -> None:
         assert await cache.get(key) == "before"
         await proxy.stop()
         assert await cache.get(key) is None  # outage: a miss, not an error
-        proxy = await _Proxy.start(upstream, port=proxy.port)
+        await proxy.start()
         for _ in range(50):
             if await cache.get(key) == "before":
                 break
             await asyncio.sleep(0.1)
         assert await cache.get(key) == "before"
     finally:
-        await proxy.stop()
         await manager.close()
 
 
@@ -168,47 +166,6 @@ def test_redis_namespace_prefixes_every_key() -> None:
     )
     assert manager.settings.username == "app"
     assert "secret" not in manager.settings.describe()
-
-
-class _Proxy:
-    """A loopback TCP proxy to a real server, so a test can take the server away."""
-
-    def __init__(self, server: asyncio.Server, port: int) -> None:
-        self._server = server
-        self.port = port
-        self._pipes: set[asyncio.StreamWriter] = set()
-
-    @classmethod
-    async def start(cls, upstream: tuple[str, int], port: int = 0) -> _Proxy:
-        holder: list[_Proxy] = []
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            up_reader, up_writer = await asyncio.open_connection(*upstream)
-            holder[0]._pipes.update({writer, up_writer})
-
-            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-                try:
-                    while data := await source.read(65536):
-                        sink.write(data)
-                        await sink.drain()
-                except (ConnectionError, OSError):
-                    pass
-                finally:
-                    sink.close()
-
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-        server = await asyncio.start_server(handle, "127.0.0.1", port, reuse_address=True)
-        proxy = cls(server, server.sockets[0].getsockname()[1])
-        holder.append(proxy)
-        return proxy
-
-    async def stop(self) -> None:
-        self._server.close()
-        for pipe in self._pipes:
-            pipe.close()
-        self._pipes.clear()
-        await self._server.wait_closed()
 
 
 def test_tls_only_for_rediss_urls() -> None:

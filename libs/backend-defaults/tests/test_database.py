@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
-from backstage_backend_test_utils import require_service_url
 from backstage_common.config import Config
 from backstage_common.errors import ServiceUnavailableError
 from sqlalchemy import text
@@ -86,27 +82,6 @@ async def databases_with_prefix(connection: dict[str, Any], prefix: str) -> list
     finally:
         await admin.close()
     return sorted(row[0] for row in rows)
-
-
-@pytest.fixture
-async def postgres() -> AsyncIterator[tuple[dict[str, Any], str]]:
-    """The test server's connection, and a unique prefix whose databases are dropped after."""
-    url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
-    connection = {
-        "host": url.hostname or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        **({"password": url.password} if url.password else {}),
-    }
-    prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
-    yield connection, prefix
-    names = await databases_with_prefix(connection, prefix)
-    admin = await asyncpg.connect(database="postgres", **connection)
-    try:
-        for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def test_postgres_database_mode_creates_one_database_per_plugin(
