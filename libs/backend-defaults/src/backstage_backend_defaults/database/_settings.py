@@ -121,9 +121,10 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         connection = _parse_connection(
             config.get_optional(f"{base}.connection"), client, f"{base}.connection"
         )
-    connection.update(
-        _parse_connection(config.get_optional(f"{own}.connection"), client, f"{own}.connection")
+    own_connection = _parse_connection(
+        config.get_optional(f"{own}.connection"), client, f"{own}.connection"
     )
+    connection.update(own_connection)
     if not connection and client == "sqlite":
         connection = {"filename": ":memory:"}
 
@@ -154,7 +155,7 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
     if client == "sqlite":
         return settings
     prefix = config.get_optional_string(f"{base}.prefix") or "backstage_plugin_"
-    own_database = config.get_optional_string(f"{own}.connection.database")
+    own_database = own_connection.get("database")
     if settings.division == "schema":
         schema = (config.get_optional_string(f"{base}.schemaPrefix") or "") + plugin_id
         schema = schema.replace("-", "_")
