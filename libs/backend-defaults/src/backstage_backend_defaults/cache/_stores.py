@@ -64,22 +64,42 @@ class MemoryStore:
 class RedisStore:
     """redis-py's client (a single server) or cluster client (`cluster.rootNodes`)."""
 
-    def __init__(self, client: Any, timeout: float) -> None:
+    def __init__(self, client: Any, timeout: float, *, cluster: bool) -> None:
         self._client = client
         self._timeout = timeout
+        self._undiscovered = cluster
+        self._discovery: asyncio.Future[Any] | None = None
+
+    async def _discover(self) -> None:
+        """Learn the cluster's nodes and slots once, before the first call.
+
+        redis-py (8.1) lets concurrent first calls race its own discovery, and some then
+        write to a connection it has just closed; here they all wait for one discovery.
+        """
+        task = self._discovery
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._discovery = asyncio.ensure_future(self._client.initialize())
+        await asyncio.shield(task)  # a caller's timeout must not cancel it for the others
+        self._undiscovered = False
 
     async def get(self, key: str) -> bytes | None:
         async with asyncio.timeout(self._timeout):
+            if self._undiscovered:
+                await self._discover()
             value: bytes | None = await self._client.get(key)
             return value
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         milliseconds = None if ttl is None else max(1, math.ceil(ttl * 1000))
         async with asyncio.timeout(self._timeout):
+            if self._undiscovered:
+                await self._discover()
             await self._client.set(key, value, px=milliseconds)
 
     async def delete(self, key: str) -> None:
         async with asyncio.timeout(self._timeout):
+            if self._undiscovered:
+                await self._discover()
             await self._client.delete(key)
 
     async def close(self) -> None:
@@ -181,4 +201,5 @@ def create_store(settings: StoreSettings) -> CacheStore:
         return MemoryStore()
     if settings.store == "memcache":
         return MemcachedStore(_memcached_client(settings), settings.timeout)
-    return RedisStore(_redis_client(settings), settings.timeout)
+    cluster = bool(settings.cluster_nodes)
+    return RedisStore(_redis_client(settings), settings.timeout, cluster=cluster)
