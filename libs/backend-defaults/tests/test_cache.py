@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from backstage_backend_defaults.cache import CacheManager
+from backstage_backend_defaults.cache import CacheManager, stored_key
 from backstage_backend_defaults.logger import create_root_logger
 from backstage_backend_plugin_api import CacheService
 from backstage_backend_test_utils import require_service_url
@@ -348,3 +348,19 @@ def test_timeout_is_read_as_milliseconds_or_a_duration() -> None:
     assert manager_for({"store": "memory", "timeout": "3s"}).settings.timeout == 3.0
     with pytest.raises(InputError, match=r"backend\.cache\.timeout"):
         manager_for({"store": "memory", "timeout": -1})
+
+
+async def test_a_stored_value_that_is_not_json_reads_as_a_miss() -> None:
+    import redis.asyncio as redis
+
+    url = require_service_url("BACKSTAGE_TEST_REDIS_URL")
+    manager = manager_for({"store": "redis", "connection": url})
+    plugin = f"foreign{uuid.uuid4().hex}"
+    raw = redis.Redis.from_url(url)
+    try:
+        await raw.set(stored_key(f"{plugin}:", "k"), b"\xff not json", ex=60)
+        assert await manager.for_plugin(plugin).get("k") is None
+        assert manager.health.errors == 1
+    finally:
+        await raw.aclose()
+        await manager.close()

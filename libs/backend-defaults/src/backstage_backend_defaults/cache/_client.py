@@ -83,7 +83,11 @@ class CacheClient:
             return None
         if raw is None:
             return None
-        value: JsonValue = _decoder.decode(raw)
+        try:
+            value: JsonValue = _decoder.decode(raw)
+        except msgspec.DecodeError as error:  # not written by this service: a miss
+            self._health.failed(self._plugin_id, "get", error)
+            return None
         return value
 
     async def set(

@@ -16,14 +16,29 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
+from backstage_backend_defaults.cache._deadlines import Deadlines
 from backstage_backend_defaults.cache._settings import StoreSettings
 
 __all__ = ["CacheStore", "create_store"]
 
 _MEMCACHED_RELATIVE_LIMIT = 30 * 24 * 3600
 """memcached reads an expiry above 30 days as a Unix time, not as seconds from now."""
+
+T = TypeVar("T")
+
+
+async def _bounded(deadlines: Deadlines, call: Awaitable[T]) -> T:
+    task = deadlines.start()
+    try:
+        return await call
+    except asyncio.CancelledError:
+        deadlines.raise_if_expired(task)
+        raise
+    finally:
+        deadlines.finish(task)
 
 
 class CacheStore(Protocol):
@@ -66,7 +81,8 @@ class RedisStore:
 
     def __init__(self, client: Any, timeout: float, *, cluster: bool) -> None:
         self._client = client
-        self._timeout = timeout
+        self._deadlines = Deadlines(timeout)
+        self._cluster = cluster
         self._undiscovered = cluster
         self._discovery: asyncio.Future[Any] | None = None
 
@@ -82,27 +98,37 @@ class RedisStore:
         await asyncio.shield(task)  # a caller's timeout must not cancel it for the others
         self._undiscovered = False
 
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self._undiscovered:
+            await _bounded(self._deadlines, self._discover())
+        try:
+            return await _bounded(self._deadlines, call())
+        except TimeoutError:
+            await self._drop_idle_connections()
+            raise
+
+    async def _drop_idle_connections(self) -> None:
+        """After a timeout: redis-py closes a connection cancelled while reading, but one
+        cancelled while still sending goes back to the pool with its answer to come."""
+        if self._cluster:
+            for node in self._client.get_nodes():
+                await node.disconnect_free_connections()
+        else:
+            await self._client.connection_pool.disconnect(inuse_connections=False)
+
     async def get(self, key: str) -> bytes | None:
-        async with asyncio.timeout(self._timeout):
-            if self._undiscovered:
-                await self._discover()
-            value: bytes | None = await self._client.get(key)
-            return value
+        value: bytes | None = await self._call(lambda: self._client.get(key))
+        return value
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         milliseconds = None if ttl is None else max(1, math.ceil(ttl * 1000))
-        async with asyncio.timeout(self._timeout):
-            if self._undiscovered:
-                await self._discover()
-            await self._client.set(key, value, px=milliseconds)
+        await self._call(lambda: self._client.set(key, value, px=milliseconds))
 
     async def delete(self, key: str) -> None:
-        async with asyncio.timeout(self._timeout):
-            if self._undiscovered:
-                await self._discover()
-            await self._client.delete(key)
+        await self._call(lambda: self._client.delete(key))
 
     async def close(self) -> None:
+        self._deadlines.close()
         await self._client.aclose()
 
 
@@ -120,22 +146,21 @@ class MemcachedStore:
 
     def __init__(self, client: Any, timeout: float) -> None:
         self._client = client
-        self._timeout = timeout
+        self._deadlines = Deadlines(timeout)
 
     async def get(self, key: str) -> bytes | None:
-        async with asyncio.timeout(self._timeout):
-            value: bytes | None = await self._client.get(key.encode())
-            return value
+        value: bytes | None = await _bounded(self._deadlines, self._client.get(key.encode()))
+        return value
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
-        async with asyncio.timeout(self._timeout):
-            await self._client.set(key.encode(), value, exptime=_memcached_expiry(ttl))
+        expiry = _memcached_expiry(ttl)
+        await _bounded(self._deadlines, self._client.set(key.encode(), value, exptime=expiry))
 
     async def delete(self, key: str) -> None:
-        async with asyncio.timeout(self._timeout):
-            await self._client.delete(key.encode())
+        await _bounded(self._deadlines, self._client.delete(key.encode()))
 
     async def close(self) -> None:
+        self._deadlines.close()
         await self._client.close()
 
 
@@ -162,11 +187,12 @@ def _memcached_client(settings: StoreSettings) -> Any:
 
 
 def _redis_client(settings: StoreSettings) -> Any:
+    # No `socket_timeout`: the store's deadlines bound every call, and redis-py would wrap
+    # each write in `asyncio.wait_for` (a task per call) and each read in a timer.
     options: dict[str, Any] = {
         "username": settings.username,
         "password": settings.password,
         "ssl": settings.ssl,
-        "socket_timeout": settings.timeout,
         "socket_connect_timeout": settings.timeout,
     }
     if settings.cluster_nodes:
