@@ -187,12 +187,14 @@ def _memcached_client(settings: StoreSettings) -> Any:
 
 
 def _redis_client(settings: StoreSettings) -> Any:
-    # No `socket_timeout`: the store's deadlines bound every call, and redis-py would wrap
-    # each write in `asyncio.wait_for` (a task per call) and each read in a timer.
+    # No `socket_timeout` (redis-py's default is 5 s): the store's deadlines bound every
+    # call, and redis-py would wrap each write in `asyncio.wait_for` (a task per call) and
+    # each read in a timer.
     options: dict[str, Any] = {
         "username": settings.username,
         "password": settings.password,
         "ssl": settings.ssl,
+        "socket_timeout": None,
         "socket_connect_timeout": settings.timeout,
     }
     if settings.cluster_nodes:
