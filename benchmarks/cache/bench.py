@@ -140,7 +140,9 @@ async def _memory(args: argparse.Namespace) -> dict[str, float]:
 
 
 async def _redis(args: argparse.Namespace) -> dict[str, float]:
-    raw = redis.Redis.from_url(args.redis)
+    # redis-py's default 5 s socket timeout costs an `asyncio.wait_for` per write; the
+    # service goes without it (its own deadlines bound each call), so the raw side does too
+    raw = redis.Redis.from_url(args.redis, socket_timeout=None)
     prefix = f"raw-bench-{uuid.uuid4().hex[:8]}:"
 
     async def raw_set(i: int) -> None:
