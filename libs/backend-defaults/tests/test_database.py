@@ -11,7 +11,7 @@ import pytest
 from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
 from backstage_common.config import Config
 from backstage_common.errors import InputError, ServiceUnavailableError
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 
 def file_names(folder: Path) -> list[str]:
@@ -391,6 +391,18 @@ async def test_a_session_changing_its_search_path_leaks_nothing_to_the_next(
                 path = (await session.execute(text("SHOW search_path"))).scalar()
                 name = (await session.execute(text("SHOW application_name"))).scalar()
             assert (path, name) == (f'"{expected}"', f"backstage_plugin_{expected}")
+        # ORM sessions and reflection see the plugin's schema too
+        async with catalog.begin() as session:
+            await session.execute(text("CREATE TABLE IF NOT EXISTS owned (id INTEGER)"))
+        sessions = await manager.for_plugin("catalog").get_session_factory()
+        async with sessions() as orm:
+            assert (await orm.execute(text("SELECT current_schema()"))).scalar() == "catalog"
+        async with catalog.connect() as session:
+            tables = await session.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert tables == ["owned"]
+        async with search.connect() as session:
+            tables = await session.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert tables == []
         # a session of the shared pool that is no plugin's sees no schema at all
         shared_engine = next(iter(manager._shared.values()))
         async with shared_engine.connect() as session:
