@@ -1,29 +1,38 @@
-"""One contract for every cache store: memory, and real Redis and memcached servers."""
+"""One contract for every cache store: memory, and real Redis, Redis Cluster and memcached
+servers."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from backstage_backend_defaults.cache import CacheManager
+from backstage_backend_defaults.cache import CacheManager, stored_key
 from backstage_backend_defaults.logger import create_root_logger
 from backstage_backend_plugin_api import CacheService
 from backstage_backend_test_utils import require_service_url
 from backstage_common.config import Config
 from backstage_common.errors import InputError
 
-STORES = ["memory", "redis", "memcache"]
+STORES = ["memory", "redis", "redis-cluster", "memcache"]
 
 
-def store_config(store: str) -> dict[str, Any]:
+def cluster_config(nodes: list[tuple[str, int]]) -> dict[str, Any]:
+    root_nodes = [{"url": f"redis://{host}:{port}"} for host, port in nodes]
+    return {"store": "redis", "redis": {"cluster": {"rootNodes": root_nodes}}}
+
+
+def store_config(store: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     if store == "memory":
         return {"store": "memory"}
     if store == "redis":
         return {"store": "redis", "connection": require_service_url("BACKSTAGE_TEST_REDIS_URL")}
+    if store == "redis-cluster":  # started only for the tests that use it
+        return cluster_config(request.getfixturevalue("redis_cluster"))
     url = require_service_url("BACKSTAGE_TEST_MEMCACHED_URL")
     return {"store": "memcache", "connection": url.removeprefix("memcache://")}
 
@@ -36,7 +45,7 @@ def manager_for(cache: dict[str, Any], lines: list[bytes] | None = None) -> Cach
 
 @pytest.fixture(params=STORES)
 async def manager(request: pytest.FixtureRequest) -> AsyncIterator[CacheManager]:
-    made = manager_for(store_config(request.param))
+    made = manager_for(store_config(request.param, request))
     yield made
     await made.close()
 
@@ -77,6 +86,14 @@ async def test_ttl_expires_entries_and_default_ttl_applies(manager: CacheManager
     await asyncio.sleep(2.2)
     assert await cache.get(short) is None
     assert await cache.get(default) is None
+
+
+async def test_a_ttl_over_thirty_days_is_still_a_ttl(manager: CacheManager) -> None:
+    # memcached reads an expiry above 30 days as a Unix time: sent as such, not as 1970
+    cache = manager.for_plugin("catalog")
+    key = unique("month")
+    await cache.set(key, "kept", ttl=timedelta(days=31))
+    assert await cache.get(key) == "kept"
 
 
 async def test_large_values_unicode_and_very_long_keys(manager: CacheManager) -> None:
@@ -121,11 +138,10 @@ async def test_an_unreachable_store_is_a_miss_logged_once_and_counted() -> None:
     await manager.close()
 
 
-async def test_the_cache_works_again_when_the_store_comes_back() -> None:
+async def test_the_cache_works_again_when_the_store_comes_back(tcp_proxy: Any) -> None:
     url = urlsplit(require_service_url("BACKSTAGE_TEST_REDIS_URL"))
     # a TCP proxy in front of the real Redis, which the test stops and restarts
-    upstream = (url.hostname or "127.0.0.1", url.port or 6379)
-    proxy = await _Proxy.start(upstream)
+    proxy = await tcp_proxy((url.hostname or "127.0.0.1", url.port or 6379))
     manager = manager_for({"store": "redis", "connection": f"redis://127.0.0.1:{proxy.port}"})
     cache = manager.for_plugin("catalog")
     key = unique("comeback")
@@ -134,14 +150,13 @@ async def test_the_cache_works_again_when_the_store_comes_back() -> None:
         assert await cache.get(key) == "before"
         await proxy.stop()
         assert await cache.get(key) is None  # outage: a miss, not an error
-        proxy = await _Proxy.start(upstream, port=proxy.port)
+        await proxy.start()
         for _ in range(50):
             if await cache.get(key) == "before":
                 break
             await asyncio.sleep(0.1)
         assert await cache.get(key) == "before"
     finally:
-        await proxy.stop()
         await manager.close()
 
 
@@ -168,47 +183,6 @@ def test_redis_namespace_prefixes_every_key() -> None:
     )
     assert manager.settings.username == "app"
     assert "secret" not in manager.settings.describe()
-
-
-class _Proxy:
-    """A loopback TCP proxy to a real server, so a test can take the server away."""
-
-    def __init__(self, server: asyncio.Server, port: int) -> None:
-        self._server = server
-        self.port = port
-        self._pipes: set[asyncio.StreamWriter] = set()
-
-    @classmethod
-    async def start(cls, upstream: tuple[str, int], port: int = 0) -> _Proxy:
-        holder: list[_Proxy] = []
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            up_reader, up_writer = await asyncio.open_connection(*upstream)
-            holder[0]._pipes.update({writer, up_writer})
-
-            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-                try:
-                    while data := await source.read(65536):
-                        sink.write(data)
-                        await sink.drain()
-                except (ConnectionError, OSError):
-                    pass
-                finally:
-                    sink.close()
-
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-        server = await asyncio.start_server(handle, "127.0.0.1", port, reuse_address=True)
-        proxy = cls(server, server.sockets[0].getsockname()[1])
-        holder.append(proxy)
-        return proxy
-
-    async def stop(self) -> None:
-        self._server.close()
-        for pipe in self._pipes:
-            pipe.close()
-        self._pipes.clear()
-        await self._server.wait_closed()
 
 
 def test_tls_only_for_rediss_urls() -> None:
@@ -256,3 +230,137 @@ def test_infinispan_settings_as_backstage_reads_them() -> None:
         True,
     )
     assert manager_for({"store": "infinispan"}).settings.port == 11222
+
+
+async def test_cluster_mode_spreads_keys_over_the_nodes_without_crossslot(
+    redis_cluster: list[tuple[str, int]],
+) -> None:
+    import redis.asyncio as redis
+
+    manager = manager_for(cluster_config(redis_cluster))
+    assert manager.settings.describe().startswith("redis cluster at 127.0.0.1:")
+    plugin = f"spread{uuid.uuid4().hex}"
+    cache = manager.for_plugin(plugin)
+    try:
+        # many first calls at once, while the client is still discovering the cluster
+        await asyncio.gather(*(cache.set(f"k{index}", index) for index in range(30)))
+        values = await asyncio.gather(*(cache.get(f"k{index}") for index in range(30)))
+        assert values == list(range(30))
+        await cache.delete("k0")
+        assert await cache.get("k0") is None
+        assert manager.health.errors == 0  # no MOVED, no CROSSSLOT, no miss
+    finally:
+        await manager.close()
+    holding = 0
+    for host, port in redis_cluster:
+        node = redis.Redis(host=host, port=port)
+        try:
+            keys = [key async for key in node.scan_iter(match=f"{plugin}:*")]
+        finally:
+            await node.aclose()
+        holding += 1 if keys else 0
+    assert holding >= 2  # a real cluster: the plugin's keys live on several primaries
+
+
+def test_cluster_settings_as_backstage_reads_them() -> None:
+    manager = manager_for(
+        {
+            "store": "valkey",
+            "valkey": {
+                "cluster": {
+                    "rootNodes": [{"url": "redis://a.example:7000"}, {"url": "redis://b:7001"}],
+                    "defaults": {"username": "app", "password": "secret"},
+                    "useReplicas": True,
+                },
+                "client": {"keyPrefix": "team:"},
+            },
+        }
+    )
+    settings = manager.settings
+    assert settings.cluster_nodes == (("a.example", 7000), ("b", 7001))
+    assert (settings.username, settings.password, settings.read_from_replicas) == (
+        "app",
+        "secret",
+        True,
+    )
+    assert settings.namespace == "team:"
+    assert "secret" not in settings.describe()
+
+
+async def _blackhole() -> asyncio.Server:
+    """A server that accepts connections and never answers."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(swallow, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("store", ["memcache", "redis"])
+async def test_a_server_that_never_answers_is_a_miss_within_the_timeout(store: str) -> None:
+    server = await _blackhole()
+    port = server.sockets[0].getsockname()[1]
+    connection = f"127.0.0.1:{port}" if store == "memcache" else f"redis://127.0.0.1:{port}"
+    manager = manager_for({"store": store, "connection": connection, "timeout": 200})
+    cache = manager.for_plugin("catalog")
+    try:
+        async with asyncio.timeout(30):  # a hang fails the test instead of stalling it
+            await cache.set("k", 1)
+            assert await cache.get("k") is None
+            await cache.delete("k")
+            # every pooled connection is stuck now: the next calls still end in a miss
+            assert await asyncio.gather(*(cache.get(f"k{i}") for i in range(8))) == [None] * 8
+        assert manager.health.errors == 11
+    finally:
+        await manager.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_timed_out_memcached_answer_never_reaches_another_call(tcp_proxy: Any) -> None:
+    address = require_service_url("BACKSTAGE_TEST_MEMCACHED_URL").removeprefix("memcache://")
+    host, _, port = address.rpartition(":")
+    proxy = await tcp_proxy((host, int(port)))
+    manager = manager_for(
+        {"store": "memcache", "connection": f"127.0.0.1:{proxy.port}", "timeout": 200}
+    )
+    cache = manager.for_plugin("catalog")
+    first, second = unique("first"), unique("second")
+    try:
+        await cache.set(first, "one")
+        await cache.set(second, "two")
+        proxy.reply_delay = 0.5  # longer than the timeout
+        assert await cache.get(first) is None  # timed out: a miss
+        proxy.reply_delay = 0.0
+        await asyncio.sleep(0.7)  # the late answer to the first call has arrived by now
+        # every pooled connection in turn: each answers its own call
+        assert [await cache.get(second) for _ in range(8)] == ["two"] * 8
+        assert manager.health.errors == 1
+    finally:
+        await manager.close()
+
+
+def test_timeout_is_read_as_milliseconds_or_a_duration() -> None:
+    assert manager_for({"store": "memory"}).settings.timeout == 2.0
+    assert manager_for({"store": "memory", "timeout": 250}).settings.timeout == 0.25
+    assert manager_for({"store": "memory", "timeout": "3s"}).settings.timeout == 3.0
+    with pytest.raises(InputError, match=r"backend\.cache\.timeout"):
+        manager_for({"store": "memory", "timeout": -1})
+
+
+async def test_a_stored_value_that_is_not_json_reads_as_a_miss() -> None:
+    import redis.asyncio as redis
+
+    url = require_service_url("BACKSTAGE_TEST_REDIS_URL")
+    manager = manager_for({"store": "redis", "connection": url})
+    plugin = f"foreign{uuid.uuid4().hex}"
+    raw = redis.Redis.from_url(url)
+    try:
+        await raw.set(stored_key(f"{plugin}:", "k"), b"\xff not json", ex=60)
+        assert await manager.for_plugin(plugin).get("k") is None
+        assert manager.health.errors == 1
+    finally:
+        await raw.aclose()
+        await manager.close()

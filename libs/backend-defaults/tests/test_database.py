@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
-from backstage_backend_test_utils import require_service_url
 from backstage_common.config import Config
-from backstage_common.errors import ServiceUnavailableError
-from sqlalchemy import text
+from backstage_common.errors import InputError, ServiceUnavailableError
+from sqlalchemy import inspect, text
 
 
 def file_names(folder: Path) -> list[str]:
@@ -86,27 +82,6 @@ async def databases_with_prefix(connection: dict[str, Any], prefix: str) -> list
     finally:
         await admin.close()
     return sorted(row[0] for row in rows)
-
-
-@pytest.fixture
-async def postgres() -> AsyncIterator[tuple[dict[str, Any], str]]:
-    """The test server's connection, and a unique prefix whose databases are dropped after."""
-    url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
-    connection = {
-        "host": url.hostname or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        **({"password": url.password} if url.password else {}),
-    }
-    prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
-    yield connection, prefix
-    names = await databases_with_prefix(connection, prefix)
-    admin = await asyncpg.connect(database="postgres", **connection)
-    try:
-        for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def test_postgres_database_mode_creates_one_database_per_plugin(
@@ -315,3 +290,276 @@ async def test_replicas_starting_together_on_postgres_migrate_once(
     finally:
         for replica in replicas:
             await replica.close()
+
+
+async def create_database(connection: dict[str, Any], name: str) -> None:
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+def asked_for(openings: list[bytes]) -> list[str]:
+    """The database named in each Postgres startup message (`database\\0<name>\\0`)."""
+    names = []
+    for opening in openings:
+        _, found, rest = opening.partition(b"database\x00")
+        if found:
+            names.append(rest.split(b"\x00", 1)[0].decode())
+    return names
+
+
+async def test_schema_mode_shares_one_pool_among_many_plugins_each_in_its_own_schema(
+    postgres: tuple[dict[str, Any], str], tcp_proxy: Any
+) -> None:
+    connection, prefix = postgres
+    shared = f"{prefix}shared"
+    await create_database(connection, shared)
+    proxy = await tcp_proxy((connection["host"], connection["port"]))
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "port": proxy.port, "database": shared},
+            "pluginDivisionMode": "schema",
+            "pool": {"max": 4},
+        }
+    )
+    plugins = [f"plugin-{letter}" for letter in "abcdefghijklmnopqrst"]
+    try:
+        engines = [await manager.for_plugin(plugin).get_engine() for plugin in plugins]
+        assert len({id(engine.sync_engine.pool) for engine in engines}) == 1
+        assert engines[0].sync_engine.pool.size() == 4  # type: ignore[attr-defined]
+        # the same table name everywhere, with another column type in every other plugin:
+        # a statement prepared for one plugin's table must never serve another's
+        for index, engine in enumerate(engines):
+            column = "TEXT" if index % 2 == 0 else "INTEGER"
+            value = plugins[index] if index % 2 == 0 else index
+            async with engine.begin() as session:
+                await session.execute(text(f"CREATE TABLE items (name {column})"))
+                await session.execute(text("INSERT INTO items VALUES (:v)"), {"v": value})
+
+        async def own_rows(index: int) -> tuple[list[Any], str | None]:
+            async with engines[index].connect() as session:
+                rows = (await session.execute(text("SELECT name FROM items"))).all()
+                schema = (await session.execute(text("SELECT current_schema()"))).scalar()
+                return [row[0] for row in rows], schema
+
+        rounds = [index for _ in range(10) for index in range(len(plugins))]
+        results = await asyncio.gather(*(own_rows(index) for index in rounds))
+        for index, (rows, schema) in zip(rounds, results, strict=True):
+            assert rows == [plugins[index] if index % 2 == 0 else index]
+            assert schema == plugins[index].replace("-", "_")
+    finally:
+        await manager.close()
+    # twenty plugins, never more than the pool's four connections, and only ever to the
+    # configured database: never to the `postgres` maintenance database
+    assert 1 <= len(proxy.openings) <= 4
+    assert set(asked_for(proxy.openings)) == {shared}
+    check = await asyncpg.connect(database=shared, **connection)
+    try:
+        schemas = await check.fetch(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'items'"
+        )
+    finally:
+        await check.close()
+    assert sorted(row[0] for row in schemas) == sorted(p.replace("-", "_") for p in plugins)
+
+
+async def test_a_session_changing_its_search_path_leaks_nothing_to_the_next(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    shared = f"{prefix}shared"
+    await create_database(connection, shared)
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "database": shared},
+            "pluginDivisionMode": "schema",
+            "pool": {"max": 1},  # one connection: every session reuses it
+        }
+    )
+    try:
+        catalog = await manager.for_plugin("catalog").get_engine()
+        search = await manager.for_plugin("search").get_engine()
+        async with catalog.connect() as session:
+            await session.execute(text("SET search_path TO search"))
+            await session.commit()
+        for engine, expected in ((search, "search"), (catalog, "catalog")):
+            async with engine.connect() as session:
+                path = (await session.execute(text("SHOW search_path"))).scalar()
+                name = (await session.execute(text("SHOW application_name"))).scalar()
+            assert (path, name) == (f'"{expected}"', f"backstage_plugin_{expected}")
+        # ORM sessions and reflection see the plugin's schema too
+        async with catalog.begin() as session:
+            await session.execute(text("CREATE TABLE IF NOT EXISTS owned (id INTEGER)"))
+        sessions = await manager.for_plugin("catalog").get_session_factory()
+        async with sessions() as orm:
+            assert (await orm.execute(text("SELECT current_schema()"))).scalar() == "catalog"
+        async with catalog.connect() as session:
+            tables = await session.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert tables == ["owned"]
+        async with search.connect() as session:
+            tables = await session.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert tables == []
+        # a session of the shared pool that is no plugin's sees no schema at all
+        shared_engine = next(iter(manager._shared.values()))
+        async with shared_engine.connect() as session:
+            assert (await session.execute(text("SELECT current_schema()"))).scalar() is None
+    finally:
+        await manager.close()
+
+
+async def test_schema_mode_migrations_keep_each_plugin_in_its_schema(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    shared = f"{prefix}shared"
+    await create_database(connection, shared)
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "database": shared},
+            "pluginDivisionMode": "schema",
+        }
+    )
+    try:
+        catalog, search = manager.for_plugin("catalog"), manager.for_plugin("search")
+        await asyncio.gather(
+            run_migrations(catalog, MIGRATIONS, plugin_id="catalog"),
+            run_migrations(search, MIGRATIONS, plugin_id="search"),
+        )
+        assert await migration_history(search, MIGRATIONS) == [("0001", True), ("0002", True)]
+        await run_migrations(
+            catalog, MIGRATIONS, plugin_id="catalog", target="0001", downgrade=True
+        )
+        assert await migration_history(catalog, MIGRATIONS) == [("0001", True), ("0002", False)]
+        assert await migration_history(search, MIGRATIONS) == [("0001", True), ("0002", True)]
+    finally:
+        await manager.close()
+
+
+async def test_a_plugin_with_its_own_connection_gets_its_own_pool(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    shared, other = f"{prefix}shared", f"{prefix}other"
+    await create_database(connection, shared)
+    await create_database(connection, other)
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "database": shared},
+            "pluginDivisionMode": "schema",
+            "plugin": {"billing": {"connection": {"database": other}}},
+        }
+    )
+    try:
+        catalog, search, billing = [
+            await manager.for_plugin(plugin).get_engine()
+            for plugin in ("catalog", "search", "billing")
+        ]
+        assert catalog.sync_engine.pool is search.sync_engine.pool
+        assert billing.sync_engine.pool is not catalog.sync_engine.pool
+        async with billing.connect() as session:
+            where = await session.execute(text("SELECT current_database(), current_schema()"))
+            assert tuple(where.one()) == (other, "billing")
+    finally:
+        await manager.close()
+
+
+async def test_shared_pool_false_gives_each_plugin_its_own_pool(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    shared = f"{prefix}shared"
+    await create_database(connection, shared)
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "database": shared},
+            "pluginDivisionMode": "schema",
+            "sharedPool": False,
+        }
+    )
+    try:
+        assert await same_table_in_two_plugins(manager) == (["catalog"], ["search"])
+        catalog = await manager.for_plugin("catalog").get_engine()
+        search = await manager.for_plugin("search").get_engine()
+        assert catalog.sync_engine.pool is not search.sync_engine.pool
+        assert catalog.sync_engine.pool.size() == 5  # type: ignore[attr-defined]
+    finally:
+        await manager.close()
+
+
+def test_pool_size_per_plugin_from_config_with_defaults() -> None:
+    def size(database: dict[str, Any], plugin: str = "catalog") -> int:
+        return manager_for({"client": "pg", **database}).for_plugin(plugin).settings.pool_size
+
+    assert size({}) == 5  # one pool per plugin
+    assert size({"pluginDivisionMode": "schema"}) == 10  # one pool for all the plugins
+    assert size({"pool": {"max": 3}}) == 3
+    assert size({"knexConfig": {"pool": {"max": 7}}}) == 7  # Backstage's key
+    overridden = {"pool": {"max": 3}, "plugin": {"search": {"pool": {"max": 12}}}}
+    assert (size(overridden), size(overridden, "search")) == (3, 12)
+    for bad in (0, -1, 2.5, "many"):
+        with pytest.raises(InputError, match=r"backend\.database\.pool\.max"):
+            size({"pool": {"max": bad}})
+
+
+async def test_a_plugin_pool_never_opens_more_than_its_size(
+    postgres: tuple[dict[str, Any], str], tcp_proxy: Any
+) -> None:
+    connection, prefix = postgres
+    proxy = await tcp_proxy((connection["host"], connection["port"]))
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": {**connection, "port": proxy.port},
+            "prefix": prefix,
+            "plugin": {"catalog": {"pool": {"max": 3}}},
+        }
+    )
+    try:
+        engine = await manager.for_plugin("catalog").get_engine()
+
+        async def busy() -> None:
+            async with engine.connect() as session:
+                await session.execute(text("SELECT pg_sleep(0.05)"))
+
+        await asyncio.gather(*(busy() for _ in range(12)))
+    finally:
+        await manager.close()
+    assert asked_for(proxy.openings).count(f"{prefix}catalog") == 3
+
+
+def test_schema_mode_without_a_database_uses_the_driver_default_not_postgres() -> None:
+    manager = manager_for(
+        {"client": "pg", "connection": "postgresql://app@db:5432", "pluginDivisionMode": "schema"}
+    )
+    settings = manager.for_plugin("catalog").settings
+    assert (settings.database_name, settings.schema, settings.shared_pool) == (
+        None,
+        "catalog",
+        True,
+    )
+
+
+async def test_schema_mode_unreachable_is_a_clear_error_without_the_password() -> None:
+    manager = manager_for(
+        {
+            "client": "pg",
+            "connection": "postgresql://app:very-secret@127.0.0.1:1/shared",
+            "pluginDivisionMode": "schema",
+        }
+    )
+    try:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await manager.for_plugin("catalog").get_engine()
+    finally:
+        await manager.close()
+    message = str(caught.value)
+    assert "127.0.0.1:1" in message
+    assert "schema 'catalog'" in message
+    assert "very-secret" not in message

@@ -15,10 +15,12 @@ import click
 from backstage_backend_plugin_api import core_services
 from backstage_common.errors import BackstageError
 
-from backstage_backend_defaults import create_backend
+from backstage_backend_defaults import BackendFeature, create_backend
 from backstage_backend_defaults._db_cli import db
+from backstage_backend_defaults._topology_cli import healthcheck, topology
 from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
 from backstage_backend_defaults.root_config import default_config_paths
+from backstage_backend_defaults.topology import find_topology, load_topology, unit_features
 from backstage_backend_defaults.units import Unit, available_units, load_unit
 
 __all__ = ["config_paths_for_unit", "find_project_root", "main", "run_unit"]
@@ -53,9 +55,9 @@ def config_paths_for_unit(unit_name: str, configs: Sequence[Path]) -> list[Path]
     return _config_paths(load_unit(unit_name), configs)
 
 
-async def _serve(unit: Unit, paths: Sequence[Path]) -> int:
+async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFeature]) -> int:
     backend = create_backend(config_paths=paths)
-    for feature in unit.features():
+    for feature in features:
         backend.add(feature)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,13 +81,18 @@ async def _serve(unit: Unit, paths: Sequence[Path]) -> int:
     return 0
 
 
-def run_unit(unit: Unit, paths: Sequence[Path]) -> int:
-    """Serve `unit` from the config files `paths` until SIGTERM or SIGINT; the exit code."""
+def run_unit(
+    unit: Unit, paths: Sequence[Path], features: Sequence[BackendFeature] | None = None
+) -> int:
+    """Serve `unit` (with `features`, by default the unit's own) from the config files
+    `paths` until SIGTERM or SIGINT; the exit code."""
+    if features is None:
+        features = unit_features(unit, None)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.run(_serve(unit, paths))
-    return uvloop.run(_serve(unit, paths))
+        return asyncio.run(_serve(unit, paths, features))
+    return uvloop.run(_serve(unit, paths, features))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,7 +109,19 @@ def main() -> None:
     "unit_name",
     default="all",
     show_default=True,
-    help="The deployment unit to start (see `backstage-py units`).",
+    envvar="BACKSTAGE_UNIT",
+    help="The deployment unit to start (see `backstage-py units`); env BACKSTAGE_UNIT.",
+)
+@click.option(
+    "--topology",
+    "topology_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="BACKSTAGE_TOPOLOGY",
+    help=(
+        "The topology naming the plugins of each unit; env BACKSTAGE_TOPOLOGY, default "
+        "deploy/topology.yaml in the project folder when present. A unit it does not name "
+        "hosts its package's own plugins."
+    ),
 )
 @click.option(
     "--config",
@@ -116,19 +135,22 @@ def main() -> None:
         "variables always apply last."
     ),
 )
-def start(unit_name: str, configs: tuple[Path, ...]) -> None:
+def start(unit_name: str, configs: tuple[Path, ...], topology_path: Path | None) -> None:
     """Start a deployment unit and serve it until SIGTERM or Ctrl-C.
 
     On SIGTERM, readiness turns 503, requests in flight finish, shutdown hooks run, and the
     process exits 0.
     """
     try:
-        unit = load_unit(unit_name)
+        path = find_topology(topology_path, project_root=find_project_root(Path.cwd()), env={})
+        plan = load_topology(path) if path is not None else None
+        unit = load_unit(unit_name, extra_names=list(plan.units) if plan is not None else ())
+        features = unit_features(unit, plan)
         paths = _config_paths(unit, configs)
     except BackstageError as error:
         raise click.ClickException(str(error)) from error
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(run_unit(unit, paths))
+        sys.exit(run_unit(unit, paths, features))
 
 
 @main.command()
@@ -139,3 +161,5 @@ def units() -> None:
 
 
 main.add_command(db)
+main.add_command(topology)
+main.add_command(healthcheck)

@@ -1,11 +1,14 @@
-"""core.cache: one store per backend (memory, Redis, Valkey or memcached via aiocache), one
-namespace per plugin.
+"""core.cache: one store per backend (memory; Redis, Valkey or a Redis Cluster through redis-py;
+memcached through aiomcache), one namespace per plugin.
 
 Config: `backend.cache.store` (`memory` by default, `redis`, `valkey`, `memcache`),
 `backend.cache.connection` (`redis://user:pass@host:6379/0`, `host:11211`),
-`backend.cache.defaultTtl` (milliseconds or a duration), `backend.cache.redis.client.namespace`
-and `keyPrefixSeparator`, `backend.cache.valkey.client.keyPrefix`. A store outage is logged
-(at most every 30 s) and counted, and reads as a miss; it never fails a request.
+`backend.cache.defaultTtl` (milliseconds or a duration), `backend.cache.timeout` (per
+operation, 2 s), `backend.cache.redis.client.namespace` and `keyPrefixSeparator`,
+`backend.cache.valkey.client.keyPrefix`, and Redis Cluster through
+`backend.cache.<redis|valkey>.cluster.rootNodes` (`[{url}]`), `defaults.{username,
+password}` and `useReplicas`. A store outage or a timeout is logged (at most every 30 s)
+and counted, and reads as a miss; it never fails a request.
 """
 
 from __future__ import annotations
@@ -16,16 +19,14 @@ from backstage_common.durations import parse_duration
 
 from backstage_backend_defaults.cache._client import CacheClient, CacheHealth, to_seconds
 from backstage_backend_defaults.cache._keys import stored_key
-from backstage_backend_defaults.cache._stores import (
-    StoreSettings,
-    create_store,
-    read_store_settings,
-)
+from backstage_backend_defaults.cache._settings import StoreSettings, read_store_settings
+from backstage_backend_defaults.cache._stores import CacheStore, create_store
 
 __all__ = [
     "CacheClient",
     "CacheHealth",
     "CacheManager",
+    "CacheStore",
     "StoreSettings",
     "cache_service_factory",
     "read_store_settings",
@@ -58,16 +59,10 @@ class CacheManager:
             prefix=f"{self.settings.namespace}{plugin_id}:",
             health=self.health,
             default_ttl=self._default_ttl,
-            integer_ttl=self.settings.store == "memcache",
         )
 
     async def close(self) -> None:
-        client = getattr(self.store, "client", None)
-        aclose = getattr(client, "aclose", None)
-        if aclose is not None:  # redis-py: aiocache's close() uses a deprecated call
-            await aclose()
-        else:
-            await self.store.close()
+        await self.store.close()
 
 
 def _create_manager(

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import msgspec
-from aiocache import BaseCache
 from backstage_backend_plugin_api import JsonValue, LoggerService
 from backstage_common.errors import InputError
 
 from backstage_backend_defaults.cache._keys import stored_key
+from backstage_backend_defaults.cache._stores import CacheStore
 
 __all__ = ["CacheClient", "CacheHealth", "to_seconds"]
 
@@ -56,24 +56,24 @@ class CacheHealth:
 
 
 class CacheClient:
-    """`CacheService` over a shared aiocache store, prefixed by `<namespace><pluginId>:`."""
+    """`CacheService` over the backend's store, keys prefixed by `<namespace><pluginId>:`."""
+
+    __slots__ = ("_default_ttl", "_health", "_plugin_id", "_prefix", "_store")
 
     def __init__(
         self,
-        store: BaseCache,
+        store: CacheStore,
         *,
         plugin_id: str,
         prefix: str,
         health: CacheHealth,
         default_ttl: float | None,
-        integer_ttl: bool,
     ) -> None:
         self._store = store
         self._plugin_id = plugin_id
         self._prefix = prefix
         self._health = health
         self._default_ttl = default_ttl
-        self._integer_ttl = integer_ttl
 
     async def get(self, key: str) -> JsonValue | None:
         try:
@@ -83,7 +83,11 @@ class CacheClient:
             return None
         if raw is None:
             return None
-        value: JsonValue = _decoder.decode(raw)
+        try:
+            value: JsonValue = _decoder.decode(raw)
+        except msgspec.DecodeError as error:  # not written by this service: a miss
+            self._health.failed(self._plugin_id, "get", error)
+            return None
         return value
 
     async def set(
@@ -94,11 +98,8 @@ class CacheClient:
         except (TypeError, msgspec.EncodeError) as error:
             raise InputError(f"Cache values must be JSON data: {error}") from error
         seconds = to_seconds(ttl) if ttl is not None else self._default_ttl
-        store_ttl: float | int | None = seconds
-        if seconds is not None and self._integer_ttl:
-            store_ttl = max(1, math.ceil(seconds))  # memcached counts whole seconds
         try:
-            await self._store.set(stored_key(self._prefix, key), data, ttl=store_ttl)
+            await self._store.set(stored_key(self._prefix, key), data, seconds)
         except Exception as error:
             self._health.failed(self._plugin_id, "set", error)
 
@@ -115,5 +116,4 @@ class CacheClient:
             prefix=self._prefix,
             health=self._health,
             default_ttl=to_seconds(default_ttl, what="defaultTtl"),
-            integer_ttl=self._integer_ttl,
         )

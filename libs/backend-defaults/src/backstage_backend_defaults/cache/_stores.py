@@ -1,153 +1,233 @@
-"""Building the configured aiocache store from `backend.cache`."""
+"""The stores behind the cache service: bytes in, bytes out, one key per operation.
+
+Every operation names exactly one key, so in Redis Cluster mode no call ever spans two hash
+slots (no `CROSSSLOT`). Network operations are bounded by `backend.cache.timeout`; one that
+runs out raises `TimeoutError`, which the service reads as a miss.
+
+Redis, Valkey (and Infinispan's RESP endpoint) go through redis-py's client, or its cluster
+client; memcached through aiomcache; the memory store is aiocache's. aiocache's Redis and
+memcached caches are not used: the former cannot take a cluster client, and its per-call
+timeout cancels aiomcache mid-answer and puts that connection back in the pool, where the
+late answer would be read as the next command's.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
-from aiocache import BaseCache
-from aiocache.serializers import NullSerializer
-from backstage_backend_plugin_api import RootConfigService
-from backstage_common.config import Config
-from backstage_common.errors import InputError
+from backstage_backend_defaults.cache._deadlines import Deadlines
+from backstage_backend_defaults.cache._settings import StoreSettings
 
-__all__ = ["StoreSettings", "create_store", "read_store_settings"]
+__all__ = ["CacheStore", "create_store"]
 
-_STORES = ("memory", "redis", "valkey", "memcache", "infinispan")
+_MEMCACHED_RELATIVE_LIMIT = 30 * 24 * 3600
+"""memcached reads an expiry above 30 days as a Unix time, not as seconds from now."""
 
-
-@dataclass(frozen=True)
-class StoreSettings:
-    store: str
-    host: str = "127.0.0.1"
-    port: int = 0
-    username: str | None = None
-    password: str | None = None
-    db: int = 0
-    ssl: bool = False
-    namespace: str = ""
-    """Prefix before `<pluginId>:` in every key (redis `client.namespace`, valkey `keyPrefix`)."""
-
-    def describe(self) -> str:
-        """Where the store is, never with its password."""
-        return self.store if self.store == "memory" else f"{self.store} at {self.host}:{self.port}"
+T = TypeVar("T")
 
 
-def _parse_redis(url: str, store: str) -> StoreSettings:
-    parts = urlsplit(url if "://" in url else f"redis://{url}")
-    if parts.scheme not in ("redis", "rediss", "valkey", "valkeys"):
-        raise InputError(f"Invalid backend.cache.connection for {store}: use redis://host:port")
-    db_text = parts.path.strip("/") or "0"
-    if not db_text.isdigit():
-        raise InputError(f"Invalid database '{db_text}' in backend.cache.connection")
-    return StoreSettings(
-        store=store,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        db=int(db_text),
-        ssl=parts.scheme in ("rediss", "valkeys"),
-    )
+async def _bounded(deadlines: Deadlines, call: Awaitable[T]) -> T:
+    task = deadlines.start()
+    try:
+        return await call
+    except asyncio.CancelledError:
+        deadlines.raise_if_expired(task)
+        raise
+    finally:
+        deadlines.finish(task)
 
 
-def _parse_memcache(connection: str) -> StoreSettings:
-    where = connection.rsplit("@", 1)[-1]
-    host, _, port = where.rpartition(":")
-    if not host or not port.isdigit():
-        raise InputError(f"Invalid backend.cache.connection '{where}' for memcache, use host:port")
-    return StoreSettings(store="memcache", host=host.strip("[]"), port=int(port))
+class CacheStore(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        """Store `value`; `ttl` in seconds, None for no expiry."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
-def _read_infinispan(config: RootConfigService) -> StoreSettings:
-    """Infinispan (15 and later) through its RESP endpoint, which speaks the Redis protocol
-    on the server's single port: `backend.cache.infinispan.servers` (the first server is
-    used), `authentication.{userName, password}` and `ssl.enabled`, as Backstage reads them.
-    """
-    key = "backend.cache.infinispan.servers"
-    servers = config.get_optional(key)
-    server: Config | None
-    if isinstance(servers, list):
-        if not servers:
-            raise InputError(f"{key} must list at least one server")
-        server = config.get_config_array(key)[0]
-    else:
-        server = config.get_optional_config(key)
-    host = (server.get_optional_string("host") if server else None) or "127.0.0.1"
-    port = (server.get_optional_number("port") if server else None) or 11222
-    auth = config.get_optional_config("backend.cache.infinispan.authentication")
-    enabled = auth is not None and auth.get_optional_boolean("enabled") is not False
-    return StoreSettings(
-        store="infinispan",
-        host=host,
-        port=int(port),
-        username=auth.get_optional_string("userName") if auth is not None and enabled else None,
-        password=auth.get_optional_string("password") if auth is not None and enabled else None,
-        ssl=bool(config.get_optional_boolean("backend.cache.infinispan.ssl.enabled")),
-    )
+class MemoryStore:
+    """One in-process map for every plugin of the backend (aiocache's memory cache)."""
 
-
-def read_store_settings(config: RootConfigService) -> StoreSettings:
-    store = config.get_optional_string("backend.cache.store") or "memory"
-    if store not in _STORES:
-        raise InputError(
-            f"Unknown cache store '{store}' in backend.cache.store, use one of "
-            + ", ".join(_STORES)
-        )
-    if store == "memory":
-        return StoreSettings(store="memory")
-    if store == "infinispan":
-        return _read_infinispan(config)
-    connection = config.get_optional("backend.cache.connection")
-    if isinstance(connection, dict):
-        connection = config.get_string("backend.cache.connection.url")
-    if not isinstance(connection, str) or not connection:
-        raise InputError(f"backend.cache.connection is required for the {store} cache store")
-    if store == "memcache":
-        return _parse_memcache(connection)
-    settings = _parse_redis(connection, store)
-    if store == "redis":
-        namespace = config.get_optional_string("backend.cache.redis.client.namespace") or ""
-        separator = (
-            config.get_optional_string("backend.cache.redis.client.keyPrefixSeparator") or ":"
-        )
-        prefix = f"{namespace}{separator}" if namespace else ""
-    else:
-        prefix = config.get_optional_string("backend.cache.valkey.client.keyPrefix") or ""
-    return StoreSettings(**{**settings.__dict__, "namespace": prefix})
-
-
-def create_store(settings: StoreSettings) -> BaseCache:
-    """An aiocache client that stores bytes as given (the service encodes JSON itself)."""
-    if settings.store == "memory":
+    def __init__(self) -> None:
         from aiocache import SimpleMemoryCache
+        from aiocache.serializers import NullSerializer
 
-        return SimpleMemoryCache(serializer=NullSerializer())
-    if settings.store == "memcache":
-        from aiocache import MemcachedCache
+        self._cache = SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
 
-        return MemcachedCache(
-            serializer=NullSerializer(),
-            endpoint=settings.host,
-            port=settings.port,
-            pool_size=4,
-            timeout=None,
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._cache.get(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        await self._cache.set(key, value, ttl=ttl)
+
+    async def delete(self, key: str) -> None:
+        await self._cache.delete(key)
+
+    async def close(self) -> None:
+        await self._cache.clear()
+
+
+class RedisStore:
+    """redis-py's client (a single server) or cluster client (`cluster.rootNodes`)."""
+
+    def __init__(self, client: Any, timeout: float, *, cluster: bool) -> None:
+        self._client = client
+        self._deadlines = Deadlines(timeout)
+        self._cluster = cluster
+        self._undiscovered = cluster
+        self._discovery: asyncio.Future[Any] | None = None
+
+    async def _discover(self) -> None:
+        """Learn the cluster's nodes and slots once, before the first call.
+
+        redis-py (8.1) lets concurrent first calls race its own discovery, and some then
+        write to a connection it has just closed; here they all wait for one discovery.
+        """
+        task = self._discovery
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._discovery = asyncio.ensure_future(self._client.initialize())
+        await asyncio.shield(task)  # a caller's timeout must not cancel it for the others
+        self._undiscovered = False
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self._undiscovered:
+            await _bounded(self._deadlines, self._discover())
+        try:
+            return await _bounded(self._deadlines, call())
+        except TimeoutError:
+            await self._drop_idle_connections()
+            raise
+
+    async def _drop_idle_connections(self) -> None:
+        """After a timeout: redis-py closes a connection cancelled while reading, but one
+        cancelled while still sending goes back to the pool with its answer to come."""
+        if self._cluster:
+            for node in self._client.get_nodes():
+                await node.disconnect_free_connections()
+        else:
+            await self._client.connection_pool.disconnect(inuse_connections=False)
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._call(lambda: self._client.get(key))
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        milliseconds = None if ttl is None else max(1, math.ceil(ttl * 1000))
+        await self._call(lambda: self._client.set(key, value, px=milliseconds))
+
+    async def delete(self, key: str) -> None:
+        await self._call(lambda: self._client.delete(key))
+
+    async def close(self) -> None:
+        self._deadlines.close()
+        await self._client.aclose()
+
+
+def _memcached_expiry(ttl: float | None) -> int:
+    if ttl is None:
+        return 0
+    seconds = max(1, math.ceil(ttl))  # memcached counts whole seconds
+    if seconds > _MEMCACHED_RELATIVE_LIMIT:
+        return int(time.time()) + seconds
+    return seconds
+
+
+class MemcachedStore:
+    """aiomcache, with connections that a timed-out command leaves mid-answer closed."""
+
+    def __init__(self, client: Any, timeout: float) -> None:
+        self._client = client
+        self._deadlines = Deadlines(timeout)
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await _bounded(self._deadlines, self._client.get(key.encode()))
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        expiry = _memcached_expiry(ttl)
+        await _bounded(self._deadlines, self._client.set(key.encode(), value, exptime=expiry))
+
+    async def delete(self, key: str) -> None:
+        await _bounded(self._deadlines, self._client.delete(key.encode()))
+
+    async def close(self) -> None:
+        self._deadlines.close()
+        await self._client.close()
+
+
+def _memcached_client(settings: StoreSettings) -> Any:
+    import aiomcache
+    from aiomcache.pool import Connection, MemcachePool
+
+    class CancelSafePool(MemcachePool):
+        """Closes, instead of pooling, a connection whose command was cancelled (a
+        timeout): its answer may still arrive and would be read as the next command's."""
+
+        def release(self, conn: Connection) -> None:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                conn.reader.set_exception(ConnectionAbortedError("command cancelled"))
+            super().release(conn)
+
+    pool_size = 4
+    client = aiomcache.Client(settings.host, settings.port, pool_size=pool_size)
+    client._pool = CancelSafePool(
+        settings.host, settings.port, minsize=pool_size, maxsize=pool_size
+    )
+    return client
+
+
+def _redis_client(settings: StoreSettings) -> Any:
+    # No `socket_timeout` (redis-py's default is 5 s): the store's deadlines bound every
+    # call, and redis-py would wrap each write in `asyncio.wait_for` (a task per call) and
+    # each read in a timer.
+    options: dict[str, Any] = {
+        "username": settings.username,
+        "password": settings.password,
+        "ssl": settings.ssl,
+        "socket_timeout": None,
+        "socket_connect_timeout": settings.timeout,
+    }
+    if settings.cluster_nodes:
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
+        from redis.cluster import LoadBalancingStrategy
+
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_nodes],
+            # `useReplicas`: reads spread over primaries and replicas
+            load_balancing_strategy=(
+                LoadBalancingStrategy.ROUND_ROBIN if settings.read_from_replicas else None
+            ),
+            **options,
         )
-    from aiocache import RedisCache
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
 
-    return RedisCache(
-        serializer=NullSerializer(),
-        endpoint=settings.host,
+    return redis.asyncio.Redis(
+        host=settings.host,
         port=settings.port,
         db=settings.db,
-        password=settings.password,
-        ssl=settings.ssl,
-        create_connection_timeout=2.0,
-        # redis-py's own socket timeout bounds each call; aiocache's per-call timeout would
-        # wrap every operation in asyncio.wait_for, which costs more than the call itself
-        timeout=None,
-        connection_pool_kwargs={
-            "socket_timeout": 2.0,
-            **({"username": settings.username} if settings.username else {}),
-        },
+        # one immediate retry replaces a pooled connection the server has closed; more,
+        # with redis-py's default backoff, would turn an outage into seconds per call
+        retry=Retry(NoBackoff(), 1),
+        **options,
     )
+
+
+def create_store(settings: StoreSettings) -> CacheStore:
+    if settings.store == "memory":
+        return MemoryStore()
+    if settings.store == "memcache":
+        return MemcachedStore(_memcached_client(settings), settings.timeout)
+    cluster = bool(settings.cluster_nodes)
+    return RedisStore(_redis_client(settings), settings.timeout, cluster=cluster)

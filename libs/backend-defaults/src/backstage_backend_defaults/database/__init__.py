@@ -4,9 +4,11 @@ Config `backend.database`: `client` (`pg`, or `better-sqlite3`/`sqlite3`, the de
 `connection` (a URL string or `{host, port, user, password, database, ssl}`; SQLite:
 `':memory:'` or `{directory}` for one `<pluginId>.sqlite` file per plugin), `prefix`
 (`backstage_plugin_`), `pluginDivisionMode` (`database` or `schema`), `schemaPrefix`,
-`ensureExists` (true), `skipMigrations`, `pool.max` (5 per plugin), and per-plugin overrides
-under `plugin.<pluginId>`. Engines are created on first use, so a plugin that never touches
-its database opens nothing, and are disposed at shutdown.
+`ensureExists` (true), `skipMigrations`, `pool.max` (5 per plugin, 10 for a shared pool;
+Backstage's `knexConfig.pool.max` too), `sharedPool` (true: in schema mode the plugins share
+one pool, see `_shared_pool`), and per-plugin overrides under `plugin.<pluginId>`. Engines
+are created on first use, so a plugin that never touches its database opens nothing, and
+are disposed at shutdown. Every plugin database in use is probed by readiness.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from backstage_backend_defaults.database._settings import (
     PluginDatabaseSettings,
     read_plugin_settings,
 )
+from backstage_backend_defaults.health import ReadinessChecks
 
 if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -68,34 +71,77 @@ class PluginDatabase:
 
 
 class DatabaseManager:
-    """One engine per plugin, built once even when asked for concurrently."""
+    """The plugins' engines, each built once even when asked for concurrently.
+
+    In pg schema mode (unless `sharedPool: false`) plugins with the same connection share
+    one engine, and so one pool: each gets a view of it confined to its own schema.
+    """
 
     def __init__(self, config: RootConfigService) -> None:
         self._config = config
         self._engines: dict[str, asyncio.Task[AsyncEngine]] = {}
+        self._settings: dict[str, PluginDatabaseSettings] = {}
+        self._shared: dict[tuple[str, ...], AsyncEngine] = {}
 
     def for_plugin(self, plugin_id: str) -> PluginDatabase:
         return PluginDatabase(self, read_plugin_settings(self._config, plugin_id))
 
     async def engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
         task = self._engines.get(settings.plugin_id)
-        if task is None or (task.done() and task.exception() is not None):
-            from backstage_backend_defaults.database._engines import create_plugin_engine
-
-            task = asyncio.ensure_future(create_plugin_engine(settings))
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(self._create_engine(settings))
             self._engines[settings.plugin_id] = task
-        return await task
+            self._settings[settings.plugin_id] = settings
+        # a caller that gives up (a timeout) must not cancel the creation others await
+        return await asyncio.shield(task)
+
+    async def _create_engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
+        from backstage_backend_defaults.database._engines import (
+            create_plugin_engine,
+            create_shared_engine,
+            ensure_schema,
+        )
+        from backstage_backend_defaults.database._shared_pool import plugin_view
+
+        if not settings.shared_pool:
+            return await create_plugin_engine(settings)
+        assert settings.schema is not None
+        shared = self._shared.get(settings.pool_key())
+        if shared is None:
+            shared = self._shared[settings.pool_key()] = create_shared_engine(settings)
+        view = plugin_view(shared, schema=settings.schema, plugin_id=settings.plugin_id)
+        if settings.ensure_exists:
+            await ensure_schema(settings, view)
+        return view
+
+    async def readiness_problems(self) -> list[str]:
+        """One line for each plugin whose database cannot be reached now; only plugins that
+        have used their database are probed."""
+        from backstage_backend_defaults.database._health import probe
+
+        settings = list(self._settings.values())
+        results = await asyncio.gather(*(probe(self.engine, each) for each in settings))
+        return [problem for problem in results if problem is not None]
 
     async def close(self) -> None:
-        for task in self._engines.values():
-            if task.done() and task.exception() is None:
+        for plugin_id, task in self._engines.items():
+            shared = self._settings[plugin_id].shared_pool
+            if not shared and task.done() and not task.cancelled() and not task.exception():
                 await task.result().dispose()
+        for engine in self._shared.values():
+            await engine.dispose()
         self._engines.clear()
+        self._settings.clear()
+        self._shared.clear()
 
 
-def _create_manager(config: core.RootConfig, lifecycle: core.RootLifecycle) -> DatabaseManager:
+def _create_manager(
+    config: core.RootConfig, lifecycle: core.RootLifecycle, health: core.RootHealth
+) -> DatabaseManager:
     manager = DatabaseManager(config)
     lifecycle.add_shutdown_hook(manager.close)
+    if isinstance(health, ReadinessChecks):
+        health.add_readiness_check(manager.readiness_problems)
     return manager
 
 

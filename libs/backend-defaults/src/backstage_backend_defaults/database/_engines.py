@@ -8,12 +8,19 @@ from typing import Any
 import asyncpg
 from backstage_common.errors import ServiceUnavailableError
 from sqlalchemy import URL, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from backstage_backend_defaults.database._settings import PluginDatabaseSettings
 
-__all__ = ["create_plugin_engine"]
+__all__ = [
+    "create_plugin_engine",
+    "create_shared_engine",
+    "ensure_schema",
+    "postgres_url",
+    "unreachable",
+]
 
 # SQLSTATEs that mean "someone else created it first": duplicate database, unique violation
 _ALREADY_CREATED = ("42P04", "23505", "42P06")
@@ -21,6 +28,25 @@ _ALREADY_CREATED = ("42P04", "23505", "42P06")
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def unreachable(settings: PluginDatabaseSettings, error: BaseException) -> ServiceUnavailableError:
+    """A clear error naming the server (host and port, never the password) and the plugin."""
+    connection = settings.connection
+    where = f"{connection.get('host', 'localhost')}:{connection.get('port', 5432)}"
+    what = (
+        f"schema '{settings.schema}' exists in '{settings.database_name or '(default)'}'"
+        if settings.schema is not None
+        else f"'{settings.database_name}' exists"
+    )
+    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+    return ServiceUnavailableError(
+        f"Failed to connect to the database at {where} to make sure that {what} for plugin "
+        f"'{settings.plugin_id}': {type(cause).__name__}: {cause}"
+    )
+
+
+_CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, DBAPIError)
 
 
 async def _admin_connect(settings: PluginDatabaseSettings, database: str) -> Any:
@@ -35,13 +61,8 @@ async def _admin_connect(settings: PluginDatabaseSettings, database: str) -> Any
             ssl=connection.get("ssl"),
             timeout=10,
         )
-    except (OSError, asyncpg.PostgresError) as error:
-        where = f"{connection.get('host', 'localhost')}:{connection.get('port', 5432)}"
-        raise ServiceUnavailableError(
-            f"Failed to connect to the database at {where} to make sure that "
-            f"'{settings.database_name}' exists for plugin '{settings.plugin_id}': "
-            f"{type(error).__name__}: {error}"
-        ) from error
+    except _CONNECT_ERRORS as error:
+        raise unreachable(settings, error) from error
 
 
 async def _ensure_database(settings: PluginDatabaseSettings) -> None:
@@ -61,28 +82,27 @@ async def _ensure_database(settings: PluginDatabaseSettings) -> None:
         await admin.close()
 
 
-async def _ensure_schema(settings: PluginDatabaseSettings) -> None:
-    assert settings.database_name is not None
+async def ensure_schema(settings: PluginDatabaseSettings, engine: AsyncEngine) -> None:
+    """`CREATE SCHEMA IF NOT EXISTS` through a connection of the plugin's own pool, in the
+    configured database: never through the `postgres` maintenance database."""
     assert settings.schema is not None
-    connection = await _admin_connect(settings, settings.database_name)
     try:
-        try:
-            await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(settings.schema)}")
-        except asyncpg.PostgresError as error:
-            if getattr(error, "sqlstate", None) not in _ALREADY_CREATED:
-                raise
-    finally:
-        await connection.close()
+        async with engine.connect() as connection:
+            try:
+                await connection.exec_driver_sql(
+                    f"CREATE SCHEMA IF NOT EXISTS {_quote(settings.schema)}"
+                )
+                await connection.commit()
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) not in _ALREADY_CREATED:
+                    raise
+    except _CONNECT_ERRORS as error:
+        raise unreachable(settings, error) from error
 
 
-async def _postgres_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
-    if settings.ensure_exists:
-        if settings.division == "schema":
-            await _ensure_schema(settings)
-        else:
-            await _ensure_database(settings)
+def postgres_url(settings: PluginDatabaseSettings) -> URL:
     connection = settings.connection
-    url = URL.create(
+    return URL.create(
         "postgresql+asyncpg",
         username=connection.get("user"),
         password=connection.get("password"),
@@ -90,19 +110,54 @@ async def _postgres_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
         port=int(connection.get("port", 5432)),
         database=settings.database_name,
     )
+
+
+def _connect_args(settings: PluginDatabaseSettings, server_settings: dict[str, str]) -> Any:
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if settings.connection.get("ssl") is not None:
+        connect_args["ssl"] = settings.connection["ssl"]
+    return connect_args
+
+
+async def _postgres_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
+    if settings.ensure_exists and settings.division == "database":
+        await _ensure_database(settings)
     server_settings = {"application_name": f"backstage_plugin_{settings.plugin_id}"}
     if settings.schema is not None:
-        server_settings["search_path"] = settings.schema
-    connect_args: dict[str, Any] = {"server_settings": server_settings}
-    if connection.get("ssl") is not None:
-        connect_args["ssl"] = connection["ssl"]
-    return create_async_engine(
-        url,
+        server_settings["search_path"] = _quote(settings.schema)
+    engine = create_async_engine(
+        postgres_url(settings),
         pool_size=settings.pool_size,
         max_overflow=0,
         pool_pre_ping=True,
-        connect_args=connect_args,
+        connect_args=_connect_args(settings, server_settings),
     )
+    if settings.ensure_exists and settings.schema is not None:
+        try:
+            await ensure_schema(settings, engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    return engine
+
+
+def create_shared_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
+    """One pool for every plugin with these connection settings (pg schema mode).
+
+    A new connection starts with an empty `search_path`, so a session that is not a
+    plugin's finds no table; each plugin's view of the engine sets its schema per session.
+    """
+    from backstage_backend_defaults.database._shared_pool import install_schema_switch
+
+    engine = create_async_engine(
+        postgres_url(settings),
+        pool_size=settings.pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
+        connect_args=_connect_args(settings, {"application_name": "backstage", "search_path": ""}),
+    )
+    install_schema_switch(engine)
+    return engine
 
 
 def _sqlite_engine(settings: PluginDatabaseSettings) -> AsyncEngine:

@@ -8,7 +8,9 @@ start together migrate once: the others wait, then find nothing left to do.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,17 @@ if TYPE_CHECKING:  # Alembic and SQLAlchemy load only when a plugin migrates
 __all__ = ["MIGRATIONS_VERSION_TABLE", "migration_history", "run_migrations"]
 
 MIGRATIONS_VERSION_TABLE = "backstage_migrations_version"
+
+# Alembic's `op` and `context`, which revision files import, are process-wide proxies to
+# the migration that runs now: two plugins migrating at once in one process would send
+# each other's DDL to the wrong database. Runs in one event loop therefore take turns.
+_ALEMBIC_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _alembic_turn() -> asyncio.Lock:
+    return _ALEMBIC_TURNS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def _lock_key(plugin_id: str) -> int:
@@ -65,7 +78,8 @@ async def _with_lock(
             )
             await connection.commit()
         try:
-            await connection.run_sync(work)
+            async with _alembic_turn():
+                await connection.run_sync(work)
             await connection.commit()
         finally:
             if postgres:

@@ -15,6 +15,10 @@ __all__ = ["PluginDatabaseSettings", "read_plugin_settings"]
 _PG = ("pg", "postgres", "postgresql")
 _SQLITE = ("better-sqlite3", "sqlite3")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PLUGIN_POOL_SIZE = 5
+"""Connections per plugin pool unless `pool.max` says otherwise."""
+SHARED_POOL_SIZE = 10
+"""Connections of a pool shared by the plugins of a backend (pg schema mode)."""
 
 
 @dataclass(frozen=True)
@@ -29,14 +33,28 @@ class PluginDatabaseSettings:
     schema: str | None = None
     ensure_exists: bool = True
     skip_migrations: bool = False
-    pool_size: int = 5
+    pool_size: int = PLUGIN_POOL_SIZE
+    shared_pool: bool = False
+    """pg schema mode: this plugin's sessions come from a pool shared with every plugin
+    that has the same connection and pool size (each session set to its own schema)."""
 
     def describe(self) -> str:
         """Where the database is, never with its password."""
         if self.client == "sqlite":
-            return f"sqlite {self.connection.get('filename', ':memory:')}"
+            return f"sqlite {self.connection.get('directory', self.connection.get('filename'))}"
         host = self.connection.get("host", "localhost")
-        return f"postgres {host}:{self.connection.get('port', 5432)}/{self.database_name}"
+        where = f"postgres {host}:{self.connection.get('port', 5432)}/{self.database_name or ''}"
+        return where if self.schema is None else f"{where} schema {self.schema}"
+
+    def pool_key(self) -> tuple[str, ...]:
+        """What two plugins must have in common to share one pool."""
+        connection = {key: repr(value) for key, value in sorted(self.connection.items())}
+        return (
+            self.client,
+            repr(connection),
+            self.database_name or "",
+            str(self.pool_size),
+        )
 
 
 def _parse_connection(value: Any, client: str, key: str) -> dict[str, Any]:
@@ -69,6 +87,27 @@ def _client(value: str | None, key: str) -> Literal["pg", "sqlite"]:
     raise InputError(f"Unsupported database client '{value}' in {key}, use pg or better-sqlite3")
 
 
+def _read_pool_max(config: RootConfigService, section: str) -> int | None:
+    """`<section>.pool.max`, or Backstage's `<section>.knexConfig.pool.max`."""
+    for key in (f"{section}.pool.max", f"{section}.knexConfig.pool.max"):
+        value = config.get_optional_number(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or value != int(value) or value < 1:
+            raise InputError(f"Invalid {key} {value!r}: it must be a whole number of at least 1")
+        return int(value)
+    return None
+
+
+def _pool_size(config: RootConfigService, own: str, base: str, shared: bool) -> int:
+    """The plugin's own `pool.max`, else the base one, else the default: 5 connections for
+    a pool of one plugin, 10 for a pool shared by the plugins of the backend."""
+    size = _read_pool_max(config, own) or _read_pool_max(config, base)
+    if size is not None:
+        return size
+    return SHARED_POOL_SIZE if shared else PLUGIN_POOL_SIZE
+
+
 def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDatabaseSettings:
     """Backstage's resolution: the plugin's `client` and `connection` override the base ones;
     a plugin that changes client does not inherit the base connection."""
@@ -82,9 +121,10 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         connection = _parse_connection(
             config.get_optional(f"{base}.connection"), client, f"{base}.connection"
         )
-    connection.update(
-        _parse_connection(config.get_optional(f"{own}.connection"), client, f"{own}.connection")
+    own_connection = _parse_connection(
+        config.get_optional(f"{own}.connection"), client, f"{own}.connection"
     )
+    connection.update(own_connection)
     if not connection and client == "sqlite":
         connection = {"filename": ":memory:"}
 
@@ -97,8 +137,10 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
     division = config.get_optional_string(f"{base}.pluginDivisionMode") or "database"
     if division not in ("database", "schema"):
         raise InputError(f"Invalid {base}.pluginDivisionMode '{division}', use database or schema")
-    pool = config.get_optional_number(f"{own}.pool.max") or config.get_optional_number(
-        f"{base}.pool.max"
+    shared = (
+        division == "schema"
+        and client == "pg"
+        and config.get_optional_boolean(f"{base}.sharedPool") is not False
     )
     settings = PluginDatabaseSettings(
         plugin_id=plugin_id,
@@ -107,12 +149,13 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         division="schema" if division == "schema" and client == "pg" else "database",
         ensure_exists=flag("ensureExists", True),
         skip_migrations=flag("skipMigrations", False),
-        pool_size=int(pool) if pool else 5,
+        pool_size=_pool_size(config, own, base, shared),
+        shared_pool=shared,
     )
     if client == "sqlite":
         return settings
     prefix = config.get_optional_string(f"{base}.prefix") or "backstage_plugin_"
-    own_database = config.get_optional_string(f"{own}.connection.database")
+    own_database = own_connection.get("database")
     if settings.division == "schema":
         schema = (config.get_optional_string(f"{base}.schemaPrefix") or "") + plugin_id
         schema = schema.replace("-", "_")
@@ -121,7 +164,9 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         return PluginDatabaseSettings(
             **{
                 **settings.__dict__,
-                "database_name": connection.get("database") or "postgres",
+                # the configured database, or the driver's default (the user's name): never
+                # the `postgres` maintenance database unless configured so
+                "database_name": connection.get("database"),
                 "schema": schema,
             }
         )

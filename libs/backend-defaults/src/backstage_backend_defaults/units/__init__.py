@@ -23,10 +23,11 @@ UNIT_ENTRY_POINT_GROUP = "backstage.units"
 
 @dataclass(frozen=True)
 class Unit:
-    """A deployment unit. `features` is called at start, so importing a unit stays cheap."""
+    """A deployment unit. `features` is called at start, so importing a unit stays cheap;
+    `None` means the unit hosts what the topology (`deploy/topology.yaml`) gives it."""
 
     name: str
-    features: Callable[[], Sequence[BackendFeature]]
+    features: Callable[[], Sequence[BackendFeature]] | None = None
     config_overlay: Path | Traversable | None = None
 
 
@@ -34,13 +35,17 @@ def available_units() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=UNIT_ENTRY_POINT_GROUP)})
 
 
-def load_unit(name: str) -> Unit:
-    """The installed unit called `name`; InputError listing the known units otherwise."""
+def load_unit(name: str, *, extra_names: Sequence[str] = ()) -> Unit:
+    """The installed unit called `name`. A name among `extra_names` (the units a topology
+    declares) without a package of its own is a bare unit: its plugins, no overlay.
+    InputError listing the known units otherwise."""
     for ep in entry_points(group=UNIT_ENTRY_POINT_GROUP):
         if ep.name == name:
             unit = ep.load()
             if not isinstance(unit, Unit):
                 raise InputError(f"Entry point '{ep.value}' for unit '{name}' is not a Unit")
             return unit
-    known = ", ".join(available_units()) or "none installed"
+    if name in extra_names:
+        return Unit(name=name)
+    known = ", ".join(sorted({*available_units(), *extra_names})) or "none installed"
     raise InputError(f"Unknown unit '{name}', known units: {known}")

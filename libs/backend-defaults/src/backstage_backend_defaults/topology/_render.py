@@ -1,0 +1,185 @@
+"""Files generated from the topology: the units' discovery config for Compose, the reverse
+proxy's nginx.conf, and the `units` list of the Helm chart's values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from backstage_common.errors import InputError
+
+from backstage_backend_defaults.topology._model import Topology
+
+__all__ = [
+    "COMPOSE_CONFIG_PATH",
+    "HELM_VALUES_PATH",
+    "NGINX_CONFIG_PATH",
+    "UNIT_PORT",
+    "compose_discovery_config",
+    "compose_unit_url",
+    "render_compose_config",
+    "render_compose_nginx",
+    "render_helm_units",
+    "render_nginx",
+    "render_project",
+    "replace_helm_units",
+]
+
+UNIT_PORT = 7007
+COMPOSE_CONFIG_PATH = Path("deploy/compose/app-config.compose.yaml")
+NGINX_CONFIG_PATH = Path("deploy/compose/nginx.conf")
+HELM_VALUES_PATH = Path("deploy/helm/backstage-py/values.yaml")
+_HEADER = "Generated from deploy/topology.yaml by `backstage-py topology render`: do not edit."
+_UNITS_BEGIN = "# BEGIN units:"
+_UNITS_END = "# END units"
+_UNITS_BLOCK = re.compile(
+    rf"^{re.escape(_UNITS_BEGIN)}.*?^{re.escape(_UNITS_END)}[^\n]*$", re.M | re.S
+)
+
+
+def compose_unit_url(unit: str) -> str:
+    """Where the other containers reach `unit`: its Compose service, on the unit port."""
+    return f"http://{unit}:{UNIT_PORT}"
+
+
+def compose_discovery_config(topology: Topology) -> dict[str, Any]:
+    """`discovery.endpoints` for every plugin (the same block in every unit): the internal
+    URL is the unit hosting it; the external one stays `backend.baseUrl` (the proxy)."""
+    endpoints = [
+        {
+            "target": {"internal": f"{compose_unit_url(unit.name)}/api/{{{{pluginId}}}}"},
+            "plugins": list(unit.plugins),
+        }
+        for unit in topology.units.values()
+        if unit.plugins
+    ]
+    return {"discovery": {"endpoints": endpoints}}
+
+
+def render_compose_config(topology: Topology) -> str:
+    body = yaml.safe_dump(compose_discovery_config(topology), sort_keys=False, width=100)
+    return (
+        f"# {_HEADER}\n"
+        "# Every unit in docker-compose.yml reads this file: each plugin's internal URL is the\n"
+        "# Compose service of the unit hosting it.\n"
+        f"{body}"
+    )
+
+
+def _var(unit: str) -> str:
+    return "$unit_" + unit.replace("-", "_")
+
+
+def render_nginx(
+    topology: Topology,
+    *,
+    upstream: Callable[[str], str],
+    listen: str = "80",
+    resolver: str | None = None,
+    runtime_dir: Path | None = None,
+) -> str:
+    """nginx.conf routing `/api/<pluginId>` (and everything under it) to the unit hosting
+    the plugin, `upstream(unit)` giving `host:port`; other paths get a JSON 404. With a
+    `resolver`, names are looked up per request (Compose's DNS), so nginx starts before the
+    units resolve and follows re-created containers. `runtime_dir` keeps the pid file, logs
+    and temporary files there (an unprivileged nginx in the foreground)."""
+    placement = topology.placement()
+    lines = [f"# {_HEADER}", "worker_processes 1;"]
+    if runtime_dir is not None:
+        lines += [
+            "daemon off;",
+            f"pid {runtime_dir}/nginx.pid;",
+            f"error_log {runtime_dir}/error.log;",
+        ]
+    lines += ["events { worker_connections 1024; }", "http {"]
+    if runtime_dir is not None:
+        lines += [f"  access_log {runtime_dir}/access.log;"]
+        lines += [
+            f"  {name}_temp_path {runtime_dir}/{name};"
+            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        ]
+    if resolver is not None:
+        lines += [f"  resolver {resolver} valid=10s ipv6=off;"]
+    lines += [
+        "  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }",
+        "  server {",
+        f"    listen {listen};",
+        "    proxy_http_version 1.1;",
+        "    proxy_set_header Host $http_host;",
+        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "    proxy_set_header X-Forwarded-Proto $scheme;",
+        "    proxy_set_header Upgrade $http_upgrade;",
+        "    proxy_set_header Connection $connection_upgrade;",
+    ]
+    for unit in topology.units:
+        if unit in placement.values():
+            lines += [f'    set {_var(unit)} "{upstream(unit)}";']
+    for plugin_id, unit in sorted(placement.items()):
+        # Exact match and the sub-tree: /api/catalog and /api/catalog/..., never /api/catalogue.
+        # No URI part on proxy_pass: the request path and query reach the unit unchanged.
+        lines += [
+            f"    location = /api/{plugin_id} {{ proxy_pass http://{_var(unit)}; }}",
+            f"    location /api/{plugin_id}/ {{ proxy_pass http://{_var(unit)}; }}",
+        ]
+    not_found = json.dumps(
+        {"error": {"name": "NotFoundError", "message": "No unit hosts this path"}}
+    )
+    lines += [
+        "    location / {",
+        "      default_type application/json;",
+        f"      return 404 '{not_found}';",
+        "    }",
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_helm_units(topology: Topology) -> str:
+    """The generated `units:` block of the chart's values.yaml, between its markers."""
+    units = [{"name": unit.name, "plugins": list(unit.plugins)} for unit in topology.units.values()]
+    body = yaml.safe_dump({"units": units}, sort_keys=False, default_flow_style=None)
+    return f"{_UNITS_BEGIN} {_HEADER}\n{body}{_UNITS_END}"
+
+
+def replace_helm_units(values_text: str, topology: Topology, *, source: str) -> str:
+    """`values_text` with its generated `units:` block replaced by the topology's."""
+    if not _UNITS_BLOCK.search(values_text):
+        raise InputError(
+            f"{source} has no generated units block ('{_UNITS_BEGIN}' ... '{_UNITS_END}')"
+        )
+    block = render_helm_units(topology)
+    return _UNITS_BLOCK.sub(lambda _: block, values_text, count=1)
+
+
+def render_compose_nginx(topology: Topology) -> str:
+    """The proxy's config in Compose: units by service name through Compose's DNS."""
+    return render_nginx(
+        topology, upstream=lambda unit: f"{unit}:{UNIT_PORT}", resolver="127.0.0.11"
+    )
+
+
+def render_project(topology: Topology, root: Path) -> list[Path]:
+    """Write every file generated from the topology under `root`; the ones that changed."""
+    values_path = root / HELM_VALUES_PATH
+    outputs = {
+        COMPOSE_CONFIG_PATH: render_compose_config(topology),
+        NGINX_CONFIG_PATH: render_compose_nginx(topology),
+    }
+    if values_path.is_file():
+        outputs[HELM_VALUES_PATH] = replace_helm_units(
+            values_path.read_text(), topology, source=str(HELM_VALUES_PATH)
+        )
+    changed = []
+    for path, text in outputs.items():
+        file = root / path
+        if file.is_file() and file.read_text() == text:
+            continue
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text)
+        changed.append(path)
+    return changed

@@ -1,0 +1,11 @@
+"""The `catalog` deployment unit: it hosts the plugins deploy/topology.yaml lists for it."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from backstage_backend_defaults.units import Unit
+
+__all__ = ["unit"]
+
+unit = Unit(name="catalog", config_overlay=files(__package__) / "app-config.catalog.yaml")

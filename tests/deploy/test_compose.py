@@ -1,0 +1,177 @@
+"""docker-compose.yml, checked without Docker: against the topology, the image's entry
+point, the proxy's routes, and the secrets in `.env`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from importlib.resources import as_file
+from pathlib import Path
+
+import pytest
+import yaml
+from backstage_backend_defaults.cli import main
+from backstage_backend_defaults.root_config import default_config_paths
+from backstage_backend_defaults.topology import check_compose, compose_unit_services
+from backstage_backend_defaults.units import load_unit
+from backstage_common.config import load_config
+from click.testing import CliRunner
+
+from ._support import (
+    REPO_ROOT,
+    compose_file,
+    interpolate,
+    read_env_file,
+    require_nginx,
+    topology,
+)
+
+ENV = read_env_file(REPO_ROOT / ".env.example")
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
+
+
+def test_every_unit_of_the_topology_is_one_service_of_the_same_image() -> None:
+    compose = compose_file(ENV)
+    services = compose["services"]
+    assert compose_unit_services(compose) == {unit: unit for unit in topology().units}
+    images = {services[unit]["image"] for unit in topology().units}
+    assert images == {ENV["BACKSTAGE_IMAGE"]}
+    for unit in topology().units:
+        # No command or entry point of its own: the image's `tini -- backstage-py start`,
+        # the unit from BACKSTAGE_UNIT.
+        assert "command" not in services[unit]
+        assert "entrypoint" not in services[unit]
+    assert check_compose(topology(), compose, source="docker-compose.yml") == []
+
+
+def test_units_wait_for_healthy_infrastructure_and_report_readiness() -> None:
+    services = compose_file(ENV)["services"]
+    for name, service in services.items():
+        for target, rule in (service.get("depends_on") or {}).items():
+            assert target in services, f"{name} depends on a missing service {target}"
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[target], f"{target} has no healthcheck"
+    for unit in topology().units:
+        service = services[unit]
+        assert service["depends_on"]["postgres"] == {"condition": "service_healthy"}
+        assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
+        assert service["healthcheck"]["test"] == ["CMD", "backstage-py", "healthcheck"]
+    assert set(services["proxy"]["depends_on"]) == set(topology().units)
+    # The health check command exists in the image's CLI and asks the readiness endpoint.
+    help_text = CliRunner().invoke(main, ["healthcheck", "--help"])
+    assert help_text.exit_code == 0
+    assert "http://127.0.0.1:7007/.backstage/health/v1/readiness" in help_text.output
+
+
+def test_only_the_proxy_publishes_a_port_and_postgres_keeps_a_named_volume() -> None:
+    compose = compose_file(ENV)
+    published = {name for name, service in compose["services"].items() if "ports" in service}
+    assert published == {"proxy"}
+    assert compose["services"]["proxy"]["ports"] == ["127.0.0.1:7007:80"]
+    assert "pgdata:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+    assert "pgdata" in compose["volumes"]
+
+
+def test_secrets_come_from_env_and_env_example_sets_every_required_one() -> None:
+    raw = compose_file()
+    required = set(re.findall(r"\$\{(\w+):\?", (REPO_ROOT / "docker-compose.yml").read_text()))
+    assert required <= set(ENV), f"{required - set(ENV)} missing from .env.example"
+    for name, service in raw["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key):
+                assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", str(value)), f"{name}.{key} is literal"
+    with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
+        interpolate(raw, {})
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+    assert ".env" in (REPO_ROOT / ".dockerignore").read_text().split()
+    assert "env_file" not in (REPO_ROOT / "docker-compose.yml").read_text()
+
+
+def test_a_unit_config_in_compose_loads_with_the_default_auth_policy_on(tmp_path: Path) -> None:
+    """The files a unit container reads, as laid out in the image (/app), with the
+    environment Compose gives the catalog service."""
+    compose = compose_file(ENV)
+    service = compose["services"]["catalog"]
+    app = tmp_path / "app"
+    (app / "deploy").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "deploy/app-config.production.yaml", app / "app-config.yaml")
+    for volume in service["volumes"]:
+        source, target, _ = volume.split(":")
+        shutil.copy(REPO_ROOT / source, app / Path(target).relative_to("/app"))
+    env = {key: str(value) for key, value in service["environment"].items()}
+    overlay = load_unit("catalog").config_overlay
+    assert overlay is not None
+    with as_file(overlay) as overlay_path:
+        files = default_config_paths(app, overlays=[Path(overlay_path)], env=env)
+        assert [p.name for p in files] == [
+            "app-config.yaml",
+            "app-config.compose.yaml",
+            "app-config.catalog.yaml",
+        ]
+        config = load_config(files, env=env)
+    assert config.get_number("backend.listen.port") == 7007
+    assert config.get_string("backend.baseUrl") == ENV["BACKSTAGE_BASE_URL"]
+    assert config.get_string("backend.database.client") == "pg"
+    assert config.get_string("backend.database.connection.host") == "postgres"
+    assert config.get_string("backend.database.connection.password") == ENV["POSTGRES_PASSWORD"]
+    assert config.get_string("backend.cache.connection") == "redis://redis:6379"
+    token = config.get_config_array("backend.auth.externalAccess")[0]
+    assert token.get_string("options.token") == ENV["BACKSTAGE_EXTERNAL_TOKEN"]
+    assert config.get_optional("backend.auth.dangerouslyDisableDefaultAuthPolicy") is None
+    assert (
+        "dangerouslyDisableDefaultAuthPolicy"
+        not in (REPO_ROOT / "deploy/app-config.production.yaml").read_text()
+    )
+    endpoints = config.get_config_array("discovery.endpoints")
+    assert [e.get_string("target.internal") for e in endpoints] == [
+        "http://catalog:7007/api/{{pluginId}}",
+        "http://search:7007/api/{{pluginId}}",
+    ]
+
+
+def proxy_routes(text: str) -> dict[str, tuple[str, str]]:
+    """`location` path to (upstream variable's value, match kind) from an nginx.conf."""
+    upstreams = dict(re.findall(r'set \$(\w+) "([^"]+)";', text))
+    routes = {}
+    for exact, path, variable in re.findall(
+        r"location (= )?(/api/\S+) \{ proxy_pass http://\$(\w+); \}", text
+    ):
+        routes[path] = (upstreams[variable], "exact" if exact else "prefix")
+    return routes
+
+
+def test_the_proxy_routes_each_plugin_to_the_service_of_its_unit() -> None:
+    compose = compose_file(ENV)
+    proxy = compose["services"]["proxy"]
+    assert "./deploy/compose/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    routes = proxy_routes((REPO_ROOT / "deploy/compose/nginx.conf").read_text())
+    expected = {}
+    for plugin_id, unit in topology().placement().items():
+        assert unit in compose["services"]
+        expected[f"/api/{plugin_id}"] = (f"{unit}:7007", "exact")
+        expected[f"/api/{plugin_id}/"] = (f"{unit}:7007", "prefix")
+    assert routes == expected
+
+
+def test_nginx_accepts_the_compose_proxy_config(tmp_path: Path) -> None:
+    nginx = require_nginx()
+    # Names are resolved per request (Compose's DNS), so nginx checks it here too.
+    conf = tmp_path / "nginx.conf"
+    conf.write_text((REPO_ROOT / "deploy/compose/nginx.conf").read_text())
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-g", f"pid {tmp_path}/nginx.pid;"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+def test_the_compose_file_parses_as_plain_yaml_with_merges() -> None:
+    raw = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    catalog = raw["services"]["catalog"]["environment"]
+    # `<<` is shallow: the unit's environment keeps the shared entries it re-merges.
+    assert catalog["BACKSTAGE_UNIT"] == "catalog"
+    assert catalog["POSTGRES_HOST"] == "postgres"
