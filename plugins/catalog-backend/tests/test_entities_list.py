@@ -116,7 +116,8 @@ async def _follow_links(catalog: Catalog, params: dict[str, Any]) -> list[str]:
         link = response.headers.get("link")
         if link is None:
             return seen
-        assert link.startswith("</entities?") and link.endswith('>; rel="next"')
+        assert link.startswith("</entities?")
+        assert link.endswith('>; rel="next"')
         query = parse_qs(urlsplit(link[1 : link.index(">")]).query)
         assert "offset" not in query
         response = await catalog.get("/entities", **query)

@@ -59,7 +59,8 @@ async def test_by_uid_and_by_name(database_config: dict[str, Any]) -> None:
         assert response.text == stored["component:default/petstore"]
         uid = response.json()["metadata"]["uid"]
         response = await catalog.get(f"/entities/by-uid/{uid}")
-        assert response.status_code == 200 and response.text == stored["component:default/petstore"]
+        assert response.status_code == 200
+        assert response.text == stored["component:default/petstore"]
         missing = await catalog.get("/entities/by-uid/no-such-uid")
         assert missing.status_code == 404
         assert missing.json() == {
@@ -135,7 +136,8 @@ async def test_delete_by_uid(database_config: dict[str, Any]) -> None:
         response = await catalog.test.client.delete(
             f"/api/catalog/entities/by-uid/{petstore['metadata']['uid']}"
         )
-        assert response.status_code == 204 and response.content == b""
+        assert response.status_code == 204
+        assert response.content == b""
 
         assert (
             await catalog.get("/entities/by-name/component/default/petstore")
