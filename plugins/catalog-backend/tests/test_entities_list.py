@@ -164,3 +164,17 @@ async def test_entities_are_served_as_stored(database_config: dict[str, Any]) ->
         stored = {ref: text for ref, _, text in await catalog.stored()}
         response = await catalog.get("/entities", filter="metadata.name=petstore")
         assert response.content.decode() == "[" + stored["component:default/petstore"] + "]"
+
+
+async def test_streamed_chunks_cross_missing_values(
+    database_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_list, "STREAM_CHUNK_SIZE", 2)
+    async with started_catalog(database_config) as catalog:
+        order = ["desc:metadata.title", "asc:metadata.name"]
+        streamed = names(await catalog.get("/entities", order=order))
+        assert streamed[:5] == ["website", "team-b", "team-a", "search-api", "petstore"]
+        assert streamed[5:] == sorted(streamed[5:])
+        assert len(set(streamed)) == 13
+        paged = await _follow_links(catalog, {"limit": 3, "order": order})
+        assert paged == streamed
