@@ -171,3 +171,20 @@ async def test_delete_by_uid(database_config: dict[str, Any]) -> None:
         # deleting an unknown uid is not an error
         again = await catalog.test.client.delete("/api/catalog/entities/by-uid/no-such-uid")
         assert again.status_code == 204
+
+
+async def test_requests_as_backstages_client_sends_them(database_config: dict[str, Any]) -> None:
+    """The client sends `Content-Type: application/json` on every request, with or
+    without a body."""
+    async with started_catalog(database_config) as catalog:
+        client = catalog.test.client
+        json_type = {"content-type": "application/json"}
+        response = await client.get(
+            "/api/catalog/entities", params={"filter": "kind=user"}, headers=json_type
+        )
+        assert sorted(e["metadata"]["name"] for e in response.json()) == ["alice", "bob"]
+        response = await client.post("/api/catalog/entities/by-query", headers=json_type)
+        assert response.status_code == 200
+        assert response.json()["totalItems"] == 13
+        response = await client.delete("/api/catalog/entities/by-uid/unknown", headers=json_type)
+        assert response.status_code == 204
