@@ -26,6 +26,13 @@ class Case:
     name: str = "InputError"
 
 
+def _deep(levels: int) -> dict[str, Any]:
+    predicate: dict[str, Any] = {"kind": "component"}
+    for _ in range(levels):
+        predicate = {"$not": predicate}
+    return predicate
+
+
 _FILTER = (
     "Invalid filter, '=x' is not a valid statement (expected a string on the form a=b or a= or a)"
 )
@@ -81,6 +88,7 @@ CASES = [
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"a": {"$regex": "x"}}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"$not": {}, "a": 1}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"a": {"$in": [{}]}}}),
+    Case("POST", "/entities/by-query", "Invalid query: ", body={"query": _deep(200)}),
     Case(
         "POST",
         "/entities/by-query",
