@@ -61,6 +61,18 @@ CASES = [
     Case("GET", "/entities", "Invalid offset, must be zero or greater", params={"offset": "-1"}),
     Case("GET", "/entities", "Malformed after cursor, could not be parsed", params={"after": "!!"}),
     Case("GET", "/entities", "Invalid after, must not be empty", params={"after": ""}),
+    Case(
+        "GET",
+        "/entities",
+        "Malformed after cursor, offset was not a number",
+        params={"after": b64('{"offset": "2"}')},
+    ),
+    Case(
+        "GET",
+        "/entities",
+        "Malformed after cursor, keyset was not a list of strings",
+        params={"after": b64('{"limit": 2, "keyset": [1]}')},
+    ),
     Case("GET", "/entities", "Unknown query parameter 'filters'", params={"filters": "kind=a"}),
     # GET /entities/by-query
     Case(
