@@ -33,6 +33,7 @@ from backstage_plugin_catalog_backend.api._predicates import (
 __all__ = [
     "AfterCursor",
     "QueryCursor",
+    "SortValues",
     "decode_after_cursor",
     "decode_query_cursor",
     "encode_after_cursor",
