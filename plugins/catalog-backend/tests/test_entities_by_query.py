@@ -240,7 +240,7 @@ async def test_predicate_operators(database_config: dict[str, Any]) -> None:
         assert await post_names(catalog, {"spec.nothing": True}) == []
 
 
-async def test_postgres_knows_how_often_key_value_pairs_occur(
+async def test_postgres_plans_filters_from_pair_statistics_and_values(
     database_config: dict[str, Any],
 ) -> None:
     async with started_catalog(database_config) as catalog:
@@ -251,6 +251,9 @@ async def test_postgres_knows_how_often_key_value_pairs_occur(
                 await connection.execute(sa.text("SELECT stxname FROM pg_statistic_ext"))
             ).scalars()
             assert "search_key_value_stats" in set(names)
+            # and plans each query for its own values, never a generic plan
+            mode = (await connection.execute(sa.text("SHOW plan_cache_mode"))).scalar()
+            assert mode == "force_custom_plan"
 
 
 async def test_pages_cross_missing_secondary_values_both_ways(
