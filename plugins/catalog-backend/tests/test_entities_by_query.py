@@ -74,6 +74,9 @@ async def test_get_pages_through_cursors(database_config: dict[str, Any]) -> Non
         assert "query" not in cursor
         assert cursor["filter"]["anyOf"]
         assert cursor["orderFields"] == [{"field": "metadata.name", "order": "asc"}]
+        # a cursor remembers its page size for a request that gives none
+        names, _, _ = page(await next_page(catalog, page(first)[2]["nextCursor"]))
+        assert names == ["petstore-api", "search-api"]
         assert cursor["isPrevious"] is False
         assert cursor["totalItems"] == 6
 
@@ -233,6 +236,13 @@ async def test_predicate_operators(database_config: dict[str, Any]) -> None:
             "org",
             "pets",
         ]
+        # logic operators beside field keys are ANDed with them
+        mixed = {
+            "kind": "component",
+            "$not": {"spec.type": "service"},
+            "$any": [{"metadata.tags": "react"}],
+        }
+        assert await post_names(catalog, mixed) == ["website"]
         assert await post_names(catalog, {"$any": []}) == []
         assert len(await post_names(catalog, {"$all": []})) == 13
         assert len(await post_names(catalog, {})) == 13
