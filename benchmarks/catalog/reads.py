@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import resource
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -39,8 +38,19 @@ async def _best(repeats: int, call: Callable[[], Awaitable[Any]]) -> float:
     return best * 1000
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _reset_peak_rss() -> float:
+    """Reset the process's peak RSS (Linux) and return the current RSS in MB."""
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    return _status_mb("VmRSS")
 
 
 async def main() -> None:
@@ -65,7 +75,7 @@ async def main() -> None:
             client = test.client
             client.timeout = 300
 
-            rss_before = _peak_rss_mb()
+            rss_before = _reset_peak_rss()
             received = 0
 
             async def stream_all() -> None:
@@ -76,9 +86,10 @@ async def main() -> None:
                         received += len(chunk)
 
             elapsed = await _best(min(args.repeats, 2), stream_all)
+            growth = _status_mb("VmHWM") - rss_before
             print(
                 f"GET /entities (stream {args.entities}): {elapsed:.0f} ms, "
-                f"{received / 1e6:.1f} MB, peak RSS growth {_peak_rss_mb() - rss_before:.0f} MB"
+                f"{received / 1e6:.1f} MB, peak RSS growth {growth:.0f} MB"
             )
             query = {
                 "filter": "kind=component,spec.lifecycle=production",
