@@ -25,7 +25,9 @@ from backstage_plugin_search_node._documents import (
 )
 from backstage_plugin_search_node._engine import SearchEngine, SearchEngineIndexer
 from backstage_plugin_search_node._extension_points import (
+    SearchEngineRegistry,
     SearchEngineRegistryExtensionPoint,
+    SearchIndexRegistry,
     SearchIndexRegistryExtensionPoint,
     search_engine_registry_extension_point,
     search_index_registry_extension_point,
@@ -40,7 +42,9 @@ __all__ = [
     "ResultHighlight",
     "SearchEngine",
     "SearchEngineIndexer",
+    "SearchEngineRegistry",
     "SearchEngineRegistryExtensionPoint",
+    "SearchIndexRegistry",
     "SearchIndexRegistryExtensionPoint",
     "SearchQuery",
     "SearchResult",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol, TypeAlias
 
 from backstage_backend_plugin_api import (
     ExtensionPoint,
@@ -17,7 +17,9 @@ from backstage_plugin_search_node._collators import (
 from backstage_plugin_search_node._engine import SearchEngine
 
 __all__ = [
+    "SearchEngineRegistry",
     "SearchEngineRegistryExtensionPoint",
+    "SearchIndexRegistry",
     "SearchIndexRegistryExtensionPoint",
     "search_engine_registry_extension_point",
     "search_index_registry_extension_point",
@@ -52,3 +54,11 @@ search_index_registry_extension_point: ExtensionPoint[SearchIndexRegistryExtensi
 search_engine_registry_extension_point: ExtensionPoint[SearchEngineRegistryExtensionPoint] = (
     create_extension_point(id="search.engine.registry")
 )
+
+SearchIndexRegistry: TypeAlias = Annotated[
+    SearchIndexRegistryExtensionPoint, search_index_registry_extension_point
+]
+"""Annotate a module's init parameter with this to receive the index registry."""
+SearchEngineRegistry: TypeAlias = Annotated[
+    SearchEngineRegistryExtensionPoint, search_engine_registry_extension_point
+]

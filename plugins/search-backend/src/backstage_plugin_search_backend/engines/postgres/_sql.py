@@ -18,9 +18,7 @@ def _filter_values(wanted: FilterValue) -> list[str]:
     ]
 
 
-def _filter_conditions(
-    filters: Mapping[str, FilterValue], params: dict[str, Any]
-) -> list[str]:
+def _filter_conditions(filters: Mapping[str, FilterValue], params: dict[str, Any]) -> list[str]:
     """Per key: the document's value, or one of its array's values, equals one of the
     wanted values, ignoring case; keys are ANDed."""
     conditions = []
@@ -57,8 +55,10 @@ def query_statement(
         conditions.append("query @@ d.body")
     conditions += _filter_conditions(filters, params)
     rank = "ts_rank(d.body, query, :normalization)" if has_term else "0"
-    sources = "search_documents d, to_tsquery('english', :tsquery) query" if has_term else (
-        "search_documents d"
+    sources = (
+        "search_documents d, to_tsquery('english', :tsquery) query"
+        if has_term
+        else ("search_documents d")
     )
     order = "rank DESC, type_order, position" if has_term else "type_order, position"
     page = f"""
