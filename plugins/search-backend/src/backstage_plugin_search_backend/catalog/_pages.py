@@ -64,8 +64,10 @@ class CatalogPageReader:
         )
         return {"Authorization": f"Bearer {token.token}"} if token.token else {}
 
-    def _params(self, cursor: str | None) -> list[tuple[str, str]]:
-        params: list[tuple[str, str]] = [("limit", str(self._page_size))]
+    def _params(self, cursor: str | None) -> list[tuple[str, str | int | float | bool | None]]:
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("limit", str(self._page_size))
+        ]
         if self._fields:
             params.append(("fields", self._fields))
         if cursor is not None:
@@ -85,9 +87,7 @@ class CatalogPageReader:
                     body["fields"] = self._fields.split(",")
                 response = await self._client.post(url, json=body, headers=headers)
             else:
-                response = await self._client.get(
-                    url, params=httpx.QueryParams(self._params(cursor)), headers=headers
-                )
+                response = await self._client.get(url, params=self._params(cursor), headers=headers)
         except httpx.HTTPError as error:
             raise ServiceUnavailableError(
                 f"Could not read entities from the catalog at {url}: {type(error).__name__}"
