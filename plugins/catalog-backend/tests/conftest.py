@@ -61,10 +61,17 @@ async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[
     await _drop_databases(connection, prefix)
 
 
-async def seed_processed(engine: AsyncEngine, entities: Sequence[Mapping[str, Any]]) -> list[str]:
+async def seed_processed(
+    engine: AsyncEngine,
+    entities: Sequence[Mapping[str, Any]],
+    *,
+    parents: Mapping[str, str] | None = None,
+) -> list[str]:
     """Store `entities` as processed by a provider named `test`, with the relations their
-    `relations` key lists (both directions are the caller's business), and stitch them.
-    Returns their refs. Each entity gets a uid when it has none."""
+    `relations` key lists (both directions are the caller's business; a relation with a
+    `sourceRef` is one the entity emitted for another source), and stitch them.
+    `parents` maps a ref to the ref of the entity that emitted it (instead of the
+    provider). Returns their refs. Each entity gets a uid when it has none."""
     now = datetime.now(UTC)
     refs: list[str] = []
     async with engine.begin() as connection:
@@ -85,18 +92,21 @@ async def seed_processed(engine: AsyncEngine, entities: Sequence[Mapping[str, An
                     last_discovery_at=now,
                 )
             )
-            await connection.execute(
-                sa.insert(refresh_state_references).values(source_key="test", target_entity_ref=ref)
-            )
             for relation in wanted:
                 await connection.execute(
                     sa.insert(relations).values(
                         originating_entity_id=entity_id,
-                        source_entity_ref=ref,
+                        source_entity_ref=relation.get("sourceRef", ref).lower(),
                         type=relation["type"],
                         target_entity_ref=relation["targetRef"].lower(),
                     )
                 )
             refs.append(ref)
+        for ref in refs:
+            parent = (parents or {}).get(ref)
+            source = {"source_entity_ref": parent} if parent else {"source_key": "test"}
+            await connection.execute(
+                sa.insert(refresh_state_references).values(target_entity_ref=ref, **source)
+            )
         await stitch_entities(connection, refs)
     return refs

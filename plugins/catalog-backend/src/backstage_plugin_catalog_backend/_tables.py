@@ -106,6 +106,8 @@ search = sa.Table(
     sa.Index("search_key_value_entity_idx", "key", "value", "entity_id"),
     sa.Index("search_key_original_value_entity_idx", "key", "original_value", "entity_id"),
     sa.Index("search_entity_idx", "entity_id"),
+    # EXISTS probes and sort values look up one entity's rows for a key.
+    sa.Index("search_entity_key_value_idx", "entity_id", "key", "value"),
 )
 
 refresh_keys = sa.Table(
