@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import pytest
 from backstage_common.errors import InputError
-
 from backstage_plugin_search_node import FilterValue, IndexableDocument, SearchEngine, SearchQuery
 
 TYPE = "software-catalog"
@@ -70,7 +69,9 @@ async def test_hits_are_highlighted_with_the_engine_tags(engine: SearchEngine) -
     [hit] = result.results
     assert hit.highlight is not None
     pre, post = hit.highlight.pre_tag, hit.highlight.post_tag
-    assert pre.startswith("<") and post.startswith("</") and pre[1:] == post[2:]
+    assert pre.startswith("<")
+    assert post.startswith("</")
+    assert pre[1:] == post[2:]
     assert hit.highlight.fields["text"] == f"{pre}Invoices{post} and payments"
     assert "title" not in hit.highlight.fields
 
@@ -106,13 +107,15 @@ async def test_pages_have_ranks_cursors_and_a_total(engine: SearchEngine) -> Non
     await index(engine, DOCUMENTS)
     first = await engine.query(SearchQuery(term="", types=(TYPE,), page_limit=3))
     assert [item.rank for item in first.results] == [1, 2, 3]
-    assert first.next_page_cursor == "MQ==" and first.previous_page_cursor is None
+    assert first.next_page_cursor == "MQ=="
+    assert first.previous_page_cursor is None
     assert first.number_of_results == 4
     second = await engine.query(
         SearchQuery(term="", types=(TYPE,), page_limit=3, page_cursor=first.next_page_cursor)
     )
     assert [item.rank for item in second.results] == [4]
-    assert second.next_page_cursor is None and second.previous_page_cursor == "MA=="
+    assert second.next_page_cursor is None
+    assert second.previous_page_cursor == "MA=="
     # page limit 0 is the default page of 25, as in Backstage
     everything = await engine.query(SearchQuery(term="", types=(TYPE,), page_limit=0))
     assert len(everything.results) == 4
@@ -124,7 +127,8 @@ async def test_a_type_without_an_index_is_flagged_not_an_error(engine: SearchEng
     assert result.unindexed_types == [TYPE, "techdocs"]
     await index(engine, DOCUMENTS)
     result = await engine.query(SearchQuery(term="pet", types=(TYPE, "techdocs")))
-    assert result.results and result.unindexed_types == ["techdocs"]
+    assert result.results
+    assert result.unindexed_types == ["techdocs"]
 
 
 async def test_types_are_searched_together_and_kept_apart(engine: SearchEngine) -> None:
@@ -159,7 +163,8 @@ async def test_an_aborted_or_empty_run_keeps_the_old_index(engine: SearchEngine)
     nothing = await engine.get_indexer("techdocs")
     await nothing.finalize()
     result = await engine.query(SearchQuery(term="", types=("techdocs",)))
-    assert result.results == [] and result.unindexed_types is None
+    assert result.results == []
+    assert result.unindexed_types is None
 
 
 async def test_a_malformed_cursor_is_an_input_error(engine: SearchEngine) -> None:
