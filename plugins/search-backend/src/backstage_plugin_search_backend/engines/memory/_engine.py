@@ -19,7 +19,10 @@ from backstage_plugin_search_node import (
     page_size,
 )
 
-from backstage_plugin_search_backend.engines.memory._highlight import highlight_fields
+from backstage_plugin_search_backend.engines.memory._highlight import (
+    WordMatcher,
+    highlight_fields,
+)
 from backstage_plugin_search_backend.engines.memory._index import (
     IndexBuilder,
     QueryWord,
@@ -117,14 +120,14 @@ class MemorySearchEngine:
         start, end = page * size, (page + 1) * size
         # Without words every hit scores 0 and `hits` is already in collation order.
         ordered = heapq.nsmallest(end, hits) if query_words else hits
+        matches = WordMatcher(query_words, self._stemmer) if query_words else None
         results = []
         for offset, (_, searched_position, position) in enumerate(ordered[start:end]):
             type, index = searched[searched_position]
             document = index.documents[position]
             fields = highlight_fields(
                 document,
-                query_words,
-                self._stemmer,
+                matches,
                 pre_tag=self._pre_tag,
                 post_tag=self._post_tag,
             )

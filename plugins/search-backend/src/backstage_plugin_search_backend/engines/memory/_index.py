@@ -53,24 +53,22 @@ def _normalised(value: object) -> str:
     return str(value).lower()
 
 
-def matches_filters(document: Mapping[str, object], filters: Mapping[str, FilterValue]) -> bool:
-    """Every filter key matches: the document's value (or one of its values) equals one of
-    the wanted values, ignoring case."""
-    for key, wanted in filters.items():
+def _values_by_position(documents: Sequence[Mapping[str, object]], key: str) -> dict[str, set[int]]:
+    """Where each value of the field `key` occurs, lowercased (every item of a list)."""
+    positions: dict[str, set[int]] = {}
+    for position, document in enumerate(documents):
         value = document.get(key)
         if value is None:
-            return False
-        allowed = {_normalised(item) for item in (wanted if isinstance(wanted, list) else [wanted])}
-        present = value if isinstance(value, list) else [value]
-        if not any(_normalised(item) in allowed for item in present):
-            return False
-    return True
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            positions.setdefault(_normalised(item), set()).add(position)
+    return positions
 
 
 class TypeIndex:
     """The documents of one type and what is needed to score them."""
 
-    __slots__ = ("_postings", "_stems", "_words", "documents")
+    __slots__ = ("_filter_fields", "_postings", "_stems", "_words", "documents")
 
     def __init__(
         self,
@@ -83,6 +81,24 @@ class TypeIndex:
         ordered = sorted(word_stems)
         self._words = ordered
         self._stems = [word_stems[word] for word in ordered]
+        self._filter_fields: dict[str, dict[str, set[int]]] = {}
+
+    def _filtered(self, filters: Mapping[str, FilterValue]) -> set[int]:
+        """The documents that pass every filter: per key, the document's value (or one of
+        its values) equals one of the wanted values, ignoring case."""
+        allowed: set[int] | None = None
+        for key, wanted in filters.items():
+            field = self._filter_fields.get(key)
+            if field is None:
+                # Built on first use and kept: the index never changes.
+                field = self._filter_fields[key] = _values_by_position(self.documents, key)
+            passing: set[int] = set()
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                passing |= field.get(_normalised(value), set())
+            allowed = passing if allowed is None else allowed & passing
+            if not allowed:
+                return set()
+        return allowed if allowed is not None else set()
 
     def _prefix_stems(self, word: str, exact: str) -> list[str]:
         start = bisect.bisect_left(self._words, word)
@@ -108,28 +124,23 @@ class TypeIndex:
     ) -> list[tuple[float, int]]:
         """(score, document position) of every document that has every query word (a word
         or a prefix of one) and passes the filters; unordered. No words: every document."""
+        allowed = self._filtered(filters) if filters else None
         if not query_words:
-            candidates: Iterable[tuple[int, float]] = (
-                (position, 0.0) for position in range(len(self.documents))
-            )
-        else:
-            per_word = sorted((self._word_scores(word) for word in query_words), key=len)
-            combined = per_word[0]
-            for other in per_word[1:]:
-                combined = {
-                    document: score + other[document]
-                    for document, score in combined.items()
-                    if document in other
-                }
-            candidates = combined.items()
-        if filters:
-            documents = self.documents
+            positions = range(len(self.documents)) if allowed is None else sorted(allowed)
+            return [(0.0, position) for position in positions]
+        per_word = sorted((self._word_scores(word) for word in query_words), key=len)
+        combined = per_word[0]
+        for other in per_word[1:]:
+            combined = {
+                document: score + other[document]
+                for document, score in combined.items()
+                if document in other
+            }
+        if allowed is not None:
             return [
-                (score, position)
-                for position, score in candidates
-                if matches_filters(documents[position], filters)
+                (score, position) for position, score in combined.items() if position in allowed
             ]
-        return [(score, position) for position, score in candidates]
+        return [(score, position) for position, score in combined.items()]
 
 
 class IndexBuilder:

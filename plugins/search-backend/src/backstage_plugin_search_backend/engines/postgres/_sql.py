@@ -2,37 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from backstage_plugin_search_node import FilterValue
 
 __all__ = ["query_statement"]
 
 
-def _filter_values(wanted: FilterValue) -> list[str]:
+def _scalar(value: str) -> list[object]:
+    """The JSON values a query-string value stands for: itself, and the number or boolean
+    it spells (documents may hold those)."""
+    values: list[object] = [value]
+    if value in ("true", "false"):
+        values.append(value == "true")
+    else:
+        with contextlib.suppress(msgspec.DecodeError):
+            values.append(msgspec.json.decode(value, type=int | float))
+    return values
+
+
+def _containments(key: str, wanted: FilterValue) -> list[str]:
     items = wanted if isinstance(wanted, list) else [wanted]
-    return [
-        ("true" if item else "false") if isinstance(item, bool) else str(item).lower()
-        for item in items
-    ]
+    documents = []
+    for item in items:
+        text = ("true" if item else "false") if isinstance(item, bool) else str(item).lower()
+        for value in _scalar(text):
+            documents.append({key.lower(): value})
+            documents.append({key.lower(): [value]})
+    return [msgspec.json.encode(document).decode() for document in documents]
 
 
 def _filter_conditions(filters: Mapping[str, FilterValue], params: dict[str, Any]) -> list[str]:
     """Per key: the document's value, or one of its array's values, equals one of the
-    wanted values, ignoring case; keys are ANDed."""
+    wanted values, ignoring case (the lowercased `filter_document`, GIN indexed); keys are
+    ANDed."""
     conditions = []
     for number, (key, wanted) in enumerate(filters.items()):
-        params[f"filter_key_{number}"] = key
-        params[f"filter_values_{number}"] = _filter_values(wanted)
-        field = f"d.document -> CAST(:filter_key_{number} AS text)"
-        values = f"CAST(:filter_values_{number} AS text[])"
-        conditions.append(
-            f"(lower(d.document ->> CAST(:filter_key_{number} AS text)) = ANY({values})"
-            f" OR (jsonb_typeof({field}) = 'array' AND EXISTS ("
-            f"SELECT 1 FROM jsonb_array_elements_text({field}) AS item"
-            f" WHERE lower(item) = ANY({values}))))"
-        )
+        alternatives = []
+        for index, document in enumerate(_containments(key, wanted)):
+            name = f"filter_{number}_{index}"
+            params[name] = document
+            alternatives.append(f"d.filter_document @> CAST(:{name} AS jsonb)")
+        conditions.append("(" + " OR ".join(alternatives) + ")")
     return conditions
 
 
@@ -55,14 +69,13 @@ def query_statement(
         conditions.append("query @@ d.body")
     conditions += _filter_conditions(filters, params)
     rank = "ts_rank(d.body, query, :normalization)" if has_term else "0"
-    sources = (
-        "search_documents d, to_tsquery('english', :tsquery) query"
-        if has_term
-        else ("search_documents d")
-    )
+    sources = "search_documents d"
+    if has_term:
+        sources += ", to_tsquery('english', :tsquery) query"
     order = "rank DESC, type_order, position" if has_term else "type_order, position"
-    page = f"""
-        SELECT d.type, d.document, d.position,
+    # Rank and count carrying only keys; documents are read for the page's rows alone.
+    hits = f"""
+        SELECT d.generation, d.position, d.type,
                array_position(CAST(:types AS text[]), d.type) AS type_order,
                {rank} AS rank, count(*) OVER () AS total
         FROM {sources}
@@ -70,15 +83,17 @@ def query_statement(
         ORDER BY {order}
         OFFSET :offset LIMIT :limit
     """
-    if not (has_term and highlight):
-        return page
-    headlines = ", ".join(
-        f"ts_headline('english', coalesce(page.document ->> '{name}', ''), query,"
-        f" :headline_options) AS {name}_headline"
-        for name in ("title", "text", "location")
-    )
+    columns = "hits.type, hits.position, hits.type_order, hits.rank, hits.total, d.document"
+    joined = "search_documents d JOIN hits USING (generation, position)"
+    if has_term and highlight:
+        columns += "".join(
+            f", ts_headline('english', coalesce(d.document ->> '{name}', ''), query,"
+            f" :headline_options) AS {name}_headline"
+            for name in ("title", "text", "location")
+        )
+        joined += ", to_tsquery('english', :tsquery) query"
     return f"""
-        SELECT page.*, {headlines}
-        FROM ({page}) page, to_tsquery('english', :tsquery) query
-        ORDER BY {order}
+        WITH hits AS ({hits})
+        SELECT {columns} FROM {joined}
+        ORDER BY {order.replace("position", "hits.position")}
     """

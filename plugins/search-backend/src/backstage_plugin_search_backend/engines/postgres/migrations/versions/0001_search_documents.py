@@ -37,11 +37,18 @@ def upgrade() -> None:
               'C'
             )
           ) STORED,
+          filter_document jsonb GENERATED ALWAYS AS (
+            lower((document - 'title' - 'text' - 'location' - 'authorization')::text)::jsonb
+          ) STORED,
           PRIMARY KEY (generation, position)
         )
         """
     )
     op.execute("CREATE INDEX search_documents_body_index ON search_documents USING GIN (body)")
+    op.execute(
+        "CREATE INDEX search_documents_filter_index"
+        " ON search_documents USING GIN (filter_document jsonb_path_ops)"
+    )
     op.execute("CREATE INDEX search_documents_type_index ON search_documents (type, generation)")
 
 
