@@ -171,3 +171,9 @@ async def test_a_malformed_cursor_is_an_input_error(engine: SearchEngine) -> Non
     await index(engine, DOCUMENTS)
     with pytest.raises(InputError, match="Invalid page cursor"):
         await engine.query(SearchQuery(term="", types=(TYPE,), page_cursor="not-a-page"))
+
+
+def test_the_cli_finds_the_postgres_engine_migrations() -> None:
+    from backstage_backend_defaults._db_cli import find_migrations
+
+    assert (find_migrations("search") / "0001_search_documents.py").is_file()
