@@ -173,7 +173,9 @@ async def test_a_malformed_cursor_is_an_input_error(engine: SearchEngine) -> Non
         await engine.query(SearchQuery(term="", types=(TYPE,), page_cursor="not-a-page"))
 
 
-def test_the_cli_finds_the_postgres_engine_migrations() -> None:
-    from backstage_backend_defaults._db_cli import find_migrations
+def test_the_postgres_engine_migrations_are_registered_for_the_cli() -> None:
+    from importlib.metadata import entry_points
+    from importlib.resources import files
 
-    assert (find_migrations("search") / "0001_search_documents.py").is_file()
+    [entry] = [ep for ep in entry_points(group="backstage.migrations") if ep.name == "search"]
+    assert files(entry.value).joinpath("0001_search_documents.py").is_file()
