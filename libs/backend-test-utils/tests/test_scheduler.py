@@ -180,3 +180,23 @@ async def test_shutdown_aborts_running_tasks() -> None:
         await started.wait()
     await asyncio.wait_for(run, 1)
     assert seen == [True]
+
+
+async def test_a_schedule_can_be_given_as_separate_fields() -> None:
+    scheduler = mock_services.scheduler()
+
+    async def task(abort: asyncio.Event) -> None:
+        return None
+
+    await scheduler.schedule_task(
+        id="fields", fn=task, frequency="*/5 * * * *", timeout="PT1M", scope="local"
+    )
+    assert await scheduler.get_scheduled_tasks() == [
+        SchedulerServiceTaskDescriptor(
+            "fields",
+            "local",
+            {"version": 2, "cadence": "*/5 * * * *", "timeoutAfterDuration": "PT1M"},
+        )
+    ]
+    with pytest.raises(InputError, match="Invalid cron expression at 'frequency'"):
+        await scheduler.schedule_task(id="bad", fn=task, frequency="* * * *", timeout="PT1M")

@@ -29,6 +29,7 @@ from backstage_backend_defaults.lifecycle import (
 )
 from backstage_backend_defaults.logger import logger_service_factory, root_logger_service_factory
 from backstage_backend_defaults.root_config import root_config_service_factory
+from backstage_backend_defaults.scheduler import scheduler_service_factory
 
 __all__ = [
     "Backend",
@@ -46,7 +47,7 @@ def default_service_factories(
     config_paths: Sequence[str | Path] = (),
     config_data: Mapping[str, Any] | None = None,
 ) -> list[ServiceFactory[Any]]:
-    """Every default factory; the scheduler is not there yet."""
+    """Every default factory."""
     return [
         root_config_service_factory(paths=config_paths, data=config_data),
         root_logger_service_factory,
@@ -61,6 +62,7 @@ def default_service_factories(
         http_auth_service_factory,
         cache_service_factory,
         database_service_factory,
+        scheduler_service_factory,
     ]
 
 

@@ -70,12 +70,17 @@ from backstage_backend_plugin_api._services.plugin_metadata import PluginMetadat
 from backstage_backend_plugin_api._services.scheduler import (
     CronFrequency,
     ManualTrigger,
+    ScheduleFrequency,
     SchedulerService,
     SchedulerServiceTaskDescriptor,
     SchedulerServiceTaskRunner,
     SchedulerServiceTaskScheduleDefinition,
     TaskFunction,
     TaskScope,
+)
+from backstage_backend_plugin_api._services.scheduler_schedules import (
+    read_scheduler_service_task_schedule_definition_from_config,
+    task_schedule_definition,
 )
 
 BackendFeature = BackendPlugin | BackendModule | ServiceFactory  # type: ignore[type-arg]
@@ -121,6 +126,7 @@ __all__ = [
     "RootHttpRouterService",
     "RootLifecycleService",
     "RootLoggerService",
+    "ScheduleFrequency",
     "SchedulerService",
     "SchedulerServiceTaskDescriptor",
     "SchedulerServiceTaskRunner",
@@ -139,5 +145,7 @@ __all__ = [
     "create_service_ref",
     "is_principal",
     "read_dependencies",
+    "read_scheduler_service_task_schedule_definition_from_config",
+    "task_schedule_definition",
     "validate_feature_id",
 ]

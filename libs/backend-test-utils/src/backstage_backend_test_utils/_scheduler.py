@@ -12,13 +12,16 @@ from backstage_backend_plugin_api import (
     CronFrequency,
     LoggerService,
     ManualTrigger,
+    ScheduleFrequency,
     SchedulerService,
     SchedulerServiceTaskDescriptor,
     SchedulerServiceTaskRunner,
     SchedulerServiceTaskScheduleDefinition,
     ServiceFactory,
     TaskFunction,
+    TaskScope,
     create_service_factory,
+    task_schedule_definition,
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.errors import ConflictError, InputError, NotFoundError
@@ -100,10 +103,24 @@ class MockScheduler:
         self._shut_down = False
 
     async def schedule_task(
-        self, *, id: str, fn: TaskFunction, schedule: SchedulerServiceTaskScheduleDefinition
+        self,
+        *,
+        id: str,
+        fn: TaskFunction,
+        schedule: SchedulerServiceTaskScheduleDefinition | None = None,
+        frequency: ScheduleFrequency | None = None,
+        timeout: timedelta | str | None = None,
+        initial_delay: timedelta | str | None = None,
+        scope: TaskScope = "global",
     ) -> None:
         if not id:
             raise InputError("A scheduled task needs a non-empty id")
+        if schedule is None:
+            if frequency is None or timeout is None:
+                raise InputError(f"Task {id} needs a schedule, or a frequency and a timeout")
+            schedule = task_schedule_definition(
+                frequency=frequency, timeout=timeout, initial_delay=initial_delay, scope=scope
+            )
         self._tasks[id] = _Task(id, fn, schedule)
 
     def create_scheduled_task_runner(

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias, overload
 
 __all__ = [
     "CronFrequency",
     "ManualTrigger",
+    "ScheduleFrequency",
     "SchedulerService",
     "SchedulerServiceTaskDescriptor",
     "SchedulerServiceTaskRunner",
@@ -27,7 +28,7 @@ TaskFunction = Callable[[asyncio.Event], Awaitable[None]]
 @dataclass(frozen=True)
 class CronFrequency:
     cron: str
-    """A 5 or 6 field cron expression."""
+    """A 5 or 6 field cron expression (6 fields: seconds first), evaluated in UTC."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class SchedulerServiceTaskScheduleDefinition:
     scope: TaskScope = "global"
 
 
+ScheduleFrequency: TypeAlias = timedelta | str | CronFrequency | ManualTrigger
+"""What `schedule_task(frequency=...)` takes: a `str` is a cron expression (5 or 6 fields),
+`'manual'`, or a duration (`'PT5M'`, `'5m'`)."""
+
+
 @dataclass(frozen=True)
 class SchedulerServiceTaskDescriptor:
     id: str
@@ -55,9 +61,29 @@ class SchedulerServiceTaskRunner(Protocol):
 
 
 class SchedulerService(Protocol):
+    @overload
     async def schedule_task(
         self, *, id: str, fn: TaskFunction, schedule: SchedulerServiceTaskScheduleDefinition
     ) -> None: ...
+
+    @overload
+    async def schedule_task(
+        self,
+        *,
+        id: str,
+        fn: TaskFunction,
+        frequency: ScheduleFrequency,
+        timeout: timedelta | str,
+        initial_delay: timedelta | str | None = None,
+        scope: TaskScope = "global",
+    ) -> None: ...
+
+    async def schedule_task(self, **task: Any) -> None:
+        """Run `fn` on a schedule, given as `schedule=` or as its separate fields.
+
+        Invalid schedules raise InputError naming the offending field.
+        """
+        ...
 
     def create_scheduled_task_runner(
         self, schedule: SchedulerServiceTaskScheduleDefinition
