@@ -209,3 +209,39 @@ async def test_an_unreachable_catalog_fails_the_run_and_the_old_index_answers() 
         f"Could not read entities from the catalog at http://127.0.0.1:{port}/api/catalog/"
         "entities/by-query: ConnectError"
     )
+
+
+def test_collator_settings_come_from_config() -> None:
+    from datetime import timedelta
+
+    import pytest
+    from backstage_common.config import Config
+    from backstage_common.errors import InputError
+    from backstage_plugin_search_backend.catalog import read_catalog_collator_settings
+
+    defaults = read_catalog_collator_settings(Config.from_data({}))
+    assert defaults.schedule.frequency == timedelta(minutes=10)
+    assert defaults.schedule.initial_delay == timedelta(seconds=3)
+    assert (defaults.batch_size, defaults.filters) == (500, ())
+    catalog = {
+        "schedule": {"frequency": {"cron": "*/5 * * * *"}, "timeout": "PT2M", "scope": "local"},
+        "filter": [
+            {"kind": "Component", "spec.lifecycle": ["production", "beta"]},
+            {"kind": "API"},
+        ],
+        "batchSize": 100,
+        "locationTemplate": "/entity/:name",
+    }
+    settings = read_catalog_collator_settings(
+        Config.from_data({"search": {"collators": {"catalog": catalog}}})
+    )
+    assert settings.schedule.timeout == timedelta(minutes=2)
+    assert settings.schedule.scope == "local"
+    assert settings.filters == (
+        "kind=Component,spec.lifecycle=production,spec.lifecycle=beta",
+        "kind=API",
+    )
+    assert (settings.batch_size, settings.location_template) == (100, "/entity/:name")
+    bad = {"search": {"collators": {"catalog": {"schedule": {"frequency": "soon"}}}}}
+    with pytest.raises(InputError, match="frequency"):
+        read_catalog_collator_settings(Config.from_data(bad))

@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from backstage_backend_plugin_api import SchedulerServiceTaskScheduleDefinition
+from backstage_backend_plugin_api import (
+    SchedulerServiceTaskScheduleDefinition,
+    read_scheduler_service_task_schedule_definition_from_config,
+)
 from backstage_common.config import Config
 from backstage_common.errors import InputError
 from backstage_plugin_search_node import IndexableDocument
 
-from backstage_plugin_search_backend._schedule import read_schedule
 from backstage_plugin_search_backend.catalog._documents import (
     DEFAULT_LOCATION_TEMPLATE,
     entity_document,
@@ -37,14 +39,15 @@ class CatalogCollatorSettings:
     batch_size: int = 500
 
 
-def _filter_param(config: Config, key: str) -> str:
+def _filter_param(value: object, key: str) -> str:
+    """One entity filter object as a `filter=` parameter (its keys may contain dots)."""
+    if not isinstance(value, dict):
+        raise InputError(f"Invalid {key}: use an entity filter object or a list of them")
     statements = []
-    for name in config.keys():
-        value = config.get(name)
-        values = value if isinstance(value, list) else [value]
-        for item in values:
+    for name, wanted in value.items():
+        for item in wanted if isinstance(wanted, list) else [wanted]:
             if not isinstance(item, str):
-                raise InputError(f"Invalid {config.full_key(name)} in {key}: use strings")
+                raise InputError(f"Invalid {key}.{name}: use a string or a list of strings")
             statements.append(f"{name}={item}")
     return ",".join(statements)
 
@@ -54,21 +57,20 @@ def _filters(config: Config) -> tuple[str, ...]:
     value = config.get_optional(key)
     if value is None:
         return ()
-    if isinstance(value, list):
-        sections = config.get_config_array(key)
-    elif isinstance(value, dict):
-        sections = [config.get_config(key)]
-    else:
-        raise InputError(f"Invalid {key}: use an entity filter object or a list of them")
-    return tuple(param for section in sections if (param := _filter_param(section, key)))
+    full_key = config.full_key(key)
+    items = value if isinstance(value, list) else [value]
+    return tuple(param for item in items if (param := _filter_param(item, full_key)))
 
 
 def read_catalog_collator_settings(config: Config) -> CatalogCollatorSettings:
     batch_size = config.get_optional_number(f"{_KEY}.batchSize") or 500
     if not float(batch_size).is_integer() or batch_size < 1:
         raise InputError(f"Invalid {_KEY}.batchSize: must be a whole number greater than zero")
+    schedule = config.get_optional_config(f"{_KEY}.schedule")
     return CatalogCollatorSettings(
-        schedule=read_schedule(config, f"{_KEY}.schedule", DEFAULT_SCHEDULE),
+        schedule=DEFAULT_SCHEDULE
+        if schedule is None
+        else read_scheduler_service_task_schedule_definition_from_config(schedule),
         location_template=config.get_optional_string(f"{_KEY}.locationTemplate")
         or DEFAULT_LOCATION_TEMPLATE,
         filters=_filters(config),
