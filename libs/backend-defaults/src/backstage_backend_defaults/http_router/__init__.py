@@ -131,7 +131,7 @@ async def _create_http_router(
     )
     root.router.asgi.add_gate(gate)
     lifecycle.add_startup_hook(gate.mark_started)
-    return PluginHttpRouter(root.router, gate, auth)
+    return PluginHttpRouter(root.router, gate, auth, http_auth)
 
 
 root_http_router_service_factory = create_service_factory(

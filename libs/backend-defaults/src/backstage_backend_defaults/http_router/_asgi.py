@@ -133,7 +133,7 @@ class BackendAsgiApp:
         try:
             if gate is not None:
                 try:
-                    if not gate.open:
+                    if not gate.open and gate.holds(path):
                         await gate.admit()
                     if gate.guarded and not _is_preflight(scope):
                         check = gate.check_fast(scope, path)

@@ -15,6 +15,7 @@ from litestar.types import Scope
 __all__ = ["PluginGate"]
 
 _ALLOWED_PRINCIPALS: tuple[PrincipalType, ...] = ("user", "service")
+_JWKS_PATH = "/.backstage/auth/v1/jwks.json"
 
 
 def _normalize_policy_path(path: str) -> str:
@@ -31,6 +32,7 @@ class PluginGate:
     http_auth: HttpAuthService | None
     startup_timeout: float
     prefix: str = field(init=False)
+    jwks_path: str = field(init=False)
     open: bool = field(default=False, init=False)
     """True once started and until shutdown: requests pass without waiting."""
     guarded: bool = field(default=True, init=False)
@@ -43,6 +45,12 @@ class PluginGate:
     def __post_init__(self) -> None:
         self.prefix = f"/api/{self.plugin_id}"
         self.guarded = self.http_auth is not None
+        self.jwks_path = self.prefix + _JWKS_PATH
+
+    def holds(self, full_path: str) -> bool:
+        """Whether a request must wait for the plugin to start. The plugin's public keys
+        never wait: a plugin still starting may call another, which then needs them."""
+        return not self.open and full_path != self.jwks_path
 
     def add_policy(self, path: str, allow: AuthPolicy) -> None:
         if allow == "unauthenticated":

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from backstage_backend_plugin_api import AuthPolicy, AuthService
+from backstage_backend_plugin_api import (
+    AuthPolicy,
+    AuthService,
+    BackstageCredentials,
+    BackstageNonePrincipal,
+    HttpAuthService,
+)
 from backstage_common.errors import ConflictError, InputError
-from litestar import Router, get
+from litestar import Request, Response, Router, delete, get
 from litestar.types import ControllerRouterHandler
 
 from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
 from backstage_backend_defaults.http_router._gate import PluginGate
 
 __all__ = ["PluginHttpRouter", "RootHttpRouter"]
+
+_COOKIE_PATH = "/.backstage/auth/v1/cookie"
 
 
 def _normalize(path: str) -> str:
@@ -44,12 +53,20 @@ class RootHttpRouter:
 class PluginHttpRouter:
     """A plugin's routes at `/api/<pluginId>`, behind its gate and the default auth policy."""
 
-    def __init__(self, root: RootHttpRouter, gate: PluginGate, auth: AuthService | None) -> None:
+    def __init__(
+        self,
+        root: RootHttpRouter,
+        gate: PluginGate,
+        auth: AuthService | None,
+        http_auth: HttpAuthService | None = None,
+    ) -> None:
         self._root = root
         self._gate = gate
         self._mounted = False
         if auth is not None:
             self._mount_jwks(auth)
+        if http_auth is not None:
+            self._mount_cookie(http_auth)
 
     def _mount_jwks(self, auth: AuthService) -> None:
         @get("/.backstage/auth/v1/jwks.json")
@@ -58,6 +75,28 @@ class PluginHttpRouter:
 
         self.use(jwks)
         self._gate.add_policy("/.backstage/auth/v1/jwks.json", "unauthenticated")
+
+    def _mount_cookie(self, http_auth: HttpAuthService) -> None:
+        """`GET` sets the `backstage-auth` cookie for the calling user (`{"expiresAt"}`),
+        `DELETE` clears it."""
+
+        @get(_COOKIE_PATH)
+        async def issue_cookie(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+            credentials: Any = await http_auth.credentials(request, allow=["user"])
+            response: Response[dict[str, str]] = Response({})
+            expires_at = await http_auth.issue_user_cookie(response, credentials=credentials)
+            stamp = expires_at.astimezone(UTC).isoformat(timespec="milliseconds")
+            response.content = {"expiresAt": stamp.replace("+00:00", "Z")}
+            return response
+
+        @delete(_COOKIE_PATH, status_code=204)
+        async def clear_cookie() -> Response[None]:
+            response: Response[None] = Response(None, status_code=204)
+            none: BackstageCredentials[Any] = BackstageCredentials(BackstageNonePrincipal())
+            await http_auth.issue_user_cookie(response, credentials=none)
+            return response
+
+        self.use(issue_cookie, clear_cookie)
 
     def use(self, *handlers: ControllerRouterHandler) -> None:
         if not handlers:
