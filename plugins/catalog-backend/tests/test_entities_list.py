@@ -116,7 +116,8 @@ async def _follow_links(catalog: Catalog, params: dict[str, Any]) -> list[str]:
         link = response.headers.get("link")
         if link is None:
             return seen
-        assert link.startswith("</entities?") and link.endswith('>; rel="next"')
+        assert link.startswith("</entities?")
+        assert link.endswith('>; rel="next"')
         query = parse_qs(urlsplit(link[1 : link.index(">")]).query)
         assert "offset" not in query
         response = await catalog.get("/entities", **query)
@@ -163,3 +164,17 @@ async def test_entities_are_served_as_stored(database_config: dict[str, Any]) ->
         stored = {ref: text for ref, _, text in await catalog.stored()}
         response = await catalog.get("/entities", filter="metadata.name=petstore")
         assert response.content.decode() == "[" + stored["component:default/petstore"] + "]"
+
+
+async def test_streamed_chunks_cross_missing_values(
+    database_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_list, "STREAM_CHUNK_SIZE", 2)
+    async with started_catalog(database_config) as catalog:
+        order = ["desc:metadata.title", "asc:metadata.name"]
+        streamed = names(await catalog.get("/entities", order=order))
+        assert streamed[:5] == ["website", "team-b", "team-a", "search-api", "petstore"]
+        assert streamed[5:] == sorted(streamed[5:])
+        assert len(set(streamed)) == 13
+        paged = await _follow_links(catalog, {"limit": 3, "order": order})
+        assert paged == streamed

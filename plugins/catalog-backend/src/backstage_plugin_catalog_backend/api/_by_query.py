@@ -115,7 +115,8 @@ async def _run(engine: AsyncEngine, request: _Request) -> str:
 
     if backwards:
         rows.reverse()
-    has_more = limit > 0 and (backwards or len(rows) > limit)
+    # Walking back, the rows after this page exist: they are where the walk started.
+    has_more = bool(rows) and (backwards or len(rows) > limit)
     rows = rows[:limit]
     page_info: dict[str, str] = {}
     first_values = cursor.first_sort_field_values

@@ -33,6 +33,7 @@ from backstage_plugin_catalog_backend.api._predicates import (
 __all__ = [
     "AfterCursor",
     "QueryCursor",
+    "SortValues",
     "decode_after_cursor",
     "decode_query_cursor",
     "encode_after_cursor",
@@ -184,8 +185,10 @@ def decode_after_cursor(text: str) -> AfterCursor:
     if offset is not None and (not isinstance(offset, int) or isinstance(offset, bool)):
         raise InputError("Malformed after cursor, offset was not a number")
     keyset = data.get("keyset")
-    if keyset is not None:
-        keyset = _sort_values(keyset, "keyset")
+    if keyset is not None and (
+        not isinstance(keyset, list) or not all(v is None or isinstance(v, str) for v in keyset)
+    ):
+        raise InputError("Malformed after cursor, keyset was not a list of strings")
     return AfterCursor(limit=limit, offset=offset, keyset=keyset)
 
 

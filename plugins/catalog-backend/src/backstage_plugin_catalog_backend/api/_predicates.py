@@ -26,6 +26,7 @@ Predicate = dict[str, Any]
 
 _VALUE_OPERATORS = ("$exists", "$in", "$hasPrefix", "$contains")
 _LOGIC_OPERATORS = ("$all", "$any", "$not")
+MAX_DEPTH = 32
 _encode = msgspec.json.encode
 
 
@@ -60,7 +61,7 @@ def _at(path: str) -> str:
     return f' at "{path}"'
 
 
-def _operand_problem(operator: str, operand: object, path: str) -> str | None:
+def _operand_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
     if operator == "$exists" and not isinstance(operand, bool):
         return f"Expected boolean, received {_describe(operand)}{_at(path)}"
     if operator == "$hasPrefix" and not isinstance(operand, str):
@@ -75,11 +76,11 @@ def _operand_problem(operator: str, operand: object, path: str) -> str | None:
                     f"{_describe(item)}{_at(f'{path}[{index}]')}"
                 )
     if operator == "$contains" and not _is_primitive(operand):
-        return predicate_problem(operand, path)
+        return predicate_problem(operand, path, depth + 1)
     return None
 
 
-def _value_problem(value: object, path: str) -> str | None:
+def _value_problem(value: object, path: str, depth: int) -> str | None:
     if _is_primitive(value):
         return None
     if not isinstance(value, dict) or len(value) != 1:
@@ -90,11 +91,13 @@ def _value_problem(value: object, path: str) -> str | None:
     [(operator, operand)] = value.items()
     if operator not in _VALUE_OPERATORS:
         return f"Unknown operator {operator}{_at(path)}"
-    return _operand_problem(operator, operand, f"{path}.{operator}")
+    return _operand_problem(operator, operand, f"{path}.{operator}", depth)
 
 
-def predicate_problem(value: object, path: str = "query") -> str | None:
+def predicate_problem(value: object, path: str = "query", depth: int = 0) -> str | None:
     """What is wrong with the shape of a predicate, or None when it is well formed."""
+    if depth > MAX_DEPTH:
+        return f"Predicates may nest at most {MAX_DEPTH} levels deep{_at(path)}"
     if not isinstance(value, dict):
         return f"Expected object, received {_describe(value)}{_at(path)}"
     operators = [key for key in value if key.startswith("$")]
@@ -108,18 +111,18 @@ def predicate_problem(value: object, path: str = "query") -> str | None:
         operand = value[operator]
         inner = f"{path}.{operator}"
         if operator == "$not":
-            return predicate_problem(operand, inner)
+            return predicate_problem(operand, inner, depth + 1)
         if not isinstance(operand, list):
             return f"Expected array, received {_describe(operand)}{_at(inner)}"
         for index, item in enumerate(operand):
-            problem = predicate_problem(item, f"{inner}[{index}]")
+            problem = predicate_problem(item, f"{inner}[{index}]", depth + 1)
             if problem:
                 return problem
         return None
     for field, field_value in value.items():
         if "\n" in field[:1] or "\r" in field[:1]:
             return f"Invalid field name{_at(path)}"
-        problem = _value_problem(field_value, f"{path}.{field}")
+        problem = _value_problem(field_value, f"{path}.{field}", depth + 1)
         if problem:
             return problem
     return None

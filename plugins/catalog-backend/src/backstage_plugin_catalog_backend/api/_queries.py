@@ -76,14 +76,27 @@ def select_entities(
     predicate: Predicate | None,
     full_text: FullTextFilter | None = None,
     require_first: bool = False,
+    lacking_key: str | None = None,
     tie_breaker: str = "entity_id",
+    tie_descending: bool | None = None,
 ) -> EntitySelect:
     """Matching entities with their sort values. With `require_first`, entities lacking a
-    value for the first order field are left out, and that field's index drives the scan.
+    value for the first order field are left out, and that field's index drives the scan;
+    with `lacking_key`, only entities without a value for that key are kept. The tie
+    breaker follows the first order field's direction unless `tie_descending` is given.
     """
     fe = final_entities
     source: sa.FromClause = fe
     conditions = _conditions(fe.c.entity_id, predicate, full_text)
+    if lacking_key is not None:
+        row = search.alias("search_lacking")
+        conditions.append(
+            ~sa.exists().where(
+                row.c.entity_id == fe.c.entity_id,
+                row.c.key == lacking_key,
+                row.c.value.is_not(None),
+            )
+        )
     sort_expressions: list[ColumnElement[Any]] = []
     for index, field in enumerate(order_fields):
         if index == 0 and require_first:
@@ -113,7 +126,11 @@ def select_entities(
         .where(*conditions)
         .subquery("entities")
     )
-    first_descending = bool(order_fields) and order_fields[0].order == "desc"
+    first_descending = (
+        tie_descending
+        if tie_descending is not None
+        else bool(order_fields) and order_fields[0].order == "desc"
+    )
     columns = [
         SortColumn(
             table.c[f"sort_{i}"],
