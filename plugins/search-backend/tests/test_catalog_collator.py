@@ -206,8 +206,8 @@ async def test_an_unreachable_catalog_fails_the_run_and_the_old_index_answers() 
     assert len(failures) == 2
     assert failures[0].startswith(
         "Indexing of type 'software-catalog' failed, the previous index is kept: "
-        f"Could not read entities from the catalog at http://127.0.0.1:{port}/api/catalog/"
-        "entities/by-query: ConnectError"
+        f"Could not read entities from the catalog at http://127.0.0.1:{port}/api/catalog: "
+        "ConnectError"
     )
 
 
@@ -238,8 +238,8 @@ def test_collator_settings_come_from_config() -> None:
     assert settings.schedule.timeout == timedelta(minutes=2)
     assert settings.schedule.scope == "local"
     assert settings.filters == (
-        "kind=Component,spec.lifecycle=production,spec.lifecycle=beta",
-        "kind=API",
+        {"kind": "Component", "spec.lifecycle": ["production", "beta"]},
+        {"kind": "API"},
     )
     assert (settings.batch_size, settings.location_template) == (100, "/entity/:name")
     bad = {"search": {"collators": {"catalog": {"schedule": {"frequency": "soon"}}}}}

@@ -11,14 +11,12 @@ from backstage_plugin_search_backend.catalog._documents import (
     entity_document,
 )
 from backstage_plugin_search_backend.catalog._module import search_module_catalog_collator
-from backstage_plugin_search_backend.catalog._pages import CatalogPageReader
 
 __all__ = [
     "DEFAULT_LOCATION_TEMPLATE",
     "ENTITY_FIELDS",
     "CatalogCollatorFactory",
     "CatalogCollatorSettings",
-    "CatalogPageReader",
     "entity_document",
     "read_catalog_collator_settings",
     "search_module_catalog_collator",

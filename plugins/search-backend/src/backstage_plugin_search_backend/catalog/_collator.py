@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from backstage_backend_plugin_api import (
+    DiscoveryService,
     SchedulerServiceTaskScheduleDefinition,
     read_scheduler_service_task_schedule_definition_from_config,
 )
 from backstage_common.config import Config
-from backstage_common.errors import InputError
+from backstage_common.errors import BackstageError, InputError, ServiceUnavailableError
+from backstage_plugin_catalog_node import CatalogClient
 from backstage_plugin_search_node import IndexableDocument
 
 from backstage_plugin_search_backend.catalog._documents import (
     DEFAULT_LOCATION_TEMPLATE,
+    ENTITY_FIELDS,
     entity_document,
 )
-from backstage_plugin_search_backend.catalog._pages import CatalogPageReader
 
 __all__ = ["CatalogCollatorFactory", "CatalogCollatorSettings", "read_catalog_collator_settings"]
 
@@ -34,32 +38,33 @@ DEFAULT_SCHEDULE = SchedulerServiceTaskScheduleDefinition(
 class CatalogCollatorSettings:
     schedule: SchedulerServiceTaskScheduleDefinition = DEFAULT_SCHEDULE
     location_template: str = DEFAULT_LOCATION_TEMPLATE
-    filters: tuple[str, ...] = field(default=())
-    """`filter=` parameters of the first page, e.g. `kind=component,kind=api`."""
+    filters: tuple[dict[str, str | list[str]], ...] = field(default=())
+    """Entity filter sets (ORed); none means every entity."""
     batch_size: int = 500
 
 
-def _filter_param(value: object, key: str) -> str:
-    """One entity filter object as a `filter=` parameter (its keys may contain dots)."""
+def _filter_set(value: object, key: str) -> dict[str, str | list[str]]:
+    """One entity filter object (its keys may contain dots): keys ANDed, values ORed."""
     if not isinstance(value, dict):
         raise InputError(f"Invalid {key}: use an entity filter object or a list of them")
-    statements = []
+    filter_set: dict[str, str | list[str]] = {}
     for name, wanted in value.items():
-        for item in wanted if isinstance(wanted, list) else [wanted]:
-            if not isinstance(item, str):
-                raise InputError(f"Invalid {key}.{name}: use a string or a list of strings")
-            statements.append(f"{name}={item}")
-    return ",".join(statements)
+        items = wanted if isinstance(wanted, list) else [wanted]
+        if not all(isinstance(item, str) for item in items):
+            raise InputError(f"Invalid {key}.{name}: use a string or a list of strings")
+        filter_set[name] = list(items) if isinstance(wanted, list) else wanted
+    return filter_set
 
 
-def _filters(config: Config) -> tuple[str, ...]:
+def _filters(config: Config) -> tuple[dict[str, str | list[str]], ...]:
     key = f"{_KEY}.filter"
     value = config.get_optional(key)
     if value is None:
         return ()
     full_key = config.full_key(key)
-    items = value if isinstance(value, list) else [value]
-    return tuple(param for item in items if (param := _filter_param(item, full_key)))
+    return tuple(
+        _filter_set(item, full_key) for item in (value if isinstance(value, list) else [value])
+    )
 
 
 def read_catalog_collator_settings(config: Config) -> CatalogCollatorSettings:
@@ -79,17 +84,41 @@ def read_catalog_collator_settings(config: Config) -> CatalogCollatorSettings:
 
 
 class CatalogCollatorFactory:
-    """Every entity of the catalog as a `CatalogEntityDocument`, read page by page."""
+    """Every entity of the catalog as a `CatalogEntityDocument`, read page by page through
+    the catalog's client (a cursor per page, only the fields documents are made of)."""
 
-    def __init__(self, *, reader: CatalogPageReader, location_template: str) -> None:
-        self._reader = reader
-        self._location_template = location_template
+    def __init__(
+        self,
+        *,
+        client: CatalogClient,
+        discovery: DiscoveryService,
+        settings: CatalogCollatorSettings,
+    ) -> None:
+        self._client = client
+        self._discovery = discovery
+        self._settings = settings
 
     @property
     def type(self) -> str:
         return "software-catalog"
 
+    async def _pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        pages = self._client.stream_entities(
+            filter=list(self._settings.filters) or None,
+            fields=ENTITY_FIELDS,
+            page_size=self._settings.batch_size,
+        )
+        try:
+            async for page in pages:
+                yield page
+        except (httpx.HTTPError, BackstageError) as error:
+            url = await self._discovery.get_base_url("catalog")
+            raise ServiceUnavailableError(
+                f"Could not read entities from the catalog at {url}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
     async def collate(self) -> AsyncIterator[IndexableDocument]:
-        async for page in self._reader.pages():
+        async for page in self._pages():
             for entity in page:
-                yield entity_document(entity, self._location_template)
+                yield entity_document(entity, self._settings.location_template)

@@ -9,14 +9,13 @@ from backstage_backend_plugin_api import (
     create_backend_module,
 )
 from backstage_backend_plugin_api import core_services as core
+from backstage_plugin_catalog_node import CatalogClient
 from backstage_plugin_search_node import SearchIndexRegistry
 
 from backstage_plugin_search_backend.catalog._collator import (
     CatalogCollatorFactory,
     read_catalog_collator_settings,
 )
-from backstage_plugin_search_backend.catalog._documents import ENTITY_FIELDS
-from backstage_plugin_search_backend.catalog._pages import CatalogPageReader
 
 __all__ = ["search_module_catalog_collator"]
 
@@ -34,18 +33,9 @@ def _register(env: ModuleRegistrationPoints) -> None:
         settings = read_catalog_collator_settings(config)
         client = httpx.AsyncClient(timeout=_TIMEOUT)
         lifecycle.add_shutdown_hook(client.aclose)
-        reader = CatalogPageReader(
-            client=client,
-            discovery=discovery,
-            auth=auth,
-            page_size=settings.batch_size,
-            fields=ENTITY_FIELDS,
-            filters=settings.filters,
-        )
+        catalog = CatalogClient(discovery=discovery, auth=auth, http=client)
         registry.add_collator(
-            factory=CatalogCollatorFactory(
-                reader=reader, location_template=settings.location_template
-            ),
+            factory=CatalogCollatorFactory(client=catalog, discovery=discovery, settings=settings),
             schedule=settings.schedule,
         )
 
