@@ -182,9 +182,12 @@ class PostgresSearchEngine:
                 del params[unused]
         elif not self._options.use_highlight:
             del params["headline_options"]
-        indexed = await self._indexed_types(types)
         async with self.database.connect() as connection:
-            rows = (await connection.execute(sa.text(statement), params)).all()
+            # One statement, no transaction around it: a single round trip.
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            answer = (await autocommit.execute(sa.text(statement), params)).all()
+        indexed = set(answer[0].indexed_types)
+        rows = [row for row in answer if row.position is not None]
         total = int(rows[0].total) if rows else 0
         results = [
             SearchResult(

@@ -58,7 +58,9 @@ def query_statement(
     params: dict[str, Any],
 ) -> str:
     """One statement, so that the generation lookup and the documents share a snapshot:
-    an index swapped in meanwhile is seen whole or not at all.
+    an index swapped in meanwhile is seen whole or not at all. It answers at least one
+    row: `indexed_types` (the requested types that have an index) on every row, and the
+    page's columns, all null when there is no hit.
 
     Expects `:types`, `:offset`, `:limit`, and with a term `:tsquery`, `:normalization`
     and (for highlights) `:headline_options`; adds the filter parameters to `params`."""
@@ -92,8 +94,15 @@ def query_statement(
             for name in ("title", "text", "location")
         )
         joined += ", to_tsquery('english', :tsquery) query"
+    page_order = ", ".join(f"page.{part}" for part in order.split(", "))
     return f"""
-        WITH hits AS ({hits})
-        SELECT {columns} FROM {joined}
-        ORDER BY {order.replace("position", "hits.position")}
+        WITH hits AS ({hits}),
+        page AS (SELECT {columns} FROM {joined})
+        SELECT indexed.types AS indexed_types, page.*
+        FROM (
+            SELECT coalesce(array_agg(type), CAST(ARRAY[] AS text[])) AS types
+            FROM search_indices WHERE type = ANY(:types)
+        ) indexed
+        LEFT JOIN page ON true
+        ORDER BY {page_order}
     """
