@@ -23,7 +23,11 @@ from backstage_backend_test_utils import (
     start_test_backend,
 )
 from backstage_plugin_search_backend import index_task_id, search_plugin
-from backstage_plugin_search_node import IndexableDocument, SearchIndexRegistry
+from backstage_plugin_search_node import (
+    DocumentCollatorFactory,
+    IndexableDocument,
+    SearchIndexRegistry,
+)
 
 MANUAL = SchedulerServiceTaskScheduleDefinition(
     frequency=timedelta(minutes=10), timeout=timedelta(minutes=1), initial_delay=timedelta(hours=1)
@@ -46,7 +50,7 @@ class ListCollator:
 
 
 def list_collator_module(
-    *collators: ListCollator, schedule: SchedulerServiceTaskScheduleDefinition = MANUAL
+    *collators: DocumentCollatorFactory, schedule: SchedulerServiceTaskScheduleDefinition = MANUAL
 ) -> BackendModule:
     def register(env: ModuleRegistrationPoints) -> None:
         async def init(registry: SearchIndexRegistry) -> None:
