@@ -134,6 +134,13 @@ class SearchIndexService:
             raise IndexingAbortedError(f"Indexing of type '{type}' was aborted")
         return indexed, skipped
 
+    async def _discard(self, type: str, indexer: SearchEngineIndexer) -> None:
+        try:
+            await asyncio.shield(indexer.abort())
+        except Exception as error:
+            # Whatever was left is never made live; the next successful run removes it.
+            self._logger.warn(f"Could not discard the unfinished index of '{type}': {error}")
+
     async def run(self, type: str, abort: asyncio.Event) -> None:
         """One indexing run of `type`; raises (after logging) when it fails."""
         started = time.monotonic()
@@ -142,7 +149,7 @@ class SearchIndexService:
             indexed, skipped = await self._feed(type, indexer, abort)
             await indexer.finalize()
         except BaseException as error:
-            await asyncio.shield(indexer.abort())
+            await self._discard(type, indexer)
             self._logger.error(
                 f"Indexing of type '{type}' failed, the previous index is kept: {error}",
                 error if isinstance(error, Exception) else None,
