@@ -18,7 +18,7 @@ from backstage_backend_test_utils import start_test_backend
 from backstage_plugin_search_backend import index_task_id, search_plugin
 from backstage_plugin_search_node import IndexableDocument, SearchIndexRegistry
 
-from .list_collator import ListCollator, doc, list_collator_module, started_search
+from .list_collator import MANUAL, ListCollator, doc, list_collator_module, started_search
 
 
 def titles(body: dict[str, Any]) -> list[str]:
@@ -131,3 +131,34 @@ async def test_decorators_amend_and_drop_documents_of_their_types() -> None:
         await scheduler.trigger_task("search_index_software_catalog")
         body = (await test.client.get("/api/search/query?term=")).json()
     assert [result["document"]["text"] for result in body["results"]] == ["QUIET"]
+
+
+async def test_an_aborted_run_keeps_the_old_index() -> None:
+    import asyncio
+
+    import pytest
+    from backstage_backend_test_utils import CapturingLogger, MockScheduler
+    from backstage_plugin_search_backend import MemorySearchEngine
+    from backstage_plugin_search_backend._indexing import (
+        IndexingAbortedError,
+        IndexRegistry,
+        SearchIndexService,
+    )
+    from backstage_plugin_search_node import SearchQuery
+
+    logs = CapturingLogger()
+    engine = MemorySearchEngine(logs)
+    collator = ListCollator("software-catalog", [doc("alpha")])
+    registry = IndexRegistry()
+    registry.add_collator(factory=collator, schedule=MANUAL)
+    service = SearchIndexService(
+        engine=engine, registry=registry, scheduler=MockScheduler(), logger=logs
+    )
+    await service.run("software-catalog", asyncio.Event())
+    collator.documents = [doc("beta"), doc("gamma")]
+    aborted = asyncio.Event()
+    aborted.set()
+    with pytest.raises(IndexingAbortedError):
+        await service.run("software-catalog", aborted)
+    result = await engine.query(SearchQuery(types=("software-catalog",)))
+    assert [item.document["title"] for item in result.results] == ["alpha"]
