@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 import pytest
 from backstage_common.errors import InputError
-from backstage_plugin_search_node import FilterValue, IndexableDocument, SearchEngine, SearchQuery
+from backstage_plugin_search_node import (
+    MAX_PAGE,
+    FilterValue,
+    IndexableDocument,
+    SearchEngine,
+    SearchQuery,
+    encode_page_cursor,
+)
 
 TYPE = "software-catalog"
 
@@ -179,3 +186,13 @@ def test_the_postgres_engine_migrations_are_registered_for_the_cli() -> None:
 
     [entry] = [ep for ep in entry_points(group="backstage.migrations") if ep.name == "search"]
     assert files(entry.value).joinpath("0001_search_documents.py").is_file()
+
+
+async def test_the_deepest_page_is_empty_not_an_error(engine: SearchEngine) -> None:
+    await index(engine, DOCUMENTS)
+    deepest = encode_page_cursor(MAX_PAGE)
+    for term in ("", "pet"):
+        query = SearchQuery(term=term, types=(TYPE,), page_limit=100, page_cursor=deepest)
+        result = await engine.query(query)
+        assert result.results == []
+        assert result.next_page_cursor is None

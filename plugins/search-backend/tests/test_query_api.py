@@ -141,6 +141,7 @@ def error_of(response: Any) -> str:
         ("pageLimit=2.5", "request/query/pageLimit must be integer"),
         ("pageCursor=not-a-cursor", "Invalid page cursor"),
         ("pageCursor=LTE%3D", "Invalid page cursor"),
+        ("pageCursor=MTAwMDAwMDAwMDAwMDAwMDAwMDAw", "Invalid page cursor"),
         ("term=" + "x" * 101, 'The term length \\"101\\" is greater than \\"100\\"'),
         ("term=" + quote("😀" * 51), 'The term length \\"102\\"'),
         ("term=a&term=b", "request/query/term must be string"),

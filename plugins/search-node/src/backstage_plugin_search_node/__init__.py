@@ -11,6 +11,7 @@ from backstage_plugin_search_node._collators import (
 )
 from backstage_plugin_search_node._cursors import (
     DEFAULT_PAGE_LIMIT,
+    MAX_PAGE,
     decode_page_cursor,
     encode_page_cursor,
     page_size,
@@ -35,6 +36,7 @@ from backstage_plugin_search_node._extension_points import (
 
 __all__ = [
     "DEFAULT_PAGE_LIMIT",
+    "MAX_PAGE",
     "DocumentCollatorFactory",
     "DocumentDecoratorFactory",
     "FilterValue",

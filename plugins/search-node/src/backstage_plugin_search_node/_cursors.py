@@ -7,10 +7,18 @@ import binascii
 
 from backstage_common.errors import InputError
 
-__all__ = ["DEFAULT_PAGE_LIMIT", "decode_page_cursor", "encode_page_cursor", "page_size"]
+__all__ = [
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_PAGE",
+    "decode_page_cursor",
+    "encode_page_cursor",
+    "page_size",
+]
 
 DEFAULT_PAGE_LIMIT = 25
 _MAX_CURSOR_LENGTH = 32
+MAX_PAGE = 1_000_000
+"""Deeper pages are refused: nobody pages that far, and offsets must stay in range."""
 
 
 def encode_page_cursor(page: int) -> str:
@@ -20,14 +28,14 @@ def encode_page_cursor(page: int) -> str:
 
 def decode_page_cursor(cursor: str | None) -> int:
     """The zero-based page of `cursor` (page 0 when absent); InputError when it is not
-    base64 of a non-negative integer."""
+    base64 of an integer from 0 to `MAX_PAGE`."""
     if cursor is None or cursor == "":
         return 0
     try:
         if len(cursor) > _MAX_CURSOR_LENGTH:
             raise ValueError("too long")
         text = base64.b64decode(cursor, validate=True).decode("ascii")
-        if not text.isdigit():
+        if not text.isdigit() or int(text) > MAX_PAGE:
             raise ValueError("not a page number")
         return int(text)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -163,25 +163,17 @@ class PostgresSearchEngine:
         size = page_size(query.page_limit)
         tsquery = to_tsquery_text(query.term)
         types = list(query.types)
-        params: dict[str, Any] = {
-            "types": types,
-            "offset": page * size,
-            "limit": size + 1,
-            "tsquery": tsquery,
-            "normalization": self._options.normalization,
-            "headline_options": self._headline_options,
-        }
+        params: dict[str, Any] = {"types": types, "offset": page * size, "limit": size + 1}
+        if tsquery is not None:
+            params.update(tsquery=tsquery, normalization=self._options.normalization)
+            if self._options.use_highlight:
+                params["headline_options"] = self._headline_options
         statement = query_statement(
             has_term=tsquery is not None,
             highlight=self._options.use_highlight,
             filters=query.filters,
             params=params,
         )
-        if tsquery is None:
-            for unused in ("tsquery", "normalization", "headline_options"):
-                del params[unused]
-        elif not self._options.use_highlight:
-            del params["headline_options"]
         async with self.database.connect() as connection:
             # One statement, no transaction around it: a single round trip.
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
