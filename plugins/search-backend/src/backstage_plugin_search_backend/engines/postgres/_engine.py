@@ -35,6 +35,23 @@ __all__ = ["MIGRATIONS", "PostgresSearchEngine"]
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 _HIGHLIGHTED = ("title", "text", "location")
+_INSERT = """
+    WITH items AS (
+        SELECT CAST(:generation AS bigint) AS generation,
+               CAST(:start AS integer) + CAST(item.ordinality AS integer) AS position,
+               CAST(:type AS text) AS type,
+               CAST(item.text AS jsonb) AS document
+        FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS item(text, ordinality)
+    ), stored AS (
+        INSERT INTO search_documents (generation, position, type, document)
+        SELECT generation, position, type, document FROM items
+    )
+    INSERT INTO search_terms (generation, position, type, body, filter_document)
+    SELECT generation, position, type, search_document_body(document),
+           search_filter_document(document)
+    FROM items
+"""
+_TABLES = ("search_terms", "search_documents")
 
 
 class _PostgresIndexer:
@@ -58,11 +75,7 @@ class _PostgresIndexer:
         texts = [msgspec.json.encode(document).decode() for document in documents]
         async with self._engine.database.begin() as connection:
             await connection.execute(
-                sa.text(
-                    "INSERT INTO search_documents (generation, position, type, document)"
-                    " SELECT :generation, :start + item.ordinality, :type, CAST(item.text AS jsonb)"
-                    " FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS item(text, ordinality)"
-                ),
+                sa.text(_INSERT),
                 {
                     "generation": generation,
                     "start": self._count,
@@ -95,23 +108,26 @@ class _PostgresIndexer:
         async with self._engine.database.begin() as connection:
             # Older generations (the previous index, runs that died) once swapped; this
             # run's own rows when a later run has already swapped its index in.
-            await connection.execute(
-                sa.text(
-                    "DELETE FROM search_documents WHERE type = :type AND generation < :generation"
-                    if live
-                    else "DELETE FROM search_documents WHERE generation = :generation"
-                ),
-                {"type": self._type, "generation": generation},
+            condition = (
+                "type = :type AND generation < :generation"
+                if live
+                else ("generation = :generation")
             )
+            for table in _TABLES:
+                await connection.execute(
+                    sa.text(f"DELETE FROM {table} WHERE {condition}"),
+                    {"type": self._type, "generation": generation},
+                )
 
     async def abort(self) -> None:
         if self._generation is None:
             return
         async with self._engine.database.begin() as connection:
-            await connection.execute(
-                sa.text("DELETE FROM search_documents WHERE generation = :generation"),
-                {"generation": self._generation},
-            )
+            for table in _TABLES:
+                await connection.execute(
+                    sa.text(f"DELETE FROM {table} WHERE generation = :generation"),
+                    {"generation": self._generation},
+                )
 
 
 class PostgresSearchEngine:

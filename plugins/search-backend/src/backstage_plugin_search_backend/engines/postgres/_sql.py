@@ -45,7 +45,7 @@ def _filter_conditions(filters: Mapping[str, FilterValue], params: dict[str, Any
         for index, document in enumerate(_containments(key, wanted)):
             name = f"filter_{number}_{index}"
             params[name] = document
-            alternatives.append(f"d.filter_document @> CAST(:{name} AS jsonb)")
+            alternatives.append(f"t.filter_document @> CAST(:{name} AS jsonb)")
         conditions.append("(" + " OR ".join(alternatives) + ")")
     return conditions
 
@@ -65,20 +65,20 @@ def query_statement(
     Expects `:types`, `:offset`, `:limit`, and with a term `:tsquery`, `:normalization`
     and (for highlights) `:headline_options`; adds the filter parameters to `params`."""
     conditions = [
-        "d.generation IN (SELECT generation FROM search_indices WHERE type = ANY(:types))"
+        "t.generation IN (SELECT generation FROM search_indices WHERE type = ANY(:types))"
     ]
     if has_term:
-        conditions.append("query @@ d.body")
+        conditions.append("query @@ t.body")
     conditions += _filter_conditions(filters, params)
-    rank = "ts_rank(d.body, query, :normalization)" if has_term else "0"
-    sources = "search_documents d"
+    rank = "ts_rank(t.body, query, :normalization)" if has_term else "0"
+    sources = "search_terms t"
     if has_term:
         sources += ", to_tsquery('english', :tsquery) query"
     order = "rank DESC, type_order, position" if has_term else "type_order, position"
     # Rank and count carrying only keys; documents are read for the page's rows alone.
     hits = f"""
-        SELECT d.generation, d.position, d.type,
-               array_position(CAST(:types AS text[]), d.type) AS type_order,
+        SELECT t.generation, t.position, t.type,
+               array_position(CAST(:types AS text[]), t.type) AS type_order,
                {rank} AS rank, count(*) OVER () AS total
         FROM {sources}
         WHERE {" AND ".join(conditions)}
