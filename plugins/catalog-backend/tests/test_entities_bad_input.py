@@ -98,7 +98,7 @@ CASES = [
     Case("POST", "/entities/by-query", "Invalid query: Validation error: ", body={"query": "kind"}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"$all": {}}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"a": {"$regex": "x"}}}),
-    Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"$not": {}, "a": 1}}),
+    Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"$nope": {}, "a": 1}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"a": {"$in": [{}]}}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": _deep(200)}),
     Case(

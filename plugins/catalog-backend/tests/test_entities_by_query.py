@@ -74,6 +74,9 @@ async def test_get_pages_through_cursors(database_config: dict[str, Any]) -> Non
         assert "query" not in cursor
         assert cursor["filter"]["anyOf"]
         assert cursor["orderFields"] == [{"field": "metadata.name", "order": "asc"}]
+        # a cursor remembers its page size for a request that gives none
+        names, _, _ = page(await next_page(catalog, page(first)[2]["nextCursor"]))
+        assert names == ["petstore-api", "search-api"]
         assert cursor["isPrevious"] is False
         assert cursor["totalItems"] == 6
 
@@ -233,6 +236,13 @@ async def test_predicate_operators(database_config: dict[str, Any]) -> None:
             "org",
             "pets",
         ]
+        # logic operators beside field keys are ANDed with them
+        mixed = {
+            "kind": "component",
+            "$not": {"spec.type": "service"},
+            "$any": [{"metadata.tags": "react"}],
+        }
+        assert await post_names(catalog, mixed) == ["website"]
         assert await post_names(catalog, {"$any": []}) == []
         assert len(await post_names(catalog, {"$all": []})) == 13
         assert len(await post_names(catalog, {})) == 13
@@ -240,7 +250,7 @@ async def test_predicate_operators(database_config: dict[str, Any]) -> None:
         assert await post_names(catalog, {"spec.nothing": True}) == []
 
 
-async def test_postgres_knows_how_often_key_value_pairs_occur(
+async def test_postgres_plans_filters_from_pair_statistics_and_values(
     database_config: dict[str, Any],
 ) -> None:
     async with started_catalog(database_config) as catalog:
@@ -251,6 +261,9 @@ async def test_postgres_knows_how_often_key_value_pairs_occur(
                 await connection.execute(sa.text("SELECT stxname FROM pg_statistic_ext"))
             ).scalars()
             assert "search_key_value_stats" in set(names)
+            # and plans each query for its own values, never a generic plan
+            mode = (await connection.execute(sa.text("SHOW plan_cache_mode"))).scalar()
+            assert mode == "force_custom_plan"
 
 
 async def test_pages_cross_missing_secondary_values_both_ways(

@@ -12,6 +12,7 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 
+from backstage_plugin_catalog_backend._custom_plans import prefer_custom_plans
 from backstage_plugin_catalog_backend.api import entity_routes
 
 __all__ = ["MIGRATIONS", "PLUGIN_ID", "catalog_plugin"]
@@ -27,6 +28,7 @@ def _register(env: PluginRegistrationPoints) -> None:
     ) -> None:
         await run_migrations(database, MIGRATIONS, plugin_id=PLUGIN_ID)
         engine = await database.get_engine()
+        prefer_custom_plans(engine)
         router.use(*entity_routes(engine))
 
     env.register_init(init)

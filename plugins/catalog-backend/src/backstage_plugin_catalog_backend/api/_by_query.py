@@ -123,6 +123,7 @@ async def _run(engine: AsyncEngine, request: _Request) -> str:
     if rows and first_values is not None and entities.sort_values(rows[0]) != first_values:
         previous = replace(
             cursor,
+            limit=limit,
             order_field_values=entities.sort_values(rows[0]),
             is_previous=True,
             total_items=total,
@@ -131,6 +132,7 @@ async def _run(engine: AsyncEngine, request: _Request) -> str:
     if has_more:
         following = replace(
             cursor,
+            limit=limit,
             order_field_values=entities.sort_values(rows[-1]),
             first_sort_field_values=(
                 first_values if first_values is not None else entities.sort_values(rows[0])
@@ -151,6 +153,15 @@ async def _run(engine: AsyncEngine, request: _Request) -> str:
     )
 
 
+def _cursor_request(
+    cursor: QueryCursor, limit: int | None, projection: Projection | None
+) -> _Request:
+    """A page from a cursor: the page size asked for, else the one that made the cursor."""
+    if limit is None:
+        limit = cursor.limit if cursor.limit is not None else DEFAULT_LIMIT
+    return _Request(cursor, False, limit, None, False, projection)
+
+
 def _from_query_params(request: Request[Any, Any, Any]) -> _Request:
     params = QueryParams(request, _PARAMS)
     projection = parse_fields(params.all("fields"))
@@ -158,13 +169,12 @@ def _from_query_params(request: Request[Any, Any, Any]) -> _Request:
     for name, value in (("limit", limit), ("offset", offset)):
         if value is not None and value < 0:
             raise InputError(f"request/query/{name} must be >= 0")
-    limit = DEFAULT_LIMIT if limit is None else limit
     cursor_text = params.one("cursor")
     if cursor_text is not None:
         if not cursor_text:
             raise InputError("Cursor cannot be empty")
-        cursor = decode_query_cursor(cursor_text)
-        return _Request(cursor, False, limit, None, False, projection)
+        return _cursor_request(decode_query_cursor(cursor_text), limit, projection)
+    limit = DEFAULT_LIMIT if limit is None else limit
     # The cursor carries the filter in its legacy form, which keeps Backstage's client on GET.
     _, legacy = parse_filter_params(params.all("filter"))
     total_mode = params.one("totalItems")
@@ -229,14 +239,14 @@ def _from_body(body: dict[str, Any]) -> _Request:
     fields = _string_list(body, "fields")
     projection = parse_fields(fields) if fields else None
     limit = _body_integer(body, "limit")
-    limit = DEFAULT_LIMIT if limit is None else limit
     if "cursor" in body:
         text = body["cursor"]
         if not isinstance(text, str):
             raise InputError("request/body/cursor must be string")
         if not text:
             raise InputError("Cursor cannot be empty")
-        return _Request(decode_query_cursor(text), False, limit, None, False, projection)
+        return _cursor_request(decode_query_cursor(text), limit, projection)
+    limit = DEFAULT_LIMIT if limit is None else limit
     query = body.get("query")
     if query is not None:
         problem = predicate_problem(query)

@@ -5,7 +5,8 @@ A query cursor (`/entities/by-query`) carries everything needed for the next pag
 row, then its uid; one value per order field, as every order field is honoured),
 `filter` (legacy form, from `filter=` parameters) or `query` (a predicate from a body:
 Backstage's client sends the next page as a POST when that key is present), `isPrevious`,
-`firstSortFieldValues` and `totalItems`.
+`firstSortFieldValues` and `totalItems`; and `limit`, the page size that made it, used
+when the next request does not give one.
 
 An `after` cursor (`GET /entities`) is `{"limit", "offset"}` as in Backstage, plus
 `keyset`, the sort values of the last row served, so that the next page is a keyset seek
@@ -57,6 +58,7 @@ class QueryCursor:
     is_previous: bool = False
     first_sort_field_values: SortValues | None = None
     total_items: int | None = None
+    limit: int | None = None
     predicate: Predicate | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +122,9 @@ def decode_query_cursor(text: str) -> QueryCursor:
     total = data.get("totalItems")
     if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
         raise InputError("Malformed cursor: totalItems must be a number")
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise InputError("Malformed cursor: limit must be a number")
     query = data.get("query")
     if query is not None:
         problem = predicate_problem(query)
@@ -140,6 +145,7 @@ def decode_query_cursor(text: str) -> QueryCursor:
         is_previous=data["isPrevious"],
         first_sort_field_values=_optional_sort_values(data, "firstSortFieldValues"),
         total_items=total,
+        limit=limit,
     )
 
 
@@ -162,6 +168,8 @@ def encode_query_cursor(cursor: QueryCursor) -> str:
         data["firstSortFieldValues"] = cursor.first_sort_field_values
     if cursor.total_items is not None:
         data["totalItems"] = cursor.total_items
+    if cursor.limit is not None:
+        data["limit"] = cursor.limit
     return base64.b64encode(_encode.encode(data)).decode()
 
 

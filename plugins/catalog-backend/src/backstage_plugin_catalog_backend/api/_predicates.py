@@ -3,7 +3,8 @@
 A predicate is an expression `{"<field>": <value>, ...}` (fields ANDed, `{}` matches all)
 or `{"$all": [...]}`, `{"$any": [...]}`, `{"$not": ...}`. A value is a primitive (exact,
 case-insensitive), or one of `{"$exists": bool}`, `{"$in": [...]}`, `{"$hasPrefix": str}`,
-`{"$contains": ...}`. Each field condition becomes an EXISTS over the `search` rows of the
+`{"$contains": ...}`. An object may hold logic operators beside field keys; all its keys
+are ANDed. Each field condition becomes an EXISTS over the `search` rows of the
 entity, so any combination stays one set-based query.
 """
 
@@ -94,35 +95,34 @@ def _value_problem(value: object, path: str, depth: int) -> str | None:
     return _operand_problem(operator, operand, f"{path}.{operator}", depth)
 
 
+def _logic_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
+    inner = f"{path}.{operator}"
+    if operator == "$not":
+        return predicate_problem(operand, inner, depth + 1)
+    if not isinstance(operand, list):
+        return f"Expected array, received {_describe(operand)}{_at(inner)}"
+    for index, item in enumerate(operand):
+        problem = predicate_problem(item, f"{inner}[{index}]", depth + 1)
+        if problem:
+            return problem
+    return None
+
+
 def predicate_problem(value: object, path: str = "query", depth: int = 0) -> str | None:
     """What is wrong with the shape of a predicate, or None when it is well formed."""
     if depth > MAX_DEPTH:
         return f"Predicates may nest at most {MAX_DEPTH} levels deep{_at(path)}"
     if not isinstance(value, dict):
         return f"Expected object, received {_describe(value)}{_at(path)}"
-    operators = [key for key in value if key.startswith("$")]
-    if operators:
-        operator = operators[0]
-        if len(value) != 1 or operator not in _LOGIC_OPERATORS:
-            return (
-                "Expected a field expression or exactly one of $all, $any, $not, "
-                f"received keys {', '.join(value)}{_at(path)}"
-            )
-        operand = value[operator]
-        inner = f"{path}.{operator}"
-        if operator == "$not":
-            return predicate_problem(operand, inner, depth + 1)
-        if not isinstance(operand, list):
-            return f"Expected array, received {_describe(operand)}{_at(inner)}"
-        for index, item in enumerate(operand):
-            problem = predicate_problem(item, f"{inner}[{index}]", depth + 1)
-            if problem:
-                return problem
-        return None
-    for field, field_value in value.items():
-        if "\n" in field[:1] or "\r" in field[:1]:
-            return f"Invalid field name{_at(path)}"
-        problem = _value_problem(field_value, f"{path}.{field}", depth + 1)
+    for key, item in value.items():
+        if key.startswith("$"):
+            if key not in _LOGIC_OPERATORS:
+                return f"Unknown operator {key}, expected one of $all, $any, $not{_at(path)}"
+            problem = _logic_problem(key, item, path, depth)
+        elif "\n" in key[:1] or "\r" in key[:1]:
+            problem = f"Invalid field name{_at(path)}"
+        else:
+            problem = _value_problem(item, f"{path}.{key}", depth + 1)
         if problem:
             return problem
     return None
@@ -232,26 +232,39 @@ def _field_clause(entity_id: ColumnElement[Any], field: str, value: object) -> C
     return _exists(entity_id, lambda flt: _field_conditions(flt, key, operator, operand))
 
 
+def _logic_clause(
+    operator: str, operand: Any, entity_id: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    if operator == "$not":
+        return sa.not_(predicate_clause(operand, entity_id))
+    if operator in ("$all", "$any") and isinstance(operand, list):
+        parts = [predicate_clause(item, entity_id) for item in operand]
+        if operator == "$all":
+            return sa.and_(*parts) if parts else sa.true()
+        return sa.or_(*parts) if parts else sa.false()
+    raise InputError(
+        "Invalid filter predicate: operators must be $all or $any with an array, or $not, "
+        f"but got {_encode({operator: operand}).decode()}"
+    )
+
+
 def predicate_clause(predicate: object, entity_id: ColumnElement[Any]) -> ColumnElement[bool]:
-    """A WHERE clause selecting the entities (by `entity_id`) that match `predicate`."""
+    """A WHERE clause selecting the entities (by `entity_id`) that match `predicate`.
+
+    Logic operators may sit beside field keys in one object (Backstage asks for them to be
+    wrapped in `$all`): every key of an object is one condition, and they are ANDed.
+    """
     if not isinstance(predicate, dict):
         raise InputError(
             "Invalid filter predicate: top-level primitive values are not supported. Wrap "
             f'the value in a field expression, e.g. {{ "kind": {_encode(predicate).decode()} }}'
         )
-    if any(key.startswith("$") for key in predicate):
-        [(operator, operand)] = predicate.items() if len(predicate) == 1 else [("", None)]
-        if operator == "$not":
-            return sa.not_(predicate_clause(operand, entity_id))
-        if operator in ("$all", "$any") and isinstance(operand, list):
-            parts = [predicate_clause(item, entity_id) for item in operand]
-            if operator == "$all":
-                return sa.and_(*parts) if parts else sa.true()
-            return sa.or_(*parts) if parts else sa.false()
-        raise InputError(
-            "Invalid filter predicate: operators must be a single $all or $any with an "
-            f"array, or $not, but got {_encode(predicate).decode()}"
-        )
-    if not predicate:
+    parts = [
+        _logic_clause(key, value, entity_id)
+        if key.startswith("$")
+        else _field_clause(entity_id, key, value)
+        for key, value in predicate.items()
+    ]
+    if not parts:
         return sa.true()
-    return sa.and_(*(_field_clause(entity_id, field, value) for field, value in predicate.items()))
+    return parts[0] if len(parts) == 1 else sa.and_(*parts)
