@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -22,21 +22,12 @@ from backstage_backend_plugin_api import DatabaseService, LoggerService
 from backstage_backend_test_utils import CapturingLogger, require_service_url
 from backstage_common.config import Config
 
-T = TypeVar("T")
-
 PLUGIN_ID = "tasks"
 FAST = SchedulerOptions(
     poll_interval=timedelta(milliseconds=50),
     janitor_interval=timedelta(milliseconds=100),
     abort_grace_period=timedelta(milliseconds=500),
 )
-FAST_CONFIG = {"pollInterval": "50ms", "janitorInterval": "100ms", "abortGracePeriod": "500ms"}
-WAIT = 30.0
-"""Seconds an event-based wait may take before the test fails: generous for a loaded host."""
-
-
-async def within(awaitable: Awaitable[T], seconds: float = WAIT) -> T:
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def _postgres_databases(connection: dict[str, Any], prefix: str) -> list[str]:

@@ -35,7 +35,7 @@ async def main(database_config: dict[str, object]) -> None:
         await asyncio.Event().wait()
 
     await scheduler.schedule_task(
-        id="lease", fn=hang, frequency=timedelta(hours=1), timeout=timedelta(seconds=1)
+        id="lease", fn=hang, frequency=timedelta(hours=1), timeout=timedelta(milliseconds=500)
     )
     await asyncio.Event().wait()
 

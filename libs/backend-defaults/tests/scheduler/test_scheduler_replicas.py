@@ -122,7 +122,9 @@ async def test_a_killed_replica_process_loses_its_run_to_another_after_the_timeo
     async def work(abort: asyncio.Event) -> None:
         took_over.set()
 
-    await survivor.schedule_task(id="lease", fn=work, frequency=HOUR, timeout=timedelta(seconds=1))
+    await survivor.schedule_task(
+        id="lease", fn=work, frequency=HOUR, timeout=timedelta(milliseconds=500)
+    )
     await within(took_over.wait())
     worker = survivor.global_worker("lease")
     assert worker is not None
@@ -131,3 +133,38 @@ async def test_a_killed_replica_process_loses_its_run_to_another_after_the_timeo
     assert state["status"] == "idle"
     assert "lastRunError" not in state
     assert "Task timed out and was lost: lease" in [entry.message for entry in logger.entries]
+
+
+async def test_stopping_a_backend_aborts_its_run_and_frees_the_lease(
+    postgres_config: dict[str, Any],
+) -> None:
+    started = asyncio.Event()
+    saw_abort = asyncio.Event()
+
+    async def long_run(abort: asyncio.Event) -> None:
+        started.set()
+        await abort.wait()
+        saw_abort.set()
+
+    def register(env: PluginRegistrationPoints) -> None:
+        async def init(scheduler: core.Scheduler) -> None:
+            await scheduler.schedule_task(id="long", fn=long_run, frequency=HOUR, timeout=HOUR)
+
+        env.register_init(init)
+
+    plugin = create_backend_plugin(plugin_id="tasks", register=register)
+    config = {"backend": {"database": postgres_config, "scheduler": FAST}}
+    async with start_test_backend(features=[scheduler_service_factory, plugin], config=config):
+        await within(started.wait())
+    assert saw_abort.is_set()
+
+    manager = DatabaseManager(Config.from_data({"backend": {"database": postgres_config}}))
+    try:
+        store = TaskStore(await manager.for_plugin("tasks").get_engine())
+        state = (await store.task_states())["long"]
+    finally:
+        await manager.close()
+    # released, and still due: the next replica to poll runs it at once
+    assert state["status"] == "idle"
+    assert state["startsAt"] <= state["lastRunEndedAt"]
+    assert "aborted at shutdown" in state["lastRunError"]

@@ -267,7 +267,7 @@ async def test_a_run_abandoned_by_a_dead_replica_is_taken_over_after_its_timeout
         started.set()
         await asyncio.Event().wait()
 
-    await dead.schedule_task(id="t", fn=hang, frequency=HOUR, timeout=timedelta(seconds=1))
+    await dead.schedule_task(id="t", fn=hang, frequency=HOUR, timeout=timedelta(milliseconds=500))
     await within(started.wait())
     kill(dead)
 
@@ -275,7 +275,7 @@ async def test_a_run_abandoned_by_a_dead_replica_is_taken_over_after_its_timeout
     survivor = cluster.scheduler(logger=logger)
     recorder = Recorder()
     await survivor.schedule_task(
-        id="t", fn=recorder.fn(), frequency=HOUR, timeout=timedelta(seconds=1)
+        id="t", fn=recorder.fn(), frequency=HOUR, timeout=timedelta(milliseconds=500)
     )
     await recorder.next_run()
     assert recorder.runs == ["run"]
@@ -411,3 +411,27 @@ async def test_switching_between_manual_and_recurring_takes_effect_at_the_next_s
     await polls(third, "t", 3)
     assert recorder.runs == ["recurring"]
     assert "startsAt" not in await state_of(third, "t")
+
+
+async def test_a_cancel_from_another_replica_aborts_the_run_where_it_goes_on(
+    cluster: Any,
+) -> None:
+    running = cluster.scheduler()
+    operator = cluster.scheduler()
+    started = asyncio.Event()
+    saw_abort = asyncio.Event()
+
+    async def long_run(abort: asyncio.Event) -> None:
+        started.set()
+        await abort.wait()
+        saw_abort.set()
+
+    await running.schedule_task(id="t", fn=long_run, frequency=HOUR, timeout=HOUR)
+    await within(started.wait())
+    await operator.cancel_task("t")  # through the database: the running worker's lease is gone
+    await within(saw_abort.wait())
+    await polls(running, "t", 2)
+    state = await state_of(operator, "t")
+    assert state["status"] == "idle"
+    assert "Task was cancelled" in state["lastRunError"]
+    assert state["startsAt"] > state["lastRunEndedAt"]  # the next run follows the cadence
