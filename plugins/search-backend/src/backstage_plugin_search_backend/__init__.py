@@ -6,6 +6,8 @@ its collator modules register on a schedule. `search_module_catalog_collator()` 
 software catalog, read from the catalog plugin over HTTP.
 """
 
+from backstage_backend_plugin_api import BackendModule, BackendPlugin
+
 from backstage_plugin_search_backend._engines import PLUGIN_ID
 from backstage_plugin_search_backend._indexing import index_task_id
 from backstage_plugin_search_backend._plugin import search_plugin
@@ -18,6 +20,12 @@ __all__ = [
     "MemorySearchEngine",
     "PostgresSearchEngine",
     "index_task_id",
+    "search_features",
     "search_module_catalog_collator",
     "search_plugin",
 ]
+
+
+def search_features() -> list[BackendPlugin | BackendModule]:
+    """The search plugin as a unit installs it: with the catalog collator."""
+    return [search_plugin(), search_module_catalog_collator()]
