@@ -190,7 +190,7 @@ async def test_config_file_locations_with_rules_and_broken_files(
     org2 = [
         e
         for e in entities.values()
-        if e["kind"] == "Location" and e["spec"]["target"].endswith("org2.yaml")
+        if e["kind"] == "Location" and e["spec"].get("target", "").endswith("org2.yaml")
     ][0]
     [refused] = org2["status"]["items"]
     assert refused["message"].startswith("NotAllowedError: Entity ")

@@ -97,6 +97,7 @@ class _Collector:
         self.relations: list[EntityRelationSpec] = []
         self.errors: list[BaseException] = []
         self.refresh_keys: list[str] = []
+        self.validated = False
 
     def emit(self, result: ProcessingResult) -> None:
         if isinstance(result, EntityResult):
@@ -150,7 +151,12 @@ class Orchestrator:
             entity = await self._run(entity, ref, location, origin, collector)
         except Exception as error:  # every failure becomes a status error of this entity
             errors = [*(collector.errors if collector else []), error]
-            return ProcessingOutcome(False, entity, errors=[serialize_error(e) for e in errors])
+            return ProcessingOutcome(
+                False,
+                entity,
+                errors=[serialize_error(e) for e in errors],
+                valid=collector is not None and collector.validated,
+            )
         outcome = ProcessingOutcome(
             ok=not collector.errors,
             entity=entity,
@@ -188,6 +194,7 @@ class Orchestrator:
                 f"No processor recognized the entity {ref} as valid, possibly caused by a "
                 "foreign kind or apiVersion"
             )
+        collector.validated = True
         if entity["kind"] == "Location":
             await self._read_targets(entity, location, collector)
         for processor in self._processors:
