@@ -576,8 +576,10 @@ class CatalogProcessingEngine:
     @staticmethod
     def _orphan_count() -> sa.Select[Any]:
         references = refresh_state_references.c
-        return sa.select(sa.func.count()).where(
-            ~sa.exists().where(references.target_entity_ref == refresh_state.c.entity_ref)
+        return (
+            sa.select(sa.func.count())
+            .select_from(refresh_state)
+            .where(~sa.exists().where(references.target_entity_ref == refresh_state.c.entity_ref))
         )
 
     async def wait_until_idle(self) -> None:

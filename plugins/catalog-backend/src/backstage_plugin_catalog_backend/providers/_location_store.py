@@ -84,7 +84,9 @@ class LocationStore:
     ) -> tuple[list[LocationRow], int]:
         async with self._engine.transaction() as connection:
             condition = where if where is not None else sa.true()
-            total = await connection.scalar(sa.select(sa.func.count()).where(condition))
+            total = await connection.scalar(
+                sa.select(sa.func.count()).select_from(locations).where(condition)
+            )
             statement = sa.select(locations.c.id, locations.c.type, locations.c.target).where(
                 condition
             )
