@@ -66,7 +66,7 @@ def serve_files() -> Iterator[FileServer]:
     requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             requests.append(self.path)
             served = files.get(self.path, Served(404, b"not found"))
             self.send_response(served.status)

@@ -145,7 +145,9 @@ async def test_register_list_update_and_delete_locations(database_config: dict[s
             assert deleted.status_code == 204
             await probe.idle()
             assert await names(test) == []
-            assert (await client.delete(f"/api/catalog/locations/{location['id']}")).status_code == 404
+            assert (
+                await client.delete(f"/api/catalog/locations/{location['id']}")
+            ).status_code == 404
 
 
 async def test_locations_by_query_pages_with_cursors(database_config: dict[str, Any]) -> None:
@@ -157,14 +159,17 @@ async def test_locations_by_query_pages_with_cursors(database_config: dict[str, 
                 "/api/catalog/locations", json={"type": "url", "target": target}
             )
             assert response.status_code == 201
-        first = (await test.client.post("/api/catalog/locations/by-query", json={"limit": 2})).json()
+        first = (
+            await test.client.post("/api/catalog/locations/by-query", json={"limit": 2})
+        ).json()
         assert (len(first["items"]), first["totalItems"]) == (2, 3)
         cursor = first["pageInfo"]["nextCursor"]
         assert msgspec.json.decode(base64.b64decode(cursor))["limit"] == 2
         second = (
             await test.client.post("/api/catalog/locations/by-query", json={"cursor": cursor})
         ).json()
-        assert len(second["items"]) == 1 and second["pageInfo"] == {}
+        assert len(second["items"]) == 1
+        assert second["pageInfo"] == {}
         ids = [item["id"] for item in first["items"] + second["items"]]
         assert ids == sorted(ids)
 
@@ -205,7 +210,8 @@ async def test_validate_entity_and_analyze_location(database_config: dict[str, A
         )
         assert invalid.status_code == 400
         [error] = invalid.json()["errors"]
-        assert error["name"] == "EntityValidationError" and "lifecycle" in error["message"]
+        assert error["name"] == "EntityValidationError"
+        assert "lifecycle" in error["message"]
         wrong_location = await client.post(
             "/api/catalog/validate-entity", json={"entity": entity, "location": "file:/x.yaml"}
         )

@@ -142,14 +142,20 @@ async def test_config_file_locations_with_rules_and_broken_files(
         "catalog": {
             "locations": [
                 # relative to the working directory, allowed to hold Groups and Users
-                {"type": "file", "target": "catalog/org.yaml", "rules": [{"allow": ["Group", "User"]}]},
+                {
+                    "type": "file",
+                    "target": "catalog/org.yaml",
+                    "rules": [{"allow": ["Group", "User"]}],
+                },
                 {"type": "file", "target": "catalog/all.yaml"},
                 # not allowed to hold Users (default rules)
                 {"type": "file", "target": str(tmp_path / "catalog" / "org2.yaml")},
             ]
         },
     }
-    write(tmp_path / "catalog" / "org2.yaml", ORG.replace("team-a", "team-b").replace("jane", "joe"))
+    write(
+        tmp_path / "catalog" / "org2.yaml", ORG.replace("team-a", "team-b").replace("jane", "joe")
+    )
     async with start_test_backend(
         features=[catalog_plugin(), probe_module(probe)], config=config
     ) as test:
@@ -172,26 +178,34 @@ async def test_config_file_locations_with_rules_and_broken_files(
         assert missing.json()["error"]["name"] == "NotFoundError"
     # the entities read before stay as they were
     assert {"team-a", "jane", "petstore", "other", "all"} <= set(entities)
-    assert "joe" not in entities and "team-b" not in entities
+    assert "joe" not in entities
+    assert "team-b" not in entities
     jane = entities["jane"]
     org_file = str(tmp_path / "catalog" / "org.yaml")
     assert jane["metadata"]["annotations"]["backstage.io/managed-by-location"] == f"file:{org_file}"
-    assert jane["metadata"]["annotations"]["backstage.io/managed-by-origin-location"] == f"file:{org_file}"
+    assert (
+        jane["metadata"]["annotations"]["backstage.io/managed-by-origin-location"]
+        == f"file:{org_file}"
+    )
     assert {"type": "memberOf", "targetRef": "group:default/team-a"} in jane["relations"]
-    assert {"type": "hasMember", "targetRef": "user:default/jane"} in entities["team-a"]["relations"]
+    assert {"type": "hasMember", "targetRef": "user:default/jane"} in entities["team-a"][
+        "relations"
+    ]
 
     # the broken file shows up in the status of the Location entity that read it
-    [all_location] = [e for e in entities.values() if e["kind"] == "Location" and e["metadata"]["name"] == "all"]
+    [all_location] = [
+        e for e in entities.values() if e["kind"] == "Location" and e["metadata"]["name"] == "all"
+    ]
     [item] = all_location["status"]["items"]
     assert item["type"] == "backstage.io/catalog-processing"
     assert item["message"].startswith("InputError: YAML error at file:")
     assert "line 2, column 1" in item["message"]
     # the location of the disallowed file records Backstage's rule error
-    org2 = [
+    org2 = next(
         e
         for e in entities.values()
         if e["kind"] == "Location" and e["spec"].get("target", "").endswith("org2.yaml")
-    ][0]
+    )
     [refused] = org2["status"]["items"]
     assert refused["message"].startswith("NotAllowedError: Entity ")
     assert "is not of an allowed kind for that location" in refused["message"]

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 from backstage_backend_test_utils import start_test_backend
+from backstage_common.config import Config
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_catalog_backend._tables import refresh_state
@@ -17,7 +18,6 @@ from backstage_plugin_catalog_backend.readers import (
     ReadingAllowList,
     parse_yaml_documents,
 )
-from backstage_common.config import Config
 
 from ._support import Probe, probe_module, serve_files
 
@@ -48,7 +48,9 @@ async def entities_by_name(test: Any) -> dict[str, dict[str, Any]]:
 
 def location_entity(entities: dict[str, dict[str, Any]], target: str) -> dict[str, Any]:
     [found] = [
-        e for e in entities.values() if e["kind"] == "Location" and e["spec"].get("target") == target
+        e
+        for e in entities.values()
+        if e["kind"] == "Location" and e["spec"].get("target") == target
     ]
     return found
 
@@ -199,5 +201,3 @@ def test_allow_list_hosts_paths_and_wildcards() -> None:
     assert not allow.allows("https://example.org.evil.com/a.yaml")
     assert not allow.allows("file:///etc/passwd")
     assert not allow.allows("https://other.com/x/")
-
-

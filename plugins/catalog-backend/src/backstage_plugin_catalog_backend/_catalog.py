@@ -22,6 +22,7 @@ from backstage_plugin_catalog_backend.api import (
     DefaultLocationAnalyzer,
     LocationRoutesOptions,
     location_routes,
+    processing_routes,
 )
 from backstage_plugin_catalog_backend.processing import (
     AnnotateLocationProcessor,
@@ -131,5 +132,8 @@ def build_catalog(
         == "refresh",
     )
     analyzer = extensions.analyzer or DefaultLocationAnalyzer()
-    routes = location_routes(engine, store, analyzer, options)
+    routes = [
+        *location_routes(engine, store, options),
+        *processing_routes(engine, analyzer),
+    ]
     return Catalog(engine, store, routes, client)

@@ -2,9 +2,18 @@
 
 from backstage_plugin_catalog_backend.api._entities import entity_routes
 from backstage_plugin_catalog_backend.api._locations import (
-    DefaultLocationAnalyzer,
     LocationRoutesOptions,
     location_routes,
 )
+from backstage_plugin_catalog_backend.api._processing_routes import (
+    DefaultLocationAnalyzer,
+    processing_routes,
+)
 
-__all__ = ["DefaultLocationAnalyzer", "LocationRoutesOptions", "entity_routes", "location_routes"]
+__all__ = [
+    "DefaultLocationAnalyzer",
+    "LocationRoutesOptions",
+    "entity_routes",
+    "location_routes",
+    "processing_routes",
+]

@@ -1,21 +1,17 @@
-"""Location endpoints, `POST /refresh`, `POST /validate-entity` and `POST /analyze-location`."""
+"""Location endpoints: `/locations`, `/locations/by-query`, `/locations/{id}` and
+`/locations/by-entity/{kind}/{namespace}/{name}`."""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import sqlalchemy as sa
-from backstage_common.catalog_model import (
-    ANNOTATION_LOCATION,
-    ANNOTATION_ORIGIN_LOCATION,
-    parse_location_ref,
-)
+from backstage_common.catalog_model import ANNOTATION_ORIGIN_LOCATION, parse_location_ref
 from backstage_common.errors import InputError, NotAllowedError, NotFoundError
-from backstage_plugin_catalog_node import LocationAnalyzer, LocationSpec
+from backstage_plugin_catalog_node import LocationSpec
 from litestar import Request, Response, delete, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
@@ -26,11 +22,10 @@ from backstage_plugin_catalog_backend.api._location_query import location_predic
 from backstage_plugin_catalog_backend.processing import (
     CatalogProcessingEngine,
     location_entity_ref,
-    serialize_error,
 )
-from backstage_plugin_catalog_backend.providers import LocationStore
+from backstage_plugin_catalog_backend.providers import LocationRow, LocationStore
 
-__all__ = ["DefaultLocationAnalyzer", "LocationRoutesOptions", "location_routes"]
+__all__ = ["LocationRoutesOptions", "json_response", "location_routes"]
 
 _JSON = "application/json; charset=utf-8"
 AnyRequest = Request[Any, Any, Any]
@@ -43,15 +38,15 @@ class LocationRoutesOptions:
     refresh_on_conflict: bool = False
 
 
-def _json(body: Any, status: int = 200) -> Response[bytes]:
+def json_response(body: Any, status: int = 200) -> Response[bytes]:
     return Response(msgspec.json.encode(body), status_code=status, media_type=_JSON)
 
 
 def _spec(body: dict[str, Any]) -> tuple[str, str, str | None]:
     type_, target, presence = body.get("type"), body.get("target"), body.get("presence")
-    unknown = set(body) - {"type", "target", "presence"}
     if not isinstance(type_, str) or not isinstance(target, str) or not type_ or not target:
         raise InputError("Malformed request: type and target must be non-empty strings")
+    unknown = set(body) - {"type", "target", "presence"}
     if unknown:
         raise InputError(f"Malformed request: unknown keys {sorted(unknown)}")
     if presence is not None and presence not in ("required", "optional"):
@@ -59,105 +54,95 @@ def _spec(body: dict[str, Any]) -> tuple[str, str, str | None]:
     return type_, target, presence
 
 
-def location_routes(
-    engine: CatalogProcessingEngine,
-    store: LocationStore,
-    analyzer: LocationAnalyzer,
-    options: LocationRoutesOptions,
-) -> list[HTTPRouteHandler]:
-    def check_writable() -> None:
-        if options.readonly:
+def _page_request(body: dict[str, Any]) -> tuple[int, str | None, Any]:
+    if "cursor" not in body:
+        limit, after_id, query = body.get("limit", 1000), None, body.get("query")
+    else:
+        try:
+            cursor = msgspec.json.decode(base64.b64decode(str(body["cursor"])))
+            limit, after_id, query = cursor["limit"], cursor["afterId"], cursor.get("query")
+        except Exception as error:
+            raise InputError(f"Malformed cursor: {error}") from error
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InputError("Invalid limit, must be at least 1")
+    return limit, after_id, query
+
+
+class _Locations:
+    def __init__(
+        self,
+        engine: CatalogProcessingEngine,
+        store: LocationStore,
+        options: LocationRoutesOptions,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.options = options
+
+    def check_writable(self) -> None:
+        if self.options.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")
 
-    def check_type(type_: str) -> None:
-        if type_ not in options.allowed_types:
-            allowed = ",".join(f'"{t}"' for t in options.allowed_types)
+    def check_type(self, type_: str) -> None:
+        if type_ not in self.options.allowed_types:
+            allowed = ",".join(f'"{t}"' for t in self.options.allowed_types)
             raise InputError(f"Registered locations must be of an allowed type [{allowed}]")
 
-    @get("/locations")
-    async def list_locations() -> Response[bytes]:
-        return _json([{"data": row.to_json()} for row in await store.list_all()])
-
-    @post("/locations")
-    async def add_location(request: AnyRequest) -> Response[bytes]:
+    async def add(self, request: AnyRequest) -> Response[bytes]:
         dry_run = request.query_params.get("dryRun", "false").lower() == "true"
         on_conflict = request.query_params.get("onConflict")
-        type_, target, presence = _spec(await read_json_object(request))
-        check_type(type_)
         if on_conflict not in (None, "refresh", "reject"):
             raise InputError("Invalid onConflict parameter, must be refresh or reject")
-        refresh = on_conflict == "refresh" or (on_conflict is None and options.refresh_on_conflict)
-        spec = LocationSpec(type_, target, "optional" if presence == "optional" else "required")
-        existing = await store.find_by_spec(type_, target)
+        type_, target, presence = _spec(await read_json_object(request))
+        self.check_type(type_)
+        existing = await self.store.find_by_spec(type_, target)
         if dry_run:
-            entities = await engine.dry_run(spec)
-            location: dict[str, Any] = {
-                "type": type_,
-                "target": target,
-                "id": f"{type_}:{target}",
-                "entityRef": location_entity_ref(spec),
-            }
-            if presence:
-                location["presence"] = presence
-            body = {"exists": existing is not None, "location": location, "entities": entities}
-            return _json(body, 201)
-        check_writable()
+            return await self._dry_run(type_, target, presence, existing)
+        self.check_writable()
+        refresh = on_conflict == "refresh" or (
+            on_conflict is None and self.options.refresh_on_conflict
+        )
         if existing is not None and refresh:
-            await store.refresh(existing)
-            return _json({"location": existing.to_json(), "entities": []}, 201)
-        row = await store.create(type_, target)
-        return _json({"location": row.to_json(), "entities": []}, 201)
+            await self.store.refresh(existing)
+            return json_response({"location": existing.to_json(), "entities": []}, 201)
+        row = await self.store.create(type_, target)
+        return json_response({"location": row.to_json(), "entities": []}, 201)
 
-    @post("/locations/by-query", status_code=200)
-    async def query_locations(request: AnyRequest) -> Response[bytes]:
+    async def _dry_run(
+        self, type_: str, target: str, presence: str | None, existing: LocationRow | None
+    ) -> Response[bytes]:
+        spec = LocationSpec(type_, target, "optional" if presence == "optional" else "required")
+        entities = await self.engine.dry_run(spec)
+        location: dict[str, Any] = {
+            "type": type_,
+            "target": target,
+            "id": f"{type_}:{target}",
+            "entityRef": location_entity_ref(spec),
+        }
+        if presence:
+            location["presence"] = presence
+        body = {"exists": existing is not None, "location": location, "entities": entities}
+        return json_response(body, 201)
+
+    async def query(self, request: AnyRequest) -> Response[bytes]:
         raw = await request.body()
         body = msgspec.json.decode(raw) if raw else {}
         if not isinstance(body, dict):
             raise InputError("Expected body to be a JSON object")
-        after_id: str | None = None
-        if "cursor" in body:
-            try:
-                cursor = msgspec.json.decode(base64.b64decode(str(body["cursor"])))
-                limit, after_id, query = cursor["limit"], cursor["afterId"], cursor.get("query")
-            except Exception as error:
-                raise InputError(f"Malformed cursor: {error}") from error
-        else:
-            limit, query = body.get("limit", 1000), body.get("query")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise InputError("Invalid limit, must be at least 1")
+        limit, after_id, query = _page_request(body)
         where = location_predicate(query) if query is not None else None
-        rows, total = await store.query(where, after_id, limit + 1)
+        rows, total = await self.store.query(where, after_id, limit + 1)
         page = rows[:limit]
         page_info: dict[str, str] = {}
         if len(rows) > limit:
-            cursor_json = {"limit": limit, "afterId": page[-1].id, "query": query}
-            page_info["nextCursor"] = base64.b64encode(msgspec.json.encode(cursor_json)).decode()
-        return _json(
-            {"items": [row.to_json() for row in page], "totalItems": total, "pageInfo": page_info}
-        )
+            cursor = {"limit": limit, "afterId": page[-1].id, "query": query}
+            page_info["nextCursor"] = base64.b64encode(msgspec.json.encode(cursor)).decode()
+        items = [row.to_json() for row in page]
+        return json_response({"items": items, "totalItems": total, "pageInfo": page_info})
 
-    @get("/locations/{location_id:str}")
-    async def get_location(location_id: FromPath[str]) -> Response[bytes]:
-        return _json((await store.get(location_id)).to_json())
-
-    @put("/locations/{location_id:str}")
-    async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
-        check_writable()
-        type_, target, _ = _spec(await read_json_object(request))
-        check_type(type_)
-        return _json((await store.update(location_id, type_, target)).to_json())
-
-    @delete("/locations/{location_id:str}")
-    async def delete_location(location_id: FromPath[str]) -> None:
-        check_writable()
-        await store.delete(location_id)
-
-    @get("/locations/by-entity/{kind:str}/{namespace:str}/{name:str}")
-    async def location_by_entity(
-        kind: FromPath[str], namespace: FromPath[str], name: FromPath[str]
-    ) -> Response[bytes]:
+    async def by_entity(self, kind: str, namespace: str, name: str) -> LocationRow:
         ref = f"{kind}:{namespace}/{name}".lower()
-        async with engine.transaction() as connection:
+        async with self.engine.transaction() as connection:
             text = await connection.scalar(
                 sa.select(final_entities.c.final_entity).where(final_entities.c.entity_ref == ref)
             )
@@ -170,67 +155,51 @@ def location_routes(
         if not isinstance(origin, str):
             raise NotFoundError(f"Entity {ref} has no origin location")
         type_, target = parse_location_ref(origin)
-        row = await store.find_by_spec(type_, target)
+        row = await self.store.find_by_spec(type_, target)
         if row is None:
             raise NotFoundError(f"Found no location with type {type_} and target {target}")
-        return _json(row.to_json())
+        return row
 
-    @post("/refresh", status_code=200)
-    async def refresh(request: AnyRequest) -> Response[bytes]:
-        body = await read_json_object(request)
-        ref = body.get("entityRef")
-        if not isinstance(ref, str) or set(body) - {"entityRef", "authorizationToken"}:
-            raise InputError("Malformed request: expected {entityRef: string}")
-        await engine.refresh_now([ref])
-        return Response(b"", status_code=200)
 
-    @post("/validate-entity", status_code=200)
-    async def validate_entity(request: AnyRequest) -> Response[bytes]:
-        body = await read_json_object(request)
-        entity, location = body.get("entity"), body.get("location")
-        if not isinstance(entity, dict) or not isinstance(location, str):
-            return _json(
-                {
-                    "errors": [
-                        serialize_error(
-                            InputError(
-                                "Malformed request: expected {entity: object, location: string}"
-                            )
-                        )
-                    ]
-                },
-                400,
-            )
-        try:
-            type_, _ = parse_location_ref(location)
-            if type_ != "url":
-                raise InputError(
-                    f"Invalid location ref {location}, only 'url:<target>' is supported, "
-                    "e.g. url:https://host/path"
-                )
-        except InputError as error:
-            return _json({"errors": [serialize_error(error)]}, 400)
-        metadata = entity.get("metadata")
-        if isinstance(metadata, dict):
-            annotations = dict(metadata.get("annotations") or {})
-            annotations[ANNOTATION_LOCATION] = location
-            annotations[ANNOTATION_ORIGIN_LOCATION] = location
-            metadata["annotations"] = annotations
-        outcome = await engine.orchestrator.process(entity)
-        if not outcome.ok:
-            return _json({"errors": outcome.errors}, 400)
-        return Response(b"", status_code=200)
+def location_routes(
+    engine: CatalogProcessingEngine, store: LocationStore, options: LocationRoutesOptions
+) -> list[HTTPRouteHandler]:
+    """The location endpoints over the location store and the processing engine."""
+    api = _Locations(engine, store, options)
 
-    @post("/analyze-location", status_code=200)
-    async def analyze_location(request: AnyRequest) -> Response[bytes]:
-        body = await read_json_object(request)
-        location = body.get("location")
-        filename = body.get("catalogFilename")
-        if not isinstance(location, dict) or not isinstance(location.get("target"), str):
-            raise InputError("Malformed request: expected {location: {type, target}}")
-        if filename is not None and not isinstance(filename, str):
-            raise InputError("Malformed request: catalogFilename must be a string")
-        return _json(await analyzer.analyze_location(location, filename))
+    @get("/locations")
+    async def list_locations() -> Response[bytes]:
+        return json_response([{"data": row.to_json()} for row in await store.list_all()])
+
+    @post("/locations")
+    async def add_location(request: AnyRequest) -> Response[bytes]:
+        return await api.add(request)
+
+    @post("/locations/by-query", status_code=200)
+    async def query_locations(request: AnyRequest) -> Response[bytes]:
+        return await api.query(request)
+
+    @get("/locations/{location_id:str}")
+    async def get_location(location_id: FromPath[str]) -> Response[bytes]:
+        return json_response((await store.get(location_id)).to_json())
+
+    @put("/locations/{location_id:str}")
+    async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
+        api.check_writable()
+        type_, target, _ = _spec(await read_json_object(request))
+        api.check_type(type_)
+        return json_response((await store.update(location_id, type_, target)).to_json())
+
+    @delete("/locations/{location_id:str}")
+    async def delete_location(location_id: FromPath[str]) -> None:
+        api.check_writable()
+        await store.delete(location_id)
+
+    @get("/locations/by-entity/{kind:str}/{namespace:str}/{name:str}")
+    async def location_by_entity(
+        kind: FromPath[str], namespace: FromPath[str], name: FromPath[str]
+    ) -> Response[bytes]:
+        return json_response((await api.by_entity(kind, namespace, name)).to_json())
 
     return [
         list_locations,
@@ -240,34 +209,4 @@ def location_routes(
         update_location,
         delete_location,
         location_by_entity,
-        refresh,
-        validate_entity,
-        analyze_location,
     ]
-
-
-class DefaultLocationAnalyzer:
-    """Suggests one Component named after the repository, with its project-slug annotation."""
-
-    _SLUG_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "dev.azure.com")
-
-    async def analyze_location(
-        self, location: dict[str, Any], catalog_filename: str | None
-    ) -> dict[str, Any]:
-        parts = urlsplit(location["target"])
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError("The given location.target is not a URL")
-        segments = [segment for segment in parts.path.split("/") if segment]
-        owner, repo = (segments + ["", ""])[:2]
-        name = (repo or owner or parts.hostname).removesuffix(".git")
-        metadata: dict[str, Any] = {"name": name}
-        host = next((h for h in self._SLUG_HOSTS if parts.hostname.endswith(h)), None)
-        if host and owner and repo:
-            metadata["annotations"] = {f"{host}/project-slug": f"{owner}/{name}"}
-        entity = {
-            "apiVersion": "backstage.io/v1alpha1",
-            "kind": "Component",
-            "metadata": metadata,
-            "spec": {"type": "other", "lifecycle": "unknown"},
-        }
-        return {"existingEntityFiles": [], "generateEntities": [{"entity": entity, "fields": []}]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
+import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -65,6 +66,11 @@ async def _read_file(path: str) -> bytes:
     return await asyncio.to_thread(read)
 
 
+def _glob_files(pattern: str) -> list[str]:
+    paths = sorted(glob.glob(pattern, recursive=True))
+    return [os.path.abspath(path) for path in paths if os.path.isfile(path)]
+
+
 class BuiltinKindsProcessor:
     """Validates the built-in kinds and emits the relations their specs imply."""
 
@@ -119,13 +125,12 @@ class FileReaderProcessor:
     ) -> bool:
         if location.type != "file":
             return False
-        paths = sorted(await asyncio.to_thread(glob.glob, location.target, recursive=True))
-        files = [path for path in paths if os.path.isfile(path)]
+        files = await asyncio.to_thread(_glob_files, location.target)
         if not files and not optional:
             emit(ErrorResult(NotFoundError(f"file {location.target} does not exist"), location))
         for path in files:
             data = await _read_file(path)
-            for result in parser(data, LocationSpec("file", os.path.abspath(path))):
+            for result in parser(data, LocationSpec("file", path)):
                 emit(result)
         emit(RefreshResult(f"file:{location.target}"))
         return True
@@ -241,7 +246,7 @@ class PlaceholderProcessor:
             emit(RefreshResult(f"url:{resolved}"))
             return (await self._readers.read_url(resolved)).data
         if location.type == "file":
-            path = os.path.normpath(os.path.join(os.path.dirname(location.target), reference))
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(location.target), reference))
             emit(RefreshResult(f"file:{path}"))
             try:
                 return await _read_file(path)
