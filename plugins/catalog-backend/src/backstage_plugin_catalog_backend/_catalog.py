@@ -127,7 +127,6 @@ def build_catalog(
     engine.add_providers([store, *providers, *extensions.providers])
     options = LocationRoutesOptions(
         readonly=bool(config.get_optional_boolean("catalog.readonly")),
-        allowed_types=tuple(config.get_optional_string_array("catalog.locationTypes") or ("url",)),
         refresh_on_conflict=config.get_optional_string("catalog.defaultLocationConflictStrategy")
         == "refresh",
     )

@@ -70,7 +70,8 @@ def _kinds(rule: Config) -> tuple[_Kind, ...]:
         if isinstance(value, str):
             kinds.append(_Kind(value))
         elif isinstance(value, dict):
-            kind, spec_type = value.get("kind"), value.get("spec.type")
+            kind = value.get("kind")
+            spec_type = value.get("type", value.get("spec.type"))
             if isinstance(kind, str):
                 kinds.append(_Kind(kind, spec_type if isinstance(spec_type, str) else None))
     return tuple(kinds)
