@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from backstage_backend_plugin_api import create_backend_module
 from backstage_backend_test_utils import start_test_backend
+from backstage_common.errors import InputError
 from backstage_plugin_catalog_backend import catalog_plugin
+from backstage_plugin_catalog_backend._tables import refresh_state
 from backstage_plugin_catalog_node import (
     CatalogProcessing,
     DeferredEntity,
@@ -209,3 +213,55 @@ async def test_config_file_locations_with_rules_and_broken_files(
     [refused] = org2["status"]["items"]
     assert refused["message"].startswith("NotAllowedError: Entity ")
     assert "is not of an allowed kind for that location" in refused["message"]
+
+
+async def test_provider_input_checks_unchanged_entities_and_refresh_keys(
+    database_config: dict[str, Any], tmp_path: Path
+) -> None:
+    provider = StaticProvider()
+    probe = Probe()
+
+    def register(env: Any) -> None:
+        async def init(processing: CatalogProcessing) -> None:
+            processing.add_entity_provider(provider)
+
+        env.register_init(init)
+
+    path = write(tmp_path / "catalog.yaml", SERVICE)
+    module = create_backend_module(plugin_id="catalog", module_id="static", register=register)
+    config = {
+        "backend": {"database": database_config},
+        "catalog": {"locations": [{"type": "file", "target": str(path)}]},
+    }
+    async with start_test_backend(
+        features=[catalog_plugin(), module, probe_module(probe)], config=config
+    ) as test:
+        assert provider.connection is not None
+        with pytest.raises(InputError, match="Malformed entity envelope"):
+            await provider.connection.apply_mutation(
+                FullMutation([DeferredEntity({"kind": "Component", "metadata": {}})])
+            )
+        await provider.connection.apply_mutation(FullMutation([DeferredEntity(component("a"))]))
+        await probe.idle()
+        engine = probe.catalog.engine
+
+        async def next_updates() -> dict[str, Any]:
+            async with engine.transaction() as connection:
+                rows = await connection.execute(
+                    sa.select(refresh_state.c.entity_ref, refresh_state.c.next_update_at)
+                )
+                return dict(rows.all())
+
+        before = await next_updates()
+        # the same entity again is not rescheduled (its unprocessed hash is unchanged)
+        await provider.connection.apply_mutation(FullMutation([DeferredEntity(component("a"))]))
+        assert await next_updates() == before
+
+        # a refresh key makes the location that registered it read its file again
+        write(path, SERVICE.replace("petstore", "renamed"))
+        await provider.connection.refresh([f"file:{path}"])
+        await probe.idle()
+        current = await names(test)
+        assert "renamed" in current
+        assert "petstore" not in current
+        assert "a" in current

@@ -174,7 +174,8 @@ async def upsert_unprocessed(
     now = datetime.now(UTC)
     accepted: list[str] = []
     conflicts: list[Conflict] = []
-    for batch in chunks(items):
+    # a stable order keeps concurrent writers from locking rows in opposite orders
+    for batch in chunks(sorted(items, key=lambda item: item.ref)):
         by_ref = {item.ref: item for item in batch}
         existing = {
             ref: (digest, key)
