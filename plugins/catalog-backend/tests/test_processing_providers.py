@@ -265,3 +265,38 @@ async def test_provider_input_checks_unchanged_entities_and_refresh_keys(
         assert "renamed" in current
         assert "petstore" not in current
         assert "a" in current
+
+
+@pytest.mark.parametrize("strategy", ["delete", "keep"])
+async def test_entities_of_uninstalled_providers(
+    database_config: dict[str, Any], tmp_path: Path, strategy: str
+) -> None:
+    if database_config["client"] != "pg":  # a database that outlives one backend
+        database_config = {"client": "better-sqlite3", "connection": {"directory": str(tmp_path)}}
+    provider = StaticProvider()
+
+    def register(env: Any) -> None:
+        async def init(processing: CatalogProcessing) -> None:
+            processing.add_entity_provider(provider)
+
+        env.register_init(init)
+
+    module = create_backend_module(plugin_id="catalog", module_id="static", register=register)
+    config = {
+        "backend": {"database": database_config},
+        "catalog": {"orphanProviderStrategy": strategy},
+    }
+    probe = Probe()
+    async with start_test_backend(
+        features=[catalog_plugin(), module, probe_module(probe)], config=config
+    ) as test:
+        assert provider.connection is not None
+        await provider.connection.apply_mutation(FullMutation([DeferredEntity(component("a"))]))
+        await probe.idle()
+        assert await names(test) == ["a"]
+    probe = Probe()
+    async with start_test_backend(
+        features=[catalog_plugin(), probe_module(probe)], config=config
+    ) as test:
+        await probe.idle()
+        assert await names(test) == ([] if strategy == "delete" else ["a"])

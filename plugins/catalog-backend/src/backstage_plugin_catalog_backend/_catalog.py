@@ -96,9 +96,13 @@ def _engine_options(config: Config) -> EngineOptions:
     strategy = config.get_optional_string("catalog.orphanStrategy") or "delete"
     if strategy not in ("delete", "keep"):
         raise InputError("catalog.orphanStrategy must be delete or keep")
+    provider_strategy = config.get_optional_string("catalog.orphanProviderStrategy") or "delete"
+    if provider_strategy not in ("delete", "keep"):
+        raise InputError("catalog.orphanProviderStrategy must be delete or keep")
     return EngineOptions(
         interval=_interval(config),
         orphan_strategy="keep" if strategy == "keep" else "delete",
+        orphan_provider_strategy="keep" if provider_strategy == "keep" else "delete",
     )
 
 

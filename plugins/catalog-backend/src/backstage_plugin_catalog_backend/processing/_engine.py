@@ -72,6 +72,8 @@ class EngineOptions:
     interval: tuple[float, float] | None = (100.0, 150.0)
     """Seconds between two processings of an entity (random in the range); None: off."""
     orphan_strategy: Literal["delete", "keep"] = "delete"
+    orphan_provider_strategy: Literal["delete", "keep"] = "delete"
+    """`delete`: at start, remove what providers that are no longer installed emitted."""
     concurrency: int = 10
     poll_seconds: float = 1.0
     orphan_cleanup_seconds: float = 30.0
@@ -154,9 +156,29 @@ class CatalogProcessingEngine:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise InputError(f"Duplicate entity provider names: {', '.join(duplicates)}")
+        if self._options.orphan_provider_strategy == "delete":
+            await self._evict_uninstalled_providers(set(names))
         for provider in self._providers:
             await provider.connect(_ProviderConnection(self, provider.name))
         self._task = asyncio.create_task(self._run(), name="catalog-processing")
+
+    async def _evict_uninstalled_providers(self, installed: set[str]) -> None:
+        references = refresh_state_references.c
+        async with self.transaction() as connection:
+            rows = await connection.execute(
+                sa.select(references.source_key, references.target_entity_ref).where(
+                    references.source_key.is_not(None), references.source_key.not_in(installed)
+                )
+            )
+            gone = {(key, ref) for key, ref in rows}
+            if not gone:
+                return
+            for key in sorted({key for key, _ in gone}):
+                self._logger.info(f"Removing the entities of the uninstalled provider {key}")
+                await connection.execute(
+                    sa.delete(refresh_state_references).where(references.source_key == key)
+                )
+            await enqueue_stitch(connection, await prune(connection, {ref for _, ref in gone}))
 
     async def stop(self) -> None:
         task, self._task = self._task, None
