@@ -52,6 +52,8 @@ class FileServer:
     base_url: str
     files: dict[str, Served]
     requests: list[str]
+    conditional: list[str]
+    """Paths answered 304 Not Modified."""
 
     def put(self, path: str, body: str | bytes, status: int = 200, **headers: str) -> str:
         data = body.encode() if isinstance(body, str) else body
@@ -64,11 +66,18 @@ def serve_files() -> Iterator[FileServer]:
     """A real HTTP server on a free port of 127.0.0.1, in a thread."""
     files: dict[str, Served] = {}
     requests: list[str] = []
+    conditional: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             requests.append(self.path)
             served = files.get(self.path, Served(404, b"not found"))
+            etag = served.headers.get("etag")
+            if etag is not None and self.headers.get("If-None-Match") == etag:
+                conditional.append(self.path)
+                self.send_response(304)
+                self.end_headers()
+                return
             self.send_response(served.status)
             for key, value in served.headers.items():
                 self.send_header(key.replace("_", "-"), value)
@@ -83,7 +92,8 @@ def serve_files() -> Iterator[FileServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", files, requests)
+        base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        yield FileServer(base_url, files, requests, conditional)
     finally:
         server.shutdown()
         server.server_close()

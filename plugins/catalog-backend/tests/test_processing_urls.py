@@ -81,6 +81,13 @@ async def test_url_location_with_placeholders_and_annotations(
         ) as test:
             await register(test, target)
             await probe.idle()
+            # read again: the server answers 304 and the cached file is used
+            response = await test.client.post(
+                "/api/catalog/refresh", json={"entityRef": "component:default/petstore"}
+            )
+            assert response.status_code == 200
+            await probe.idle()
+            assert server.conditional == ["/repo/catalog-info.yaml"]
             entities = await entities_by_name(test)
     petstore = entities["petstore"]
     assert petstore["metadata"]["description"] == "A pet store"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from urllib.parse import urljoin
 
 import httpx
@@ -14,15 +15,42 @@ from backstage_plugin_catalog_backend.readers._yaml import MAX_DOCUMENT_BYTES
 __all__ = ["HttpUrlReader"]
 
 _MAX_REDIRECTS = 5
+_CACHED_URLS = 256
+_CACHED_BYTES = 256 * 1024
 
 
 class HttpUrlReader:
     """Fetches URLs that `backend.reading.allow` admits; redirects are followed by hand so
-    that every hop is checked against the allow list too."""
+    that every hop is checked against the allow list too.
+
+    The last answer of each URL that carried an ETag is kept (a bounded number, small files
+    only), and asked for again with `If-None-Match`: a source answering 304 sends nothing."""
 
     def __init__(self, client: httpx.AsyncClient, allow: ReadingAllowList) -> None:
         self._client = client
         self._allow = allow
+        self._cache: OrderedDict[str, ReadUrlResponse] = OrderedDict()
+
+    async def read_url(self, url: str, *, etag: str | None = None) -> ReadUrlResponse:
+        cached = self._cache.get(url) if etag is None else None
+        try:
+            response = await self._fetch(url, etag or (cached.etag if cached else None))
+        except NotModifiedError:
+            if cached is None:
+                raise
+            self._cache.move_to_end(url)
+            return cached
+        self._remember(url, response)
+        return response
+
+    def _remember(self, url: str, response: ReadUrlResponse) -> None:
+        if response.etag is None or len(response.data) > _CACHED_BYTES:
+            self._cache.pop(url, None)
+            return
+        self._cache[url] = response
+        self._cache.move_to_end(url)
+        while len(self._cache) > _CACHED_URLS:
+            self._cache.popitem(last=False)
 
     def can_read(self, url: str) -> bool:
         return url.startswith(("http://", "https://"))
@@ -35,7 +63,7 @@ class HttpUrlReader:
                 "allowed hosts at 'backend.reading.allow'"
             )
 
-    async def read_url(self, url: str, *, etag: str | None = None) -> ReadUrlResponse:
+    async def _fetch(self, url: str, etag: str | None) -> ReadUrlResponse:
         current = url
         headers = {"If-None-Match": etag} if etag else {}
         for _ in range(_MAX_REDIRECTS + 1):
