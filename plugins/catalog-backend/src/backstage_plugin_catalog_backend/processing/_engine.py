@@ -20,7 +20,7 @@ import msgspec
 import sqlalchemy as sa
 from backstage_backend_plugin_api import LoggerService
 from backstage_common.catalog_model import normalize_entity_ref_key
-from backstage_common.errors import ConflictError, InputError, NotFoundError
+from backstage_common.errors import InputError, NotFoundError
 from backstage_plugin_catalog_node import (
     DeferredEntity,
     DeltaMutation,
@@ -35,18 +35,15 @@ from backstage_plugin_catalog_backend._tables import (
     refresh_keys,
     refresh_state,
     refresh_state_references,
-    relations,
     stitch_queue,
 )
 from backstage_plugin_catalog_backend.processing._entities import (
     entity_ref,
     location_entity,
-    serialize_error,
     stable_hash,
 )
 from backstage_plugin_catalog_backend.processing._orchestrator import (
     Orchestrator,
-    ProcessingOutcome,
 )
 from backstage_plugin_catalog_backend.processing._store import (
     Source,
@@ -57,6 +54,7 @@ from backstage_plugin_catalog_backend.processing._store import (
     prune,
     upsert_unprocessed,
 )
+from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
 from backstage_plugin_catalog_backend.stitching import stitch_entities
 
 __all__ = ["CatalogProcessingEngine", "EngineOptions"]
@@ -75,6 +73,7 @@ class EngineOptions:
     orphan_provider_strategy: Literal["delete", "keep"] = "delete"
     """`delete`: at start, remove what providers that are no longer installed emitted."""
     concurrency: int = 10
+    batch_size: int = 100
     poll_seconds: float = 1.0
     orphan_cleanup_seconds: float = 30.0
     stitch_batch: int = 200
@@ -357,7 +356,7 @@ class CatalogProcessingEngine:
                 sa.select(refresh_state.c.entity_id)
                 .where(refresh_state.c.next_update_at <= now)
                 .order_by(refresh_state.c.next_update_at)
-                .limit(self._options.concurrency)
+                .limit(self._options.batch_size)
             )
             if connection.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
@@ -378,153 +377,56 @@ class CatalogProcessingEngine:
             return [_Claimed(*row) for row in rows]
 
     async def process_batch(self) -> int:
-        """Claim the due entities (up to `concurrency`) and process them concurrently."""
+        """Claim the due entities (up to `batch_size`), process them with at most
+        `concurrency` at a time, and write what changed in one transaction."""
         self._in_flight += 1
         try:
             claimed = await self._claim()
-            await asyncio.gather(*(self._process(item) for item in claimed))
+            limit = asyncio.Semaphore(self._options.concurrency)
+
+            async def process(item: _Claimed) -> ProcessedResult | None:
+                async with limit:
+                    return await self._process(item)
+
+            processed = await asyncio.gather(*(process(item) for item in claimed))
+            await self._write([result for result in processed if result is not None])
             return len(claimed)
         finally:
             self._in_flight -= 1
 
-    async def _process(self, item: _Claimed) -> None:
+    async def _process(self, item: _Claimed) -> ProcessedResult | None:
         try:
             outcome = await self.orchestrator.process(_decode.decode(item.unprocessed))
-            digest = stable_hash(
-                {
-                    "ok": outcome.ok,
-                    "errors": outcome.errors,
-                    "entity": outcome.entity,
-                    "children": [[c.ref, c.entity, c.location_key] for c in outcome.children],
-                    "relations": sorted([r.source, r.type, r.target] for r in outcome.relations),
-                    "refresh": outcome.refresh_keys,
-                }
-            )
-            if digest == item.result_hash:
-                return
-            async with self.transaction() as connection:
-                await self._write(connection, item, outcome, digest)
-        except Exception as error:
+        except Exception as error:  # the orchestrator records errors; this is a bug
             self._logger.error(f"Processing of {item.entity_ref} failed", error)
-
-    async def _write(
-        self,
-        connection: AsyncConnection,
-        item: _Claimed,
-        outcome: ProcessingOutcome,
-        digest: str,
-    ) -> None:
-        state = refresh_state.c
-        if not outcome.ok:
-            values: dict[str, Any] = {
-                "errors": _encode.encode(outcome.errors).decode(),
-                "result_hash": digest,
+            return None
+        digest = stable_hash(
+            {
+                "ok": outcome.ok,
+                "errors": outcome.errors,
+                "entity": outcome.entity,
+                "children": [[c.ref, c.entity, c.location_key] for c in outcome.children],
+                "relations": sorted([r.source, r.type, r.target] for r in outcome.relations),
+                "refresh": outcome.refresh_keys,
             }
-            if outcome.valid:
-                # a valid entity whose sources failed shows, with the errors, even before
-                # its first successful run; its children stay as they were
-                outcome.entity["metadata"]["uid"] = item.entity_id
-                values["processed_entity"] = sa.func.coalesce(
-                    state.processed_entity, _encode.encode(outcome.entity).decode()
-                )
-            await connection.execute(
-                sa.update(refresh_state).where(state.entity_id == item.entity_id).values(values)
-            )
-            await enqueue_stitch(connection, [item.entity_ref])
+        )
+        if digest == item.result_hash:
+            return None
+        return ProcessedResult(item.entity_id, item.entity_ref, outcome, digest)
+
+    async def _write(self, results: list[ProcessedResult]) -> None:
+        if not results:
             return
-        ref = item.entity_ref
-        accepted, conflicts = await upsert_unprocessed(
-            connection,
-            [UnprocessedItem(c.ref, c.entity, c.location_key) for c in outcome.children],
-            Source(entity_ref=ref),
-        )
-        errors = [*outcome.errors, *(serialize_error(ConflictError(c.message)) for c in conflicts)]
-        for conflict in conflicts:
-            self._logger.warn(conflict.message)
-        processed = outcome.entity
-        processed["metadata"]["uid"] = item.entity_id
-        await connection.execute(
-            sa.update(refresh_state)
-            .where(state.entity_id == item.entity_id)
-            .values(
-                processed_entity=_encode.encode(processed).decode(),
-                errors=_encode.encode(errors).decode() if errors else "",
-                # a conflict may resolve without the result changing: keep retrying it
-                result_hash=None if conflicts else digest,
-            )
-        )
-        removed_children = await self._replace_children(connection, ref, set(accepted))
-        peers = await self._replace_relations(connection, item.entity_id, outcome)
-        await connection.execute(
-            sa.delete(refresh_keys).where(refresh_keys.c.entity_id == item.entity_id)
-        )
-        if outcome.refresh_keys:
-            await connection.execute(
-                sa.insert(refresh_keys),
-                [{"entity_id": item.entity_id, "key": key} for key in outcome.refresh_keys],
-            )
-        await enqueue_stitch(connection, {ref, *peers, *removed_children})
-
-    @staticmethod
-    async def _replace_children(
-        connection: AsyncConnection, ref: str, children: set[str]
-    ) -> set[str]:
-        references = refresh_state_references.c
-        old = set(
-            (
-                await connection.execute(
-                    sa.select(references.target_entity_ref).where(
-                        references.source_entity_ref == ref
-                    )
-                )
-            ).scalars()
-        )
-        for batch in chunks(sorted(old - children)):
-            await connection.execute(
-                sa.delete(refresh_state_references).where(
-                    references.source_entity_ref == ref,
-                    references.target_entity_ref.in_(batch),
-                )
-            )
-        for batch in chunks(sorted(children - old)):
-            await connection.execute(
-                sa.insert(refresh_state_references),
-                [{"source_entity_ref": ref, "target_entity_ref": child} for child in batch],
-            )
-        return old - children
-
-    @staticmethod
-    async def _replace_relations(
-        connection: AsyncConnection, entity_id: str, outcome: ProcessingOutcome
-    ) -> set[str]:
-        old = {
-            (source, kind, target)
-            for source, kind, target in await connection.execute(
-                sa.select(
-                    relations.c.source_entity_ref, relations.c.type, relations.c.target_entity_ref
-                ).where(relations.c.originating_entity_id == entity_id)
-            )
-        }
-        new = {(r.source.lower(), r.type, r.target.lower()) for r in outcome.relations}
-        if old == new:
-            return set()
-        await connection.execute(
-            sa.delete(relations).where(relations.c.originating_entity_id == entity_id)
-        )
-        for batch in chunks(sorted(new)):
-            await connection.execute(
-                sa.insert(relations),
-                [
-                    {
-                        "originating_entity_id": entity_id,
-                        "source_entity_ref": source,
-                        "type": kind,
-                        "target_entity_ref": target,
-                    }
-                    for source, kind, target in batch
-                ],
-            )
-        return {source for source, _, _ in old ^ new}
+        try:
+            async with self.transaction() as connection:
+                await write_results(connection, results, self._logger.warn)
+            return
+        except Exception as error:
+            if len(results) == 1:
+                self._logger.error(f"Writing {results[0].entity_ref} failed", error)
+                return
+        for result in results:  # one bad result must not hold back the others
+            await self._write([result])
 
     async def stitch_batch(self) -> int:
         """Claim due stitch requests and stitch those whose ticket is still current."""
