@@ -136,8 +136,12 @@ class Orchestrator:
     catalog rules."""
 
     def __init__(self, processors: Sequence[CatalogProcessor], rules: CatalogRules) -> None:
-        self._processors = tuple(processors)
         self._rules = rules
+        # which hooks each processor has, worked out once
+        self._pre = [p for p in processors if isinstance(p, EntityPreProcessor)]
+        self._validators = [p for p in processors if isinstance(p, EntityKindValidator)]
+        self._readers = [p for p in processors if isinstance(p, LocationReader)]
+        self._post = [p for p in processors if isinstance(p, EntityPostProcessor)]
 
     async def process(self, unprocessed: Mapping[str, Any]) -> ProcessingOutcome:
         entity = copy_entity(unprocessed)
@@ -176,11 +180,8 @@ class Orchestrator:
         origin: LocationSpec,
         collector: _Collector,
     ) -> dict[str, Any]:
-        for processor in self._processors:
-            if isinstance(processor, EntityPreProcessor):
-                entity = await processor.pre_process_entity(
-                    entity, location, collector.emit, origin
-                )
+        for pre in self._pre:
+            entity = await pre.pre_process_entity(entity, location, collector.emit, origin)
         metadata = entity.setdefault("metadata", {})
         if not metadata.get("namespace"):
             metadata["namespace"] = "default"
@@ -197,9 +198,8 @@ class Orchestrator:
         collector.validated = True
         if entity["kind"] == "Location":
             await self._read_targets(entity, location, collector)
-        for processor in self._processors:
-            if isinstance(processor, EntityPostProcessor):
-                entity = await processor.post_process_entity(entity, location, collector.emit)
+        for post in self._post:
+            entity = await post.post_process_entity(entity, location, collector.emit)
         for child in collector.children.values():
             if not self._rules.is_allowed(child.entity, origin):
                 child_location = child.entity["metadata"]["annotations"][ANNOTATION_LOCATION]
@@ -210,10 +210,8 @@ class Orchestrator:
         return entity
 
     async def _kind_is_known(self, entity: dict[str, Any]) -> bool:
-        for processor in self._processors:
-            if isinstance(processor, EntityKindValidator) and await processor.validate_entity_kind(
-                entity
-            ):
+        for validator in self._validators:
+            if await validator.validate_entity_kind(entity):
                 return True
         return False
 
@@ -226,10 +224,8 @@ class Orchestrator:
         optional = spec.get("presence") == "optional"
         for target in targets:
             wanted = LocationSpec(type_, _resolve(location, type_, target))
-            for processor in self._processors:
-                if isinstance(processor, LocationReader) and await processor.read_location(
-                    wanted, optional, collector.emit, parse_entity_yaml
-                ):
+            for reader in self._readers:
+                if await reader.read_location(wanted, optional, collector.emit, parse_entity_yaml):
                     break
             else:
                 raise InputError(f"No processor was able to handle reading of {wanted}")

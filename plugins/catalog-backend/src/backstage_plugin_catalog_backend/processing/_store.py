@@ -105,15 +105,18 @@ async def enqueue_stitch(connection: AsyncConnection, refs: Collection[str]) -> 
         return
     ticket = uuid.uuid4().hex
     now = datetime.now(UTC)
+    statement = _insert(connection, stitch_queue)
+    statement = statement.on_conflict_do_update(
+        index_elements=["entity_ref"],
+        set_={
+            "stitch_ticket": statement.excluded.stitch_ticket,
+            "next_stitch_at": statement.excluded.next_stitch_at,
+        },
+    )
     for batch in chunks(sorted(refs)):
-        statement = _insert(connection, stitch_queue).values(
-            [{"entity_ref": ref, "stitch_ticket": ticket, "next_stitch_at": now} for ref in batch]
-        )
         await connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["entity_ref"],
-                set_={"stitch_ticket": ticket, "next_stitch_at": now},
-            )
+            statement,
+            [{"entity_ref": ref, "stitch_ticket": ticket, "next_stitch_at": now} for ref in batch],
         )
 
 
@@ -228,9 +231,10 @@ async def upsert_unprocessed(
             accepted.append(ref)
         if inserts:
             await connection.execute(
-                _insert(connection, refresh_state)
-                .values(inserts)
-                .on_conflict_do_nothing(index_elements=["entity_ref"])
+                _insert(connection, refresh_state).on_conflict_do_nothing(
+                    index_elements=["entity_ref"]
+                ),
+                inserts,
             )
         if updates:
             await connection.execute(
