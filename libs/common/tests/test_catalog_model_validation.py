@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -156,6 +157,7 @@ INVALID = [
     ("relations on input", [_set("relations", [])], ["relations"]),
     ("no spec", [_delete("spec")], ["spec"]),
     ("spec a list", [_set("spec", [])], ["spec"]),
+    ("spec null", [_set("spec", None)], ["spec"]),
     (
         "component missing every required spec field",
         [_set("spec", {})],
@@ -293,6 +295,13 @@ def test_output_fields_are_admitted_on_request_and_checked() -> None:
         "relations[1].targetRef",
         "status.items[0].level",
     ]
+
+
+def test_any_mapping_and_sequence_is_accepted_as_json_data() -> None:
+    entity = _component()
+    entity["metadata"] = MappingProxyType({"name": "x", "tags": ("java", "Bad")})
+    entity["spec"] = MappingProxyType(entity["spec"])
+    assert _paths(MappingProxyType(entity)) == ["metadata.tags[1]"]
 
 
 def test_validation_does_not_change_the_entity() -> None:

@@ -90,7 +90,7 @@ def entity_violations(
         return [Violation(_ROOT, "must be an object")]
     allowed = OUTPUT_ROOT_FIELDS if allow_output_fields else INPUT_ROOT_FIELDS
     found = [
-        Violation(_json_path([key]), f"unknown field; an entity has only {', '.join(allowed)}")
+        Violation(_json_path([str(key)]), f"unknown field; an entity has only {', '.join(allowed)}")
         for key in entity
         if key not in allowed
     ]
@@ -99,7 +99,7 @@ def entity_violations(
     kind_schema = builtin_kind_schema(entity)
     if kind_schema is not None:
         spec = entity.get("spec")
-        if spec is None:
+        if "spec" not in entity:
             found.append(Violation("spec", "is required"))
         elif isinstance(spec, Mapping):
             found.extend(_schema_violations(_spec_validator(kind_schema.kind), spec, ("spec",)))
