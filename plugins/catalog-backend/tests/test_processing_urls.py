@@ -208,3 +208,28 @@ def test_allow_list_hosts_paths_and_wildcards() -> None:
     assert not allow.allows("https://example.org.evil.com/a.yaml")
     assert not allow.allows("file:///etc/passwd")
     assert not allow.allows("https://other.com/x/")
+
+
+async def test_a_remote_file_cannot_point_the_catalog_at_local_files(
+    database_config: dict[str, Any], tmp_path: Any
+) -> None:
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(SERVICE)
+    probe = Probe()
+    with serve_files() as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        target = server.put(
+            "/repo/catalog-info.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: sneaky}\n"
+            f"spec: {{type: file, target: '{secret}'}}\n",
+        )
+        config = catalog_config(database_config, [{"host": f"127.0.0.1:{port}"}])
+        async with start_test_backend(
+            features=[catalog_plugin(), probe_module(probe)], config=config
+        ) as test:
+            await register(test, target)
+            await probe.idle()
+            entities = await entities_by_name(test)
+    assert "petstore" not in entities
+    [item] = entities["sneaky"]["status"]["items"]
+    assert item["message"].startswith("NotAllowedError: Location entity location:default/sneaky")

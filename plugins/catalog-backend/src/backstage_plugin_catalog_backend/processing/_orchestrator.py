@@ -135,8 +135,16 @@ class Orchestrator:
     """Runs `processors` over one entity at a time and checks what it emits against the
     catalog rules."""
 
-    def __init__(self, processors: Sequence[CatalogProcessor], rules: CatalogRules) -> None:
+    def __init__(
+        self,
+        processors: Sequence[CatalogProcessor],
+        rules: CatalogRules,
+        *,
+        cross_types: Sequence[str] = ("url",),
+    ) -> None:
+        """`cross_types`: location types a Location entity may read besides its own."""
         self._rules = rules
+        self._cross_types = tuple(cross_types)
         # which hooks each processor has, worked out once
         self._pre = [p for p in processors if isinstance(p, EntityPreProcessor)]
         self._validators = [p for p in processors if isinstance(p, EntityKindValidator)]
@@ -222,6 +230,13 @@ class Orchestrator:
         type_ = spec.get("type") or location.type
         targets = [*([spec["target"]] if spec.get("target") else []), *(spec.get("targets") or [])]
         optional = spec.get("presence") == "optional"
+        if type_ != location.type and type_ not in self._cross_types:
+            # a file read from a URL may not point the catalog at the local filesystem
+            allowed = ", ".join(self._cross_types)
+            raise NotAllowedError(
+                f"Location entity {entity_ref(entity)} at {location} may not read locations "
+                f"of type {type_}; another type than its own must be one of [{allowed}]"
+            )
         for target in targets:
             wanted = LocationSpec(type_, _resolve(location, type_, target))
             for reader in self._readers:
