@@ -8,7 +8,7 @@ import msgspec
 from backstage_common.errors import InputError
 from litestar import Request
 
-__all__ = ["read_json_object"]
+__all__ = ["read_json_body", "read_json_object"]
 
 _decode = msgspec.json.Decoder()
 
@@ -34,4 +34,14 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | 
         raise InputError(f"Malformed JSON in request body, {error}") from None
     if not isinstance(body, dict):
         raise InputError("Expected body to be a JSON object")
+    return body
+
+
+async def read_json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The body as a non-empty JSON object, as the location and validation routes need."""
+    body = await read_json_object(request)
+    if body is None:
+        raise InputError("Missing request body")
+    if not body:
+        raise InputError("Empty request body")
     return body
