@@ -257,7 +257,11 @@ await check('addLocation', async () => {
   assert.equal(location.type, 'url');
   assert.equal(location.target, locationUrl);
   assert.match(location.entityRef, /^location:default\/generated-[0-9a-f]{40}$/);
-  await assert.rejects(client.addLocation({ target: locationUrl }), /already exists/);
+  await assert.rejects(client.addLocation({ target: locationUrl }), error => {
+    assert.equal(error.response.status, 409);
+    assert.match(error.body.error.message, /already exists/);
+    return true;
+  });
 });
 
 await check('getLocations', async () => {
