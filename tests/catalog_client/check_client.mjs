@@ -129,20 +129,25 @@ await check('queryEntities', async () => {
   assert.equal(first.totalItems, 5);
   assert.deepEqual(names(first.items), ['ada.ng', 'bruno.costa']);
   assert.ok(first.pageInfo.nextCursor);
-  const second = await client.queryEntities({ cursor: first.pageInfo.nextCursor });
+  const second = await client.queryEntities({ cursor: first.pageInfo.nextCursor, limit: 2 });
   assert.deepEqual(names(second.items), ['chiara.rossi', 'dev.patel']);
   assert.ok(second.pageInfo.prevCursor);
-  const back = await client.queryEntities({ cursor: second.pageInfo.prevCursor });
+  const back = await client.queryEntities({ cursor: second.pageInfo.prevCursor, limit: 2 });
   assert.deepEqual(names(back.items), ['ada.ng', 'bruno.costa']);
 
   const predicate = await client.queryEntities({
-    query: { kind: 'component', 'spec.lifecycle': { $in: ['production'] }, $not: { 'spec.type': 'library' } },
+    query: {
+      $all: [
+        { kind: 'component', 'spec.lifecycle': { $in: ['production'] } },
+        { $not: { 'spec.type': 'library' } },
+      ],
+    },
     limit: 2,
     orderFields: [{ field: 'metadata.name', order: 'desc' }],
   });
   assert.equal(predicate.totalItems, 4);
   assert.deepEqual(names(predicate.items), ['storefront-web', 'payment-gateway']);
-  const rest = await client.queryEntities({ cursor: predicate.pageInfo.nextCursor });
+  const rest = await client.queryEntities({ cursor: predicate.pageInfo.nextCursor, limit: 2 });
   assert.deepEqual(names(rest.items), ['identity-service', 'checkout-service']);
   assert.equal(rest.pageInfo.nextCursor, undefined);
 
@@ -252,7 +257,11 @@ await check('addLocation', async () => {
   assert.equal(location.type, 'url');
   assert.equal(location.target, locationUrl);
   assert.match(location.entityRef, /^location:default\/generated-[0-9a-f]{40}$/);
-  await assert.rejects(client.addLocation({ target: locationUrl }), /already exists/);
+  await assert.rejects(client.addLocation({ target: locationUrl }), error => {
+    assert.equal(error.response.status, 409);
+    assert.match(error.body.error.message, /already exists/);
+    return true;
+  });
 });
 
 await check('getLocations', async () => {

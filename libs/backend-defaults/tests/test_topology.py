@@ -299,7 +299,7 @@ def test_a_missing_plugin_package_is_a_clear_error() -> None:
         unit_features(Unit(name="all"), topology)
     with pytest.raises(InputError, match="no topology file was found"):
         unit_features(Unit(name="catalog"), None)
-    assert load_plugin("catalog").plugin_id == "catalog"  # type: ignore[union-attr]
+    assert [feature.plugin_id for feature in load_plugin("catalog")] == ["catalog"]  # type: ignore[union-attr]
 
 
 def test_start_names_the_missing_plugin_and_exits_1(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,13 +43,8 @@ async def _drop_databases(connection: dict[str, Any], prefix: str) -> None:
         await admin.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    """`backend.database` for a fresh catalog database: SQLite in memory, or a database of
-    its own on the test Postgres (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield {"client": "better-sqlite3", "connection": ":memory:"}
-        return
+@asynccontextmanager
+async def _postgres_config() -> AsyncIterator[dict[str, Any]]:
     url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
     connection = {
         "host": url.hostname or "127.0.0.1",
@@ -57,14 +53,41 @@ async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[
         **({"password": url.password} if url.password else {}),
     }
     prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
-    yield {"client": "pg", "connection": connection, "prefix": prefix}
-    await _drop_databases(connection, prefix)
+    try:
+        yield {"client": "pg", "connection": connection, "prefix": prefix}
+    finally:
+        await _drop_databases(connection, prefix)
 
 
-async def seed_processed(engine: AsyncEngine, entities: Sequence[Mapping[str, Any]]) -> list[str]:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """`backend.database` for a fresh catalog database: SQLite in memory, or a database of
+    its own on the test Postgres (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield {"client": "better-sqlite3", "connection": ":memory:"}
+        return
+    async with _postgres_config() as config:
+        yield config
+
+
+@pytest.fixture
+async def postgres_database_config() -> AsyncIterator[dict[str, Any]]:
+    """`backend.database` for a fresh catalog database on the test Postgres only."""
+    async with _postgres_config() as config:
+        yield config
+
+
+async def seed_processed(
+    engine: AsyncEngine,
+    entities: Sequence[Mapping[str, Any]],
+    *,
+    parents: Mapping[str, str] | None = None,
+) -> list[str]:
     """Store `entities` as processed by a provider named `test`, with the relations their
-    `relations` key lists (both directions are the caller's business), and stitch them.
-    Returns their refs. Each entity gets a uid when it has none."""
+    `relations` key lists (both directions are the caller's business; a relation with a
+    `sourceRef` is one the entity emitted for another source), and stitch them.
+    `parents` maps a ref to the ref of the entity that emitted it (instead of the
+    provider). Returns their refs. Each entity gets a uid when it has none."""
     now = datetime.now(UTC)
     refs: list[str] = []
     async with engine.begin() as connection:
@@ -85,18 +108,21 @@ async def seed_processed(engine: AsyncEngine, entities: Sequence[Mapping[str, An
                     last_discovery_at=now,
                 )
             )
-            await connection.execute(
-                sa.insert(refresh_state_references).values(source_key="test", target_entity_ref=ref)
-            )
             for relation in wanted:
                 await connection.execute(
                     sa.insert(relations).values(
                         originating_entity_id=entity_id,
-                        source_entity_ref=ref,
+                        source_entity_ref=relation.get("sourceRef", ref).lower(),
                         type=relation["type"],
                         target_entity_ref=relation["targetRef"].lower(),
                     )
                 )
             refs.append(ref)
+        for ref in refs:
+            parent = (parents or {}).get(ref)
+            source = {"source_entity_ref": parent} if parent else {"source_key": "test"}
+            await connection.execute(
+                sa.insert(refresh_state_references).values(target_entity_ref=ref, **source)
+            )
         await stitch_entities(connection, refs)
     return refs

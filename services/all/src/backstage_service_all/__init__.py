@@ -8,13 +8,14 @@ from importlib.resources import files
 from backstage_backend_defaults import BackendFeature
 from backstage_backend_defaults.units import Unit
 from backstage_plugin_catalog_backend import catalog_plugin
+from backstage_plugin_search_backend import search_features
 
 __all__ = ["features", "unit"]
 
 
 def features() -> Sequence[BackendFeature]:
     """Every plugin: this unit hosts them all."""
-    return [catalog_plugin()]
+    return [catalog_plugin(), *search_features()]
 
 
 unit = Unit(

@@ -24,20 +24,23 @@ def installed_plugins() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=PLUGIN_ENTRY_POINT_GROUP)})
 
 
-def load_plugin(plugin_id: str, *, package: str | None = None) -> BackendFeature:
-    """The feature registered as `<plugin_id> = "module:attr"` (a feature, or a function
-    without arguments returning one); InputError saying what to install when missing."""
+def load_plugin(plugin_id: str, *, package: str | None = None) -> list[BackendFeature]:
+    """The features registered as `<plugin_id> = "module:attr"`: a feature, or a function
+    without arguments returning a feature or a list of them (a plugin with the modules it is
+    installed with); InputError saying what to install when missing."""
     for ep in entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
         if ep.name != plugin_id:
             continue
         target = ep.load()
-        feature = target if isinstance(target, _FEATURE_TYPES) else target()
-        if not isinstance(feature, _FEATURE_TYPES):
-            raise InputError(
-                f"Entry point '{ep.value}' for plugin '{plugin_id}' gives "
-                f"{type(feature).__name__}, not a backend feature"
-            )
-        return feature
+        loaded = target if isinstance(target, _FEATURE_TYPES) else target()
+        features = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
+        for feature in features:
+            if not isinstance(feature, _FEATURE_TYPES):
+                raise InputError(
+                    f"Entry point '{ep.value}' for plugin '{plugin_id}' gives "
+                    f"{type(feature).__name__}, not a backend feature"
+                )
+        return features
     hint = f"; install the package '{package}'" if package else ""
     installed = ", ".join(installed_plugins()) or "none"
     raise InputError(
@@ -54,8 +57,9 @@ def unit_features(unit: Unit, topology: Topology | None) -> Sequence[BackendFeat
         if problems:
             raise InputError("Invalid topology: " + "; ".join(problems))
         return [
-            load_plugin(plugin_id, package=topology.plugins[plugin_id].package)
+            feature
             for plugin_id in topology.units[unit.name].plugins
+            for feature in load_plugin(plugin_id, package=topology.plugins[plugin_id].package)
         ]
     if unit.features is not None:
         return unit.features()

@@ -1,31 +1,26 @@
-"""Entity read endpoints."""
+"""All entity read routes (and deletion by uid), for the plugin to mount."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backstage_plugin_catalog_backend._tables import final_entities
+from backstage_plugin_catalog_backend.api._by_query import by_query_routes
+from backstage_plugin_catalog_backend.api._by_refs import by_refs_routes
+from backstage_plugin_catalog_backend.api._facets import facet_routes
+from backstage_plugin_catalog_backend.api._list import list_routes
+from backstage_plugin_catalog_backend.api._single import single_routes
 
 __all__ = ["entity_routes"]
 
 
 def entity_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
-    """`GET /entities` (to be completed with filters, fields, ordering and paging)."""
-
-    @get("/entities")
-    async def list_entities() -> Response[bytes]:
-        async with engine.connect() as connection:
-            texts = (
-                await connection.execute(
-                    sa.select(final_entities.c.final_entity)
-                    .where(final_entities.c.final_entity.is_not(None))
-                    .order_by(final_entities.c.entity_id)
-                )
-            ).scalars()
-            body = "[" + ",".join(texts) + "]"
-        return Response(body.encode(), media_type="application/json; charset=utf-8")
-
-    return [list_entities]
+    """`/entities`, `/entities/by-query`, `/entities/by-refs`, `/entities/by-uid/{uid}`,
+    `/entities/by-name/{kind}/{namespace}/{name}[/ancestry]` and `/entity-facets`."""
+    return [
+        *list_routes(engine),
+        *by_query_routes(engine),
+        *by_refs_routes(engine),
+        *single_routes(engine),
+        *facet_routes(engine),
+    ]

@@ -1,0 +1,61 @@
+"""`POST /entities/by-refs`: many entities by ref in one query, in the order asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backstage_common.errors import InputError
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backstage_plugin_catalog_backend.api._body import read_json_object
+from backstage_plugin_catalog_backend.api._fields import parse_fields
+from backstage_plugin_catalog_backend.api._filters import parse_filter_params
+from backstage_plugin_catalog_backend.api._params import QueryParams
+from backstage_plugin_catalog_backend.api._predicates import combine_all, predicate_problem
+from backstage_plugin_catalog_backend.api._queries import entities_by_refs
+from backstage_plugin_catalog_backend.api._responses import entity_array, json_response
+
+__all__ = ["by_refs_routes"]
+
+_MALFORMED = (
+    "Malformed request body (did you remember to specify an application/json content type?), "
+    "Validation error: "
+)
+
+
+def _strings(body: dict[str, Any], name: str, *, required: bool) -> list[str] | None:
+    if name not in body:
+        if required:
+            raise InputError(f'{_MALFORMED}Required at "{name}"')
+        return None
+    value = body[name]
+    if not isinstance(value, list):
+        raise InputError(f'{_MALFORMED}Expected array at "{name}"')
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise InputError(f'{_MALFORMED}Expected string at "{name}[{index}]"')
+    return value
+
+
+def by_refs_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+    @post("/entities/by-refs", status_code=200)
+    async def entities_by_ref(request: Request[Any, Any, Any]) -> Response[bytes]:
+        params = QueryParams(request, {"filter"})
+        filter_predicate, _ = parse_filter_params(params.all("filter"))
+        body = await read_json_object(request) or {}
+        refs = _strings(body, "entityRefs", required=True) or []
+        fields = _strings(body, "fields", required=False)
+        query = body.get("query")
+        if query is not None:
+            problem = predicate_problem(query)
+            if problem:
+                raise InputError(f"{_MALFORMED}{problem}")
+        projection = parse_fields(fields or ())
+        async with engine.connect() as connection:
+            found = await entities_by_refs(connection, refs, combine_all([filter_predicate, query]))
+        items = entity_array((found.get(ref.lower()) for ref in refs), projection)
+        return json_response('{"items":' + items + "}")
+
+    return [entities_by_ref]

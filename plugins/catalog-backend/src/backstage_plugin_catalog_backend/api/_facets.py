@@ -1,0 +1,66 @@
+"""`GET` and `POST /entity-facets`: value counts per facet, in one grouped query."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from backstage_common.errors import InputError
+from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backstage_plugin_catalog_backend.api._body import read_json_object
+from backstage_plugin_catalog_backend.api._filters import parse_filter_params
+from backstage_plugin_catalog_backend.api._params import QueryParams
+from backstage_plugin_catalog_backend.api._predicates import Predicate, predicate_problem
+from backstage_plugin_catalog_backend.api._queries import entity_facets
+from backstage_plugin_catalog_backend.api._responses import json_response
+
+__all__ = ["facet_routes"]
+
+_encode = msgspec.json.encode
+
+
+async def _facets(
+    engine: AsyncEngine, facets: Sequence[str], predicate: Predicate | None
+) -> Response[bytes]:
+    async with engine.connect() as connection:
+        rows = await entity_facets(connection, [facet.lower() for facet in facets], predicate)
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for key, value, count in rows:
+        by_key[key].append({"value": value, "count": count})
+    body = {"facets": {facet: by_key.get(facet.lower(), []) for facet in facets}}
+    return json_response(_encode(body).decode())
+
+
+def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+    @get("/entity-facets")
+    async def get_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
+        params = QueryParams(request, {"facet", "filter"})
+        facets = [facet for facet in params.all("facet") if facet]
+        if not facets:
+            raise InputError("Missing facet parameter")
+        predicate, _ = parse_filter_params(params.all("filter"))
+        return await _facets(engine, facets, predicate)
+
+    @post("/entity-facets", status_code=200)
+    async def post_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
+        QueryParams(request, ())
+        body = await read_json_object(request) or {}
+        facets = body.get("facets")
+        if not isinstance(facets, list) or not all(isinstance(f, str) for f in facets):
+            raise InputError("Missing or empty facets parameter")
+        facets = [facet for facet in facets if facet]
+        if not facets:
+            raise InputError("Missing or empty facets parameter")
+        query = body.get("query")
+        if query is not None:
+            problem = predicate_problem(query)
+            if problem:
+                raise InputError(f"Invalid query: Validation error: {problem}")
+        return await _facets(engine, facets, query)
+
+    return [get_facets, post_facets]

@@ -1,0 +1,190 @@
+"""`GET /entities`: a bare JSON array, streamed page by page unless paging is asked for.
+
+Without `limit`/`offset`/`after` the whole (filtered) catalog is written out in chunks,
+each read by a keyset seek, so memory stays bounded by one chunk. With them, one page is
+returned and a `Link` header points at the next one through an `after` cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import sqlalchemy as sa
+from backstage_common.errors import InputError
+from litestar import Request, Response, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from backstage_plugin_catalog_backend.api._cursors import (
+    SortValues,
+    decode_after_cursor,
+    encode_after_cursor,
+)
+from backstage_plugin_catalog_backend.api._fields import Projection, parse_fields
+from backstage_plugin_catalog_backend.api._filters import parse_filter_params
+from backstage_plugin_catalog_backend.api._ordering import (
+    OrderField,
+    keyset_clause,
+    order_by,
+    parse_order_params,
+)
+from backstage_plugin_catalog_backend.api._params import QueryParams
+from backstage_plugin_catalog_backend.api._predicates import Predicate
+from backstage_plugin_catalog_backend.api._queries import EntitySelect, select_entities
+from backstage_plugin_catalog_backend.api._responses import (
+    JSON_MEDIA_TYPE,
+    entity_text,
+    json_response,
+)
+
+__all__ = ["STREAM_CHUNK_SIZE", "list_routes"]
+
+STREAM_CHUNK_SIZE = 1000
+_PARAMS = frozenset({"fields", "limit", "filter", "offset", "after", "order"})
+
+
+def _page_statement(
+    entities: EntitySelect, after: SortValues | None, limit: int | None
+) -> sa.Select[Any]:
+    statement = sa.select(entities.table).order_by(
+        *order_by(entities.sort_columns, backwards=False)
+    )
+    if after is not None:
+        statement = statement.where(keyset_clause(entities.sort_columns, after, backwards=False))
+    return statement if limit is None else statement.limit(limit)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The entities of a GET /entities request, read a page at a time by keyset.
+
+    With an order, entities having a value for the first field are read first, walking
+    that field's index; those lacking it follow, ordered by the other fields. Each part
+    is a seek, so a page costs the same wherever it starts.
+    """
+
+    order: list[OrderField]
+    predicate: Predicate | None
+    tie_breaker: str
+
+    async def page(
+        self, connection: AsyncConnection, after: SortValues | None, limit: int
+    ) -> list[tuple[SortValues, str]]:
+        if not self.order:
+            entities = select_entities([], predicate=self.predicate, tie_breaker=self.tie_breaker)
+            rows = (await connection.execute(_page_statement(entities, after, limit))).all()
+            return [(entities.sort_values(row), row.final_entity) for row in rows]
+        found: list[tuple[SortValues, str]] = []
+        if after is None or after[0] is not None:
+            having = select_entities(self.order, predicate=self.predicate, require_first=True)
+            rows = (await connection.execute(_page_statement(having, after, limit))).all()
+            found = [(having.sort_values(row), row.final_entity) for row in rows]
+            if len(found) == limit:
+                return found
+            after = None
+        lacking = select_entities(
+            self.order[1:],
+            predicate=self.predicate,
+            lacking_key=self.order[0].key,
+            tie_descending=self.order[0].order == "desc",
+        )
+        statement = _page_statement(lacking, after[1:] if after else None, limit - len(found))
+        rows = (await connection.execute(statement)).all()
+        return found + [([None, *lacking.sort_values(row)], row.final_entity) for row in rows]
+
+
+async def _stream(
+    engine: AsyncEngine, listing: _Listing, projection: Projection | None
+) -> AsyncIterator[bytes]:
+    yield b"["
+    after: SortValues | None = None
+    separator = ""
+    while True:
+        async with engine.connect() as connection:
+            rows = await listing.page(connection, after, STREAM_CHUNK_SIZE)
+        if rows:
+            chunk = ",".join(entity_text(text, projection) for _, text in rows)
+            yield (separator + chunk).encode()
+            separator = ","
+        if len(rows) < STREAM_CHUNK_SIZE:
+            break
+        after = rows[-1][0]
+    yield b"]"
+
+
+def _next_link(request: Request[Any, Any, Any], after: str) -> str:
+    pairs = [
+        (name, value)
+        for name, value in parse_qsl(request.url.query, keep_blank_values=True)
+        if name != "offset"
+    ]
+    if any(name == "after" for name, _ in pairs):
+        pairs = [(name, after if name == "after" else value) for name, value in pairs]
+    else:
+        pairs.append(("after", after))
+    return f'</entities?{urlencode(pairs)}>; rel="next"'
+
+
+async def _paged(
+    engine: AsyncEngine,
+    listing: _Listing,
+    keyset: SortValues | None,
+    limit: int | None,
+    offset: int | None,
+) -> list[tuple[SortValues, str]]:
+    """One page and the row after it: by keyset when the cursor has one, else by OFFSET."""
+    wanted = None if limit is None else limit + 1
+    seek = keyset is not None and len(keyset) == len(listing.order) + 1
+    async with engine.connect() as connection:
+        if seek and wanted is not None:
+            return await listing.page(connection, keyset, wanted)
+        entities = select_entities(
+            listing.order, predicate=listing.predicate, tie_breaker=listing.tie_breaker
+        )
+        statement = _page_statement(entities, None, wanted)
+        if offset:
+            statement = statement.offset(offset)
+        rows = (await connection.execute(statement)).all()
+    return [(entities.sort_values(row), row.final_entity) for row in rows]
+
+
+def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+    @get("/entities")
+    async def list_entities(request: Request[Any, Any, Any]) -> Response[Any]:
+        params = QueryParams(request, _PARAMS)
+        predicate, _ = parse_filter_params(params.all("filter"))
+        projection = parse_fields(params.all("fields"))
+        order = parse_order_params(params.all("order"))
+        limit, offset = params.integer("limit"), params.integer("offset")
+        after = params.one("after")
+        # Without an order, pages follow the entity ref as in Backstage.
+        listing = _Listing(order, predicate, "entity_id" if order else "entity_ref")
+        if limit is None and offset is None and after is None:
+            return Stream(_stream(engine, listing, projection), media_type=JSON_MEDIA_TYPE)
+
+        if offset is not None and offset < 0:
+            raise InputError("Invalid offset, must be zero or greater")
+        if limit is not None and limit <= 0:
+            raise InputError("Invalid limit, must be greater than zero")
+        if after is not None and not after:
+            raise InputError("Invalid after, must not be empty")
+        keyset = None
+        if after:
+            cursor = decode_after_cursor(after)
+            limit = cursor.limit if cursor.limit is not None else limit
+            offset = cursor.offset if cursor.offset is not None else offset
+            keyset = cursor.keyset
+        rows = await _paged(engine, listing, keyset, limit, offset)
+        headers = {}
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            next_after = encode_after_cursor(limit, (offset or 0) + limit, rows[-1][0])
+            headers["link"] = _next_link(request, next_after)
+        body = "[" + ",".join(entity_text(text, projection) for _, text in rows) + "]"
+        return json_response(body, headers=headers)
+
+    return [list_entities]

@@ -1,0 +1,46 @@
+"""Query parameters read strictly: unknown names are rejected, as Backstage's validator does."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from backstage_common.errors import InputError
+from litestar import Request
+
+__all__ = ["QueryParams"]
+
+
+class QueryParams:
+    """The query parameters of a request, checked against the names the endpoint knows."""
+
+    def __init__(self, request: Request[Any, Any, Any], allowed: Collection[str]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in request.query_params.multi_items():
+            if name not in allowed:
+                raise InputError(f"Unknown query parameter '{name}'")
+            self._values.setdefault(name, []).append(value)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
+
+    def all(self, name: str) -> list[str]:
+        return self._values.get(name, [])
+
+    def one(self, name: str) -> str | None:
+        values = self._values.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise InputError(f"request/query/{name} must be string")
+        return values[0]
+
+    def integer(self, name: str) -> int | None:
+        text = self.one(name)
+        if text is None:
+            return None
+        stripped = text.strip()
+        digits = stripped[1:] if stripped.startswith("-") else stripped
+        if not digits.isdigit():
+            raise InputError(f"request/query/{name} must be integer")
+        return int(stripped)

@@ -1,0 +1,270 @@
+"""The JSON filter predicate (`query` in request bodies) and its translation to SQL.
+
+A predicate is an expression `{"<field>": <value>, ...}` (fields ANDed, `{}` matches all)
+or `{"$all": [...]}`, `{"$any": [...]}`, `{"$not": ...}`. A value is a primitive (exact,
+case-insensitive), or one of `{"$exists": bool}`, `{"$in": [...]}`, `{"$hasPrefix": str}`,
+`{"$contains": ...}`. An object may hold logic operators beside field keys; all its keys
+are ANDed. Each field condition becomes an EXISTS over the `search` rows of the
+entity, so any combination stays one set-based query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from backstage_common.errors import InputError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
+
+from backstage_plugin_catalog_backend._tables import search
+
+__all__ = ["Predicate", "combine_all", "predicate_clause", "predicate_problem", "search_text"]
+
+Predicate = dict[str, Any]
+
+_VALUE_OPERATORS = ("$exists", "$in", "$hasPrefix", "$contains")
+_LOGIC_OPERATORS = ("$all", "$any", "$not")
+MAX_DEPTH = 32
+_encode = msgspec.json.encode
+
+
+def search_text(value: str | int | float | bool) -> str:
+    """A primitive as the lowercased text the search table stores (JavaScript's String())."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).lower()
+
+
+def _is_primitive(value: object) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _at(path: str) -> str:
+    return f' at "{path}"'
+
+
+def _operand_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
+    if operator == "$exists" and not isinstance(operand, bool):
+        return f"Expected boolean, received {_describe(operand)}{_at(path)}"
+    if operator == "$hasPrefix" and not isinstance(operand, str):
+        return f"Expected string, received {_describe(operand)}{_at(path)}"
+    if operator == "$in":
+        if not isinstance(operand, list):
+            return f"Expected array, received {_describe(operand)}{_at(path)}"
+        for index, item in enumerate(operand):
+            if not _is_primitive(item):
+                return (
+                    "Expected string, number or boolean, received "
+                    f"{_describe(item)}{_at(f'{path}[{index}]')}"
+                )
+    if operator == "$contains" and not _is_primitive(operand):
+        return predicate_problem(operand, path, depth + 1)
+    return None
+
+
+def _value_problem(value: object, path: str, depth: int) -> str | None:
+    if _is_primitive(value):
+        return None
+    if not isinstance(value, dict) or len(value) != 1:
+        return (
+            "Expected a string, number, boolean or one operator of "
+            f"{', '.join(_VALUE_OPERATORS)}, received {_describe(value)}{_at(path)}"
+        )
+    [(operator, operand)] = value.items()
+    if operator not in _VALUE_OPERATORS:
+        return f"Unknown operator {operator}{_at(path)}"
+    return _operand_problem(operator, operand, f"{path}.{operator}", depth)
+
+
+def _logic_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
+    inner = f"{path}.{operator}"
+    if operator == "$not":
+        return predicate_problem(operand, inner, depth + 1)
+    if not isinstance(operand, list):
+        return f"Expected array, received {_describe(operand)}{_at(inner)}"
+    for index, item in enumerate(operand):
+        problem = predicate_problem(item, f"{inner}[{index}]", depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+def predicate_problem(value: object, path: str = "query", depth: int = 0) -> str | None:
+    """What is wrong with the shape of a predicate, or None when it is well formed."""
+    if depth > MAX_DEPTH:
+        return f"Predicates may nest at most {MAX_DEPTH} levels deep{_at(path)}"
+    if not isinstance(value, dict):
+        return f"Expected object, received {_describe(value)}{_at(path)}"
+    for key, item in value.items():
+        if key.startswith("$"):
+            if key not in _LOGIC_OPERATORS:
+                return f"Unknown operator {key}, expected one of $all, $any, $not{_at(path)}"
+            problem = _logic_problem(key, item, path, depth)
+        elif "\n" in key[:1] or "\r" in key[:1]:
+            problem = f"Invalid field name{_at(path)}"
+        else:
+            problem = _value_problem(item, f"{path}.{key}", depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+def combine_all(predicates: Sequence[Predicate | None]) -> Predicate | None:
+    """The AND of the given predicates (None ones skipped)."""
+    present = [predicate for predicate in predicates if predicate is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else {"$all": present}
+
+
+def _exists(
+    entity_id: ColumnElement[Any], build: Callable[[NamedFromClause], list[ColumnElement[bool]]]
+) -> ColumnElement[bool]:
+    flt = search.alias("search_flt")
+    return sa.exists().where(flt.c.entity_id == entity_id, *build(flt))
+
+
+def _relation_contains(
+    flt: NamedFromClause, target: Mapping[str, Any]
+) -> list[ColumnElement[bool]]:
+    relation_type: str | None = None
+    targets: list[str] | None = None
+    for raw_key, value in target.items():
+        key = raw_key.lower()
+        if key == "type":
+            if relation_type is not None:
+                raise InputError(f'Duplicate key "{raw_key}" in $contains for "relations"')
+            if not isinstance(value, str):
+                raise InputError(
+                    'The $contains operator for "relations" requires a "type" string property'
+                )
+            relation_type = value
+        elif key == "targetref":
+            if targets is not None:
+                raise InputError(f'Duplicate key "{raw_key}" in $contains for "relations"')
+            targets = _relation_targets(value)
+        else:
+            raise InputError(
+                f'Unsupported key "{raw_key}" in $contains for "relations". '
+                'Only "type" and "targetRef" are supported'
+            )
+    if not relation_type:
+        raise InputError('The $contains operator for "relations" requires a "type" string property')
+    conditions = [flt.c.key == f"relations.{relation_type.lower()}"]
+    if targets is not None:
+        conditions.append(flt.c.value.in_(targets))
+    return conditions
+
+
+def _relation_targets(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value.lower()]
+    if (
+        isinstance(value, dict)
+        and list(value) == ["$in"]
+        and isinstance(value["$in"], list)
+        and all(isinstance(item, str) for item in value["$in"])
+    ):
+        if not value["$in"]:
+            raise InputError('Empty "$in" array for $contains on "relations" is not allowed')
+        return [item.lower() for item in value["$in"]]
+    raise InputError(
+        'Unsupported value in $contains for "relations": expected a string or '
+        f'{{ "$in": [strings] }}, but got {_encode(value).decode()}'
+    )
+
+
+def _field_conditions(
+    flt: NamedFromClause, key: str, operator: str, operand: Any
+) -> list[ColumnElement[bool]]:
+    if operator == "$in":
+        return [flt.c.key == key, flt.c.value.in_([search_text(v) for v in operand])]
+    if operator == "$hasPrefix":
+        escaped = str(operand).lower().replace("\\", "\\\\")
+        escaped = escaped.replace("%", "\\%").replace("_", "\\_")
+        return [flt.c.key == key, flt.c.value.like(f"{escaped}%", escape="\\")]
+    # $contains
+    if _is_primitive(operand):
+        return [flt.c.key == key, flt.c.value == search_text(operand)]
+    if isinstance(operand, dict) and key == "relations":
+        return _relation_contains(flt, operand)
+    if isinstance(operand, dict):
+        raise InputError(f'Object form of $contains is not supported for field "{key}"')
+    raise InputError(f'Unsupported $contains target for field "{key}": {_encode(operand).decode()}')
+
+
+def _field_clause(entity_id: ColumnElement[Any], field: str, value: object) -> ColumnElement[bool]:
+    key = field.lower()
+    if _is_primitive(value):
+        text = search_text(value)  # type: ignore[arg-type]
+        return _exists(entity_id, lambda flt: [flt.c.key == key, flt.c.value == text])
+    operator, operand = next(iter(value.items())) if isinstance(value, dict) else ("", None)
+    if not isinstance(value, dict) or len(value) != 1 or operator not in _VALUE_OPERATORS:
+        raise InputError(
+            f'Invalid filter predicate value for field "{key}": expected a primitive value, '
+            "$exists, $in, $hasPrefix, or $contains operator, but got "
+            f"{_encode(value).decode()}"
+        )
+    if operator == "$exists":
+        found = _exists(entity_id, lambda flt: [flt.c.key == key])
+        return found if operand else ~found
+    if operator == "$in" and not operand:
+        return sa.false()
+    return _exists(entity_id, lambda flt: _field_conditions(flt, key, operator, operand))
+
+
+def _logic_clause(
+    operator: str, operand: Any, entity_id: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    if operator == "$not":
+        return sa.not_(predicate_clause(operand, entity_id))
+    if operator in ("$all", "$any") and isinstance(operand, list):
+        parts = [predicate_clause(item, entity_id) for item in operand]
+        if operator == "$all":
+            return sa.and_(*parts) if parts else sa.true()
+        return sa.or_(*parts) if parts else sa.false()
+    raise InputError(
+        "Invalid filter predicate: operators must be $all or $any with an array, or $not, "
+        f"but got {_encode({operator: operand}).decode()}"
+    )
+
+
+def predicate_clause(predicate: object, entity_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A WHERE clause selecting the entities (by `entity_id`) that match `predicate`.
+
+    Logic operators may sit beside field keys in one object (Backstage asks for them to be
+    wrapped in `$all`): every key of an object is one condition, and they are ANDed.
+    """
+    if not isinstance(predicate, dict):
+        raise InputError(
+            "Invalid filter predicate: top-level primitive values are not supported. Wrap "
+            f'the value in a field expression, e.g. {{ "kind": {_encode(predicate).decode()} }}'
+        )
+    parts = [
+        _logic_clause(key, value, entity_id)
+        if key.startswith("$")
+        else _field_clause(entity_id, key, value)
+        for key, value in predicate.items()
+    ]
+    if not parts:
+        return sa.true()
+    return parts[0] if len(parts) == 1 else sa.and_(*parts)

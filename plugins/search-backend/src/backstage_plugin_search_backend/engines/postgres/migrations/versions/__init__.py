@@ -1,0 +1,3 @@
+"""The revision files; Alembic skips this module."""
+
+__all__: list[str] = []
