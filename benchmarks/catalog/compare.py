@@ -447,7 +447,11 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
         default=os.environ.get("BACKSTAGE_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
         help="a Postgres that may create databases (trust auth or a password in the URL)",
     )
-    parser.add_argument("--unit", default="all", help="our deployment unit hosting the catalog")
+    parser.add_argument(
+        "--unit",
+        default="catalog",
+        help="our deployment unit hosting the catalog (default: catalog alone)",
+    )
     parser.add_argument("--log-level", default="info", help="both servers' log level")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0)
