@@ -460,7 +460,12 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workloads", help="a subset of load.py's workloads, comma-separated")
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    if options.db == "sqlite" and options.only == "backstage":
+        parser.error("--db sqlite measures ours alone: Backstage runs on Postgres here")
+    if options.entities < 20 or options.concurrency < 1 or options.duration <= 0:
+        parser.error("--entities >= 20, --concurrency >= 1 and --duration > 0")
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
