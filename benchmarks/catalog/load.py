@@ -387,9 +387,9 @@ async def ingest(
     return {
         "ingest_s": round(poll_started, 2),
         "ingest_visible_s": round(visible_s or poll_started, 2),
-        "ingest_server_cpu_s": round(sampler.cpu() - cpu_before, 2),
+        "ingest_server_cpu_s": round(sampler.cpu() - cpu_before, 2) if sampler.pid else None,
         "ingest_machine_cpu_s": round(machine_busy_seconds() - machine_before, 2),
-        "ingest_rss_mb": round(sampler.last / 2**20, 1),
+        "ingest_rss_mb": round(sampler.last / 2**20, 1) if sampler.pid else None,
         "liveness_p50_ms": ms(percentile(lags, 50)),
         "liveness_p99_ms": ms(percentile(lags, 99)),
         "liveness_max_ms": ms(max(lags, default=0.0)),
@@ -620,7 +620,7 @@ async def measure(
     if run.errors:
         raise LoadError(f"{workload.name}: {run.errors} failed requests, first: {run.first_error}")
     requests = len(run.latencies)
-    figures = {
+    figures: dict[str, Any] = {
         "rps": round(requests / run.elapsed, 1),
         "p50_ms": ms(percentile(run.latencies, 50)),
         "p95_ms": ms(percentile(run.latencies, 95)),
@@ -633,6 +633,8 @@ async def measure(
         # The rest of the machine's busy CPU: Postgres, and anything else running.
         "others_cpu_share": round((machine_cpu - server_cpu - client_cpu) / run.elapsed, 2),
     }
+    if sampler.pid is None:  # no server figures: "others" then includes the server
+        figures.update(server_cpu_us_per_req=None, server_cpu_share=0.0)
     label = f"{workload.name}{' gzip' if gzip else ''}"
     progress(
         f"{label:<14} {figures['rps']:>8} req/s  p50 {figures['p50_ms']} ms  "
