@@ -11,7 +11,13 @@ from backstage_backend_plugin_api import (
     create_backend_plugin,
 )
 from backstage_backend_plugin_api import core_services as core
+from backstage_plugin_catalog_node import (
+    catalog_analysis_extension_point,
+    catalog_processing_extension_point,
+    catalog_url_readers_extension_point,
+)
 
+from backstage_plugin_catalog_backend._catalog import CatalogExtensions, build_catalog
 from backstage_plugin_catalog_backend._custom_plans import prefer_custom_plans
 from backstage_plugin_catalog_backend.api import entity_routes
 
@@ -22,14 +28,26 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
 def _register(env: PluginRegistrationPoints) -> None:
+    extensions = CatalogExtensions()
+    env.register_extension_point(catalog_processing_extension_point, extensions)
+    env.register_extension_point(catalog_analysis_extension_point, extensions)
+    env.register_extension_point(catalog_url_readers_extension_point, extensions)
+
     async def init(
         database: core.Database,
         router: core.HttpRouter,
+        config: core.RootConfig,
+        logger: core.Logger,
+        lifecycle: core.Lifecycle,
     ) -> None:
         await run_migrations(database, MIGRATIONS, plugin_id=PLUGIN_ID)
         engine = await database.get_engine()
         prefer_custom_plans(engine)
         router.use(*entity_routes(engine))
+        catalog = extensions.catalog = build_catalog(config, engine, logger, extensions)
+        router.use(*catalog.routes)
+        lifecycle.add_startup_hook(catalog.start)
+        lifecycle.add_shutdown_hook(catalog.stop)
 
     env.register_init(init)
 

@@ -1,0 +1,142 @@
+"""Assembling the processing side of the catalog from config and what modules added."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from backstage_backend_plugin_api import LoggerService
+from backstage_common.config import Config
+from backstage_common.durations import parse_duration
+from backstage_common.errors import InputError
+from backstage_plugin_catalog_node import (
+    CatalogProcessor,
+    EntityProvider,
+    LocationAnalyzer,
+    UrlReader,
+)
+from litestar.handlers import HTTPRouteHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backstage_plugin_catalog_backend.api import (
+    DefaultLocationAnalyzer,
+    LocationRoutesOptions,
+    location_routes,
+    processing_routes,
+)
+from backstage_plugin_catalog_backend.processing import (
+    AnnotateLocationProcessor,
+    BuiltinKindsProcessor,
+    CatalogProcessingEngine,
+    CatalogRules,
+    EngineOptions,
+    FileReaderProcessor,
+    Orchestrator,
+    PlaceholderProcessor,
+    UrlReaderProcessor,
+)
+from backstage_plugin_catalog_backend.providers import ConfigLocationProvider, LocationStore
+from backstage_plugin_catalog_backend.readers import HttpUrlReader, ReadingAllowList, UrlReaders
+
+__all__ = ["Catalog", "CatalogExtensions", "build_catalog"]
+
+
+@dataclass
+class CatalogExtensions:
+    """What modules add through the catalog's extension points."""
+
+    processors: list[CatalogProcessor] = field(default_factory=list)
+    providers: list[EntityProvider] = field(default_factory=list)
+    readers: list[UrlReader] = field(default_factory=list)
+    analyzer: LocationAnalyzer | None = None
+    catalog: Catalog | None = None
+    """The running catalog, once the plugin has initialised."""
+
+    def add_processor(self, *processors: CatalogProcessor) -> None:
+        self.processors.extend(processors)
+
+    def add_entity_provider(self, *providers: EntityProvider) -> None:
+        self.providers.extend(providers)
+
+    def add_reader(self, *readers: UrlReader) -> None:
+        self.readers.extend(readers)
+
+    def set_location_analyzer(self, analyzer: LocationAnalyzer) -> None:
+        self.analyzer = analyzer
+
+
+@dataclass
+class Catalog:
+    engine: CatalogProcessingEngine
+    locations: LocationStore
+    routes: list[HTTPRouteHandler]
+    client: httpx.AsyncClient
+
+    async def start(self) -> None:
+        await self.engine.start()
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+        await self.client.aclose()
+
+
+def _interval(config: Config) -> tuple[float, float] | None:
+    value = config.get_optional("catalog.processingInterval")
+    if value is None:
+        return (100.0, 150.0)
+    if value is False:
+        return None
+    seconds = parse_duration(value, key="catalog.processingInterval").total_seconds()
+    if seconds <= 0:
+        raise InputError("catalog.processingInterval must be a positive duration or false")
+    return (seconds, seconds * 1.5)
+
+
+def _engine_options(config: Config) -> EngineOptions:
+    strategy = config.get_optional_string("catalog.orphanStrategy") or "delete"
+    if strategy not in ("delete", "keep"):
+        raise InputError("catalog.orphanStrategy must be delete or keep")
+    provider_strategy = config.get_optional_string("catalog.orphanProviderStrategy") or "delete"
+    if provider_strategy not in ("delete", "keep"):
+        raise InputError("catalog.orphanProviderStrategy must be delete or keep")
+    return EngineOptions(
+        interval=_interval(config),
+        orphan_strategy="keep" if strategy == "keep" else "delete",
+        orphan_provider_strategy="keep" if provider_strategy == "keep" else "delete",
+    )
+
+
+def build_catalog(
+    config: Config,
+    database: AsyncEngine,
+    logger: LoggerService,
+    extensions: CatalogExtensions,
+) -> Catalog:
+    client = httpx.AsyncClient(timeout=30.0)
+    readers = UrlReaders(
+        [*extensions.readers, HttpUrlReader(client, ReadingAllowList.from_config(config))]
+    )
+    processors: list[CatalogProcessor] = [PlaceholderProcessor(readers), BuiltinKindsProcessor()]
+    if not config.get_optional_boolean("catalog.disableDefaultProcessors"):
+        processors += [
+            FileReaderProcessor(),
+            UrlReaderProcessor(readers),
+            AnnotateLocationProcessor(),
+        ]
+    processors += extensions.processors
+    orchestrator = Orchestrator(processors, CatalogRules.from_config(config))
+    providers: list[EntityProvider] = [ConfigLocationProvider(config)]
+    engine = CatalogProcessingEngine(database, orchestrator, [], logger, _engine_options(config))
+    store = LocationStore(engine)
+    engine.add_providers([store, *providers, *extensions.providers])
+    options = LocationRoutesOptions(
+        readonly=bool(config.get_optional_boolean("catalog.readonly")),
+        refresh_on_conflict=config.get_optional_string("catalog.defaultLocationConflictStrategy")
+        == "refresh",
+    )
+    analyzer = extensions.analyzer or DefaultLocationAnalyzer()
+    routes = [
+        *location_routes(engine, store, options),
+        *processing_routes(engine, analyzer),
+    ]
+    return Catalog(engine, store, routes, client)

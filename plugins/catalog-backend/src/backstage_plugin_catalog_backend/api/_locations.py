@@ -1,0 +1,212 @@
+"""Location endpoints: `/locations`, `/locations/by-query`, `/locations/{id}` and
+`/locations/by-entity/{kind}/{namespace}/{name}`."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from backstage_common.catalog_model import ANNOTATION_ORIGIN_LOCATION, parse_location_ref
+from backstage_common.errors import InputError, NotAllowedError, NotFoundError
+from backstage_plugin_catalog_node import LocationSpec
+from litestar import Request, Response, delete, get, post, put
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+
+from backstage_plugin_catalog_backend._tables import final_entities
+from backstage_plugin_catalog_backend.api._body import read_required_json_object
+from backstage_plugin_catalog_backend.api._location_query import location_predicate
+from backstage_plugin_catalog_backend.processing import (
+    CatalogProcessingEngine,
+    location_entity_ref,
+)
+from backstage_plugin_catalog_backend.providers import LocationRow, LocationStore
+
+__all__ = ["LocationRoutesOptions", "json_response", "location_routes"]
+
+_JSON = "application/json; charset=utf-8"
+AnyRequest = Request[Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRoutesOptions:
+    readonly: bool = False
+    allowed_types: tuple[str, ...] = ("url",)
+    refresh_on_conflict: bool = False
+
+
+def json_response(body: Any, status: int = 200) -> Response[bytes]:
+    return Response(msgspec.json.encode(body), status_code=status, media_type=_JSON)
+
+
+def _spec(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    type_, target, presence = body.get("type"), body.get("target"), body.get("presence")
+    if not isinstance(type_, str) or not isinstance(target, str) or not type_ or not target:
+        raise InputError("Malformed request: type and target must be non-empty strings")
+    unknown = set(body) - {"type", "target", "presence"}
+    if unknown:
+        raise InputError(f"Malformed request: unknown keys {sorted(unknown)}")
+    if presence is not None and presence not in ("required", "optional"):
+        raise InputError("Malformed request: presence must be required or optional")
+    return type_, target, presence
+
+
+def _page_request(body: dict[str, Any]) -> tuple[int, str | None, Any]:
+    if "cursor" not in body:
+        limit, after_id, query = body.get("limit", 1000), None, body.get("query")
+    else:
+        try:
+            cursor = msgspec.json.decode(base64.b64decode(str(body["cursor"])))
+            limit, after_id, query = cursor["limit"], cursor["afterId"], cursor.get("query")
+        except Exception as error:
+            raise InputError(f"Malformed cursor: {error}") from error
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InputError("Invalid limit, must be at least 1")
+    return limit, after_id, query
+
+
+class _Locations:
+    def __init__(
+        self,
+        engine: CatalogProcessingEngine,
+        store: LocationStore,
+        options: LocationRoutesOptions,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.options = options
+
+    def check_writable(self) -> None:
+        if self.options.readonly:
+            raise NotAllowedError("This operation not allowed in readonly mode")
+
+    def check_type(self, type_: str) -> None:
+        if type_ not in self.options.allowed_types:
+            allowed = ",".join(f'"{t}"' for t in self.options.allowed_types)
+            raise InputError(f"Registered locations must be of an allowed type [{allowed}]")
+
+    async def add(self, request: AnyRequest) -> Response[bytes]:
+        dry_run = request.query_params.get("dryRun", "false").lower() == "true"
+        on_conflict = request.query_params.get("onConflict")
+        if on_conflict not in (None, "refresh", "reject"):
+            raise InputError("Invalid onConflict parameter, must be refresh or reject")
+        type_, target, presence = _spec(await read_required_json_object(request))
+        self.check_type(type_)
+        existing = await self.store.find_by_spec(type_, target)
+        if dry_run:
+            return await self._dry_run(type_, target, presence, existing)
+        self.check_writable()
+        refresh = on_conflict == "refresh" or (
+            on_conflict is None and self.options.refresh_on_conflict
+        )
+        if existing is not None and refresh:
+            await self.store.refresh(existing)
+            return json_response({"location": existing.to_json(), "entities": []}, 201)
+        row = await self.store.create(type_, target)
+        return json_response({"location": row.to_json(), "entities": []}, 201)
+
+    async def _dry_run(
+        self, type_: str, target: str, presence: str | None, existing: LocationRow | None
+    ) -> Response[bytes]:
+        spec = LocationSpec(type_, target, "optional" if presence == "optional" else "required")
+        entities = await self.engine.dry_run(spec)
+        location: dict[str, Any] = {
+            "type": type_,
+            "target": target,
+            "id": f"{type_}:{target}",
+            "entityRef": location_entity_ref(spec),
+        }
+        if presence:
+            location["presence"] = presence
+        body = {"exists": existing is not None, "location": location, "entities": entities}
+        return json_response(body, 201)
+
+    async def query(self, request: AnyRequest) -> Response[bytes]:
+        raw = await request.body()
+        body = msgspec.json.decode(raw) if raw else {}
+        if not isinstance(body, dict):
+            raise InputError("Expected body to be a JSON object")
+        limit, after_id, query = _page_request(body)
+        where = location_predicate(query) if query is not None else None
+        rows, total = await self.store.query(where, after_id, limit + 1)
+        page = rows[:limit]
+        page_info: dict[str, str] = {}
+        if len(rows) > limit:
+            cursor = {"limit": limit, "afterId": page[-1].id, "query": query}
+            page_info["nextCursor"] = base64.b64encode(msgspec.json.encode(cursor)).decode()
+        items = [row.to_json() for row in page]
+        return json_response({"items": items, "totalItems": total, "pageInfo": page_info})
+
+    async def by_entity(self, kind: str, namespace: str, name: str) -> LocationRow:
+        ref = f"{kind}:{namespace}/{name}".lower()
+        async with self.engine.transaction() as connection:
+            text = await connection.scalar(
+                sa.select(final_entities.c.final_entity).where(final_entities.c.entity_ref == ref)
+            )
+        if not text:
+            raise NotFoundError(
+                f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+            )
+        annotations = (msgspec.json.decode(text).get("metadata") or {}).get("annotations") or {}
+        origin = annotations.get(ANNOTATION_ORIGIN_LOCATION)
+        if not isinstance(origin, str):
+            raise NotFoundError(f"Entity {ref} has no origin location")
+        type_, target = parse_location_ref(origin)
+        row = await self.store.find_by_spec(type_, target)
+        if row is None:
+            raise NotFoundError(f"Found no location with type {type_} and target {target}")
+        return row
+
+
+def location_routes(
+    engine: CatalogProcessingEngine, store: LocationStore, options: LocationRoutesOptions
+) -> list[HTTPRouteHandler]:
+    """The location endpoints over the location store and the processing engine."""
+    api = _Locations(engine, store, options)
+
+    @get("/locations")
+    async def list_locations() -> Response[bytes]:
+        return json_response([{"data": row.to_json()} for row in await store.list_all()])
+
+    @post("/locations")
+    async def add_location(request: AnyRequest) -> Response[bytes]:
+        return await api.add(request)
+
+    @post("/locations/by-query", status_code=200)
+    async def query_locations(request: AnyRequest) -> Response[bytes]:
+        return await api.query(request)
+
+    @get("/locations/{location_id:str}")
+    async def get_location(location_id: FromPath[str]) -> Response[bytes]:
+        return json_response((await store.get(location_id)).to_json())
+
+    @put("/locations/{location_id:str}")
+    async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
+        api.check_writable()
+        type_, target, _ = _spec(await read_required_json_object(request))
+        api.check_type(type_)
+        return json_response((await store.update(location_id, type_, target)).to_json())
+
+    @delete("/locations/{location_id:str}")
+    async def delete_location(location_id: FromPath[str]) -> None:
+        api.check_writable()
+        await store.delete(location_id)
+
+    @get("/locations/by-entity/{kind:str}/{namespace:str}/{name:str}")
+    async def location_by_entity(
+        kind: FromPath[str], namespace: FromPath[str], name: FromPath[str]
+    ) -> Response[bytes]:
+        return json_response((await api.by_entity(kind, namespace, name)).to_json())
+
+    return [
+        list_locations,
+        add_location,
+        query_locations,
+        get_location,
+        update_location,
+        delete_location,
+        location_by_entity,
+    ]

@@ -1,0 +1,281 @@
+"""The default processors, in Backstage's order: placeholders, built-in kinds, the file
+and URL location readers, and the location annotations."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import msgspec
+from backstage_common.catalog_model import (
+    ANNOTATION_EDIT_URL,
+    ANNOTATION_LOCATION,
+    ANNOTATION_ORIGIN_LOCATION,
+    ANNOTATION_SOURCE_LOCATION,
+    ANNOTATION_VIEW_URL,
+    builtin_kind_schema,
+    builtin_relations,
+    stringify_entity_ref,
+    validate_entity,
+)
+from backstage_common.errors import InputError, NotAllowedError, NotFoundError
+from backstage_plugin_catalog_node import (
+    CatalogProcessorEmit,
+    CatalogProcessorParser,
+    EntityRelationSpec,
+    ErrorResult,
+    LocationSpec,
+    RefreshResult,
+    RelationResult,
+)
+
+from backstage_plugin_catalog_backend.readers import UrlReaders, parse_yaml_documents
+
+__all__ = [
+    "AnnotateLocationProcessor",
+    "BuiltinKindsProcessor",
+    "FileReaderProcessor",
+    "PlaceholderProcessor",
+    "UrlReaderProcessor",
+]
+
+_SORTED_SPEC_ARRAYS = (
+    "providesApis",
+    "consumesApis",
+    "dependsOn",
+    "dependencyOf",
+    "memberOf",
+    "children",
+    "members",
+)
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}", re.IGNORECASE)
+_PLACEHOLDERS = ("$text", "$json", "$yaml")
+
+
+async def _read_file(path: str) -> bytes:
+    def read() -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    return await asyncio.to_thread(read)
+
+
+def _glob_files(pattern: str) -> list[str]:
+    paths = sorted(glob.glob(pattern, recursive=True))
+    return [os.path.abspath(path) for path in paths if os.path.isfile(path)]
+
+
+class BuiltinKindsProcessor:
+    """Validates the built-in kinds and emits the relations their specs imply."""
+
+    name = "BuiltinKindsEntityProcessor"
+
+    async def validate_entity_kind(self, entity: Mapping[str, Any]) -> bool:
+        if builtin_kind_schema(entity) is None:
+            return False
+        validate_entity(entity)
+        return True
+
+    async def pre_process_entity(
+        self,
+        entity: dict[str, Any],
+        location: LocationSpec,
+        emit: CatalogProcessorEmit,
+        origin_location: LocationSpec,
+    ) -> dict[str, Any]:
+        spec = entity.get("spec")
+        if isinstance(spec, dict):
+            for key in _SORTED_SPEC_ARRAYS:
+                value = spec.get(key)
+                if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                    spec[key] = sorted(value)
+        return entity
+
+    async def post_process_entity(
+        self, entity: dict[str, Any], location: LocationSpec, emit: CatalogProcessorEmit
+    ) -> dict[str, Any]:
+        for source, kind, target in builtin_relations(entity):
+            emit(
+                RelationResult(
+                    EntityRelationSpec(
+                        stringify_entity_ref(source), kind, stringify_entity_ref(target)
+                    )
+                )
+            )
+        return entity
+
+
+class FileReaderProcessor:
+    """Reads `file` locations (globs allowed) from the local filesystem."""
+
+    name = "FileReaderProcessor"
+
+    async def read_location(
+        self,
+        location: LocationSpec,
+        optional: bool,
+        emit: CatalogProcessorEmit,
+        parser: CatalogProcessorParser,
+    ) -> bool:
+        if location.type != "file":
+            return False
+        files = await asyncio.to_thread(_glob_files, location.target)
+        if not files and not optional:
+            emit(ErrorResult(NotFoundError(f"file {location.target} does not exist"), location))
+        for path in files:
+            data = await _read_file(path)
+            for result in parser(data, LocationSpec("file", path)):
+                emit(result)
+        emit(RefreshResult(f"file:{location.target}"))
+        return True
+
+
+class UrlReaderProcessor:
+    """Reads `url` locations through the URL readers (and the reading allow list)."""
+
+    name = "url-reader"
+
+    def __init__(self, readers: UrlReaders) -> None:
+        self._readers = readers
+
+    async def read_location(
+        self,
+        location: LocationSpec,
+        optional: bool,
+        emit: CatalogProcessorEmit,
+        parser: CatalogProcessorParser,
+    ) -> bool:
+        if location.type != "url":
+            return False
+        emit(RefreshResult(f"url:{location.target}"))
+        try:
+            response = await self._readers.read_url(location.target)
+        except NotFoundError as error:
+            if not optional:
+                message = (
+                    f"Unable to read url, no matching files found for {location.target}; {error}"
+                )
+                emit(ErrorResult(NotFoundError(message), location))
+            return True
+        except NotAllowedError as error:
+            emit(ErrorResult(error, location))
+            return True
+        except Exception as error:  # any transport failure is this location's error
+            emit(
+                ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
+            )
+            return True
+        for result in parser(response.data, location):
+            emit(result)
+        return True
+
+
+class AnnotateLocationProcessor:
+    """Default view, edit and source location annotations for entities read from URLs;
+    the own and origin location annotations are always present."""
+
+    name = "AnnotateLocationEntityProcessor"
+
+    async def pre_process_entity(
+        self,
+        entity: dict[str, Any],
+        location: LocationSpec,
+        emit: CatalogProcessorEmit,
+        origin_location: LocationSpec,
+    ) -> dict[str, Any]:
+        metadata = entity.setdefault("metadata", {})
+        defaults = {
+            ANNOTATION_LOCATION: str(location),
+            ANNOTATION_ORIGIN_LOCATION: str(origin_location),
+        }
+        if location.type == "url":
+            defaults[ANNOTATION_VIEW_URL] = location.target
+            if not _COMMIT_SHA.search(location.target):
+                defaults[ANNOTATION_EDIT_URL] = location.target
+            defaults[ANNOTATION_SOURCE_LOCATION] = f"url:{urljoin(location.target, './')}"
+        metadata["annotations"] = {**defaults, **(metadata.get("annotations") or {})}
+        return entity
+
+
+class PlaceholderProcessor:
+    """Replaces `{$text: ref}`, `{$json: ref}` and `{$yaml: ref}` by what `ref` holds,
+    read relative to the entity's location and only from the location's own host."""
+
+    name = "PlaceholderProcessor"
+
+    def __init__(self, readers: UrlReaders) -> None:
+        self._readers = readers
+
+    async def pre_process_entity(
+        self,
+        entity: dict[str, Any],
+        location: LocationSpec,
+        emit: CatalogProcessorEmit,
+        origin_location: LocationSpec,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._walk(entity, location, emit)
+        return result
+
+    async def _walk(self, value: Any, location: LocationSpec, emit: CatalogProcessorEmit) -> Any:
+        if isinstance(value, list):
+            return [await self._walk(item, location, emit) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            [(key, argument)] = value.items()
+            if key in _PLACEHOLDERS:
+                return await self._resolve(key, argument, location, emit)
+        return {key: await self._walk(item, location, emit) for key, item in value.items()}
+
+    async def _read(
+        self, reference: str, location: LocationSpec, emit: CatalogProcessorEmit
+    ) -> bytes:
+        if location.type == "url" or urlsplit(reference).scheme in ("http", "https"):
+            base = location.target if location.type == "url" else None
+            resolved = urljoin(base, reference) if base else reference
+            if base is not None and urlsplit(resolved).netloc != urlsplit(base).netloc:
+                raise NotAllowedError(
+                    f"Placeholder {reference} may only read from the host of {location}"
+                )
+            emit(RefreshResult(f"url:{resolved}"))
+            return (await self._readers.read_url(resolved)).data
+        if location.type == "file":
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(location.target), reference))
+            emit(RefreshResult(f"file:{path}"))
+            try:
+                return await _read_file(path)
+            except OSError as error:
+                raise NotFoundError(
+                    f"Placeholder {reference} could not be read, {error}"
+                ) from error
+        raise InputError(f"Placeholder {reference} cannot be read from a {location.type} location")
+
+    async def _resolve(
+        self, key: str, argument: Any, location: LocationSpec, emit: CatalogProcessorEmit
+    ) -> Any:
+        if not isinstance(argument, str):
+            raise InputError(
+                f"Placeholder {key} must be given a string, got {type(argument).__name__}"
+            )
+        data = await self._read(argument, location, emit)
+        if key == "$text":
+            return data.decode()
+        if key == "$json":
+            try:
+                return msgspec.json.decode(data)
+            except msgspec.DecodeError as error:
+                raise InputError(
+                    f"Placeholder $json failed to parse {argument}, {error}"
+                ) from error
+        documents = parse_yaml_documents(data, argument)
+        if len(documents) != 1:
+            raise InputError(
+                f"Placeholder $yaml found {len(documents)} documents in {argument}, expected one"
+            )
+        return documents[0]

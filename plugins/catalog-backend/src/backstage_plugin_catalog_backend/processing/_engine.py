@@ -1,0 +1,529 @@
+"""The processing engine: provider mutations in, a replica-safe processing queue over
+`refresh_state`, one transaction per processed entity, and a stitch queue with tickets.
+
+Replicas share the work through the database: a claim pushes `next_update_at` (or
+`next_stitch_at`) into the future in the same statement that selects the due rows, with
+`FOR UPDATE SKIP LOCKED` on Postgres; on SQLite the single conditional UPDATE is atomic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+import sqlalchemy as sa
+from backstage_backend_plugin_api import LoggerService
+from backstage_common.catalog_model import normalize_entity_ref_key
+from backstage_common.errors import InputError, NotFoundError
+from backstage_plugin_catalog_node import (
+    DeferredEntity,
+    DeltaMutation,
+    EntityProvider,
+    EntityProviderMutation,
+    LocationSpec,
+    RemovedEntityRef,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from backstage_plugin_catalog_backend._tables import (
+    refresh_keys,
+    refresh_state,
+    refresh_state_references,
+    stitch_queue,
+)
+from backstage_plugin_catalog_backend.processing._entities import (
+    entity_ref,
+    location_entity,
+    stable_hash,
+)
+from backstage_plugin_catalog_backend.processing._orchestrator import (
+    Orchestrator,
+)
+from backstage_plugin_catalog_backend.processing._store import (
+    Source,
+    UnprocessedItem,
+    chunks,
+    enqueue_stitch,
+    lock_source,
+    prune,
+    upsert_unprocessed,
+)
+from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
+from backstage_plugin_catalog_backend.stitching import stitch_entities
+
+__all__ = ["CatalogProcessingEngine", "EngineOptions"]
+
+_encode = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder()
+_STITCH_LEASE = timedelta(seconds=60)
+_DRY_RUN_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    interval: tuple[float, float] | None = (100.0, 150.0)
+    """Seconds between two processings of an entity (random in the range); None: off."""
+    orphan_strategy: Literal["delete", "keep"] = "delete"
+    orphan_provider_strategy: Literal["delete", "keep"] = "delete"
+    """`delete`: at start, remove what providers that are no longer installed emitted."""
+    concurrency: int = 10
+    batch_size: int = 100
+    poll_seconds: float = 1.0
+    orphan_cleanup_seconds: float = 30.0
+    stitch_batch: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    entity_id: str
+    entity_ref: str
+    unprocessed: str
+    result_hash: str | None
+
+
+def _check_envelope(entity: Any) -> None:
+    metadata = entity.get("metadata") if isinstance(entity, dict) else None
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(entity.get("apiVersion"), str)
+        or not isinstance(entity.get("kind"), str)
+        or not isinstance(metadata.get("name"), str)
+    ):
+        raise InputError(
+            "Malformed entity envelope, apiVersion, kind and metadata.name must be strings"
+        )
+
+
+class _ProviderConnection:
+    def __init__(self, engine: CatalogProcessingEngine, name: str) -> None:
+        self._engine = engine
+        self._name = name
+
+    async def apply_mutation(self, mutation: EntityProviderMutation) -> None:
+        await self._engine.apply_mutation(self._name, mutation)
+
+    async def refresh(self, keys: Sequence[str]) -> None:
+        await self._engine.refresh_keys(keys)
+
+
+class CatalogProcessingEngine:
+    """Runs the catalog's processing and stitching; `start` connects the providers and
+    starts the loop, `stop` ends it. Also the internal API of the REST endpoints."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        orchestrator: Orchestrator,
+        providers: Sequence[EntityProvider],
+        logger: LoggerService,
+        options: EngineOptions,
+    ) -> None:
+        self._engine = engine
+        self.orchestrator = orchestrator
+        self._providers = tuple(providers)
+        self._logger = logger
+        self._options = options
+        self._sqlite_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self._next_orphan_cleanup = 0.0
+
+    # -- transactions ----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite (one shared connection in memory) they are
+        serialised."""
+        if self._sqlite_lock is None:
+            async with self._engine.begin() as connection:
+                yield connection
+            return
+        async with self._sqlite_lock, self._engine.begin() as connection:
+            yield connection
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        names = [provider.name for provider in self._providers]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise InputError(f"Duplicate entity provider names: {', '.join(duplicates)}")
+        if self._options.orphan_provider_strategy == "delete":
+            await self._evict_uninstalled_providers(set(names))
+        for provider in self._providers:
+            await provider.connect(_ProviderConnection(self, provider.name))
+        self._task = asyncio.create_task(self._run(), name="catalog-processing")
+
+    async def _evict_uninstalled_providers(self, installed: set[str]) -> None:
+        references = refresh_state_references.c
+        async with self.transaction() as connection:
+            rows = await connection.execute(
+                sa.select(references.source_key, references.target_entity_ref).where(
+                    references.source_key.is_not(None), references.source_key.not_in(installed)
+                )
+            )
+            gone = {(key, ref) for key, ref in rows}
+            if not gone:
+                return
+            for key in sorted({key for key, _ in gone}):
+                self._logger.info(f"Removing the entities of the uninstalled provider {key}")
+                await connection.execute(
+                    sa.delete(refresh_state_references).where(references.source_key == key)
+                )
+            await enqueue_stitch(connection, await prune(connection, {ref for _, ref in gone}))
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def add_providers(self, providers: Sequence[EntityProvider]) -> None:
+        """Providers to connect at `start`."""
+        self._providers += tuple(providers)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- providers -------------------------------------------------------------------
+
+    async def apply_mutation(self, name: str, mutation: EntityProviderMutation) -> None:
+        added = mutation.entities if not isinstance(mutation, DeltaMutation) else mutation.added
+        items: dict[str, UnprocessedItem] = {}
+        for deferred in added:
+            _check_envelope(deferred.entity)
+            ref = entity_ref(deferred.entity)
+            items[ref] = UnprocessedItem(ref, deferred.entity, deferred.location_key)
+        async with self.transaction() as connection:
+            await lock_source(connection, name)
+            existing = await self._provider_refs(connection, name)
+            if isinstance(mutation, DeltaMutation):
+                removed = {self._removed_ref(item) for item in mutation.removed} - set(items)
+            else:
+                removed = existing - set(items)
+            for batch in chunks(sorted(removed)):
+                await connection.execute(
+                    sa.delete(refresh_state_references).where(
+                        refresh_state_references.c.source_key == name,
+                        refresh_state_references.c.target_entity_ref.in_(batch),
+                    )
+                )
+            accepted, conflicts = await upsert_unprocessed(
+                connection, list(items.values()), Source(key=name)
+            )
+            new_refs = [ref for ref in accepted if ref not in existing]
+            for batch in chunks(new_refs):
+                await connection.execute(
+                    sa.insert(refresh_state_references),
+                    [{"source_key": name, "target_entity_ref": ref} for ref in batch],
+                )
+            await enqueue_stitch(connection, await prune(connection, removed))
+        for conflict in conflicts:
+            self._logger.warn(conflict.message)
+        self.wake()
+
+    @staticmethod
+    def _removed_ref(item: DeferredEntity | RemovedEntityRef) -> str:
+        if isinstance(item, RemovedEntityRef):
+            return normalize_entity_ref_key(item.entity_ref)
+        return entity_ref(item.entity)
+
+    @staticmethod
+    async def _provider_refs(connection: AsyncConnection, name: str) -> set[str]:
+        return set(
+            (
+                await connection.execute(
+                    sa.select(refresh_state_references.c.target_entity_ref).where(
+                        refresh_state_references.c.source_key == name
+                    )
+                )
+            ).scalars()
+        )
+
+    async def refresh_keys(self, keys: Sequence[str]) -> None:
+        """Process now every entity that registered one of `keys`."""
+        async with self.transaction() as connection:
+            for batch in chunks(list(keys)):
+                ids = sa.select(refresh_keys.c.entity_id).where(refresh_keys.c.key.in_(batch))
+                await connection.execute(
+                    sa.update(refresh_state)
+                    .where(refresh_state.c.entity_id.in_(ids))
+                    .values(next_update_at=datetime.now(UTC))
+                )
+        self.wake()
+
+    async def refresh_now(self, refs: Collection[str]) -> None:
+        """Process now these entities and their `location:` ancestors. Raises
+        `NotFoundError` for a ref nothing references."""
+        wanted = {normalize_entity_ref_key(ref) for ref in refs}
+        async with self.transaction() as connection:
+            known = set(
+                (
+                    await connection.execute(
+                        sa.select(refresh_state_references.c.target_entity_ref)
+                        .where(refresh_state_references.c.target_entity_ref.in_(wanted))
+                        .distinct()
+                    )
+                ).scalars()
+            )
+            missing = sorted(wanted - known)
+            if missing:
+                raise NotFoundError(f"Entity {missing[0]} not found")
+            scheduled, frontier = set(wanted), set(wanted)
+            while frontier:
+                parents = set(
+                    (
+                        await connection.execute(
+                            sa.select(refresh_state_references.c.source_entity_ref).where(
+                                refresh_state_references.c.target_entity_ref.in_(frontier),
+                                refresh_state_references.c.source_entity_ref.is_not(None),
+                            )
+                        )
+                    ).scalars()
+                )
+                frontier = {ref for ref in parents - scheduled if ref.startswith("location:")}
+                scheduled |= frontier
+            await connection.execute(
+                sa.update(refresh_state)
+                .where(refresh_state.c.entity_ref.in_(scheduled))
+                .values(next_update_at=datetime.now(UTC))
+            )
+        self.wake()
+
+    # -- in-memory processing ---------------------------------------------------------
+
+    async def dry_run(self, location: LocationSpec) -> list[dict[str, Any]]:
+        """Process a location and everything it leads to in memory; nothing is written."""
+        queue: list[dict[str, Any]] = [location_entity(location)]
+        seen: set[str] = set()
+        entities: list[dict[str, Any]] = []
+        while queue:
+            outcome = await self.orchestrator.process(queue.pop(0))
+            if not outcome.ok:
+                messages = [f"{e['name']}: {e['message']}" for e in outcome.errors]
+                raise InputError("; ".join(messages))
+            ref = entity_ref(outcome.entity)
+            if ref in seen:
+                raise InputError(f"Duplicate nested entity: {ref}")
+            seen.add(ref)
+            entities.append(outcome.entity)
+            queue.extend(child.entity for child in outcome.children)
+            if len(entities) > _DRY_RUN_LIMIT:
+                raise InputError(
+                    f"Location {location} leads to more than {_DRY_RUN_LIMIT} entities"
+                )
+        return entities
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()
+            worked = False
+            try:
+                if self._options.interval is not None:
+                    worked = await self.process_batch() > 0
+                worked = await self.stitch_batch() > 0 or worked
+                if (
+                    self._options.orphan_strategy == "delete"
+                    and loop.time() >= self._next_orphan_cleanup
+                ):
+                    self._next_orphan_cleanup = loop.time() + self._options.orphan_cleanup_seconds
+                    worked = await self.delete_orphans() > 0 or worked
+            except Exception as error:  # the loop survives database hiccups
+                self._logger.error("Catalog processing failed", error)
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._options.poll_seconds)
+
+    def _next_update(self, now: datetime) -> datetime:
+        low, high = self._options.interval or (100.0, 150.0)
+        return now + timedelta(seconds=random.uniform(low, high))
+
+    async def _claim(self) -> list[_Claimed]:
+        now = datetime.now(UTC)
+        async with self.transaction() as connection:
+            due = (
+                sa.select(refresh_state.c.entity_id)
+                .where(refresh_state.c.next_update_at <= now)
+                .order_by(refresh_state.c.next_update_at)
+                .limit(self._options.batch_size)
+            )
+            if connection.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = await connection.execute(
+                sa.update(refresh_state)
+                .where(
+                    refresh_state.c.entity_id.in_(due.scalar_subquery()),
+                    refresh_state.c.next_update_at <= now,
+                )
+                .values(next_update_at=self._next_update(now))
+                .returning(
+                    refresh_state.c.entity_id,
+                    refresh_state.c.entity_ref,
+                    refresh_state.c.unprocessed_entity,
+                    refresh_state.c.result_hash,
+                )
+            )
+            return [_Claimed(*row) for row in rows]
+
+    async def process_batch(self) -> int:
+        """Claim the due entities (up to `batch_size`), process them with at most
+        `concurrency` at a time, and write what changed in one transaction."""
+        self._in_flight += 1
+        try:
+            claimed = await self._claim()
+            limit = asyncio.Semaphore(self._options.concurrency)
+
+            async def process(item: _Claimed) -> ProcessedResult | None:
+                async with limit:
+                    return await self._process(item)
+
+            processed = await asyncio.gather(*(process(item) for item in claimed))
+            await self._write([result for result in processed if result is not None])
+            return len(claimed)
+        finally:
+            self._in_flight -= 1
+
+    async def _process(self, item: _Claimed) -> ProcessedResult | None:
+        try:
+            outcome = await self.orchestrator.process(_decode.decode(item.unprocessed))
+        except Exception as error:  # the orchestrator records errors; this is a bug
+            self._logger.error(f"Processing of {item.entity_ref} failed", error)
+            return None
+        digest = stable_hash(
+            {
+                "ok": outcome.ok,
+                "errors": outcome.errors,
+                "entity": outcome.entity,
+                "children": [[c.ref, c.entity, c.location_key] for c in outcome.children],
+                "relations": sorted([r.source, r.type, r.target] for r in outcome.relations),
+                "refresh": outcome.refresh_keys,
+            }
+        )
+        if digest == item.result_hash:
+            return None
+        return ProcessedResult(item.entity_id, item.entity_ref, outcome, digest)
+
+    async def _write(self, results: list[ProcessedResult]) -> None:
+        if not results:
+            return
+        try:
+            async with self.transaction() as connection:
+                await write_results(connection, results, self._logger.warn)
+            return
+        except Exception as error:
+            if len(results) == 1:
+                self._logger.error(f"Writing {results[0].entity_ref} failed", error)
+                return
+        for result in results:  # one bad result must not hold back the others
+            await self._write([result])
+
+    async def stitch_batch(self) -> int:
+        """Claim due stitch requests and stitch those whose ticket is still current."""
+        self._in_flight += 1
+        try:
+            now = datetime.now(UTC)
+            async with self.transaction() as connection:
+                due = (
+                    sa.select(stitch_queue.c.entity_ref)
+                    .where(stitch_queue.c.next_stitch_at <= now)
+                    .order_by(stitch_queue.c.next_stitch_at)
+                    .limit(self._options.stitch_batch)
+                )
+                if connection.dialect.name == "postgresql":
+                    due = due.with_for_update(skip_locked=True)
+                claimed = {
+                    ref: ticket
+                    for ref, ticket in await connection.execute(
+                        sa.update(stitch_queue)
+                        .where(
+                            stitch_queue.c.entity_ref.in_(due.scalar_subquery()),
+                            stitch_queue.c.next_stitch_at <= now,
+                        )
+                        .values(next_stitch_at=now + _STITCH_LEASE)
+                        .returning(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket)
+                    )
+                }
+            if not claimed:
+                return 0
+            async with self.transaction() as connection:
+                current = sa.select(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket).where(
+                    stitch_queue.c.entity_ref.in_(list(claimed))
+                )
+                if connection.dialect.name == "postgresql":
+                    current = current.with_for_update()
+                valid = [
+                    ref
+                    for ref, ticket in await connection.execute(current)
+                    if claimed.get(ref) == ticket
+                ]
+                await stitch_entities(connection, valid)
+                for batch in chunks(valid):
+                    await connection.execute(
+                        sa.delete(stitch_queue).where(stitch_queue.c.entity_ref.in_(batch))
+                    )
+            return len(claimed)
+        finally:
+            self._in_flight -= 1
+
+    async def delete_orphans(self) -> int:
+        """Delete entities nothing references (and what only they referenced)."""
+        references = refresh_state_references.c
+        async with self.transaction() as connection:
+            orphans = list(
+                (
+                    await connection.execute(
+                        sa.select(refresh_state.c.entity_ref)
+                        .where(
+                            ~sa.exists().where(
+                                references.target_entity_ref == refresh_state.c.entity_ref
+                            )
+                        )
+                        .limit(1000)
+                    )
+                ).scalars()
+            )
+            if orphans:
+                await enqueue_stitch(connection, await prune(connection, orphans))
+        return len(orphans)
+
+    @staticmethod
+    def _orphan_count() -> sa.Select[Any]:
+        references = refresh_state_references.c
+        return (
+            sa.select(sa.func.count())
+            .select_from(refresh_state)
+            .where(~sa.exists().where(references.target_entity_ref == refresh_state.c.entity_ref))
+        )
+
+    async def wait_until_idle(self) -> None:
+        """Return once nothing is due for processing or stitching and no work is running."""
+        while True:
+            if self._in_flight == 0:
+                now = datetime.now(UTC)
+                async with self.transaction() as connection:
+                    due = await connection.scalar(
+                        sa.select(sa.func.count()).where(refresh_state.c.next_update_at <= now)
+                    )
+                    if self._options.interval is None:
+                        due = 0
+                    if self._options.orphan_strategy == "delete":
+                        due = (due or 0) + (await connection.scalar(self._orphan_count()) or 0)
+                    stitches = await connection.scalar(
+                        sa.select(sa.func.count()).where(stitch_queue.c.next_stitch_at <= now)
+                    )
+                if not due and not stitches and self._in_flight == 0:
+                    return
+                self._next_orphan_cleanup = 0.0
+            self.wake()
+            await asyncio.sleep(0.02)
