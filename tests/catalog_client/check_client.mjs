@@ -257,7 +257,11 @@ await check('addLocation', async () => {
   assert.equal(location.type, 'url');
   assert.equal(location.target, locationUrl);
   assert.match(location.entityRef, /^location:default\/generated-[0-9a-f]{40}$/);
-  await assert.rejects(client.addLocation({ target: locationUrl }), /already exists/);
+  // The client throws a ResponseError; the server's message is in its cause.
+  await assert.rejects(
+    client.addLocation({ target: locationUrl }),
+    e => e.statusCode === 409 && /already exists/.test(e.cause?.message),
+  );
 });
 
 await check('getLocations', async () => {
