@@ -63,11 +63,7 @@ async def main() -> None:
     connection = {"host": url.hostname, "port": url.port or 5432, "user": url.username}
     prefix = f"bench_reads_{uuid.uuid4().hex[:8]}_"
     database = {"client": "pg", "connection": connection, "prefix": prefix}
-    config = {
-        "backend": {"database": database, "logging": {"level": "error"}},
-        # the seeded rows stay as they are: no reprocessing, no orphan deletion
-        "catalog": {"processingInterval": False, "orphanStrategy": "keep"},
-    }
+    config = {"backend": {"database": database, "logging": {"level": "error"}}}
     try:
         async with start_test_backend(features=[catalog_plugin()], config=config) as test:
             service = await test.get_service(core.database, "catalog")

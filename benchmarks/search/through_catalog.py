@@ -69,9 +69,7 @@ async def main() -> None:
     parser.add_argument("--entities", type=int, default=10_000)
     args = parser.parse_args()
     entities = catalog_entities(args.entities, random.Random(1))
-    # the seeded rows stay as they are: no reprocessing, no orphan deletion
-    fixed = {"catalog": {"processingInterval": False, "orphanStrategy": "keep"}}
-    async with start_test_backend(features=[catalog_plugin()], config=fixed) as catalog:
+    async with start_test_backend(features=[catalog_plugin()]) as catalog:
         await seed(catalog, entities)
         config = {
             "discovery": {

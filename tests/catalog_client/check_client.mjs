@@ -257,11 +257,11 @@ await check('addLocation', async () => {
   assert.equal(location.type, 'url');
   assert.equal(location.target, locationUrl);
   assert.match(location.entityRef, /^location:default\/generated-[0-9a-f]{40}$/);
-  // The client throws a ResponseError; the server's message is in its cause.
-  await assert.rejects(
-    client.addLocation({ target: locationUrl }),
-    e => e.statusCode === 409 && /already exists/.test(e.cause?.message),
-  );
+  await assert.rejects(client.addLocation({ target: locationUrl }), error => {
+    assert.equal(error.response.status, 409);
+    assert.match(error.body.error.message, /already exists/);
+    return true;
+  });
 });
 
 await check('getLocations', async () => {

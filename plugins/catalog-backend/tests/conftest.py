@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,13 +43,8 @@ async def _drop_databases(connection: dict[str, Any], prefix: str) -> None:
         await admin.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    """`backend.database` for a fresh catalog database: SQLite in memory, or a database of
-    its own on the test Postgres (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield {"client": "better-sqlite3", "connection": ":memory:"}
-        return
+@asynccontextmanager
+async def _postgres_config() -> AsyncIterator[dict[str, Any]]:
     url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
     connection = {
         "host": url.hostname or "127.0.0.1",
@@ -57,8 +53,28 @@ async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[
         **({"password": url.password} if url.password else {}),
     }
     prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
-    yield {"client": "pg", "connection": connection, "prefix": prefix}
-    await _drop_databases(connection, prefix)
+    try:
+        yield {"client": "pg", "connection": connection, "prefix": prefix}
+    finally:
+        await _drop_databases(connection, prefix)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """`backend.database` for a fresh catalog database: SQLite in memory, or a database of
+    its own on the test Postgres (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield {"client": "better-sqlite3", "connection": ":memory:"}
+        return
+    async with _postgres_config() as config:
+        yield config
+
+
+@pytest.fixture
+async def postgres_database_config() -> AsyncIterator[dict[str, Any]]:
+    """`backend.database` for a fresh catalog database on the test Postgres only."""
+    async with _postgres_config() as config:
+        yield config
 
 
 async def seed_processed(

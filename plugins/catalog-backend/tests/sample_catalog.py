@@ -182,17 +182,8 @@ async def started_catalog(
     parents: Mapping[str, str] | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Catalog]:
-    """The catalog plugin on a real backend, seeded with `entities` (default: the sample).
-
-    The seeded rows are a fixed state: processing and orphan deletion are off (unless
-    `config` says otherwise), so the engine neither reprocesses nor prunes them.
-    """
+    """The catalog plugin on a real backend, seeded with `entities` (default: the sample)."""
     extra = dict(config or {})
-    extra["catalog"] = {
-        "processingInterval": False,
-        "orphanStrategy": "keep",
-        **extra.get("catalog", {}),
-    }
     backend = {"database": dict(database_config), **extra.pop("backend", {})}
     full_config = {"backend": backend, **extra}
     async with start_test_backend(features=[catalog_plugin()], config=full_config) as test:

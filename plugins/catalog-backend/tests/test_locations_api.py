@@ -245,3 +245,50 @@ async def test_validate_entity_and_analyze_location(database_config: dict[str, A
         )
         assert not_url.status_code == 400
         assert not_url.json()["error"]["message"] == "The given location.target is not a URL"
+
+
+async def test_dry_run_errors_and_update_conflicts(database_config: dict[str, Any]) -> None:
+    with serve_files() as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        server.put("/repo/service.yaml", SERVICE)
+        server.put("/repo/copy.yaml", SERVICE)
+        twice = server.put(
+            "/repo/twice.yaml", ROOT.replace("./service.yaml", "./service.yaml, ./copy.yaml")
+        )
+        broken = server.put("/repo/broken.yaml", "kind: [\n")
+        config = {
+            "backend": {
+                "database": database_config,
+                "reading": {"allow": [{"host": f"127.0.0.1:{port}"}]},
+            },
+            "catalog": {"processingInterval": False},
+        }
+        async with start_test_backend(features=[catalog_plugin()], config=config) as test:
+            client = test.client
+            duplicate = await client.post(
+                "/api/catalog/locations?dryRun=true", json={"type": "url", "target": twice}
+            )
+            assert duplicate.status_code == 400
+            assert duplicate.json()["error"]["message"] == (
+                "Duplicate nested entity: component:default/petstore"
+            )
+            failing = await client.post(
+                "/api/catalog/locations?dryRun=true", json={"type": "url", "target": broken}
+            )
+            assert failing.status_code == 400
+            assert "YAML error at url:" in failing.json()["error"]["message"]
+            first = await client.post(
+                "/api/catalog/locations", json={"type": "url", "target": twice}
+            )
+            second = await client.post(
+                "/api/catalog/locations", json={"type": "url", "target": broken}
+            )
+            clash = await client.put(
+                f"/api/catalog/locations/{second.json()['location']['id']}",
+                json={"type": "url", "target": first.json()["location"]["target"]},
+            )
+            assert clash.status_code == 409
+            missing = await client.put(
+                "/api/catalog/locations/nope", json={"type": "url", "target": twice}
+            )
+            assert missing.status_code == 404

@@ -20,10 +20,7 @@ COMPONENT = {
 
 
 async def test_stitched_entities_are_served(database_config: dict[str, Any]) -> None:
-    config = {
-        "backend": {"database": database_config},
-        "catalog": {"processingInterval": False, "orphanStrategy": "keep"},
-    }
+    config = {"backend": {"database": database_config}}
     async with start_test_backend(features=[catalog_plugin()], config=config) as test:
         database = await test.backend.get_service(core.database, "catalog")
         await seed_processed(await database.get_engine(), [COMPONENT])

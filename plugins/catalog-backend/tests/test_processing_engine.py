@@ -194,10 +194,9 @@ async def test_unchanged_results_are_not_rewritten_and_shutdown_leaves_no_task(
 
 
 async def test_two_replicas_on_one_postgres(
-    database_config: dict[str, Any], tmp_path: Path
+    postgres_database_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    if database_config["client"] != "pg":
-        pytest.skip("replicas share a database on Postgres")
+    database_config = postgres_database_config
     files = []
     for index in range(4):
         path = tmp_path / f"c{index}.yaml"

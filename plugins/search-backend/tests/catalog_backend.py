@@ -70,12 +70,13 @@ async def started_catalog(
     entities: Sequence[Mapping[str, Any]], *, port: int | None = None
 ) -> AsyncIterator[TestBackend]:
     """The catalog plugin alone in a backend (a unit of its own), on `port` if given."""
-    # The seeded rows are a fixed state: the engine neither reprocesses nor prunes them.
-    config: dict[str, Any] = {"catalog": {"processingInterval": False, "orphanStrategy": "keep"}}
+    config = {}
     if port is not None:
-        config["backend"] = {
-            "baseUrl": f"http://127.0.0.1:{port}",
-            "listen": {"host": "127.0.0.1", "port": port},
+        config = {
+            "backend": {
+                "baseUrl": f"http://127.0.0.1:{port}",
+                "listen": {"host": "127.0.0.1", "port": port},
+            }
         }
     async with start_test_backend(features=[catalog_plugin()], config=config) as test:
         await seed(test, entities)

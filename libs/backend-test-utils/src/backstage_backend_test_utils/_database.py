@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from backstage_backend_defaults.database import create_memory_sqlite_engine
 from backstage_backend_plugin_api import (
     DatabaseMigrationsOptions,
     DatabaseService,
@@ -13,37 +13,9 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.errors import ConflictError
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = ["InMemoryDatabaseManager", "InMemoryDatabaseService", "mock_database_factory"]
-
-
-def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
-
-
-def create_in_memory_engine() -> AsyncEngine:
-    """An engine on a fresh in-memory database that lives as long as the engine.
-
-    `StaticPool` keeps the one connection open: with SQLite each new connection to
-    `:memory:` would be another, empty database.
-    """
-    engine = create_async_engine(
-        "sqlite+aiosqlite://",
-        poolclass=StaticPool,
-        connect_args={"check_same_thread": False},
-    )
-    event.listen(engine.sync_engine, "connect", _enable_foreign_keys)
-    return engine
 
 
 class InMemoryDatabaseService:
@@ -64,7 +36,7 @@ class InMemoryDatabaseService:
         if self._disposed:
             raise ConflictError(f"The database of plugin '{self.plugin_id}' has been disposed")
         if self._engine is None:
-            self._engine = create_in_memory_engine()
+            self._engine = create_memory_sqlite_engine(self.plugin_id)
         return self._engine
 
     async def get_session_factory(self) -> async_sessionmaker[AsyncSession]:

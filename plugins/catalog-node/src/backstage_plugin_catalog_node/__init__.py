@@ -1,7 +1,8 @@
 """backstage_plugin_catalog_node: what other plugins and modules use of the catalog.
 
-Extension points (processors, entity providers, URL readers, the location analyzer) and
-the types they exchange with the catalog's processing engine.
+Extension points (processors, entity providers, URL readers, the location analyzer), the
+types they exchange with the catalog's processing engine, and a typed client of the
+catalog's REST API.
 """
 
 from typing import Annotated, TypeAlias

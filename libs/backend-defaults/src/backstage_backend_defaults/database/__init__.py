@@ -37,11 +37,14 @@ from backstage_backend_defaults.health import ReadinessChecks
 if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from backstage_backend_defaults.database._sqlite_memory import create_memory_sqlite_engine
+
 __all__ = [
     "MIGRATIONS_VERSION_TABLE",
     "DatabaseManager",
     "PluginDatabase",
     "PluginDatabaseSettings",
+    "create_memory_sqlite_engine",
     "database_service_factory",
     "migration_history",
     "read_plugin_settings",

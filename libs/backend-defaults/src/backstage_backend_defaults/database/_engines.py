@@ -10,9 +10,9 @@ from backstage_common.errors import ServiceUnavailableError
 from sqlalchemy import URL, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
 
 from backstage_backend_defaults.database._settings import PluginDatabaseSettings
+from backstage_backend_defaults.database._sqlite_memory import create_memory_sqlite_engine
 
 __all__ = [
     "create_plugin_engine",
@@ -169,12 +169,7 @@ def _sqlite_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
     elif filename == ":memory:":
-        # one connection kept for the engine's life: the in-memory database lives with it
-        engine = create_async_engine(
-            "sqlite+aiosqlite://",
-            poolclass=StaticPool,
-            connect_args={"check_same_thread": False},
-        )
+        return create_memory_sqlite_engine(settings.plugin_id)
     else:
         raise ServiceUnavailableError(
             f"A SQLite file name ('{filename}') is not supported for plugin "

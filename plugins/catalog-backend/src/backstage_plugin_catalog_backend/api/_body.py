@@ -8,7 +8,7 @@ import msgspec
 from backstage_common.errors import InputError
 from litestar import Request
 
-__all__ = ["read_json_object", "read_required_json_object"]
+__all__ = ["read_json_body", "read_json_object"]
 
 _decode = msgspec.json.Decoder()
 
@@ -37,22 +37,11 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | 
     return body
 
 
-async def read_required_json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The body as a non-empty JSON object, read the way Backstage's catalog router does."""
-    content_type = request.headers.get("content-type")
-    if not content_type:
-        raise InputError("Content-Type missing")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise InputError("Illegal Content-Type")
-    raw = await request.body()
-    if not raw:
+async def read_json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The body as a non-empty JSON object, as the location and validation routes need."""
+    body = await read_json_object(request)
+    if body is None:
         raise InputError("Missing request body")
-    try:
-        body = _decode.decode(raw)
-    except msgspec.DecodeError as error:
-        raise InputError(f"Malformed request body, {error}") from error
-    if not isinstance(body, dict):
-        raise InputError("Expected body to be a JSON object")
     if not body:
         raise InputError("Empty request body")
     return body

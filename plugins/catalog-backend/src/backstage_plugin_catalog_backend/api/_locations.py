@@ -17,7 +17,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from backstage_plugin_catalog_backend._tables import final_entities
-from backstage_plugin_catalog_backend.api._body import read_required_json_object
+from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._location_query import location_predicate
 from backstage_plugin_catalog_backend.processing import (
     CatalogProcessingEngine,
@@ -93,7 +93,7 @@ class _Locations:
         on_conflict = request.query_params.get("onConflict")
         if on_conflict not in (None, "refresh", "reject"):
             raise InputError("Invalid onConflict parameter, must be refresh or reject")
-        type_, target, presence = _spec(await read_required_json_object(request))
+        type_, target, presence = _spec(await read_json_body(request))
         self.check_type(type_)
         existing = await self.store.find_by_spec(type_, target)
         if dry_run:
@@ -186,7 +186,7 @@ def location_routes(
     @put("/locations/{location_id:str}")
     async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
         api.check_writable()
-        type_, target, _ = _spec(await read_required_json_object(request))
+        type_, target, _ = _spec(await read_json_body(request))
         api.check_type(type_)
         return json_response((await store.update(location_id, type_, target)).to_json())
 

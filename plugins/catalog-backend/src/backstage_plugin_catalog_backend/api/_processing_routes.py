@@ -15,7 +15,7 @@ from backstage_plugin_catalog_node import LocationAnalyzer
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
-from backstage_plugin_catalog_backend.api._body import read_required_json_object
+from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._locations import json_response
 from backstage_plugin_catalog_backend.processing import CatalogProcessingEngine, serialize_error
 
@@ -75,7 +75,7 @@ def processing_routes(
 ) -> list[HTTPRouteHandler]:
     @post("/refresh", status_code=200)
     async def refresh(request: AnyRequest) -> Response[bytes]:
-        body = await read_required_json_object(request)
+        body = await read_json_body(request)
         ref = body.get("entityRef")
         if not isinstance(ref, str) or set(body) - {"entityRef", "authorizationToken"}:
             raise InputError("Malformed request: expected {entityRef: string}")
@@ -85,7 +85,7 @@ def processing_routes(
     @post("/validate-entity", status_code=200)
     async def validate_entity(request: AnyRequest) -> Response[bytes]:
         try:
-            entity = _validation_input(await read_required_json_object(request))
+            entity = _validation_input(await read_json_body(request))
         except InputError as error:
             return json_response({"errors": [serialize_error(error)]}, 400)
         outcome = await engine.orchestrator.process(entity)
@@ -95,7 +95,7 @@ def processing_routes(
 
     @post("/analyze-location", status_code=200)
     async def analyze_location(request: AnyRequest) -> Response[bytes]:
-        body = await read_required_json_object(request)
+        body = await read_json_body(request)
         location, filename = body.get("location"), body.get("catalogFilename")
         if not isinstance(location, dict) or not isinstance(location.get("target"), str):
             raise InputError("Malformed request: expected {location: {type, target}}")

@@ -311,6 +311,8 @@ class CatalogProcessingEngine:
                 messages = [f"{e['name']}: {e['message']}" for e in outcome.errors]
                 raise InputError("; ".join(messages))
             ref = entity_ref(outcome.entity)
+            for duplicate in outcome.duplicates:
+                raise InputError(f"Duplicate nested entity: {duplicate.ref}")
             if ref in seen:
                 raise InputError(f"Duplicate nested entity: {ref}")
             seen.add(ref)
@@ -406,6 +408,7 @@ class CatalogProcessingEngine:
                 "errors": outcome.errors,
                 "entity": outcome.entity,
                 "children": [[c.ref, c.entity, c.location_key] for c in outcome.children],
+                "duplicates": [d.message for d in outcome.duplicates],
                 "relations": sorted([r.source, r.type, r.target] for r in outcome.relations),
                 "refresh": outcome.refresh_keys,
             }

@@ -43,6 +43,7 @@ from backstage_plugin_catalog_backend.processing._entities import (
     serialize_error,
 )
 from backstage_plugin_catalog_backend.processing._rules import CatalogRules
+from backstage_plugin_catalog_backend.processing._store import Conflict
 from backstage_plugin_catalog_backend.readers import parse_entity_yaml
 
 __all__ = ["Child", "Orchestrator", "ProcessingOutcome"]
@@ -64,6 +65,8 @@ class ProcessingOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
     refresh_keys: list[str] = field(default_factory=list)
     valid: bool = False
+    duplicates: list[Conflict] = field(default_factory=list)
+    """Children emitted again from another location key (the first one is kept)."""
     """The entity itself passed validation (errors, if any, came from what it read)."""
 
 
@@ -94,6 +97,7 @@ class _Collector:
         self.origin = origin
         self.self_ref = self_ref
         self.children: dict[str, Child] = {}
+        self.duplicates: list[Conflict] = []
         self.relations: list[EntityRelationSpec] = []
         self.errors: list[BaseException] = []
         self.refresh_keys: list[str] = []
@@ -128,7 +132,12 @@ class _Collector:
         annotations[ANNOTATION_LOCATION] = str(location)
         annotations[ANNOTATION_ORIGIN_LOCATION] = str(self.origin)
         entity["metadata"]["annotations"] = annotations
-        self.children[ref] = Child(ref, entity, key or str(location))
+        child = Child(ref, entity, key or str(location))
+        first = self.children.get(ref)
+        if first is None:
+            self.children[ref] = child
+        elif first.location_key != child.location_key:
+            self.duplicates.append(Conflict(ref, first.location_key, child.location_key))
 
 
 class Orchestrator:
@@ -177,6 +186,7 @@ class Orchestrator:
             errors=[serialize_error(error) for error in collector.errors],
             refresh_keys=sorted(set(collector.refresh_keys)),
             valid=True,
+            duplicates=collector.duplicates,
         )
         return outcome
 

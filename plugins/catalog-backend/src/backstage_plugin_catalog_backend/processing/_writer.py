@@ -100,7 +100,9 @@ async def _write_processed(
     for result in done:
         outcome = result.outcome
         accepted: list[str] = []
-        conflict_errors: list[dict[str, Any]] = []
+        conflict_errors = [
+            serialize_error(ConflictError(duplicate.message)) for duplicate in outcome.duplicates
+        ]
         if outcome.children:
             items = [UnprocessedItem(c.ref, c.entity, c.location_key) for c in outcome.children]
             accepted, conflicts = await upsert_unprocessed(
