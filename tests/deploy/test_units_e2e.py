@@ -22,7 +22,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,7 +78,6 @@ class UnitProcess:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
-    exit_codes: list[int] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -108,7 +107,6 @@ class UnitProcess:
             return None
         process, self.process = self.process, None
         stop(process, signum)
-        self.exit_codes.append(process.returncode)
         return process.returncode
 
     def log_size(self) -> int:
@@ -366,7 +364,7 @@ def test_search_indexes_the_catalog_across_units(deployment: Deployment) -> None
     # The catalog dies: the next indexing run fails with a clear message, the index built
     # before is still served, and search stays ready.
     mark = search.log_size()
-    catalog.stop(signal.SIGKILL)
+    assert catalog.stop(signal.SIGKILL) == -signal.SIGKILL
     failure = search.wait_for_record(
         "Indexing of type 'software-catalog' failed, the previous index is kept",
         since=mark,
@@ -391,7 +389,7 @@ def test_search_indexes_the_catalog_across_units(deployment: Deployment) -> None
     assert {result["document"]["location"] for result in again.json()["results"]} == locations
 
     if deployment.proxy_log is not None:
-        # Every call of the client went through the proxy, and reached the right unit.
+        # The client's calls went through the proxy and reached the unit of each plugin.
         access = deployment.proxy_log.read_text()
         assert '"GET /api/search/query?term=checkout HTTP/1.1" 200' in access
         assert '"POST /api/catalog/entities/by-refs HTTP/1.1" 200' in access
