@@ -26,7 +26,6 @@ from backstage_backend_plugin_api import core_services as core
 
 from backstage_backend_defaults.logger import StructuredLogger
 from backstage_backend_defaults.telemetry._exporters import exporter_names
-from backstage_backend_defaults.telemetry._logging import trace_fields
 from backstage_backend_defaults.telemetry._prometheus import (
     PrometheusEndpoint,
     PrometheusSettings,
@@ -49,7 +48,6 @@ __all__ = [
     "read_prometheus_settings",
     "telemetry_service_factory",
     "telemetry_service_ref",
-    "trace_fields",
 ]
 
 telemetry_service_ref: ServiceRef[Telemetry] = create_service_ref(
@@ -74,6 +72,8 @@ def telemetry_service_factory(options: TelemetryOptions | None = None) -> Servic
         telemetry = build_telemetry(chosen, settings)
         lifecycle.add_shutdown_hook(telemetry.shutdown)
         if telemetry.tracer is not None and isinstance(logger, StructuredLogger):
+            from backstage_backend_defaults.telemetry._logging import trace_fields
+
             logger.sink.trace_context = trace_fields
         if telemetry.prometheus is not None:
             assert settings is not None

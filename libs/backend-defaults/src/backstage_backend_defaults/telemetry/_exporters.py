@@ -10,11 +10,13 @@ endpoint, headers and timeouts (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...) themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from backstage_common.errors import InputError
-from opentelemetry.sdk.metrics.export import MetricExporter
-from opentelemetry.sdk.trace.export import SpanExporter
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricExporter
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 __all__ = ["exporter_names", "metric_exporters", "span_exporters"]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
+from typing import TYPE_CHECKING
 
 from backstage_backend_plugin_api import RootConfigService
 from backstage_common.errors import InputError
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from prometheus_client import CollectorRegistry, start_http_server
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 __all__ = ["PrometheusEndpoint", "PrometheusSettings", "read_prometheus_settings"]
 
@@ -48,6 +49,9 @@ class PrometheusEndpoint:
     """A metric reader with a registry of its own, served by prometheus-client's server."""
 
     def __init__(self, settings: PrometheusSettings) -> None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import CollectorRegistry
+
         self._settings = settings
         self.registry = CollectorRegistry(auto_describe=True)
         self.reader = PrometheusMetricReader(registry=self.registry)
@@ -61,6 +65,8 @@ class PrometheusEndpoint:
         return int(self._server.server_port)
 
     def start(self) -> None:
+        from prometheus_client import start_http_server
+
         try:
             server, _thread = start_http_server(
                 self._settings.port, addr=self._settings.host, registry=self.registry

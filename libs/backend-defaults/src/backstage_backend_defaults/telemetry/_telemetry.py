@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-from opentelemetry.metrics import Meter
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
-from opentelemetry.trace import Tracer
+from typing import TYPE_CHECKING
 
 from backstage_backend_defaults.telemetry._exporters import metric_exporters, span_exporters
 from backstage_backend_defaults.telemetry._prometheus import PrometheusEndpoint, PrometheusSettings
+
+if TYPE_CHECKING:  # the SDK loads only when something is to be exported
+    from opentelemetry.metrics import Meter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Tracer
 
 __all__ = ["INSTRUMENTATION_NAME", "Telemetry", "TelemetryOptions", "build_telemetry"]
 
@@ -89,6 +87,8 @@ class Telemetry:
 
 
 def _resource(options: TelemetryOptions, env: Mapping[str, str]) -> Resource:
+    from opentelemetry.sdk.resources import Resource
+
     attributes: dict[str, str] = {
         "service.name": env.get("OTEL_SERVICE_NAME") or options.unit,
         "service.version": options.version,
@@ -116,15 +116,27 @@ def build_telemetry(
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         env = {}
     exporters = span_exporters(env)
+    metric_exporters_asked = metric_exporters(env)
+    prometheus = PrometheusEndpoint(prometheus_settings) if prometheus_settings else None
+    if (
+        not exporters
+        and options.span_exporter is None
+        and not metric_exporters_asked
+        and not options.metric_readers
+        and prometheus is None
+    ):
+        return Telemetry()
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
     readers: list[MetricReader] = [
-        PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(env)
+        PeriodicExportingMetricReader(exporter) for exporter in metric_exporters_asked
     ]
     readers.extend(options.metric_readers)
-    prometheus = PrometheusEndpoint(prometheus_settings) if prometheus_settings else None
     if prometheus is not None:
         readers.append(prometheus.reader)
-    if not exporters and options.span_exporter is None and not readers:
-        return Telemetry()
     resource = _resource(options, env)
     tracer_provider: TracerProvider | None = None
     if exporters or options.span_exporter is not None:
