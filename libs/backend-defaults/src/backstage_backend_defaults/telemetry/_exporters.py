@@ -17,8 +17,9 @@ from backstage_common.errors import InputError
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
 
-__all__ = ["exporter_names", "metric_exporters", "span_exporters"]
+__all__ = ["exporter_names", "metric_exporters", "sampler", "span_exporters"]
 
 Signal = Literal["traces", "metrics"]
 _NAMES = ("otlp", "console", "none")
@@ -83,3 +84,38 @@ def metric_exporters(env: Mapping[str, str]) -> list[MetricExporter]:
 
             exporters.append(HttpMetricExporter())
     return exporters
+
+
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+
+def sampler(env: Mapping[str, str]) -> Sampler:
+    """`OTEL_TRACES_SAMPLER` (default `parentbased_always_on`) with `OTEL_TRACES_SAMPLER_ARG`
+    (the ratio of the `traceidratio` samplers, default 1.0)."""
+    from opentelemetry.sdk.trace import sampling
+
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    if name not in _SAMPLERS:
+        raise InputError(
+            f"Invalid sampler '{name}' in OTEL_TRACES_SAMPLER, use one of {', '.join(_SAMPLERS)}"
+        )
+    raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise InputError(f"Invalid ratio '{raw}' in OTEL_TRACES_SAMPLER_ARG, use 0 to 1")
+    root: Sampler = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+    }[name.removeprefix("parentbased_")]
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root

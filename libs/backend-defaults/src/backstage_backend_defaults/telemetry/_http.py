@@ -15,7 +15,7 @@ from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
 from backstage_backend_defaults.telemetry._telemetry import Telemetry
 
@@ -76,6 +76,20 @@ class RequestTelemetry:
                 description="Duration of incoming HTTP requests, per plugin and route",
             )
 
+    def _start_span(self, tracer: Tracer, scope: Any, method: str, plugin_id: str | None) -> Span:
+        headers = scope["headers"]
+        parent = None
+        for name, _ in headers:
+            if name == b"traceparent":  # extract only when a caller sent trace context
+                parent = propagate.extract(headers, getter=_getter)
+                break
+        attributes: dict[str, str] = {"http.request.method": method, "url.path": scope["path"]}
+        if plugin_id is not None:
+            attributes["backstage.plugin_id"] = plugin_id
+        return tracer.start_span(
+            method, context=parent, kind=SpanKind.SERVER, attributes=attributes
+        )
+
     async def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> None:
         scope: Any = asgi_scope
         if scope["type"] != "http":
@@ -88,13 +102,8 @@ class RequestTelemetry:
         span = None
         token = None
         if self._tracer is not None:
-            parent = propagate.extract(scope["headers"], getter=_getter)
-            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-            span.set_attribute("http.request.method", method)
-            span.set_attribute("url.path", scope["path"])
-            if plugin_id is not None:
-                span.set_attribute("backstage.plugin_id", plugin_id)
-            token = context.attach(trace.set_span_in_context(span, parent))
+            span = self._start_span(self._tracer, scope, method, plugin_id)
+            token = context.attach(trace.set_span_in_context(span))
         try:
             await self.app(scope, receive, recorder)
         except BaseException as error:
@@ -105,13 +114,7 @@ class RequestTelemetry:
             route: str = scope.get("path_template") or ""
             status = recorder.status
             if span is not None:
-                if route:
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(StatusCode.ERROR)
-                span.end()
+                _end_span(span, method, route, status)
             if token is not None:
                 context.detach(token)
             if self._duration is not None:
@@ -124,3 +127,14 @@ class RequestTelemetry:
                         "backstage.plugin_id": plugin_id or "",
                     },
                 )
+
+
+def _end_span(span: Span, method: str, route: str, status: int) -> None:
+    if route:
+        span.update_name(f"{method} {route}")
+        span.set_attributes({"http.route": route, "http.response.status_code": status})
+    else:
+        span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)
+    span.end()

@@ -6,7 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from backstage_backend_defaults.telemetry._exporters import metric_exporters, span_exporters
+from backstage_backend_defaults.telemetry._exporters import (
+    metric_exporters,
+    sampler,
+    span_exporters,
+)
 from backstage_backend_defaults.telemetry._prometheus import PrometheusEndpoint, PrometheusSettings
 
 if TYPE_CHECKING:  # the SDK loads only when something is to be exported
@@ -140,7 +144,7 @@ def build_telemetry(
     resource = _resource(options, env)
     tracer_provider: TracerProvider | None = None
     if exporters or options.span_exporter is not None:
-        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler(env))
         for exporter in exporters:
             tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
         if options.span_exporter is not None:
