@@ -27,7 +27,11 @@ from backstage_backend_defaults.telemetry import (
     telemetry_service_factory,
     telemetry_service_ref,
 )
-from backstage_backend_defaults.telemetry._exporters import metric_exporters, span_exporters
+from backstage_backend_defaults.telemetry._exporters import (
+    metric_exporters,
+    sampler,
+    span_exporters,
+)
 from backstage_backend_plugin_api import (
     BackendPlugin,
     PluginRegistrationPoints,
@@ -129,6 +133,27 @@ def test_exporters_follow_the_otel_variables() -> None:
     bad_protocol = {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}
     with pytest.raises(InputError, match="Invalid protocol 'thrift' in OTEL_EXPORTER_OTLP"):
         metric_exporters(bad_protocol)
+
+
+def test_the_sampler_follows_the_otel_variables() -> None:
+    assert sampler({}).get_description().startswith("ParentBased{root:AlwaysOnSampler,")
+    ratio = sampler({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"})
+    assert ratio.get_description() == "TraceIdRatioBased{0.25}"
+    with pytest.raises(InputError, match="Invalid sampler 'sometimes' in OTEL_TRACES_SAMPLER"):
+        sampler({"OTEL_TRACES_SAMPLER": "sometimes"})
+    with pytest.raises(InputError, match="Invalid ratio '2' in OTEL_TRACES_SAMPLER_ARG"):
+        sampler({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"})
+
+
+async def test_unsampled_requests_export_nothing() -> None:
+    spans = InMemorySpanExporter()
+    env = {"OTEL_TRACES_SAMPLER": "always_off"}
+    telemetry = telemetry_service_factory(
+        TelemetryOptions(env=env, span_exporter=spans, instrument_httpx=False)
+    )
+    async with start_test_backend(features=[things_plugin(), telemetry]) as test:
+        assert (await test.client.get("/api/things/things/a")).status_code == 200
+    assert spans.get_finished_spans() == ()
 
 
 async def test_the_service_is_the_unit_with_its_version() -> None:
