@@ -105,7 +105,7 @@ def describe_error(error: BaseException, *, with_stack: bool) -> dict[str, objec
 class LogSink:
     """Shared by a root logger and all its children: one format, one writer."""
 
-    __slots__ = ("clock", "format", "with_stacks", "write")
+    __slots__ = ("clock", "format", "trace_context", "with_stacks", "write")
 
     def __init__(
         self,
@@ -118,6 +118,9 @@ class LogSink:
         self.write = write
         self.with_stacks = with_stacks
         self.clock = UtcClock()
+        self.trace_context: Callable[[], Mapping[str, str] | None] | None = None
+        """Set when tracing is on: the current span's `trace_id` and `span_id`, added to
+        every line logged while a span is current."""
 
     def flush(self) -> None:
         """Write out lines a batching writer still holds (at shutdown)."""
@@ -128,6 +131,10 @@ class LogSink:
     def emit(self, level: int, message: str, fields: Mapping[str, object]) -> None:
         now = self.clock.now()
         name = _LEVEL_NAMES.get(level, "info")
+        if self.trace_context is not None:
+            ids = self.trace_context()
+            if ids is not None:
+                fields = {**fields, **ids}
         if self.format == "json":
             entry: dict[str, object] = {"timestamp": now, "level": name, "message": message}
             entry.update(fields)
