@@ -45,6 +45,7 @@ PUBLIC_PING = "/api/bench/public/ping"
 READINESS = "/.backstage/health/v1/readiness"
 TARGET_RPS_RATIO = 0.85
 TARGET_READY_S = 1.5
+LOG_SETTLE_SECONDS = 0.2
 SERVER_START_TIMEOUT = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -184,9 +185,11 @@ class Server:
         return process_cpu_seconds(self.process.pid)
 
     def logged_lines(self) -> int | None:
-        """Lines written since the last call; the log is emptied each time."""
+        """Lines written since the last call; the log is emptied each time. The server
+        writes its log in batches, so the last lines may land a moment after wrk is done."""
         if self.log_path is None:
             return None
+        time.sleep(LOG_SETTLE_SECONDS)
         lines = count_lines(self.log_path)
         os.truncate(self.log_path, 0)
         return lines

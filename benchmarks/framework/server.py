@@ -7,6 +7,8 @@ Started by `bench.py` as a subprocess (`sys.executable server.py <kind> ...`); i
   `GET /api/bench/ping` (default auth policy: needs a token from
   `backend.auth.externalAccess`) and `GET /api/bench/public/ping` (allowed with
   `add_auth_policy(allow="unauthenticated")`). Request log lines go to standard output as JSON.
+  `--telemetry traces|all|sampled` turns OpenTelemetry on (spans to a no-op exporter; `all` adds
+  the metrics), for `telemetry_overhead.py`.
 - `bare`: a Litestar app with the same handler at `/api/bench/ping`, served by
   `granian.server.embed.Server` with the options of the framework's `_server.py`.
 """
@@ -34,11 +36,38 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-async def serve_framework(port: int, token: str, log_level: str) -> None:
+def _telemetry_factory(telemetry: str) -> object | None:
+    """`traces`: every span exported to a no-op exporter as it ends; `all`: that, plus the
+    metrics (an in-memory reader, as a Prometheus scrape would read them); `sampled`:
+    `traces` with one trace in ten sampled."""
+    if telemetry == "off":
+        return None
+    from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class _NoopExporter(SpanExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    readers = [InMemoryMetricReader()] if telemetry == "all" else []
+    env = {}
+    if telemetry == "sampled":  # one request in ten traced, as a busy production unit might
+        env = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+    options = TelemetryOptions(
+        unit="bench", env=env, span_exporter=_NoopExporter(), metric_readers=readers
+    )
+    return telemetry_service_factory(options)
+
+
+async def serve_framework(port: int, token: str, log_level: str, telemetry: str = "off") -> None:
     from backstage_backend_defaults import create_backend
     from bench_plugin import bench_plugin, framework_config
 
     backend = create_backend(config_data=framework_config(port, token, log_level))
+    factory = _telemetry_factory(telemetry)
+    if factory is not None:
+        backend.add(factory)  # type: ignore[arg-type]
     backend.add(bench_plugin())
     await backend.start()
     try:
@@ -84,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default="bench-static-token")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--telemetry", choices=["off", "traces", "all", "sampled"], default="off")
     args = parser.parse_args(argv)
     _pin(args.cpu)
     if args.kind == "framework":
-        coro = serve_framework(args.port, args.token, args.log_level)
+        coro = serve_framework(args.port, args.token, args.log_level, args.telemetry)
     else:
         coro = serve_bare(args.port)
     if args.loop == "uvloop":

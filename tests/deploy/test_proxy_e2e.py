@@ -5,74 +5,24 @@ Postgres and Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import pytest
-from backstage_backend_defaults.topology import render_nginx
 from backstage_backend_test_utils import require_service_url
 
-from ._support import REPO_ROOT, require_nginx, topology
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(check: object, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"{what}: the process exited early: {out!r} {err!r}")
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{what} never happened")
-
-
-def stop(process: subprocess.Popen[bytes], signum: int) -> tuple[bytes, bytes]:
-    if process.poll() is None:
-        process.send_signal(signum)
-    try:
-        return process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-async def drop_databases(url: str, prefix: str) -> None:
-    parts = urlsplit(url)
-    admin = await asyncpg.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password, database="postgres",
-    )  # fmt: skip
-    try:
-        rows = await admin.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-        )
-        for row in rows:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
-    finally:
-        await admin.close()
+from ._processes import drop_databases, free_port, start_nginx, stop, wait_until
+from ._support import REPO_ROOT, require_nginx
 
 
 @dataclass
@@ -126,39 +76,18 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         def unit_ready() -> bool:
             return httpx.get(f"{base}/.backstage/health/v1/readiness").status_code == 200
 
-        wait_until(unit_ready, unit, "the catalog unit's readiness")
+        wait_until(unit_ready, "the catalog unit's readiness", alive=[unit])
 
         # The same renderer as deploy/compose/nginx.conf; here the units are on loopback
         # (the search unit is not running: its port is free, so nginx answers 502).
-        runtime = tmp_path / "nginx"
-        runtime.mkdir()
         ports = {"catalog": unit_port, "search": free_port()}
-        conf = runtime / "nginx.conf"
-        conf.write_text(
-            render_nginx(
-                topology(),
-                upstream=lambda name: f"127.0.0.1:{ports[name]}",
-                listen=f"127.0.0.1:{proxy_port}",
-                runtime_dir=runtime,
-            )
-        )
-        command = [nginx, "-p", str(runtime), "-c", str(conf)]
-        tested = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
-        assert tested.returncode == 0, tested.stderr
-        proxy = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proxy = start_nginx(nginx, tmp_path / "nginx", ports=ports, listen_port=proxy_port)
         proxy_url = f"http://127.0.0.1:{proxy_port}"
-
-        def proxy_up() -> bool:
-            return httpx.get(f"{proxy_url}/nothing").status_code == 404
-
-        wait_until(proxy_up, proxy, "nginx listening")
         yield Deployment(proxy=proxy_url, token=token, unit=unit, unit_url=base)
     finally:
         if proxy is not None:
             stop(proxy, signal.SIGQUIT)
         stop(unit, signal.SIGTERM)
-        import asyncio
-
         asyncio.run(drop_databases(postgres, prefix))
 
 

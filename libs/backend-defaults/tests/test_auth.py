@@ -17,7 +17,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -43,7 +42,11 @@ from backstage_backend_plugin_api import (
     create_backend_plugin,
     create_service_factory,
 )
-from backstage_backend_test_utils import TestBackend, deep_merge, require_service_url
+from backstage_backend_test_utils import (
+    TestBackend,
+    deep_merge,
+    postgres_database_config,
+)
 from backstage_backend_test_utils import start_test_backend as start
 from backstage_common import errors
 from backstage_common.config import Config
@@ -173,24 +176,8 @@ class Pair:
 @pytest.fixture
 async def pg_database() -> AsyncIterator[dict[str, Any]]:
     """`backend.database` on the test Postgres with a unique prefix, dropped afterwards."""
-    url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
-    connection = {
-        "host": url.hostname or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        **({"password": url.password} if url.password else {}),
-    }
-    prefix = f"bstest_auth_{uuid.uuid4().hex[:10]}_"
-    yield {"client": "pg", "connection": connection, "prefix": prefix}
-    admin = await asyncpg.connect(database="postgres", **connection)
-    try:
-        rows = await admin.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-        )
-        for row in rows:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with postgres_database_config("auth") as database:
+        yield database
 
 
 async def start_pair(

@@ -68,7 +68,7 @@ def test_bad_level_and_format_are_refused_with_the_key() -> None:
         capture({"backend": {"logging": {"format": "xml"}}})
 
 
-async def test_lines_logged_in_one_loop_iteration_are_written_together(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_lines_logged_together_are_written_in_one_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import asyncio
     import os
 
@@ -80,13 +80,22 @@ async def test_lines_logged_in_one_loop_iteration_are_written_together(tmp_path)
     try:
         writer(b"one\n")
         writer(b"two\n")
-        assert path.read_bytes() == b""  # held until the loop's next iteration
         await asyncio.sleep(0)
+        assert path.read_bytes() == b""  # held for the lines that follow
+        for _ in range(200):
+            if path.read_bytes():
+                break
+            await asyncio.sleep(0.01)
         assert path.read_bytes() == b"one\ntwo\n"
         writer(b"three\n")
         writer.flush()  # what shutdown calls
         assert path.read_bytes() == b"one\ntwo\nthree\n"
+        big = b"x" * 70_000 + b"\n"
+        writer(b"four\n")
+        writer(big)  # past 64 KiB waiting: written at once
+        assert path.read_bytes() == b"one\ntwo\nthree\nfour\n" + big
     finally:
+        writer.flush()
         os.close(fd)
 
 

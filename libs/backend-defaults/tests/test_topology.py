@@ -14,6 +14,7 @@ from backstage_backend_defaults.topology import (
     HELM_VALUES_PATH,
     NGINX_CONFIG_PATH,
     check_project,
+    compose_discovery_config,
     load_plugin,
     load_topology,
     parse_topology,
@@ -256,6 +257,18 @@ def test_moving_a_plugin_is_an_edit_of_the_topology_then_render(project: Path) -
         {"name": "search", "plugins": []},
     ]
     assert render_project(load_topology(project / TOPOLOGY), project) == []
+
+
+def test_discovery_is_derived_for_any_unit_addresses() -> None:
+    topology = load_topology(REPO_ROOT / TOPOLOGY)
+    composed = yaml.safe_load((REPO_ROOT / COMPOSE_CONFIG_PATH).read_text())
+    assert compose_discovery_config(topology) == composed
+    ports = {"catalog": 7101, "search": 7102}
+    local = compose_discovery_config(topology, unit_url=lambda u: f"http://127.0.0.1:{ports[u]}")
+    assert local["discovery"]["endpoints"] == [
+        {"target": {"internal": "http://127.0.0.1:7101/api/{{pluginId}}"}, "plugins": ["catalog"]},
+        {"target": {"internal": "http://127.0.0.1:7102/api/{{pluginId}}"}, "plugins": ["search"]},
+    ]
 
 
 def test_a_unit_in_the_topology_loads_its_plugins_through_entry_points() -> None:

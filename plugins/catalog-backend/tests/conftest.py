@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-import asyncpg
 import msgspec
 import pytest
 import sqlalchemy as sa
-from backstage_backend_test_utils import require_service_url
+from backstage_backend_test_utils import postgres_database_config
 from backstage_plugin_catalog_backend._tables import (
     refresh_state,
     refresh_state_references,
@@ -31,34 +28,6 @@ def entity_ref_of(entity: Mapping[str, Any]) -> str:
     return f"{entity['kind']}:{namespace}/{metadata['name']}".lower()
 
 
-async def _drop_databases(connection: dict[str, Any], prefix: str) -> None:
-    admin = await asyncpg.connect(database="postgres", **connection)
-    try:
-        rows = await admin.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-        )
-        for row in rows:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@asynccontextmanager
-async def _postgres_config() -> AsyncIterator[dict[str, Any]]:
-    url = urlsplit(require_service_url("BACKSTAGE_TEST_POSTGRES_URL"))
-    connection = {
-        "host": url.hostname or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        **({"password": url.password} if url.password else {}),
-    }
-    prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
-    try:
-        yield {"client": "pg", "connection": connection, "prefix": prefix}
-    finally:
-        await _drop_databases(connection, prefix)
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
     """`backend.database` for a fresh catalog database: SQLite in memory, or a database of
@@ -66,14 +35,14 @@ async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[
     if request.param == "sqlite":
         yield {"client": "better-sqlite3", "connection": ":memory:"}
         return
-    async with _postgres_config() as config:
+    async with postgres_database_config() as config:
         yield config
 
 
 @pytest.fixture
-async def postgres_database_config() -> AsyncIterator[dict[str, Any]]:
+async def postgres_config() -> AsyncIterator[dict[str, Any]]:
     """`backend.database` for a fresh catalog database on the test Postgres only."""
-    async with _postgres_config() as config:
+    async with postgres_database_config() as config:
         yield config
 
 

@@ -194,9 +194,9 @@ async def test_unchanged_results_are_not_rewritten_and_shutdown_leaves_no_task(
 
 
 async def test_two_replicas_on_one_postgres(
-    postgres_database_config: dict[str, Any], tmp_path: Path
+    postgres_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    database_config = postgres_database_config
+    database_config = postgres_config
     files = []
     for index in range(4):
         path = tmp_path / f"c{index}.yaml"

@@ -30,6 +30,7 @@ from backstage_backend_defaults.lifecycle import (
 from backstage_backend_defaults.logger import logger_service_factory, root_logger_service_factory
 from backstage_backend_defaults.root_config import root_config_service_factory
 from backstage_backend_defaults.scheduler import scheduler_service_factory
+from backstage_backend_defaults.telemetry import telemetry_service_factory
 
 __all__ = [
     "Backend",
@@ -63,6 +64,7 @@ def default_service_factories(
         cache_service_factory,
         database_service_factory,
         scheduler_service_factory,
+        telemetry_service_factory(),
     ]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ from backstage_backend_defaults._db_cli import db
 from backstage_backend_defaults._topology_cli import healthcheck, topology
 from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
 from backstage_backend_defaults.root_config import default_config_paths
+from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
 from backstage_backend_defaults.topology import find_topology, load_topology, unit_features
 from backstage_backend_defaults.units import Unit, available_units, load_unit
 
@@ -55,8 +58,18 @@ def config_paths_for_unit(unit_name: str, configs: Sequence[Path]) -> list[Path]
     return _config_paths(load_unit(unit_name), configs)
 
 
+def _telemetry_options(unit: Unit) -> TelemetryOptions:
+    """The unit's telemetry: its name as the service name, the process's `OTEL_*` variables."""
+    try:
+        version = importlib.metadata.version("backstage-backend-defaults")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - always installed
+        version = "0.0.0"
+    return TelemetryOptions(unit=unit.name, version=version, env=dict(os.environ))
+
+
 async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFeature]) -> int:
     backend = create_backend(config_paths=paths)
+    backend.add(telemetry_service_factory(_telemetry_options(unit)))
     for feature in features:
         backend.add(feature)
     stop = asyncio.Event()

@@ -20,6 +20,7 @@ from backstage_backend_test_utils._database import InMemoryDatabaseService
 from backstage_backend_test_utils._discovery import MockDiscovery
 from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
 from backstage_backend_test_utils._mock_services import mock_services
+from backstage_backend_test_utils._postgres import postgres_database_config
 from backstage_backend_test_utils._scheduler import MockScheduler
 from backstage_backend_test_utils._services import REQUIRE_SERVICES_ENV, require_service_url
 from backstage_backend_test_utils._test_backend import (
@@ -46,6 +47,7 @@ __all__ = [
     "deep_merge",
     "mock_credentials",
     "mock_services",
+    "postgres_database_config",
     "require_service_url",
     "service_factories_for_tests",
     "start_test_backend",

@@ -1,7 +1,8 @@
 """The catalog's tables, shared by the processing engine, the stitcher and the REST API.
 
 Entities are kept as JSON text so that reads can hand them to the client verbatim. Every
-entity reference used as a key is the lowercased `kind:namespace/name`.
+entity reference used as a key is the lowercased `kind:namespace/name`. The migrations in
+`migrations/versions` create exactly these tables (a test compares them).
 """
 
 from __future__ import annotations
@@ -105,24 +106,10 @@ search = sa.Table(
     sa.Column("original_value", sa.Text),
     sa.Index("search_key_value_entity_idx", "key", "value", "entity_id"),
     sa.Index("search_key_original_value_entity_idx", "key", "original_value", "entity_id"),
-    sa.Index("search_entity_idx", "entity_id"),
     # EXISTS probes and sort values look up one entity's rows for a key.
     sa.Index("search_entity_key_value_idx", "entity_id", "key", "value"),
 )
 
-
-# Postgres judges a filter like `key = 'kind' AND value = 'component'` from the two
-# columns' statistics taken apart, which misses the real frequency by an order of
-# magnitude; the planner then filters whole sets instead of walking an index for a page.
-# Statistics on the pair fix the estimates.
-def _key_value_statistics(_table: sa.Table, connection: sa.Connection, **_: object) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            "CREATE STATISTICS IF NOT EXISTS search_key_value_stats (mcv) ON key, value FROM search"
-        )
-
-
-sa.event.listen(search, "after_create", _key_value_statistics)
 
 refresh_keys = sa.Table(
     "refresh_keys",

@@ -13,6 +13,8 @@ and counted, and reads as a miss; it never fails a request.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backstage_backend_plugin_api import LoggerService, RootConfigService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import parse_duration
@@ -21,6 +23,10 @@ from backstage_backend_defaults.cache._client import CacheClient, CacheHealth, t
 from backstage_backend_defaults.cache._keys import stored_key
 from backstage_backend_defaults.cache._settings import StoreSettings, read_store_settings
 from backstage_backend_defaults.cache._stores import CacheStore, create_store
+from backstage_backend_defaults.telemetry import Telemetry, TelemetryDep
+
+if TYPE_CHECKING:
+    from backstage_backend_defaults.telemetry._cache import CacheInstruments
 
 __all__ = [
     "CacheClient",
@@ -46,15 +52,29 @@ def _read_default_ttl(config: RootConfigService) -> float | None:
 class CacheManager:
     """The backend's one store connection, handing each plugin its own namespace."""
 
-    def __init__(self, config: RootConfigService, logger: LoggerService) -> None:
+    def __init__(
+        self, config: RootConfigService, logger: LoggerService, telemetry: Telemetry | None = None
+    ) -> None:
         self.settings = read_store_settings(config)
         self.store = create_store(self.settings)
         self.health = CacheHealth(self.settings.describe(), logger)
         self._default_ttl = _read_default_ttl(config)
+        self._instruments: CacheInstruments | None = None
+        if telemetry is not None and telemetry.enabled:
+            from backstage_backend_defaults.telemetry._cache import CacheInstruments
+
+            self._instruments = CacheInstruments(
+                telemetry.tracer, telemetry.meter, self.settings.store
+            )
 
     def for_plugin(self, plugin_id: str) -> CacheClient:
+        store: CacheStore = self.store
+        if self._instruments is not None:  # traced and counted; untouched when telemetry is off
+            from backstage_backend_defaults.telemetry._cache import InstrumentedStore
+
+            store = InstrumentedStore(self.store, plugin_id, self._instruments)
         return CacheClient(
-            self.store,
+            store,
             plugin_id=plugin_id,
             prefix=f"{self.settings.namespace}{plugin_id}:",
             health=self.health,
@@ -66,9 +86,12 @@ class CacheManager:
 
 
 def _create_manager(
-    config: core.RootConfig, logger: core.RootLogger, lifecycle: core.RootLifecycle
+    config: core.RootConfig,
+    logger: core.RootLogger,
+    lifecycle: core.RootLifecycle,
+    telemetry: TelemetryDep,
 ) -> CacheManager:
-    manager = CacheManager(config, logger.child({"service": "cache"}))
+    manager = CacheManager(config, logger.child({"service": "cache"}), telemetry)
     lifecycle.add_shutdown_hook(manager.close)
     return manager
 

@@ -33,11 +33,12 @@ from backstage_backend_defaults.database._settings import (
     read_plugin_settings,
 )
 from backstage_backend_defaults.health import ReadinessChecks
+from backstage_backend_defaults.telemetry import Telemetry, TelemetryDep
 
 if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backstage_backend_defaults.database._sqlite_memory import create_memory_sqlite_engine
+    from backstage_backend_defaults.telemetry._database import PoolGauges
 
 __all__ = [
     "MIGRATIONS_VERSION_TABLE",
@@ -50,6 +51,16 @@ __all__ = [
     "read_plugin_settings",
     "run_migrations",
 ]
+
+
+def create_memory_sqlite_engine(name: str) -> AsyncEngine:
+    """An engine on a new in-memory SQLite database that lives as long as the engine; safe
+    under concurrent sessions (they take turns on one connection)."""
+    from backstage_backend_defaults.database._sqlite_memory import (
+        create_memory_sqlite_engine as create,
+    )
+
+    return create(name)
 
 
 class PluginDatabase:
@@ -80,8 +91,10 @@ class DatabaseManager:
     one engine, and so one pool: each gets a view of it confined to its own schema.
     """
 
-    def __init__(self, config: RootConfigService) -> None:
+    def __init__(self, config: RootConfigService, telemetry: Telemetry | None = None) -> None:
         self._config = config
+        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
+        self._pool_gauges: PoolGauges | None = None
         self._engines: dict[str, asyncio.Task[AsyncEngine]] = {}
         self._settings: dict[str, PluginDatabaseSettings] = {}
         self._shared: dict[tuple[str, ...], AsyncEngine] = {}
@@ -107,15 +120,48 @@ class DatabaseManager:
         from backstage_backend_defaults.database._shared_pool import plugin_view
 
         if not settings.shared_pool:
-            return await create_plugin_engine(settings)
+            engine = await create_plugin_engine(settings)
+            self._trace(settings, engine, shared=False)
+            self._measure(settings, engine, shared=False)
+            return engine
         assert settings.schema is not None
         shared = self._shared.get(settings.pool_key())
         if shared is None:
             shared = self._shared[settings.pool_key()] = create_shared_engine(settings)
+            self._trace(settings, shared, shared=True)
+        self._measure(settings, shared, shared=True)
         view = plugin_view(shared, schema=settings.schema, plugin_id=settings.plugin_id)
         if settings.ensure_exists:
             await ensure_schema(settings, view)
         return view
+
+    def _trace(
+        self, settings: PluginDatabaseSettings, engine: AsyncEngine, *, shared: bool
+    ) -> None:
+        """Spans for a new engine's statements (a shared one's are tagged per statement)."""
+        if self._telemetry is None or self._telemetry.tracer is None:
+            return
+        from backstage_backend_defaults.telemetry._database import trace_statements
+
+        trace_statements(
+            engine.sync_engine,
+            self._telemetry.tracer,
+            system="sqlite" if settings.client == "sqlite" else "postgresql",
+            database=settings.database_name or settings.plugin_id,
+            plugin_id=None if shared else settings.plugin_id,
+        )
+
+    def _measure(
+        self, settings: PluginDatabaseSettings, engine: AsyncEngine, *, shared: bool
+    ) -> None:
+        """The plugin's pool in the pool metrics."""
+        if self._telemetry is None or self._telemetry.meter is None:
+            return
+        if self._pool_gauges is None:
+            from backstage_backend_defaults.telemetry._database import PoolGauges
+
+            self._pool_gauges = PoolGauges(self._telemetry.meter)
+        self._pool_gauges.add(settings.plugin_id, engine.sync_engine.pool, shared=shared)
 
     async def readiness_problems(self) -> list[str]:
         """One line for each plugin whose database cannot be reached now; only plugins that
@@ -136,12 +182,17 @@ class DatabaseManager:
         self._engines.clear()
         self._settings.clear()
         self._shared.clear()
+        if self._pool_gauges is not None:
+            self._pool_gauges.remove_all()
 
 
 def _create_manager(
-    config: core.RootConfig, lifecycle: core.RootLifecycle, health: core.RootHealth
+    config: core.RootConfig,
+    lifecycle: core.RootLifecycle,
+    health: core.RootHealth,
+    telemetry: TelemetryDep,
 ) -> DatabaseManager:
-    manager = DatabaseManager(config)
+    manager = DatabaseManager(config, telemetry)
     lifecycle.add_shutdown_hook(manager.close)
     if isinstance(health, ReadinessChecks):
         health.add_readiness_check(manager.readiness_problems)

@@ -16,6 +16,7 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
 from litestar import Litestar
+from litestar.types import ASGIApp
 
 from backstage_backend_defaults.health import health_route_handlers
 from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
@@ -28,6 +29,7 @@ from backstage_backend_defaults.http_router._server import (
     ListenOptions,
     read_listen_options,
 )
+from backstage_backend_defaults.telemetry import TelemetryDep
 
 __all__ = [
     "BackendAsgiApp",
@@ -82,6 +84,7 @@ async def _create_root_http_router(
     logger: core.RootLogger,
     lifecycle: core.RootLifecycle,
     health: core.RootHealth,
+    telemetry: TelemetryDep,
 ) -> BackendHttp:
     show_stacks = bool(config.get_optional_boolean("backend.errors.showStackTraces"))
     errors = ErrorRenderer(logger, show_stack_traces=show_stacks)
@@ -94,7 +97,12 @@ async def _create_root_http_router(
         logging_config=None,
     )
     asgi = BackendAsgiApp(app, logger.child({"type": "incomingRequest"}), errors)
-    server = HttpServer(asgi, read_listen_options(config))
+    served: ASGIApp = asgi
+    if telemetry.enabled:  # with telemetry off, requests take exactly the plain path
+        from backstage_backend_defaults.telemetry._http import RequestTelemetry
+
+        served = RequestTelemetry(asgi, telemetry)
+    server = HttpServer(served, read_listen_options(config))
     timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
     http = BackendHttp(
         RootHttpRouter(asgi), server, shutdown_timeout=timeout or timedelta(seconds=30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 from backstage_backend_plugin_api import LoggerService
 
@@ -18,6 +20,12 @@ def _json_string(text: str) -> bytes:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return b'"%s"' % text.encode()
     return _encode(text)
+
+
+def _trace_json(ids: Mapping[str, str] | None) -> bytes:
+    if ids is None:
+        return b""
+    return b',"trace_id":"%s","span_id":"%s"' % (ids["trace_id"].encode(), ids["span_id"].encode())
 
 
 class RequestLog:
@@ -69,6 +77,8 @@ class RequestLog:
             self._logger.info(f'"{method} {path}" {status} {duration_ms}ms', meta)
             return
         plugin = b',"plugin":"%s"' % plugin_id.encode() if plugin_id is not None else b""
+        if sink.trace_context is not None:
+            plugin += _trace_json(sink.trace_context())
         path_json = _json_string(path)
         duration = repr(duration_ms).encode()
         method_bytes = method.encode()

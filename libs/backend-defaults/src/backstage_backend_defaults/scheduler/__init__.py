@@ -14,6 +14,9 @@ Config `backend.scheduler` (durations): `pollInterval` (5s), `janitorInterval` (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from backstage_backend_plugin_api import SchedulerService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 
@@ -22,6 +25,10 @@ from backstage_backend_defaults.scheduler._router import scheduler_route_handler
 from backstage_backend_defaults.scheduler._scheduler import PluginTaskScheduler
 from backstage_backend_defaults.scheduler._settings import TaskSettings
 from backstage_backend_defaults.scheduler._table import TASKS_TABLE
+from backstage_backend_defaults.telemetry import TelemetryDep
+
+if TYPE_CHECKING:
+    from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
 
 __all__ = [
     "TASKS_TABLE",
@@ -34,12 +41,23 @@ __all__ = [
 ]
 
 
-def _read_options(config: core.RootConfig) -> SchedulerOptions:
-    return read_scheduler_options(config)
+@dataclass(frozen=True)
+class _SchedulerContext:
+    options: SchedulerOptions
+    instruments: TaskInstruments | None
+
+
+def _read_options(config: core.RootConfig, telemetry: TelemetryDep) -> _SchedulerContext:
+    instruments = None
+    if telemetry.enabled:
+        from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
+
+        instruments = TaskInstruments(telemetry)
+    return _SchedulerContext(read_scheduler_options(config), instruments)
 
 
 def _create_scheduler(
-    options: SchedulerOptions,
+    context: _SchedulerContext,
     database: core.Database,
     logger: core.Logger,
     lifecycle: core.Lifecycle,
@@ -47,7 +65,11 @@ def _create_scheduler(
     router: core.HttpRouter,
 ) -> SchedulerService:
     scheduler = PluginTaskScheduler(
-        plugin_id=metadata.get_id(), database=database, logger=logger, options=options
+        plugin_id=metadata.get_id(),
+        database=database,
+        logger=logger,
+        options=context.options,
+        instruments=context.instruments,
     )
     router.use(*scheduler_route_handlers(scheduler))
     lifecycle.add_shutdown_hook(scheduler.shutdown)

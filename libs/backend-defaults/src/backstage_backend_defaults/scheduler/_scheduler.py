@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backstage_backend_plugin_api import (
     DatabaseService,
@@ -25,6 +25,9 @@ from backstage_backend_defaults.scheduler._runs import CANCELLED, Wakeup, finish
 from backstage_backend_defaults.scheduler._settings import TaskSettings
 from backstage_backend_defaults.scheduler._store import TaskStore
 from backstage_backend_defaults.scheduler._table import ensure_tasks_table
+
+if TYPE_CHECKING:
+    from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
 
 __all__ = ["PluginTaskScheduler"]
 
@@ -58,8 +61,10 @@ class PluginTaskScheduler:
         database: DatabaseService,
         logger: LoggerService,
         options: SchedulerOptions | None = None,
+        instruments: TaskInstruments | None = None,
     ) -> None:
         self.plugin_id = plugin_id
+        self._instruments = instruments
         self._database = database
         self._logger = logger
         self._options = options or SchedulerOptions()
@@ -127,6 +132,8 @@ class PluginTaskScheduler:
             raise ConflictError(f"The scheduler of plugin '{self.plugin_id}' has shut down")
         settings = TaskSettings.from_schedule(schedule)
         logger = self._logger.child({"task": id})
+        if self._instruments is not None:  # each run traced and counted
+            fn = self._instruments.wrap(self.plugin_id, id, fn)
         if schedule.scope == "global":
             worker = GlobalTaskWorker(
                 id, fn, settings, store=self.get_store, logger=logger, options=self._options

@@ -46,12 +46,15 @@ def compose_unit_url(unit: str) -> str:
     return f"http://{unit}:{UNIT_PORT}"
 
 
-def compose_discovery_config(topology: Topology) -> dict[str, Any]:
+def compose_discovery_config(
+    topology: Topology, *, unit_url: Callable[[str], str] = compose_unit_url
+) -> dict[str, Any]:
     """`discovery.endpoints` for every plugin (the same block in every unit): the internal
-    URL is the unit hosting it; the external one stays `backend.baseUrl` (the proxy)."""
+    URL is the unit hosting it, `unit_url(unit)` (its Compose service by default); the
+    external one stays `backend.baseUrl` (the proxy)."""
     endpoints = [
         {
-            "target": {"internal": f"{compose_unit_url(unit.name)}/api/{{{{pluginId}}}}"},
+            "target": {"internal": f"{unit_url(unit.name)}/api/{{{{pluginId}}}}"},
             "plugins": list(unit.plugins),
         }
         for unit in topology.units.values()

@@ -1,0 +1,87 @@
+"""OpenTelemetry for the backend: traces, metrics, trace ids in log lines.
+
+A unit's entry point (`backstage-py start`) builds the providers once, from the standard
+`OTEL_*` variables (`OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`: `otlp`, `console` or
+`none`, the default; `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL`
+`http/protobuf` or `grpc`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, ...), with the
+unit's name as the service name. The services then trace each incoming request, database
+statement, cache call, outgoing httpx call (with W3C trace context) and scheduled task run,
+and count them. With nothing configured, no provider exists and no service does any of it.
+
+Config `backend.metrics.prometheus.{enabled,port,host}` serves the metrics at `/metrics`
+on a port of their own (see `_prometheus`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeAlias
+
+from backstage_backend_plugin_api import (
+    ServiceFactory,
+    ServiceRef,
+    create_service_factory,
+    create_service_ref,
+)
+from backstage_backend_plugin_api import core_services as core
+
+from backstage_backend_defaults.logger import StructuredLogger
+from backstage_backend_defaults.telemetry._exporters import exporter_names
+from backstage_backend_defaults.telemetry._prometheus import (
+    PrometheusEndpoint,
+    PrometheusSettings,
+    read_prometheus_settings,
+)
+from backstage_backend_defaults.telemetry._telemetry import (
+    Telemetry,
+    TelemetryOptions,
+    build_telemetry,
+)
+
+__all__ = [
+    "PrometheusEndpoint",
+    "PrometheusSettings",
+    "Telemetry",
+    "TelemetryDep",
+    "TelemetryOptions",
+    "build_telemetry",
+    "exporter_names",
+    "read_prometheus_settings",
+    "telemetry_service_factory",
+    "telemetry_service_ref",
+]
+
+telemetry_service_ref: ServiceRef[Telemetry] = create_service_ref(
+    id="backstage-py.telemetry", scope="root"
+)
+TelemetryDep: TypeAlias = Annotated[Telemetry, telemetry_service_ref]
+
+
+def telemetry_service_factory(options: TelemetryOptions | None = None) -> ServiceFactory[Telemetry]:
+    """The backend's telemetry; by default only what the config asks for (Prometheus).
+
+    `backstage-py start` passes the unit's name and the process's `OTEL_*` variables.
+    """
+    chosen = options or TelemetryOptions()
+
+    async def factory(
+        config: core.RootConfig, logger: core.RootLogger, lifecycle: core.RootLifecycle
+    ) -> Telemetry:
+        from backstage_backend_defaults.http_router import read_listen_options
+
+        settings = read_prometheus_settings(config, read_listen_options(config).host)
+        telemetry = build_telemetry(chosen, settings)
+        lifecycle.add_shutdown_hook(telemetry.shutdown)
+        if telemetry.tracer is not None and isinstance(logger, StructuredLogger):
+            from backstage_backend_defaults.telemetry._logging import trace_fields
+
+            logger.sink.trace_context = trace_fields
+        if telemetry.prometheus is not None:
+            assert settings is not None
+            logger.info(
+                f"Serving Prometheus metrics on {settings.host}:{telemetry.prometheus.port}/metrics"
+            )
+        return telemetry
+
+    return create_service_factory(
+        service=telemetry_service_ref, factory=factory, initialization="always"
+    )

@@ -1,0 +1,163 @@
+"""The backend's OpenTelemetry providers, built once when the backend starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from backstage_backend_defaults.telemetry._exporters import (
+    metric_exporters,
+    sampler,
+    span_exporters,
+)
+from backstage_backend_defaults.telemetry._prometheus import PrometheusEndpoint, PrometheusSettings
+
+if TYPE_CHECKING:  # the SDK loads only when something is to be exported
+    from opentelemetry.metrics import Meter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Tracer
+
+__all__ = ["INSTRUMENTATION_NAME", "Telemetry", "TelemetryOptions", "build_telemetry"]
+
+INSTRUMENTATION_NAME = "backstage_backend_defaults"
+
+
+@dataclass(frozen=True)
+class TelemetryOptions:
+    """What a unit's entry point asks for.
+
+    `env` holds the `OTEL_*` variables to read (None: read none, so nothing is exported).
+    `span_exporter` and `metric_readers` add exporters of the caller's own (an in-memory
+    exporter in tests), each span exported as it ends. `instrument_httpx` traces outgoing
+    httpx calls and injects W3C trace context into them (process-wide).
+    """
+
+    unit: str = "backstage"
+    version: str = "0.0.0"
+    env: Mapping[str, str] | None = None
+    span_exporter: SpanExporter | None = None
+    metric_readers: Sequence[MetricReader] = field(default_factory=tuple)
+    instrument_httpx: bool = True
+
+
+class Telemetry:
+    """The tracer and meter the backend's services use; None where a signal is off.
+
+    With neither traces nor metrics configured both are None, and the services take their
+    plain code paths: no span, no counter, no per-request work.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        prometheus: PrometheusEndpoint | None = None,
+        httpx_instrumented: bool = False,
+    ) -> None:
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self.prometheus = prometheus
+        self._httpx_instrumented = httpx_instrumented
+        self.tracer: Tracer | None = (
+            tracer_provider.get_tracer(INSTRUMENTATION_NAME) if tracer_provider else None
+        )
+        self.meter: Meter | None = (
+            meter_provider.get_meter(INSTRUMENTATION_NAME) if meter_provider else None
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.tracer is not None or self.meter is not None
+
+    async def shutdown(self) -> None:
+        """Flush what is pending and stop the exporters and the Prometheus endpoint."""
+        if self._httpx_instrumented:
+            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+            HTTPXClientInstrumentor().uninstrument()
+            self._httpx_instrumented = False
+        if self.prometheus is not None:
+            await self.prometheus.stop()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
+
+
+def _resource(options: TelemetryOptions, env: Mapping[str, str]) -> Resource:
+    from opentelemetry.sdk.resources import Resource
+
+    attributes: dict[str, str] = {
+        "service.name": env.get("OTEL_SERVICE_NAME") or options.unit,
+        "service.version": options.version,
+        "backstage.unit": options.unit,
+    }
+    return Resource.create(attributes)
+
+
+def _instrument_httpx(tracer_provider: TracerProvider) -> bool:
+    """Trace httpx calls; False when another backend of this process already does."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    instrumentor = HTTPXClientInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return False
+    instrumentor.instrument(tracer_provider=tracer_provider)
+    return True
+
+
+def build_telemetry(
+    options: TelemetryOptions, prometheus_settings: PrometheusSettings | None
+) -> Telemetry:
+    """Providers for the exporters asked for; a Telemetry with neither when none is."""
+    env: Mapping[str, str] = options.env or {}
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        env = {}
+    exporters = span_exporters(env)
+    metric_exporters_asked = metric_exporters(env)
+    prometheus = PrometheusEndpoint(prometheus_settings) if prometheus_settings else None
+    if (
+        not exporters
+        and options.span_exporter is None
+        and not metric_exporters_asked
+        and not options.metric_readers
+        and prometheus is None
+    ):
+        return Telemetry()
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    readers: list[MetricReader] = [
+        PeriodicExportingMetricReader(exporter) for exporter in metric_exporters_asked
+    ]
+    readers.extend(options.metric_readers)
+    if prometheus is not None:
+        readers.append(prometheus.reader)
+    resource = _resource(options, env)
+    tracer_provider: TracerProvider | None = None
+    if exporters or options.span_exporter is not None:
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler(env))
+        for exporter in exporters:
+            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        if options.span_exporter is not None:
+            tracer_provider.add_span_processor(SimpleSpanProcessor(options.span_exporter))
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers) if readers else None
+    instrumented = False
+    if tracer_provider is not None and options.instrument_httpx:
+        instrumented = _instrument_httpx(tracer_provider)
+    if prometheus is not None:
+        prometheus.start()
+    return Telemetry(
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        prometheus=prometheus,
+        httpx_instrumented=instrumented,
+    )
