@@ -107,11 +107,11 @@ async def _delete_entity(connection: AsyncConnection, uid: str) -> None:
         await stitch_entities(connection, peer_refs)
 
 
-def single_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+def single_routes(engine: AsyncEngine, reads: AsyncEngine) -> list[HTTPRouteHandler]:
     @get("/entities/by-uid/{uid:str}")
     async def get_by_uid(request: Request[Any, Any, Any], uid: FromPath[str]) -> Response[bytes]:
         QueryParams(request, ())
-        async with engine.connect() as connection:
+        async with reads.connect() as connection:
             text = await _final_text(connection, final_entities.c.entity_id == uid)
         if text is None:
             raise NotFoundError(f"No entity with uid {uid}")
@@ -132,7 +132,7 @@ def single_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
     ) -> Response[bytes]:
         QueryParams(request, ())
         ref = f"{kind}:{namespace}/{name}".lower()
-        async with engine.connect() as connection:
+        async with reads.connect() as connection:
             text = await _final_text(connection, final_entities.c.entity_ref == ref)
         if text is None:
             raise NotFoundError(
@@ -149,7 +149,7 @@ def single_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
     ) -> Response[bytes]:
         QueryParams(request, ())
         root_ref = f"{kind}:{namespace}/{name}".lower()
-        async with engine.connect() as connection:
+        async with reads.connect() as connection:
             items = await _ancestry(connection, root_ref)
         body = ",".join(
             '{"entity":' + text + ',"parentEntityRefs":' + _encode(parents).decode() + "}"
