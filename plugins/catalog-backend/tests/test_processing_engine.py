@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import start_test_backend
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_catalog_backend._tables import refresh_state, refresh_state_references
@@ -237,3 +238,32 @@ async def test_two_replicas_on_one_postgres(
     assert {e["spec"]["owner"] for e in components if e["metadata"]["name"].startswith("e0-")} == {
         "team-b"
     }
+
+
+async def test_statistics_are_refreshed_after_a_large_ingestion(
+    postgres_config: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text("---\n".join(component(f"svc-{n}") for n in range(1_200)))
+    probe = Probe()
+    config = locations_config(postgres_config, path)
+    async with start_test_backend(
+        features=[catalog_plugin(), probe_module(probe)], config=config
+    ) as test:
+        await probe.idle()
+        database = await test.backend.get_service(core.database, "catalog")
+        engine = await database.get_engine()
+        analyzed = None
+        for _ in range(200):
+            async with engine.connect() as connection:
+                analyzed = await connection.scalar(
+                    sa.text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'search'")
+                )
+            if analyzed is not None:
+                break
+            await asyncio.sleep(0.05)
+        response = await test.client.get(
+            "/api/catalog/entities/by-query", params={"filter": "kind=component", "limit": "0"}
+        )
+    assert response.json()["totalItems"] == 1_200
+    assert analyzed is not None, "the search table's statistics were not refreshed"

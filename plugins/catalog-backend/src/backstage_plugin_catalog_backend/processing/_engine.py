@@ -63,6 +63,9 @@ _encode = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
 _STITCH_LEASE = timedelta(seconds=60)
 _DRY_RUN_LIMIT = 10_000
+_ANALYZE_AFTER = 1_000
+"""Final entities written since the planner's statistics were last refreshed, after which
+they are refreshed once the engine is idle (Postgres)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,7 @@ class CatalogProcessingEngine:
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._next_orphan_cleanup = 0.0
+        self._written_since_analyze = 0
 
     # -- transactions ----------------------------------------------------------------
 
@@ -341,11 +345,27 @@ class CatalogProcessingEngine:
                 ):
                     self._next_orphan_cleanup = loop.time() + self._options.orphan_cleanup_seconds
                     worked = await self.delete_orphans() > 0 or worked
+                if not worked and self._written_since_analyze >= _ANALYZE_AFTER:
+                    await self.refresh_statistics()
             except Exception as error:  # the loop survives database hiccups
                 self._logger.error("Catalog processing failed", error)
             if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._options.poll_seconds)
+
+    async def refresh_statistics(self) -> None:
+        """Have Postgres re-read the search index's and final entities' statistics.
+
+        After a large ingestion the planner would otherwise plan filters with the row counts
+        of a nearly empty catalog (a sequential scan of every entity per page) until
+        autovacuum gets round to it.
+        """
+        self._written_since_analyze = 0
+        if self._engine.dialect.name != "postgresql":
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(sa.text("ANALYZE search"))
+            await connection.execute(sa.text("ANALYZE final_entities"))
 
     def _next_update(self, now: datetime) -> datetime:
         low, high = self._options.interval or (100.0, 150.0)
@@ -470,7 +490,7 @@ class CatalogProcessingEngine:
                     for ref, ticket in await connection.execute(current)
                     if claimed.get(ref) == ticket
                 ]
-                await stitch_entities(connection, valid)
+                self._written_since_analyze += len(await stitch_entities(connection, valid))
                 for batch in chunks(valid):
                     await connection.execute(
                         sa.delete(stitch_queue).where(stitch_queue.c.entity_ref.in_(batch))
