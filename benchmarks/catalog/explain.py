@@ -1,7 +1,7 @@
 """Query plans and timings of the catalog's entity reads on a seeded Postgres database.
 
 Seeds `--entities` stitched entities (components, APIs, groups, users with owner and
-membership relations) into a fresh database of its own, runs ANALYZE, then prints
+membership relations) into a fresh database of its own, runs VACUUM ANALYZE, then prints
 `EXPLAIN (ANALYZE, BUFFERS)` for the statements the API builds: by-query with a two-key
 filter (first page and a cursor page), facets with and without a filter, by-refs for 200
 refs, and the first chunk of the streamed GET /entities. The database is dropped at the end.
@@ -23,7 +23,7 @@ import asyncpg
 import sqlalchemy as sa
 from _seed import seed
 from backstage_plugin_catalog_backend._tables import metadata
-from backstage_plugin_catalog_backend.api._ordering import OrderField, keyset_clause, order_by
+from backstage_plugin_catalog_backend.api._ordering import OrderField
 from backstage_plugin_catalog_backend.api._queries import select_entities
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -49,26 +49,21 @@ async def _plans(connection: AsyncConnection, refs: list[str], summary: bool) ->
     two_keys = {"kind": "component", "spec.lifecycle": "production"}
     by_name = [OrderField("metadata.name", "asc")]
     entities = select_entities(by_name, predicate=two_keys, require_first=True)
-    first = (
-        sa.select(entities.table)
-        .order_by(*order_by(entities.sort_columns, backwards=False))
-        .limit(21)
-    )
+    first = entities.page(limit=21)
     await _explain(
         connection, "by-query, two-key filter, orderField=metadata.name, limit 20", first, summary
     )
     rows = (await connection.execute(first)).all()
-    cursor_page = first.where(
-        keyset_clause(entities.sort_columns, entities.sort_values(rows[-1]), backwards=False)
-    )
+    cursor_page = entities.page(entities.sort_values(rows[-1]), limit=21)
     await _explain(connection, "by-query cursor page (keyset)", cursor_page, summary)
     unordered = select_entities([], predicate=two_keys)
+    first = unordered.page(limit=101)
+    await _explain(connection, "by-query, two-key filter, no order, limit 100", first, summary)
+    rows = (await connection.execute(first)).all()
     await _explain(
         connection,
-        "by-query, two-key filter, no order, limit 20",
-        sa.select(unordered.table)
-        .order_by(*order_by(unordered.sort_columns, backwards=False))
-        .limit(21),
+        "by-query, two-key filter, no order, cursor page",
+        unordered.page(unordered.sort_values(rows[-1]), limit=101),
         summary,
     )
     from backstage_plugin_catalog_backend.api import _queries
@@ -99,14 +94,13 @@ async def _plans(connection: AsyncConnection, refs: list[str], summary: bool) ->
     ]
     for title, statement in zip(titles, captured, strict=True):
         await _explain(connection, title, statement, summary)
-    stream = select_entities([], predicate=None)
+    stream = select_entities([], predicate=None, tie_breaker="entity_ref")
     await _explain(
-        connection,
-        "GET /entities stream, first chunk of 1000",
-        sa.select(stream.table)
-        .order_by(*order_by(stream.sort_columns, backwards=False))
-        .limit(1000),
-        summary,
+        connection, "GET /entities stream, first chunk of 1000", stream.page(limit=1000), summary
+    )
+    users = select_entities([], predicate={"kind": "user"}, tie_breaker="entity_ref")
+    await _explain(
+        connection, "GET /entities?filter=kind=user, first chunk", users.page(limit=1000), summary
     )
 
 
@@ -124,12 +118,17 @@ async def main() -> None:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
+            # what the plugin's migration adds beside the tables
+            await connection.execute(
+                sa.text("CREATE STATISTICS search_key_value_stats (mcv) ON key, value FROM search")
+            )
         started = time.perf_counter()
         async with engine.begin() as connection:
             refs = await seed(connection, args.entities)
         print(f"seeded {args.entities} entities in {time.perf_counter() - started:.1f} s")
-        async with engine.begin() as connection:
-            await connection.execute(sa.text("ANALYZE"))
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(sa.text("VACUUM ANALYZE"))
         async with engine.connect() as connection:
             count = (await connection.execute(sa.text("SELECT count(*) FROM search"))).scalar()
             print(f"search rows: {count}")

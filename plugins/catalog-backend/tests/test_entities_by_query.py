@@ -319,3 +319,83 @@ async def test_a_key_with_several_values_lists_each_entity_once(
         assert sorted(names[:2]) == ["petstore", "worker"]
         assert names[2:] == ["website"]
         assert set(totals) == {3}
+
+
+async def _pages_both_ways(catalog: Catalog, first: Any) -> list[str]:
+    """Every name forwards one page at a time, checked against the walk back."""
+    forward, totals = await walk(catalog, first, limit=1)
+    assert set(totals) == {len(forward)}
+    info = page(first)[2]
+    last = first
+    while "nextCursor" in info:
+        last = await next_page(catalog, info["nextCursor"], limit=1)
+        info = page(last)[2]
+    backward, info = page(last)[0], page(last)[2]
+    while "prevCursor" in info:
+        names, _, info = page(await next_page(catalog, info["prevCursor"], limit=1))
+        backward = names + backward
+    assert backward == forward
+    return forward
+
+
+async def test_filters_walk_one_condition_and_probe_the_rest(
+    database_config: dict[str, Any],
+) -> None:
+    """A page walks the search rows of one `field=value` condition of the filter (the
+    index gives them in uid order) and only that page of entities is read."""
+    async with started_catalog(database_config) as catalog:
+        production_components = {"petstore", "worker", "monitor"}
+        cases: list[tuple[dict[str, Any], set[str]]] = [
+            ({"filter": "kind=component,spec.lifecycle=production"}, production_components),
+            ({"filter": "spec.lifecycle=production,kind=component"}, production_components),
+            ({"filter": "kind=component,metadata.tags=java"}, {"petstore", "worker"}),
+            ({"filter": "kind=component,spec.type=service,metadata.namespace=ops"}, {"monitor"}),
+            (
+                {"filter": "kind=api,spec.type=grpc,spec.type=openapi"},
+                {"petstore-api", "search-api"},
+            ),
+            ({"filter": ["kind=api", "kind=system"]}, {"petstore-api", "search-api", "pets"}),
+            ({"filter": "kind=component,spec.lifecycle=retired"}, set()),
+        ]
+        for query, expected in cases:
+            everything, total, _ = page(await catalog.get("/entities/by-query", **query))
+            assert set(everything) == expected, query
+            assert total == len(expected), query
+            first = await catalog.get("/entities/by-query", **query, limit=1)
+            assert await _pages_both_ways(catalog, first) == everything, query
+        body = {
+            "query": {"$all": [{"kind": "Component"}, {"$not": {"spec.owner": "team-b"}}]},
+            "limit": 1,
+        }
+        first = await catalog.post("/entities/by-query", body)
+        names = await _pages_both_ways(catalog, first)
+        assert set(names) == {"petstore", "monitor"}
+        if catalog.engine.dialect.name != "postgresql":
+            return
+        with recorded_statements(catalog.engine) as statements:
+            await catalog.get(
+                "/entities/by-query", filter="kind=component,spec.lifecycle=production", limit=2
+            )
+        [read] = [s for s in statements if "final_entity" in s]
+        # the matching ids come from the search rows alone; the page joins its entities
+        assert "search_walk" in read
+        assert read.count("join final_entities") == 1
+        assert "from final_entities" not in read
+
+
+async def test_facets_and_counts_of_a_filter_match_its_entities(
+    database_config: dict[str, Any],
+) -> None:
+    async with started_catalog(database_config) as catalog:
+        response = await catalog.get(
+            "/entity-facets",
+            facet=["spec.lifecycle", "metadata.tags"],
+            filter="kind=component,spec.type=service",
+        )
+        assert response.status_code == 200, response.text
+        facets = response.json()["facets"]
+        assert facets["spec.lifecycle"] == [{"value": "production", "count": 3}]
+        assert sorted((f["value"], f["count"]) for f in facets["metadata.tags"]) == [
+            ("Web", 1),
+            ("java", 2),
+        ]

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 from backstage_common.errors import InputError
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
@@ -27,8 +26,6 @@ from backstage_plugin_catalog_backend.api._fields import Projection, parse_field
 from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._ordering import (
     OrderField,
-    keyset_clause,
-    order_by,
     parse_order_field_params,
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
@@ -86,17 +83,13 @@ async def _run(engine: AsyncEngine, request: _Request) -> str:
         cursor.order_fields, predicate=cursor.predicate, full_text=full_text, require_first=True
     )
     backwards = cursor.is_previous
-    statement = sa.select(entities.table).order_by(
-        *order_by(entities.sort_columns, backwards=backwards)
-    )
-    if cursor.order_field_values is not None:
-        statement = statement.where(
-            keyset_clause(entities.sort_columns, cursor.order_field_values, backwards=backwards)
-        )
-    if request.initial and request.offset:
-        statement = statement.offset(request.offset)
     limit = request.limit
-    statement = statement.limit(limit if backwards else limit + 1)
+    statement = entities.page(
+        cursor.order_field_values,
+        backwards=backwards,
+        limit=limit if backwards else limit + 1,
+        offset=request.offset if request.initial else None,
+    )
 
     async with engine.connect() as connection:
         rows = list((await connection.execute(statement)).all()) if limit > 0 else []

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import sqlalchemy as sa
 from backstage_common.errors import InputError
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
@@ -28,13 +27,11 @@ from backstage_plugin_catalog_backend.api._fields import Projection, parse_field
 from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._ordering import (
     OrderField,
-    keyset_clause,
-    order_by,
     parse_order_params,
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._predicates import Predicate
-from backstage_plugin_catalog_backend.api._queries import EntitySelect, select_entities
+from backstage_plugin_catalog_backend.api._queries import select_entities
 from backstage_plugin_catalog_backend.api._responses import (
     JSON_MEDIA_TYPE,
     entity_text,
@@ -45,17 +42,6 @@ __all__ = ["STREAM_CHUNK_SIZE", "list_routes"]
 
 STREAM_CHUNK_SIZE = 1000
 _PARAMS = frozenset({"fields", "limit", "filter", "offset", "after", "order"})
-
-
-def _page_statement(
-    entities: EntitySelect, after: SortValues | None, limit: int | None
-) -> sa.Select[Any]:
-    statement = sa.select(entities.table).order_by(
-        *order_by(entities.sort_columns, backwards=False)
-    )
-    if after is not None:
-        statement = statement.where(keyset_clause(entities.sort_columns, after, backwards=False))
-    return statement if limit is None else statement.limit(limit)
 
 
 @dataclass(frozen=True)
@@ -76,12 +62,12 @@ class _Listing:
     ) -> list[tuple[SortValues, str]]:
         if not self.order:
             entities = select_entities([], predicate=self.predicate, tie_breaker=self.tie_breaker)
-            rows = (await connection.execute(_page_statement(entities, after, limit))).all()
+            rows = (await connection.execute(entities.page(after, limit=limit))).all()
             return [(entities.sort_values(row), row.final_entity) for row in rows]
         found: list[tuple[SortValues, str]] = []
         if after is None or after[0] is not None:
             having = select_entities(self.order, predicate=self.predicate, require_first=True)
-            rows = (await connection.execute(_page_statement(having, after, limit))).all()
+            rows = (await connection.execute(having.page(after, limit=limit))).all()
             found = [(having.sort_values(row), row.final_entity) for row in rows]
             if len(found) == limit:
                 return found
@@ -92,7 +78,7 @@ class _Listing:
             lacking_key=self.order[0].key,
             tie_descending=self.order[0].order == "desc",
         )
-        statement = _page_statement(lacking, after[1:] if after else None, limit - len(found))
+        statement = lacking.page(after[1:] if after else None, limit=limit - len(found))
         rows = (await connection.execute(statement)).all()
         return found + [([None, *lacking.sort_values(row)], row.final_entity) for row in rows]
 
@@ -145,9 +131,7 @@ async def _paged(
         entities = select_entities(
             listing.order, predicate=listing.predicate, tie_breaker=listing.tie_breaker
         )
-        statement = _page_statement(entities, None, wanted)
-        if offset:
-            statement = statement.offset(offset)
+        statement = entities.page(limit=wanted, offset=offset)
         rows = (await connection.execute(statement)).all()
     return [(entities.sort_values(row), row.final_entity) for row in rows]
 

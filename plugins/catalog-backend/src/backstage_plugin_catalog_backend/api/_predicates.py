@@ -21,7 +21,14 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from backstage_plugin_catalog_backend._tables import search
 
-__all__ = ["Predicate", "combine_all", "predicate_clause", "predicate_problem", "search_text"]
+__all__ = [
+    "Predicate",
+    "combine_all",
+    "predicate_clause",
+    "predicate_problem",
+    "search_text",
+    "split_equality",
+]
 
 Predicate = dict[str, Any]
 
@@ -134,6 +141,46 @@ def combine_all(predicates: Sequence[Predicate | None]) -> Predicate | None:
     if not present:
         return None
     return present[0] if len(present) == 1 else {"$all": present}
+
+
+# Keys most entities share a few values of: a poor first condition to walk.
+_BROAD_KEYS = frozenset({"kind", "apiversion", "metadata.namespace"})
+
+
+def _conjuncts(predicate: Predicate) -> list[Predicate]:
+    """The conditions a predicate ANDs at its top (through nested `$all` arrays)."""
+    parts: list[Predicate] = []
+    for key, value in predicate.items():
+        if key == "$all" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for item in value:
+                parts.extend(_conjuncts(item))
+        else:
+            parts.append({key: value})
+    return parts
+
+
+def split_equality(predicate: Predicate | None) -> tuple[str, str, Predicate | None] | None:
+    """A `field: primitive` condition that every match must meet, as (lowercased key,
+    search text), with the predicate left once it is taken out; None when there is none.
+
+    A query can walk the search rows of that key and value (one per entity at most, as
+    rows are unique per entity, key and value) instead of every entity.
+    """
+    if predicate is None:
+        return None
+    parts = _conjuncts(predicate)
+    found = [
+        index
+        for index, part in enumerate(parts)
+        if not next(iter(part)).startswith("$") and _is_primitive(next(iter(part.values())))
+    ]
+    if not found:
+        return None
+    narrow = [index for index in found if next(iter(parts[index])).lower() not in _BROAD_KEYS]
+    chosen = (narrow or found)[0]
+    [(field, value)] = parts[chosen].items()
+    rest = parts[:chosen] + parts[chosen + 1 :]
+    return field.lower(), search_text(value), combine_all(rest)
 
 
 def _exists(

@@ -1,7 +1,9 @@
 """The SQL behind the entity reads: filtered, ordered entity selects, counts, refs, facets.
 
-Every read is one set-based statement over `final_entities` with EXISTS conditions on
-`search`; nothing loops over entities.
+Every read is one set-based statement: the matching ids come from the `search` table
+(walking the rows of one `field: value` condition of the filter, in `entity_id` order, with
+EXISTS probes for the others) and only the page of them is joined to `final_entities`;
+nothing loops over entities.
 """
 
 from __future__ import annotations
@@ -17,8 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from backstage_plugin_catalog_backend._tables import final_entities, search
-from backstage_plugin_catalog_backend.api._ordering import OrderField, SortColumn, smallest_value
-from backstage_plugin_catalog_backend.api._predicates import Predicate, predicate_clause
+from backstage_plugin_catalog_backend.api._ordering import (
+    OrderField,
+    SortColumn,
+    keyset_clause,
+    order_by,
+    smallest_value,
+)
+from backstage_plugin_catalog_backend.api._predicates import (
+    Predicate,
+    predicate_clause,
+    split_equality,
+)
 
 __all__ = [
     "EntitySelect",
@@ -42,8 +54,14 @@ class FullTextFilter:
 
 @dataclass(frozen=True)
 class EntitySelect:
-    """A derived table of the matching entities (`entity_id`, `entity_ref`,
-    `final_entity`, `sort_<i>`) and the columns that order it, uid last."""
+    """A derived table of the matching entities' ids (`entity_id`, with `entity_ref` when it
+    breaks ties, and `sort_<i>`) and the columns that order it, tie breaker last.
+
+    It reads the `search` table alone whenever it can; `page` then joins the final entities
+    to one page of ids only, so a page costs the same whatever the size of the catalog.
+    Where the final entities are read anyway (no `field: value` condition to walk, or ties
+    broken by ref), the table carries `final_entity` itself.
+    """
 
     table: sa.Subquery
     sort_columns: list[SortColumn]
@@ -51,23 +69,89 @@ class EntitySelect:
     def sort_values(self, row: Any) -> list[str | None]:
         return [row._mapping[sort.column.name] for sort in self.sort_columns]
 
-
-def _conditions(
-    entity_id: ColumnElement[Any], predicate: Predicate | None, full_text: FullTextFilter | None
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [final_entities.c.final_entity.is_not(None)]
-    if predicate is not None:
-        conditions.append(predicate_clause(predicate, entity_id))
-    if full_text is not None and full_text.term:
-        text = search.alias("search_text")
-        conditions.append(
-            sa.exists().where(
-                text.c.entity_id == entity_id,
-                text.c.key.in_(full_text.keys),
-                text.c.value.like(f"%{full_text.term}%"),
-            )
+    def page(
+        self,
+        after: Sequence[str | None] | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> sa.Select[Any]:
+        """The rows (sort values and `final_entity`) after the row whose sort values are
+        `after` (before it, walking back), in order."""
+        ids = sa.select(self.table).order_by(*order_by(self.sort_columns, backwards=backwards))
+        if after is not None:
+            ids = ids.where(keyset_clause(self.sort_columns, after, backwards=backwards))
+        if offset:
+            ids = ids.offset(offset)
+        if limit is not None:
+            ids = ids.limit(limit)
+        if "final_entity" in self.table.c:  # read from the final entities already
+            return ids
+        page = ids.subquery("page")
+        columns = [
+            SortColumn(page.c[sort.column.name], sort.descending, sort.nullable)
+            for sort in self.sort_columns
+        ]
+        fe = final_entities
+        return (
+            sa.select(page, fe.c.final_entity)
+            .select_from(page.join(fe, fe.c.entity_id == page.c.entity_id))
+            .order_by(*order_by(columns, backwards=backwards))
         )
-    return conditions
+
+
+@dataclass(frozen=True)
+class _Matching:
+    """Where matching entity ids come from: a FROM clause, its id column, its conditions."""
+
+    source: sa.FromClause
+    entity_id: ColumnElement[Any]
+    conditions: list[ColumnElement[bool]]
+
+
+def _full_text_clause(
+    entity_id: ColumnElement[Any], full_text: FullTextFilter
+) -> ColumnElement[bool]:
+    text = search.alias("search_text")
+    return sa.exists().where(
+        text.c.entity_id == entity_id,
+        text.c.key.in_(full_text.keys),
+        text.c.value.like(f"%{full_text.term}%"),
+    )
+
+
+def _matching(
+    predicate: Predicate | None,
+    full_text: FullTextFilter | None,
+    walked: _Matching | None = None,
+) -> _Matching:
+    """The ids of the entities matching `predicate` and `full_text`, among `walked`.
+
+    Without `walked`, the search rows of a `field: value` condition of the predicate are
+    walked (in `entity_id` order in their index) when it has one, else the final entities.
+    """
+    if walked is None:
+        split = split_equality(predicate)
+        if split is not None:
+            key, value, predicate = split
+            rows = search.alias("search_walk")
+            walked = _Matching(rows, rows.c.entity_id, [rows.c.key == key, rows.c.value == value])
+        else:
+            fe = final_entities
+            walked = _Matching(fe, fe.c.entity_id, [fe.c.final_entity.is_not(None)])
+    if predicate is not None:
+        walked.conditions.append(predicate_clause(predicate, walked.entity_id))
+    if full_text is not None and full_text.term:
+        walked.conditions.append(_full_text_clause(walked.entity_id, full_text))
+    return walked
+
+
+def _has_value(entity_id: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    row = search.alias("search_value")
+    return sa.exists().where(
+        row.c.entity_id == entity_id, row.c.key == key, row.c.value.is_not(None)
+    )
 
 
 def select_entities(
@@ -83,45 +167,48 @@ def select_entities(
     """Matching entities with their sort values. With `require_first`, entities lacking a
     value for the first order field are left out, and that field's index drives the scan;
     with `lacking_key`, only entities without a value for that key are kept. The tie
-    breaker follows the first order field's direction unless `tie_descending` is given.
+    breaker (`entity_id` or `entity_ref`) follows the first order field's direction
+    unless `tie_descending` is given.
     """
-    fe = final_entities
-    source: sa.FromClause = fe
-    conditions = _conditions(fe.c.entity_id, predicate, full_text)
-    if lacking_key is not None:
-        row = search.alias("search_lacking")
-        conditions.append(
-            ~sa.exists().where(
-                row.c.entity_id == fe.c.entity_id,
-                row.c.key == lacking_key,
-                row.c.value.is_not(None),
-            )
-        )
-    sort_expressions: list[ColumnElement[Any]] = []
-    for index, field in enumerate(order_fields):
-        if index == 0 and require_first:
-            driver = search.alias("order_0")
-            lower = search.alias("order_0_lower")
-            source = driver.join(fe, fe.c.entity_id == driver.c.entity_id)
-            conditions += [
-                driver.c.key == field.key,
+    first_drives = require_first and bool(order_fields)
+    walked = None
+    if first_drives:
+        # The first order field's search rows, in value order, each entity at its lowest.
+        driver, lower = search.alias("order_0"), search.alias("order_0_lower")
+        key = order_fields[0].key
+        walked = _Matching(
+            driver,
+            driver.c.entity_id,
+            [
+                driver.c.key == key,
                 driver.c.value.is_not(None),
                 ~sa.exists().where(
                     lower.c.entity_id == driver.c.entity_id,
-                    lower.c.key == field.key,
+                    lower.c.key == key,
                     lower.c.value < driver.c.value,
                 ),
-            ]
-            sort_expressions.append(driver.c.value)
-        else:
-            sort_expressions.append(smallest_value(fe.c.entity_id, field.key))
-    table = (
-        sa.select(
-            fe.c.entity_id,
-            fe.c.entity_ref,
-            fe.c.final_entity,
-            *(expr.label(f"sort_{i}") for i, expr in enumerate(sort_expressions)),
+            ],
         )
+    matching = _matching(predicate, full_text, walked)
+    source, entity_id, conditions = matching.source, matching.entity_id, matching.conditions
+    if lacking_key is not None:
+        conditions.append(~_has_value(entity_id, lacking_key))
+    sort_expressions: list[ColumnElement[Any]] = [
+        driver.c.value if index == 0 and first_drives else smallest_value(entity_id, field.key)
+        for index, field in enumerate(order_fields)
+    ]
+    fe = final_entities
+    columns: list[ColumnElement[Any]] = [entity_id.label("entity_id")]
+    if tie_breaker == "entity_ref":
+        if matching.source is not fe:
+            source = source.join(fe, fe.c.entity_id == entity_id)
+        columns.append(fe.c.entity_ref)
+    elif tie_breaker != "entity_id":
+        raise ValueError(f"unknown tie breaker {tie_breaker!r}")
+    if matching.source is fe or tie_breaker == "entity_ref":
+        columns.append(fe.c.final_entity)
+    table = (
+        sa.select(*columns, *(expr.label(f"sort_{i}") for i, expr in enumerate(sort_expressions)))
         .select_from(source)
         .where(*conditions)
         .subquery("entities")
@@ -131,16 +218,18 @@ def select_entities(
         if tie_descending is not None
         else bool(order_fields) and order_fields[0].order == "desc"
     )
-    columns = [
+    sort_columns = [
         SortColumn(
             table.c[f"sort_{i}"],
             descending=field.order == "desc",
-            nullable=not (i == 0 and require_first),
+            nullable=not (i == 0 and first_drives),
         )
         for i, field in enumerate(order_fields)
     ]
-    columns.append(SortColumn(table.c[tie_breaker], descending=first_descending, nullable=False))
-    return EntitySelect(table, columns)
+    sort_columns.append(
+        SortColumn(table.c[tie_breaker], descending=first_descending, nullable=False)
+    )
+    return EntitySelect(table, sort_columns)
 
 
 async def count_entities(
@@ -151,18 +240,10 @@ async def count_entities(
     required_key: str | None,
 ) -> int:
     """How many entities match; with `required_key`, only those having a value for it."""
-    fe = final_entities
-    conditions = _conditions(fe.c.entity_id, predicate, full_text)
+    matching = _matching(predicate, full_text)
     if required_key is not None:
-        row = search.alias("search_required")
-        conditions.append(
-            sa.exists().where(
-                row.c.entity_id == fe.c.entity_id,
-                row.c.key == required_key,
-                row.c.value.is_not(None),
-            )
-        )
-    statement = sa.select(sa.func.count()).select_from(fe).where(*conditions)
+        matching.conditions.append(_has_value(matching.entity_id, required_key))
+    statement = sa.select(sa.func.count()).select_from(matching.source).where(*matching.conditions)
     return int((await connection.execute(statement)).scalar_one())
 
 
@@ -185,9 +266,10 @@ async def entities_by_refs(
     if not wanted:
         return {}
     fe = final_entities
-    statement = sa.select(fe.c.entity_ref, fe.c.final_entity).where(
-        _ref_match(connection, wanted), *_conditions(fe.c.entity_id, predicate, None)
-    )
+    conditions = [_ref_match(connection, wanted), fe.c.final_entity.is_not(None)]
+    if predicate is not None:
+        conditions.append(predicate_clause(predicate, fe.c.entity_id))
+    statement = sa.select(fe.c.entity_ref, fe.c.final_entity).where(*conditions)
     return {ref: text for ref, text in await connection.execute(statement)}
 
 
@@ -199,15 +281,9 @@ async def entity_facets(
         search.c.key.in_(sorted(set(keys))), search.c.original_value.is_not(None)
     )
     if predicate is not None:
-        fe = final_entities
-        matching = (
-            sa.select(fe.c.entity_id)
-            .where(*_conditions(fe.c.entity_id, predicate, None))
-            .subquery("filtered")
-        )
-        statement = statement.select_from(
-            search.join(matching, matching.c.entity_id == search.c.entity_id)
-        )
+        matching = _matching(predicate, None)
+        ids = sa.select(matching.entity_id).select_from(matching.source).where(*matching.conditions)
+        statement = statement.where(search.c.entity_id.in_(ids))
     statement = statement.group_by(search.c.key, search.c.original_value).order_by(
         search.c.key, search.c.original_value
     )

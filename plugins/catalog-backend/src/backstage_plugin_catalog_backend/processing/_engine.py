@@ -354,18 +354,20 @@ class CatalogProcessingEngine:
                     await asyncio.wait_for(self._wake.wait(), self._options.poll_seconds)
 
     async def refresh_statistics(self) -> None:
-        """Have Postgres re-read the search index's and final entities' statistics.
+        """Have Postgres vacuum the search index and final entities and re-read their
+        statistics.
 
         After a large ingestion the planner would otherwise plan filters with the row counts
-        of a nearly empty catalog (a sequential scan of every entity per page) until
-        autovacuum gets round to it.
+        of a nearly empty catalog (a sequential scan of every entity per page), and walks of
+        the search index would visit the table for each row (its pages not yet marked all
+        visible), until autovacuum gets round to it.
         """
         self._written_since_analyze = 0
         if self._engine.dialect.name != "postgresql":
             return
-        async with self._engine.begin() as connection:
-            await connection.execute(sa.text("ANALYZE search"))
-            await connection.execute(sa.text("ANALYZE final_entities"))
+        async with self._engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(sa.text("VACUUM (ANALYZE) search, final_entities"))
 
     def _next_update(self, now: datetime) -> datetime:
         low, high = self._options.interval or (100.0, 150.0)
