@@ -205,9 +205,14 @@ def tail(path: Path, limit: int = 3000) -> str:
 
 
 def backend_config(
-    port: int, database: dict[str, Any], token: str, static_port: int
+    port: int,
+    database: dict[str, Any],
+    token: str,
+    static_port: int,
+    processing_interval: float | None = None,
 ) -> dict[str, Any]:
     """The config both implementations read (Backstage's keys; ours reads the same)."""
+    interval = {"hours": 24} if processing_interval is None else {"seconds": processing_interval}
     return {
         "backend": {
             "baseUrl": f"http://{HOST}:{port}",
@@ -221,7 +226,7 @@ def backend_config(
             "reading": {"allow": [{"host": f"{HOST}:{static_port}"}]},
         },
         "catalog": {
-            "processingInterval": {"hours": 24},
+            "processingInterval": interval,
             "rules": [{"allow": KINDS}],
         },
     }
@@ -282,7 +287,7 @@ def measure(
     token = secrets.token_hex(16)
     prefix = f"bench_catalog_{os.getpid()}_{secrets.token_hex(3)}_{name}_"
     database = database_for(options, name, prefix, workdir)
-    config = backend_config(port, database, token, static_port)
+    config = backend_config(port, database, token, static_port, options.processing_interval)
     build = ours_run if name == "ours" else backstage_run
     run = build(options, workdir, config, port)
     progress(f"starting {name}: {' '.join(run.command)}")
@@ -329,6 +334,9 @@ def load(
     ]
     if options.gzip:
         command.append("--gzip")
+    if options.processing_interval is not None:
+        # one interval for the change to be seen, plus the time to re-process it
+        command.append(f"--change-timeout={options.processing_interval * 2}")
     if options.workloads:
         command.append(f"--workloads={options.workloads}")
     with subprocess.Popen(
@@ -460,6 +468,13 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workloads", help="a subset of load.py's workloads, comma-separated")
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    parser.add_argument(
+        "--processing-interval",
+        type=float,
+        help="seconds between re-processings of an entity (default: a day, so reads are not "
+        "mixed with processing); with it, a last step edits one file of the catalog and "
+        "measures how long until the change is served",
+    )
     options = parser.parse_args(argv)
     if options.db == "sqlite" and options.only == "backstage":
         parser.error("--db sqlite measures ours alone: Backstage runs on Postgres here")

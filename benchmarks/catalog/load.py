@@ -652,6 +652,45 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def edit_one_file(folder: Path) -> tuple[Path, bytes, str, str]:
+    """Give a component of the middle file a new description; (file, its original bytes,
+    the component's ref, the new description)."""
+    import yaml
+
+    files = sorted(folder.glob("entities-*.yaml"))
+    if not files:
+        raise LoadError(f"no entities-*.yaml in {folder}")
+    path = files[len(files) // 2]
+    original = path.read_bytes()
+    documents = list(yaml.safe_load_all(original))
+    entity = next(doc for doc in documents if doc.get("kind") == "Component")
+    marker = f"changed at {time.time_ns()}"
+    entity["metadata"]["description"] = marker
+    ref = f"component:{entity['metadata'].get('namespace', 'default')}/{entity['metadata']['name']}"
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return path, original, ref, marker
+
+
+async def change_one_file(target: Target, folder: Path, timeout: float) -> dict[str, Any]:
+    """Edit one served file and time how long until the catalog serves the change; the
+    file is restored afterwards."""
+    path, original, ref, marker = edit_one_file(folder)
+    conn = target.connection()
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            found = await get_json(conn, entity_path(target.prefix, ref))
+            if found["metadata"].get("description") == marker:
+                visible_s = time.monotonic() - started
+                progress(f"the change to {path.name} was served after {visible_s:.1f} s")
+                return {"file": path.name, "entity": ref, "visible_s": round(visible_s, 1)}
+            await asyncio.sleep(0.5)
+        raise LoadError(f"the change to {path.name} ({ref}) was not served in {timeout} s")
+    finally:
+        path.write_bytes(original)
+        await conn.close()
+
+
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     target = Target.parse(options.base_url, options.token)
     manifest = Manifest.load(options.catalog)
@@ -684,6 +723,10 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                     figures[key][workload.name] = await measure(
                         target, workload, options, gzip, sampler
                     )
+        if options.change_timeout:
+            figures["change"] = await change_one_file(
+                target, options.catalog, options.change_timeout
+            )
     finally:
         sampler.stop()
     if options.pid:
@@ -712,6 +755,13 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--gzip", action="store_true", help="a second pass with gzip")
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--change-timeout",
+        type=float,
+        default=0.0,
+        help="after the reads, edit one file of --catalog and wait up to this many seconds "
+        "for the change to be served (0: no such step)",
+    )
     parser.add_argument(
         "--workloads",
         default="by_name,by_query,by_refs,facets,users",
