@@ -653,17 +653,21 @@ def progress(message: str) -> None:
 
 
 def edit_one_file(folder: Path) -> tuple[Path, bytes, str, str]:
-    """Give a component of the middle file a new description; (file, its original bytes,
-    the component's ref, the new description)."""
+    """Give a component of a file in the middle a new description; (file, its original
+    bytes, the component's ref, the new description)."""
     import yaml
 
     files = sorted(folder.glob("entities-*.yaml"))
-    if not files:
-        raise LoadError(f"no entities-*.yaml in {folder}")
-    path = files[len(files) // 2]
-    original = path.read_bytes()
-    documents = list(yaml.safe_load_all(original))
-    entity = next(doc for doc in documents if doc.get("kind") == "Component")
+    # from the middle file on, the first that holds a component
+    for path in files[len(files) // 2 :] + files[: len(files) // 2]:
+        original = path.read_bytes()
+        documents = list(yaml.safe_load_all(original))
+        components = [doc for doc in documents if doc.get("kind") == "Component"]
+        if components:
+            break
+    else:
+        raise LoadError(f"no component in the entities-*.yaml files of {folder}")
+    entity = components[0]
     marker = f"changed at {time.time_ns()}"
     entity["metadata"]["description"] = marker
     ref = f"component:{entity['metadata'].get('namespace', 'default')}/{entity['metadata']['name']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -359,3 +360,16 @@ def test_the_kind_schemas_are_valid_draft_7() -> None:
 def test_format_rules(check: Callable[[Any], bool], valid: list[Any], invalid: list[Any]) -> None:
     assert [value for value in valid if not check(value)] == []
     assert [value for value in invalid if check(value)] == []
+
+
+def test_values_that_are_not_json_data_are_reported_not_crashed_on() -> None:
+    """YAML gives dates and the like; the fast check cannot read them, the full one reports
+    them at their path."""
+    entity = copy.deepcopy(_component())
+    entity["metadata"]["title"] = datetime.date(2024, 1, 31)
+    entity["spec"]["lifecycle"] = {1, 2}
+    violations = {v.path: v.message for v in entity_violations(entity)}
+    assert violations == {
+        "metadata.title": "must be a string",
+        "spec.lifecycle": "must be a string",
+    }

@@ -5,6 +5,7 @@ Each check takes any value and answers whether it is a string of the right form.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -60,6 +61,11 @@ def _prefix_and_or_suffix(value: Any, suffix_ok: Callable[[str], bool]) -> bool:
     """`<suffix>` or `<dns-subdomain>/<suffix>`: at most one slash."""
     if not isinstance(value, str):
         return False
+    return _prefixed(value, suffix_ok)
+
+
+@functools.lru_cache(maxsize=4096)  # keys such as annotation keys recur in every entity
+def _prefixed(value: str, suffix_ok: Callable[[str], bool]) -> bool:
     parts = value.split("/")
     if len(parts) == 1:
         return suffix_ok(parts[0])
