@@ -203,6 +203,16 @@ class AnnotateLocationProcessor:
         return entity
 
 
+def _has_placeholder(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_placeholder(item) for item in value)
+    if not isinstance(value, dict):
+        return False
+    if len(value) == 1 and next(iter(value)) in _PLACEHOLDERS:
+        return True
+    return any(_has_placeholder(item) for item in value.values())
+
+
 class PlaceholderProcessor:
     """Replaces `{$text: ref}`, `{$json: ref}` and `{$yaml: ref}` by what `ref` holds,
     read relative to the entity's location and only from the location's own host."""
@@ -219,6 +229,8 @@ class PlaceholderProcessor:
         emit: CatalogProcessorEmit,
         origin_location: LocationSpec,
     ) -> dict[str, Any]:
+        if not _has_placeholder(entity):  # the common case: no coroutine per node
+            return entity
         result: dict[str, Any] = await self._walk(entity, location, emit)
         return result
 
