@@ -1,14 +1,14 @@
 """core.rootHttpRouter and core.httpRouter: one Litestar app per backend, served by granian.
 
 Config: `backend.listen`, `backend.cors`, `backend.server.requestBodyLimit` (bytes, or a
-string such as `'10mb'`; 413 past it), `backend.lifecycle.startupRequestPauseTimeout`,
+string such as `'10mb'`; 413 past it), `backend.compression` (`enabled`, `threshold`,
+`level`: gzip responses), `backend.lifecycle.startupRequestPauseTimeout`,
 `backend.lifecycle.shutdownTimeout` (how long in-flight requests may take to finish),
 `backend.errors.showStackTraces`, `backend.auth.dangerouslyDisableDefaultAuthPolicy`.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from backstage_backend_plugin_api import RootConfigService, create_service_factory
@@ -20,6 +20,10 @@ from litestar.types import ASGIApp
 
 from backstage_backend_defaults.health import health_route_handlers
 from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
+from backstage_backend_defaults.http_router._compression import (
+    CompressionOptions,
+    read_compression_options,
+)
 from backstage_backend_defaults.http_router._cors import read_cors_config
 from backstage_backend_defaults.http_router._errors import ErrorRenderer, error_status
 from backstage_backend_defaults.http_router._gate import PluginGate
@@ -29,10 +33,12 @@ from backstage_backend_defaults.http_router._server import (
     ListenOptions,
     read_listen_options,
 )
+from backstage_backend_defaults.http_router._sizes import read_size
 from backstage_backend_defaults.telemetry import TelemetryDep
 
 __all__ = [
     "BackendAsgiApp",
+    "CompressionOptions",
     "ErrorRenderer",
     "HttpServer",
     "ListenOptions",
@@ -40,23 +46,14 @@ __all__ = [
     "RootHttpRouter",
     "error_status",
     "http_router_service_factory",
+    "read_compression_options",
     "read_listen_options",
     "root_http_router_service_factory",
 ]
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
-
 
 def read_body_limit(config: RootConfigService) -> int:
-    key = "backend.server.requestBodyLimit"
-    value = config.get_optional(key)
-    if value is None:
-        return 10 * 1024**2
-    match = _SIZE.match(str(value)) if not isinstance(value, bool) else None
-    if match is None:
-        raise InputError(f"Invalid value '{value}' for '{key}', use bytes or e.g. '10mb'")
-    return int(match.group(1)) * _UNITS[(match.group(2) or "b").lower()]
+    return read_size(config, "backend.server.requestBodyLimit", 10 * 1024**2)
 
 
 class BackendHttp:
@@ -96,7 +93,12 @@ async def _create_root_http_router(
         openapi_config=None,
         logging_config=None,
     )
-    asgi = BackendAsgiApp(app, logger.child({"type": "incomingRequest"}), errors)
+    asgi = BackendAsgiApp(
+        app,
+        logger.child({"type": "incomingRequest"}),
+        errors,
+        compression=read_compression_options(config),
+    )
     served: ASGIApp = asgi
     if telemetry.enabled:  # with telemetry off, requests take exactly the plain path
         from backstage_backend_defaults.telemetry._http import RequestTelemetry

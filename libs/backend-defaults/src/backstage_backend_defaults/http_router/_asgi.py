@@ -1,4 +1,5 @@
-"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking.
+"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking, and
+response compression around the app.
 
 It runs on every request, so it is written for speed: no per-request objects beyond the
 status recorder, no awaits on the common path of a started plugin.
@@ -14,8 +15,9 @@ from typing import Any
 import msgspec
 from backstage_backend_plugin_api import LoggerService
 from litestar import Litestar
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from backstage_backend_defaults.http_router._compression import CompressionOptions, GzipResponses
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
 from backstage_backend_defaults.http_router._request_log import RequestLog
@@ -54,8 +56,17 @@ class _StatusRecorder:
 class BackendAsgiApp:
     """Wraps the Litestar app: every request is logged, and plugin routes pass their gate."""
 
-    def __init__(self, app: Litestar, logger: LoggerService, errors: ErrorRenderer) -> None:
+    def __init__(
+        self,
+        app: Litestar,
+        logger: LoggerService,
+        errors: ErrorRenderer,
+        compression: CompressionOptions | None = None,
+    ) -> None:
         self.app = app
+        self._served: ASGIApp = app
+        if compression is not None and compression.enabled:
+            self._served = GzipResponses(app, compression)
         self._request_log = RequestLog(logger)
         self._errors = errors
         self._gates: dict[str, PluginGate] = {}
@@ -116,7 +127,7 @@ class BackendAsgiApp:
     async def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> None:
         scope: Any = asgi_scope
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self._served(scope, receive, send)
             return
         started = _perf_counter()
         path: str = scope["path"]
@@ -142,7 +153,7 @@ class BackendAsgiApp:
                 except Exception as error:
                     await self._send_error(error, scope, recorder)
                     return
-            await self.app(scope, receive, recorder)
+            await self._served(scope, receive, recorder)
         finally:
             self._in_flight -= 1
             if self._drained is not None and self._in_flight == 0 and not self._drained.done():
