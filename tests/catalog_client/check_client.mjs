@@ -317,4 +317,25 @@ await check('removeEntityByUid', async () => {
   assert.ok(again === undefined || again.metadata.uid !== checkoutUid);
 });
 
+await check('compressedResponses', async () => {
+  // The client's fetch (node-fetch) asks for `gzip,deflate` and inflates what comes back, so
+  // every check above read compressed responses; here the encoding itself is looked at.
+  const headers = { 'accept-encoding': 'gzip,deflate' };
+  const listed = await fetch(`${baseUrl}/entities`, { headers });
+  assert.equal(listed.status, 200);
+  assert.equal(listed.headers.get('content-encoding'), 'gzip');
+  assert.match(listed.headers.get('vary'), /Accept-Encoding/i);
+  const all = await client.getEntities();
+  assert.deepEqual(sorted((await listed.json()).map(stringifyEntityRef)), sorted(all.items.map(stringifyEntityRef)));
+
+  const refs = all.items.map(stringifyEntityRef);
+  const byRefs = await fetch(`${baseUrl}/entities/by-refs`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ entityRefs: refs }),
+  });
+  assert.equal(byRefs.headers.get('content-encoding'), 'gzip');
+  assert.deepEqual((await byRefs.json()).items, (await client.getEntitiesByRefs({ entityRefs: refs })).items);
+});
+
 console.log(JSON.stringify({ passed }));

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -157,6 +158,47 @@ async def test_unpaged_list_is_streamed_in_chunks(
         assert names(await catalog.get("/entities", filter="kind=nothing")) == []
         six = await catalog.get("/entities", filter="kind=component,kind=api,kind=system")
         assert len(names(six)) == 7
+
+
+async def raw_bytes(catalog: Catalog, method: str, path: str, **kwargs: Any) -> tuple[Any, bytes]:
+    """The response and its body as sent (httpx would inflate a gzip body)."""
+    request = catalog.test.client.build_request(method, f"/api/catalog{path}", **kwargs)
+    response = await catalog.test.client.send(request, stream=True)
+    body = b"".join([chunk async for chunk in response.aiter_raw()])
+    await response.aclose()
+    return response, body
+
+
+async def test_streamed_list_and_by_refs_are_gzipped_for_clients_that_ask(
+    database_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_list, "STREAM_CHUNK_SIZE", 3)
+    gzip_only = {"Accept-Encoding": "gzip"}
+    identity = {"Accept-Encoding": "identity"}
+    async with started_catalog(database_config) as catalog:
+        plain, plain_list = await raw_bytes(catalog, "GET", "/entities", headers=identity)
+        zipped, zipped_list = await raw_bytes(catalog, "GET", "/entities", headers=gzip_only)
+        refs = sorted({entity_ref(entity) for entity in json.loads(plain_list)})
+        refs_body = {"entityRefs": refs}
+        _, plain_refs = await raw_bytes(
+            catalog, "POST", "/entities/by-refs", json=refs_body, headers=identity
+        )
+        by_refs, zipped_refs = await raw_bytes(
+            catalog, "POST", "/entities/by-refs", json=refs_body, headers=gzip_only
+        )
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["transfer-encoding"] == "chunked"
+    assert gzip.decompress(zipped_list) == plain_list
+    assert len(json.loads(plain_list)) == 13
+    assert by_refs.headers["content-encoding"] == "gzip"
+    assert int(by_refs.headers["content-length"]) == len(zipped_refs)
+    assert gzip.decompress(zipped_refs) == plain_refs
+
+
+def entity_ref(entity: dict[str, Any]) -> str:
+    metadata = entity["metadata"]
+    return f"{entity['kind']}:{metadata.get('namespace', 'default')}/{metadata['name']}".lower()
 
 
 async def test_entities_are_served_as_stored(database_config: dict[str, Any]) -> None:
