@@ -15,11 +15,15 @@
 3. Prints each JSON line of `load.py`, then one JSON line with the ratios the issue asks
    for and whether each target is met: ingestion >= 3x faster, by-name and by-refs >= 1.5x
    the requests/s, by-query and facets p95 <= half of Backstage's, peak RSS <= Backstage's.
+   With `--gzip`, it also has `gzip_ratio`: per implementation and workload, requests/s
+   with `Accept-Encoding: gzip` over requests/s without, from the same run.
 
 Run:
   uv run python benchmarks/catalog/compare.py --entities 10000 --db postgres
   uv run python benchmarks/catalog/compare.py --entities 10000 --db sqlite     # ours alone
   uv run python benchmarks/catalog/compare.py --entities 500 --only backstage
+  uv run python benchmarks/catalog/compare.py --entities 10000 --only ours --gzip \
+      --workloads by_refs,users --duration 8
 """
 
 from __future__ import annotations
@@ -401,6 +405,15 @@ def ratios(ours: dict[str, Any], backstage: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def gzip_ratios(figures: dict[str, Any]) -> dict[str, float | None]:
+    """Per workload: requests/s with `Accept-Encoding: gzip` over requests/s without."""
+    compressed = figures.get("reads_gzip", {})
+    return {
+        workload: ratio(compressed[workload].get("rps"), read(figures, workload, "rps"))
+        for workload in compressed
+    }
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -434,6 +447,16 @@ def compare(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 results[name] = {"label": name, "error": str(error)}
             print(json.dumps(results[name], separators=(",", ":")), flush=True)
     summary: dict[str, Any] = {"entities": manifest["entities"], "db": options.db}
+    if options.gzip:
+        summary["gzip_ratio"] = {name: gzip_ratios(figures) for name, figures in results.items()}
+        for name, by_workload in summary["gzip_ratio"].items():
+            for workload, value in by_workload.items():
+                identity = read(results[name], workload, "rps")
+                compressed = results[name]["reads_gzip"][workload].get("rps")
+                progress(
+                    f"{name} gzip_ratio {workload:<9} {value!s:>6}  "
+                    f"(identity {identity} req/s, gzip {compressed} req/s)"
+                )
     if "ours" in results and "backstage" in results:
         summary.update(ratios(results["ours"], results["backstage"]))
         for key, value in summary["ratios"].items():
