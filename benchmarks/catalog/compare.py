@@ -451,11 +451,12 @@ def compare(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         summary["gzip_ratio"] = {name: gzip_ratios(figures) for name, figures in results.items()}
         for name, by_workload in summary["gzip_ratio"].items():
             for workload, value in by_workload.items():
-                identity = read(results[name], workload, "rps")
-                compressed = results[name]["reads_gzip"][workload].get("rps")
+                plain = results[name]["reads"][workload]
+                zipped = results[name]["reads_gzip"][workload]
                 progress(
-                    f"{name} gzip_ratio {workload:<9} {value!s:>6}  "
-                    f"(identity {identity} req/s, gzip {compressed} req/s)"
+                    f"{name} gzip_ratio {workload:<9} {value!s:>6}  (req/s identity "
+                    f"{plain['rps']}, gzip {zipped['rps']}; server CPU per request "
+                    f"{plain['server_cpu_us_per_req']} / {zipped['server_cpu_us_per_req']} us)"
                 )
     if "ours" in results and "backstage" in results:
         summary.update(ratios(results["ours"], results["backstage"]))
