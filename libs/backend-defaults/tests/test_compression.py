@@ -281,6 +281,8 @@ async def test_config_turns_it_off_or_raises_the_threshold() -> None:
     [
         ({"level": 9}, "backend.compression.level"),
         ({"level": 1.5}, "backend.compression.level"),
+        ({"level": -1}, "backend.compression.level"),
+        ({"level": float("inf")}, "backend.compression.level"),
         ({"threshold": "lots"}, "backend.compression.threshold"),
         ({"enabled": "sometimes"}, "backend.compression.enabled"),
     ],

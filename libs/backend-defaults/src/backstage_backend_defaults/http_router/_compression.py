@@ -54,7 +54,7 @@ def read_compression_options(config: RootConfigService) -> CompressionOptions:
     enabled = config.get_optional_boolean("backend.compression.enabled")
     threshold = read_size(config, "backend.compression.threshold", 1024)
     level = config.get_optional_number("backend.compression.level")
-    if level is not None and (level != int(level) or not 0 <= level <= 3):
+    if level is not None and (not 0 <= level <= 3 or level != int(level)):
         raise ConfigError(
             f"Invalid value '{level}' for 'backend.compression.level', use 0 (fastest) to 3"
         )
