@@ -95,18 +95,19 @@ class EventLoopLagMonitor:
         assert clock is not None
         now = loop.time()
         lag = max(0.0, now - self._due)
+        self._due = now + self._settings.interval
+        self._handle = loop.call_at(self._due, self._tick)  # first: nothing below stops it
         running, waiting = cpu = clock.read()
+        sample = self._sample(lag, running, waiting)
+        self._cpu = cpu
         if self._histogram is not None:
             self._histogram.record(lag)
         if self._worst is None or lag > self._worst.lag:
-            self._worst = self._sample(lag, running, waiting)
+            self._worst = sample
         if lag >= self._settings.warn_threshold:
-            self._late(self._sample(lag, running, waiting), now)
+            self._late(sample, now)
         elif self._held and now >= self._quiet_until:
             self._flush(now)
-        self._cpu = cpu
-        self._due = now + self._settings.interval
-        self._handle = loop.call_at(self._due, self._tick)
 
     def _sample(self, lag: float, running: float, waiting: float | None) -> LagSample:
         before_running, before_waiting = self._cpu
