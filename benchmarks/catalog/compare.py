@@ -7,6 +7,8 @@
      (or, ours only, SQLite files in a temporary folder), a static external-access token,
      `backend.reading.allow` for the static server, catalog rules allowing every kind, and
      `catalog.processingInterval` stretched to a day so reads are not mixed with processing;
+     ours also logs every event-loop lag of 20 ms or more (`backend.eventLoopLag`), which
+     `load.py` reads from its log (`max_loop_lag_ms` per phase);
    - starts it (ours: `backstage-py start --unit <unit> --config <file>`; Backstage:
      `node index.js` in `backstage/`, which must have been installed with `npm ci`) in its
      own session and waits for `/.backstage/health/v1/readiness`;
@@ -61,6 +63,8 @@ START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
 KINDS = ["Domain", "System", "Component", "API", "Resource", "Group", "User", "Location"]
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+LAG_THRESHOLD = "20ms"
+"""Ours logs every event-loop lag from this long on (no rate limit); load.py reads them."""
 
 
 class CompareError(Exception):
@@ -248,6 +252,7 @@ def ours_run(options: argparse.Namespace, workdir: Path, config: dict[str, Any],
     if not script.exists():
         raise CompareError(f"{script} not found: run `uv sync --all-packages` first")
     config["backend"]["logging"] = {"level": options.log_level, "format": "json"}
+    config["backend"]["eventLoopLag"] = {"warnThreshold": LAG_THRESHOLD, "warnInterval": 0}
     path = workdir / "app-config.ours.yaml"
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     command = [str(script), "start", "--unit", options.unit, "--config", str(path)]
@@ -300,7 +305,8 @@ def measure(
         ready_s = run.wait_ready()
         progress(f"{name} ready in {ready_s:.1f} s; loading")
         assert run.process is not None
-        figures = load(name, options, catalog, static_port, port, token, run.process.pid)
+        log = run.log if name == "ours" else None
+        figures = load(name, options, catalog, static_port, port, token, run.process.pid, log)
         figures["ready_s"] = round(ready_s, 2)
         figures["db"] = options.db
         return figures
@@ -321,6 +327,7 @@ def load(
     port: int,
     token: str,
     pid: int,
+    server_log: Path | None,
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -336,6 +343,8 @@ def load(
         f"--warmup={options.warmup}",
         f"--ingest-timeout={options.ingest_timeout}",
     ]
+    if server_log is not None:
+        command.append(f"--server-log={server_log}")
     if options.gzip:
         command.append("--gzip")
     if options.processing_interval is not None:

@@ -23,7 +23,15 @@ Works against any server that speaks Backstage's `/api/catalog` (Backstage itsel
    With `--gzip`, each workload runs a second time right after the first, sending
    `Accept-Encoding: gzip` (the client inflates only what it must read: by-query pages, for
    their cursor).
-3. Memory and CPU: the server's process tree (`--pid` and its children) is sampled from
+3. The server's own event-loop lag (with `--server-log FILE`, ours only): its lag monitor
+   logs each lag over its warning threshold as a JSON line of type `eventLoopLag`; per phase
+   (ingestion, each read workload) the worst one is reported, with how long the loop's
+   thread ran and waited for a CPU meanwhile (`max_loop_lag_*`), and the number of lags of
+   100 ms or more (`loop_lags_over_100ms`). On a shared machine a lag is partly the time
+   the loop's thread was ready to run but given no CPU: `max_loop_lag_excl_cpu_wait_ms` is
+   the worst lag less that wait, the part the server's own work (or its other threads)
+   held up the loop.
+4. Memory and CPU: the server's process tree (`--pid` and its children) is sampled from
    /proc every 100 ms: peak RSS, and CPU seconds per phase. The client's own CPU time per
    phase is reported too, so a client-bound run shows (`client_cpu_share` near 1.0 means
    the client used a whole CPU).
@@ -288,6 +296,63 @@ class Sampler:
         return sum(cpu_seconds(pid) for pid in self.tree)
 
 
+# --- the server's event-loop lag, from its log ------------------------------------------------
+
+
+class LagLog:
+    """The `eventLoopLag` warnings of the server's JSON log, read phase by phase.
+
+    The server is configured to log every lag over its threshold at once (no rate limit), so
+    the lines written while a phase ran are that phase's lags."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.offset = 0
+
+    def mark(self) -> None:
+        """A phase starts: only lines written from now on count for it."""
+        if self.path is not None:
+            self.offset = self.path.stat().st_size
+
+    async def figures(self) -> dict[str, Any]:
+        """The phase's worst lag and the number of lags of 100 ms or more; {} without a log."""
+        if self.path is None:
+            return {}
+        await asyncio.sleep(0.1)  # the server's log writer batches lines for 10 ms
+        with self.path.open("rb") as file:
+            file.seek(self.offset)
+            data = file.read()
+        lags: list[dict[str, Any]] = []
+        for line in data.splitlines():
+            if b'"eventLoopLag"' in line:
+                with contextlib.suppress(ValueError):
+                    lags.append(json.loads(line))
+        worst = max(lags, key=lambda entry: entry["lagMs"], default=None)
+        return {
+            "max_loop_lag_ms": worst["lagMs"] if worst else None,
+            "max_loop_lag_running_ms": worst["runningMs"] if worst else None,
+            "max_loop_lag_cpu_wait_ms": worst["cpuWaitMs"] if worst else None,
+            "loop_lags_over_100ms": sum(e["count"] for e in lags if e["lagMs"] >= 100),
+            "max_loop_lag_excl_cpu_wait_ms": max(
+                (max(0, e["lagMs"] - (e["cpuWaitMs"] or 0)) for e in lags), default=None
+            ),
+        }
+
+
+def lag_note(figures: dict[str, Any]) -> str:
+    if "max_loop_lag_ms" not in figures:
+        return ""
+    worst = figures["max_loop_lag_ms"]
+    if worst is None:
+        return "  loop lag: none logged"
+    return (
+        f"  loop lag max {worst} ms (ran {figures['max_loop_lag_running_ms']} ms, "
+        f"waited {figures['max_loop_lag_cpu_wait_ms']} ms), "
+        f"{figures['loop_lags_over_100ms']} >= 100 ms; "
+        f"less CPU wait max {figures['max_loop_lag_excl_cpu_wait_ms']} ms"
+    )
+
+
 # --- ingestion -------------------------------------------------------------------------------
 
 
@@ -342,9 +407,15 @@ async def lag_probe(target: Target, stop: asyncio.Event, latencies: list[float])
 
 
 async def ingest(
-    target: Target, manifest: Manifest, register: str, timeout: float, sampler: Sampler
+    target: Target,
+    manifest: Manifest,
+    register: str,
+    timeout: float,
+    sampler: Sampler,
+    lag_log: LagLog,
 ) -> dict[str, Any]:
     conn = target.connection()
+    lag_log.mark()
     stop = asyncio.Event()
     lags: list[float] = []
     probe = asyncio.create_task(lag_probe(target, stop, lags))
@@ -394,6 +465,7 @@ async def ingest(
         "liveness_p50_ms": ms(percentile(lags, 50)),
         "liveness_p99_ms": ms(percentile(lags, 99)),
         "liveness_max_ms": ms(max(lags, default=0.0)),
+        **await lag_log.figures(),
     }
 
 
@@ -606,8 +678,14 @@ def ms(seconds: float) -> float:
 
 
 async def measure(
-    target: Target, workload: Workload, options: argparse.Namespace, gzip: bool, sampler: Sampler
+    target: Target,
+    workload: Workload,
+    options: argparse.Namespace,
+    gzip: bool,
+    sampler: Sampler,
+    lag_log: LagLog,
 ) -> dict[str, Any]:
+    lag_log.mark()
     await workload.check(target, gzip)
     if options.warmup > 0:
         await drive(target, workload, options.concurrency, options.warmup, gzip, options.seed)
@@ -636,12 +714,13 @@ async def measure(
     }
     if sampler.pid is None:  # no server figures: "others" then includes the server
         figures.update(server_cpu_us_per_req=None, server_cpu_share=0.0)
+    figures.update(await lag_log.figures())  # over the check, the warm-up and the run
     label = f"{workload.name}{' gzip' if gzip else ''}"
     progress(
         f"{label:<14} {figures['rps']:>8} req/s  p50 {figures['p50_ms']} ms  "
         f"p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms  "
         f"CPU: server {figures['server_cpu_share']:.0%}, client {figures['client_cpu_share']:.0%}"
-        f", others {figures['others_cpu_share']:.0%}"
+        f", others {figures['others_cpu_share']:.0%}{lag_note(figures)}"
     )
     return figures
 
@@ -701,13 +780,16 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
     manifest = Manifest.load(options.catalog)
     sampler = Sampler(options.pid)
     sampler.start()
+    lag_log = LagLog(options.server_log)
     figures: dict[str, Any] = {"label": options.label, "entities": manifest.entities}
     try:
         if options.register:
             figures.update(
-                await ingest(target, manifest, options.register, options.ingest_timeout, sampler)
+                await ingest(
+                    target, manifest, options.register, options.ingest_timeout, sampler, lag_log
+                )
             )
-            progress(f"ingested in {figures['ingest_s']} s")
+            progress(f"ingested in {figures['ingest_s']} s{lag_note(figures)}")
         else:
             conn = target.connection()
             seen = await count(conn, target.prefix, kinds_filter())
@@ -729,8 +811,12 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 continue
             for gzip in passes:
                 figures["reads_gzip" if gzip else "reads"][workload.name] = await measure(
-                    target, workload, options, gzip, sampler
+                    target, workload, options, gzip, sampler, lag_log
                 )
+        if options.server_log is not None:
+            for key in ("reads", "reads_gzip")[: len(passes)]:
+                logged = [w["max_loop_lag_ms"] for w in figures[key].values()]
+                figures[f"{key}_max_loop_lag_ms"] = max(filter(None, logged), default=None)
         if options.change_timeout:
             figures["change"] = await change_one_file(
                 target, options.catalog, options.change_timeout
@@ -756,6 +842,11 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--catalog", type=Path, required=True, help="folder made by generate.py")
     parser.add_argument("--register", help="URL of the catalog's root file to register")
     parser.add_argument("--pid", type=int, help="server process: RSS and CPU are sampled")
+    parser.add_argument(
+        "--server-log",
+        type=Path,
+        help="the server's JSON log, where its lag monitor logs each lag (ours)",
+    )
     parser.add_argument("--label", default="", help="a name for the JSON line")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per workload")

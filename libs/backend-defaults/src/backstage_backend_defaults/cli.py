@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 import logging
 import os
@@ -81,6 +82,10 @@ async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFe
     except BackstageError as error:
         click.echo(f"backstage-py: unit '{unit.name}' failed to start: {error}", err=True)
         return 1
+    # What starting made (modules, the app, the plugins' services) lives as long as the
+    # process: kept out of the garbage collector's full collections, each of which would
+    # otherwise walk all of it and hold up the event loop for as long.
+    gc.freeze()
     root_logger = await backend.get_service(core_services.root_logger)
     if isinstance(root_logger, StructuredLogger):
         bridge = StdlibLogBridge(root_logger.child({"source": "python-logging"}))

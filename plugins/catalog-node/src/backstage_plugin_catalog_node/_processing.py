@@ -88,7 +88,8 @@ class RefreshResult:
 ProcessingResult = EntityResult | LocationResult | RelationResult | ErrorResult | RefreshResult
 CatalogProcessorEmit = Callable[[ProcessingResult], None]
 CatalogProcessorParser = Callable[[bytes, LocationSpec], list[ProcessingResult]]
-"""Parses a file's bytes read at a location into entity (or error) results."""
+"""Parses a file's bytes read at a location into entity (or error) results. The built-in
+readers call it in a worker thread, off the event loop: it must not touch the loop."""
 
 
 class CatalogProcessor(Protocol):

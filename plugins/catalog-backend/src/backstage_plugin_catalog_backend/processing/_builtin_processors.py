@@ -31,6 +31,7 @@ from backstage_plugin_catalog_node import (
     EntityRelationSpec,
     ErrorResult,
     LocationSpec,
+    ProcessingResult,
     RefreshResult,
     RelationResult,
 )
@@ -64,6 +65,22 @@ async def _read_file(path: str) -> bytes:
             return handle.read()
 
     return await asyncio.to_thread(read)
+
+
+async def _parse(
+    parser: CatalogProcessorParser, data: bytes, location: LocationSpec
+) -> list[ProcessingResult]:
+    """Parse in a worker thread: a catalog file of a few hundred entities takes the YAML
+    parser longer than the event loop may be held up."""
+    return await asyncio.to_thread(parser, data, location)
+
+
+async def _emit_all(results: list[ProcessingResult], emit: CatalogProcessorEmit) -> None:
+    """Emit `results`, letting the event loop run between every hundred of them."""
+    for index, result in enumerate(results, 1):
+        emit(result)
+        if index % 100 == 0:
+            await asyncio.sleep(0)
 
 
 def _glob_files(pattern: str) -> list[str]:
@@ -130,8 +147,7 @@ class FileReaderProcessor:
             emit(ErrorResult(NotFoundError(f"file {location.target} does not exist"), location))
         for path in files:
             data = await _read_file(path)
-            for result in parser(data, LocationSpec("file", path)):
-                emit(result)
+            await _emit_all(await _parse(parser, data, LocationSpec("file", path)), emit)
         emit(RefreshResult(f"file:{location.target}"))
         return True
 
@@ -171,8 +187,7 @@ class UrlReaderProcessor:
                 ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
             )
             return True
-        for result in parser(response.data, location):
-            emit(result)
+        await _emit_all(await _parse(parser, response.data, location), emit)
         return True
 
 
@@ -285,7 +300,7 @@ class PlaceholderProcessor:
                 raise InputError(
                     f"Placeholder $json failed to parse {argument}, {error}"
                 ) from error
-        documents = parse_yaml_documents(data, argument)
+        documents = await asyncio.to_thread(parse_yaml_documents, data, argument)
         if len(documents) != 1:
             raise InputError(
                 f"Placeholder $yaml found {len(documents)} documents in {argument}, expected one"

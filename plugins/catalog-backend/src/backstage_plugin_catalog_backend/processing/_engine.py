@@ -63,6 +63,8 @@ _encode = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
 _STITCH_LEASE = timedelta(seconds=60)
 _DRY_RUN_LIMIT = 10_000
+_CHECKED_PER_TURN = 1_000
+"""Entities of a provider's mutation checked between two turns of the event loop."""
 _ANALYZE_AFTER = 1_000
 """Final entities written since the planner's statistics were last refreshed, after which
 they are refreshed once the engine is idle (Postgres)."""
@@ -202,10 +204,12 @@ class CatalogProcessingEngine:
     async def apply_mutation(self, name: str, mutation: EntityProviderMutation) -> None:
         added = mutation.entities if not isinstance(mutation, DeltaMutation) else mutation.added
         items: dict[str, UnprocessedItem] = {}
-        for deferred in added:
+        for index, deferred in enumerate(added, 1):
             _check_envelope(deferred.entity)
             ref = entity_ref(deferred.entity)
             items[ref] = UnprocessedItem(ref, deferred.entity, deferred.location_key)
+            if index % _CHECKED_PER_TURN == 0:
+                await asyncio.sleep(0)  # a mutation of many thousands must not hold the loop
         async with self.transaction() as connection:
             await lock_source(connection, name)
             existing = await self._provider_refs(connection, name)
@@ -410,6 +414,10 @@ class CatalogProcessingEngine:
 
             async def process(item: _Claimed) -> ProcessedResult | None:
                 async with limit:
+                    # Processing an entity rarely waits for anything: without this turn
+                    # of the loop the whole batch would be processed in one go, holding
+                    # up everything else; now a turn processes `concurrency` at most.
+                    await asyncio.sleep(0)
                     return await self._process(item)
 
             processed = await asyncio.gather(*(process(item) for item in claimed))

@@ -9,6 +9,7 @@ for a whole set of refs, never one query per entity.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -33,6 +34,11 @@ from backstage_plugin_catalog_backend.stitching._search_rows import SearchRow, s
 __all__ = ["BATCH_SIZE", "build_final_entity", "entity_hash", "stitch_entities"]
 
 BATCH_SIZE = 500
+_ROWS_PER_INSERT = 500
+"""Search rows per INSERT: SQLAlchemy prepares every row's parameters in one go, holding up
+the event loop for as long as that takes."""
+_BUILT_PER_TURN = 50
+"""Final entities built between two turns of the event loop."""
 ORPHAN_ANNOTATION = "backstage.io/orphan"
 PROCESSING_STATUS_TYPE = "backstage.io/catalog-processing"
 REJECTED_URL = "https://backstage.io/annotation-rejected-for-security-reasons"
@@ -180,8 +186,8 @@ async def _write_final(
         for item in changed
         for key, value, original in item.search_rows
     ]
-    if rows:
-        await connection.execute(sa.insert(search), rows)
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        await connection.execute(sa.insert(search), rows[start : start + _ROWS_PER_INSERT])
 
 
 async def stitch_entities(connection: AsyncConnection, entity_refs: Collection[str]) -> list[str]:
@@ -194,7 +200,9 @@ async def stitch_entities(connection: AsyncConnection, entity_refs: Collection[s
         batch = refs[start : start + BATCH_SIZE]
         states, by_source, referenced, hashes = await _read_batch(connection, batch)
         changed: list[_Stitched] = []
-        for entity_id, ref, processed_text, errors_text in states:
+        for index, (entity_id, ref, processed_text, errors_text) in enumerate(states, 1):
+            if index % _BUILT_PER_TURN == 0:
+                await asyncio.sleep(0)
             if not processed_text:
                 continue
             entity, digest = build_final_entity(
