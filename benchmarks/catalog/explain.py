@@ -30,10 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 
 async def _explain(connection: AsyncConnection, title: str, statement: Any, summary: bool) -> None:
+    """EXPLAIN a statement, or a (statement, parameters) pair as `EntitySelect.page` gives."""
+    statement, bound = statement if isinstance(statement, tuple) else (statement, {})
     compiled = statement.compile(
         dialect=postgresql.asyncpg.dialect(), compile_kwargs={"render_postcompile": True}
     )
-    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    values = compiled.construct_params(bound)
+    params = tuple(values[name] for name in compiled.positiontup or ())
     started = time.perf_counter()
     rows = (
         await connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, params)
@@ -53,13 +56,13 @@ async def _plans(connection: AsyncConnection, refs: list[str], summary: bool) ->
     await _explain(
         connection, "by-query, two-key filter, orderField=metadata.name, limit 20", first, summary
     )
-    rows = (await connection.execute(first)).all()
+    rows = (await connection.execute(*first)).all()
     cursor_page = entities.page(entities.sort_values(rows[-1]), limit=21)
     await _explain(connection, "by-query cursor page (keyset)", cursor_page, summary)
     unordered = select_entities([], predicate=two_keys)
     first = unordered.page(limit=101)
     await _explain(connection, "by-query, two-key filter, no order, limit 100", first, summary)
-    rows = (await connection.execute(first)).all()
+    rows = (await connection.execute(*first)).all()
     await _explain(
         connection,
         "by-query, two-key filter, no order, cursor page",

@@ -84,15 +84,16 @@ async def _run(engine: AsyncEngine, request: _Request) -> str:
     )
     backwards = cursor.is_previous
     limit = request.limit
-    statement = entities.page(
-        cursor.order_field_values,
-        backwards=backwards,
-        limit=limit if backwards else limit + 1,
-        offset=request.offset if request.initial else None,
-    )
-
     async with engine.connect() as connection:
-        rows = list((await connection.execute(statement)).all()) if limit > 0 else []
+        rows = []
+        if limit > 0:
+            rows = await entities.rows(
+                connection,
+                cursor.order_field_values,
+                backwards=backwards,
+                limit=limit if backwards else limit + 1,
+                offset=request.offset if request.initial else None,
+            )
         if cursor.total_items is not None:
             total = cursor.total_items
         elif request.count:

@@ -62,12 +62,12 @@ class _Listing:
     ) -> list[tuple[SortValues, str]]:
         if not self.order:
             entities = select_entities([], predicate=self.predicate, tie_breaker=self.tie_breaker)
-            rows = (await connection.execute(entities.page(after, limit=limit))).all()
+            rows = await entities.rows(connection, after, limit=limit)
             return [(entities.sort_values(row), row.final_entity) for row in rows]
         found: list[tuple[SortValues, str]] = []
         if after is None or after[0] is not None:
             having = select_entities(self.order, predicate=self.predicate, require_first=True)
-            rows = (await connection.execute(having.page(after, limit=limit))).all()
+            rows = await having.rows(connection, after, limit=limit)
             found = [(having.sort_values(row), row.final_entity) for row in rows]
             if len(found) == limit:
                 return found
@@ -78,8 +78,9 @@ class _Listing:
             lacking_key=self.order[0].key,
             tie_descending=self.order[0].order == "desc",
         )
-        statement = lacking.page(after[1:] if after else None, limit=limit - len(found))
-        rows = (await connection.execute(statement)).all()
+        rows = await lacking.rows(
+            connection, after[1:] if after else None, limit=limit - len(found)
+        )
         return found + [([None, *lacking.sort_values(row)], row.final_entity) for row in rows]
 
 
@@ -131,8 +132,7 @@ async def _paged(
         entities = select_entities(
             listing.order, predicate=listing.predicate, tie_breaker=listing.tie_breaker
         )
-        statement = entities.page(limit=wanted, offset=offset)
-        rows = (await connection.execute(statement)).all()
+        rows = await entities.rows(connection, limit=wanted, offset=offset)
     return [(entities.sort_values(row), row.final_entity) for row in rows]
 
 

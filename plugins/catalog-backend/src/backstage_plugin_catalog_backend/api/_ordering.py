@@ -99,11 +99,15 @@ def order_by(columns: Sequence[SortColumn], *, backwards: bool) -> list[ColumnEl
     return terms
 
 
-def _equal(sort: SortColumn, value: str | None) -> ColumnElement[bool]:
+# A sort value, or a bound parameter standing for one (None: the entity has no value).
+SortValue = str | sa.BindParameter[str] | None
+
+
+def _equal(sort: SortColumn, value: SortValue) -> ColumnElement[bool]:
     return sort.column.is_(None) if value is None else sort.column == value
 
 
-def _ahead(sort: SortColumn, value: str | None, backwards: bool) -> ColumnElement[bool]:
+def _ahead(sort: SortColumn, value: SortValue, backwards: bool) -> ColumnElement[bool]:
     """Rows strictly past `value` on this column, in the direction of the walk."""
     if not backwards:
         if value is None:
@@ -116,7 +120,7 @@ def _ahead(sort: SortColumn, value: str | None, backwards: bool) -> ColumnElemen
 
 
 def keyset_clause(
-    columns: Sequence[SortColumn], values: Sequence[str | None], *, backwards: bool
+    columns: Sequence[SortColumn], values: Sequence[SortValue], *, backwards: bool
 ) -> ColumnElement[bool]:
     """Rows after (or, walking back, before) the row whose sort values are `values`."""
     alternatives: list[ColumnElement[bool]] = []

@@ -8,8 +8,9 @@ nothing loops over entities.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 _encode = msgspec.json.encode
+_decode = msgspec.json.decode
+# Statements kept for reuse, per kind: each is a few hundred small objects.
+_STATEMENTS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class EntitySelect:
 
     table: sa.Subquery
     sort_columns: list[SortColumn]
+    _pages: dict[tuple[Any, ...], sa.Select[Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def sort_values(self, row: Any) -> list[str | None]:
         return [row._mapping[sort.column.name] for sort in self.sort_columns]
@@ -76,16 +83,56 @@ class EntitySelect:
         backwards: bool = False,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> sa.Select[Any]:
-        """The rows (sort values and `final_entity`) after the row whose sort values are
-        `after` (before it, walking back), in order."""
-        ids = sa.select(self.table).order_by(*order_by(self.sort_columns, backwards=backwards))
+    ) -> tuple[sa.Select[Any], dict[str, Any]]:
+        """The statement and its parameters for the rows (sort values and `final_entity`)
+        after the row whose sort values are `after` (before it, walking back), in order.
+
+        Values are bound at execution, so one statement serves every page of its shape
+        (and SQLAlchemy compiles it once).
+        """
+        missing = None if after is None else tuple(value is None for value in after)
+        shape = (backwards, missing, limit is not None, bool(offset))
+        statement = self._pages.get(shape)
+        if statement is None:
+            statement = self._pages[shape] = self._page_statement(*shape)
+        parameters: dict[str, Any] = {}
         if after is not None:
+            parameters.update(
+                (f"after_{index}", value) for index, value in enumerate(after) if value is not None
+            )
+        if limit is not None:
+            parameters["page_limit"] = limit
+        if offset:
+            parameters["page_offset"] = offset
+        return statement, parameters
+
+    async def rows(
+        self,
+        connection: AsyncConnection,
+        after: Sequence[str | None] | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[Any]:
+        """The rows of `page`, read on `connection`."""
+        statement, parameters = self.page(after, backwards=backwards, limit=limit, offset=offset)
+        return list((await connection.execute(statement, parameters)).all())
+
+    def _page_statement(
+        self, backwards: bool, missing: tuple[bool, ...] | None, limited: bool, offset: bool
+    ) -> sa.Select[Any]:
+        ids = sa.select(self.table).order_by(*order_by(self.sort_columns, backwards=backwards))
+        if missing is not None:
+            after = [
+                None if absent else sa.bindparam(f"after_{index}", type_=sa.Text)
+                for index, absent in enumerate(missing)
+            ]
             ids = ids.where(keyset_clause(self.sort_columns, after, backwards=backwards))
         if offset:
-            ids = ids.offset(offset)
-        if limit is not None:
-            ids = ids.limit(limit)
+            ids = ids.offset(sa.bindparam("page_offset", type_=sa.Integer))
+        if limited:
+            ids = ids.limit(sa.bindparam("page_limit", type_=sa.Integer))
         if "final_entity" in self.table.c:  # read from the final entities already
             return ids
         page = ids.subquery("page")
@@ -169,7 +216,32 @@ def select_entities(
     with `lacking_key`, only entities without a value for that key are kept. The tie
     breaker (`entity_id` or `entity_ref`) follows the first order field's direction
     unless `tie_descending` is given.
+
+    The same query (a UI's filters, the pages of one cursor) gets the same statement
+    objects back: building them costs more than running a page.
     """
+    return _select_entities(
+        tuple(order_fields),
+        None if predicate is None else _encode(predicate),
+        full_text,
+        require_first,
+        lacking_key,
+        tie_breaker,
+        tie_descending,
+    )
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_KEPT)
+def _select_entities(
+    order_fields: tuple[OrderField, ...],
+    predicate_json: bytes | None,
+    full_text: FullTextFilter | None,
+    require_first: bool,
+    lacking_key: str | None,
+    tie_breaker: str,
+    tie_descending: bool | None,
+) -> EntitySelect:
+    predicate: Predicate | None = None if predicate_json is None else _decode(predicate_json)
     first_drives = require_first and bool(order_fields)
     walked = None
     if first_drives:
@@ -277,14 +349,21 @@ async def entity_facets(
     connection: AsyncConnection, keys: Sequence[str], predicate: Predicate | None
 ) -> list[tuple[str, str, int]]:
     """(key, original value, number of entities) for the facet keys, in one grouped query."""
-    statement = sa.select(search.c.key, search.c.original_value, sa.func.count()).where(
-        search.c.key.in_(sorted(set(keys))), search.c.original_value.is_not(None)
-    )
-    if predicate is not None:
-        matching = _matching(predicate, None)
-        ids = sa.select(matching.entity_id).select_from(matching.source).where(*matching.conditions)
-        statement = statement.where(search.c.entity_id.in_(ids))
-    statement = statement.group_by(search.c.key, search.c.original_value).order_by(
-        search.c.key, search.c.original_value
+    statement = _facets_statement(
+        tuple(sorted(set(keys))), None if predicate is None else _encode(predicate)
     )
     return [(key, value, int(count)) for key, value, count in await connection.execute(statement)]
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_KEPT)
+def _facets_statement(keys: tuple[str, ...], predicate_json: bytes | None) -> sa.Select[Any]:
+    statement = sa.select(search.c.key, search.c.original_value, sa.func.count()).where(
+        search.c.key.in_(keys), search.c.original_value.is_not(None)
+    )
+    if predicate_json is not None:
+        matching = _matching(_decode(predicate_json), None)
+        ids = sa.select(matching.entity_id).select_from(matching.source).where(*matching.conditions)
+        statement = statement.where(search.c.entity_id.in_(ids))
+    return statement.group_by(search.c.key, search.c.original_value).order_by(
+        search.c.key, search.c.original_value
+    )
