@@ -312,11 +312,20 @@ async def count_entities(
     required_key: str | None,
 ) -> int:
     """How many entities match; with `required_key`, only those having a value for it."""
+    predicate_json = None if predicate is None else _encode(predicate)
+    statement = _count_statement(predicate_json, full_text, required_key)
+    return int((await connection.execute(statement)).scalar_one())
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_KEPT)
+def _count_statement(
+    predicate_json: bytes | None, full_text: FullTextFilter | None, required_key: str | None
+) -> sa.Select[Any]:
+    predicate = None if predicate_json is None else _decode(predicate_json)
     matching = _matching(predicate, full_text)
     if required_key is not None:
         matching.conditions.append(_has_value(matching.entity_id, required_key))
-    statement = sa.select(sa.func.count()).select_from(matching.source).where(*matching.conditions)
-    return int((await connection.execute(statement)).scalar_one())
+    return sa.select(sa.func.count()).select_from(matching.source).where(*matching.conditions)
 
 
 def _ref_match(connection: AsyncConnection, refs: list[str]) -> ColumnElement[bool]:
