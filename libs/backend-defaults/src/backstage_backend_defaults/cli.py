@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 import logging
 import os
@@ -81,6 +82,9 @@ async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFe
     except BackstageError as error:
         click.echo(f"backstage-py: unit '{unit.name}' failed to start: {error}", err=True)
         return 1
+    # What starting made (modules, routes, table metadata, pools) lives as long as the process:
+    # the garbage collector need not walk it again on each of its full passes.
+    gc.freeze()
     root_logger = await backend.get_service(core_services.root_logger)
     if isinstance(root_logger, StructuredLogger):
         bridge = StdlibLogBridge(root_logger.child({"source": "python-logging"}))
