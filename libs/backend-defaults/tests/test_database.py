@@ -212,6 +212,9 @@ async def test_sessions_killed_by_the_server_are_replaced(
         engine = await manager.for_plugin("catalog").get_engine()
         async with engine.connect() as session:
             assert (await session.execute(text("SELECT 1"))).scalar() == 1
+            pooled = (await session.get_raw_connection()).driver_connection
+        closed = asyncio.Event()
+        pooled.add_termination_listener(lambda _connection: closed.set())
         admin = await asyncpg.connect(database="postgres", **connection)
         try:
             killed = await admin.fetchval(
@@ -222,8 +225,11 @@ async def test_sessions_killed_by_the_server_are_replaced(
         finally:
             await admin.close()
         assert killed >= 1
-        async with engine.connect() as session:  # pre-ping notices and reconnects
+        async with asyncio.timeout(5):  # the client has read the server's goodbye
+            await closed.wait()
+        async with engine.connect() as session:  # the closed connection is replaced
             assert (await session.execute(text("SELECT 2"))).scalar() == 2
+            assert (await session.get_raw_connection()).driver_connection is not pooled
     finally:
         await manager.close()
 
@@ -488,7 +494,7 @@ async def test_shared_pool_false_gives_each_plugin_its_own_pool(
         catalog = await manager.for_plugin("catalog").get_engine()
         search = await manager.for_plugin("search").get_engine()
         assert catalog.sync_engine.pool is not search.sync_engine.pool
-        assert catalog.sync_engine.pool.size() == 5  # type: ignore[attr-defined]
+        assert catalog.sync_engine.pool.size() == 10  # type: ignore[attr-defined]
     finally:
         await manager.close()
 
@@ -497,7 +503,7 @@ def test_pool_size_per_plugin_from_config_with_defaults() -> None:
     def size(database: dict[str, Any], plugin: str = "catalog") -> int:
         return manager_for({"client": "pg", **database}).for_plugin(plugin).settings.pool_size
 
-    assert size({}) == 5  # one pool per plugin
+    assert size({}) == 10  # one pool per plugin, as Backstage's
     assert size({"pluginDivisionMode": "schema"}) == 10  # one pool for all the plugins
     assert size({"pool": {"max": 3}}) == 3
     assert size({"knexConfig": {"pool": {"max": 7}}}) == 7  # Backstage's key

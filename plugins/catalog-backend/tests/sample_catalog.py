@@ -4,12 +4,13 @@ serving it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from backstage_backend_plugin_api import BackendFeature
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import TestBackend, start_test_backend
 from backstage_plugin_catalog_backend import catalog_plugin
@@ -181,12 +182,15 @@ async def started_catalog(
     *,
     parents: Mapping[str, str] | None = None,
     config: Mapping[str, Any] | None = None,
+    features: Sequence[BackendFeature] = (),
 ) -> AsyncIterator[Catalog]:
-    """The catalog plugin on a real backend, seeded with `entities` (default: the sample)."""
+    """The catalog plugin on a real backend (with `features` beside it), seeded with
+    `entities` (default: the sample)."""
     extra = dict(config or {})
     backend = {"database": dict(database_config), **extra.pop("backend", {})}
     full_config = {"backend": backend, **extra}
-    async with start_test_backend(features=[catalog_plugin()], config=full_config) as test:
+    plugins = [catalog_plugin(), *features]
+    async with start_test_backend(features=plugins, config=full_config) as test:
         database = await test.backend.get_service(core.database, "catalog")
         engine = await database.get_engine()
         chosen = sample_entities() if entities is None else entities

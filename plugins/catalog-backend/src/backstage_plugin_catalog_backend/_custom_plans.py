@@ -30,7 +30,11 @@ def prefer_custom_plans(engine: AsyncEngine) -> None:
     def _custom_plans(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if record.info.get(_DONE):
             return
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
-        cursor.close()
+        # Straight on the driver's connection, outside any transaction: a SET made in one is
+        # undone when it rolls back (as the pool does when a session ends without a commit).
+        dbapi_connection.run_async(_force_custom_plans)
         record.info[_DONE] = True
+
+
+async def _force_custom_plans(driver_connection: Any) -> None:
+    await driver_connection.execute("SET plan_cache_mode = force_custom_plan")

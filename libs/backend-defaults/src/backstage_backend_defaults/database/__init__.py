@@ -4,11 +4,12 @@ Config `backend.database`: `client` (`pg`, or `better-sqlite3`/`sqlite3`, the de
 `connection` (a URL string or `{host, port, user, password, database, ssl}`; SQLite:
 `':memory:'` or `{directory}` for one `<pluginId>.sqlite` file per plugin), `prefix`
 (`backstage_plugin_`), `pluginDivisionMode` (`database` or `schema`), `schemaPrefix`,
-`ensureExists` (true), `skipMigrations`, `pool.max` (5 per plugin, 10 for a shared pool;
-Backstage's `knexConfig.pool.max` too), `sharedPool` (true: in schema mode the plugins share
-one pool, see `_shared_pool`), and per-plugin overrides under `plugin.<pluginId>`. Engines
-are created on first use, so a plugin that never touches its database opens nothing, and
-are disposed at shutdown. Every plugin database in use is probed by readiness.
+`ensureExists` (true), `skipMigrations`, `pool.max` (10 connections, as Backstage's, per
+plugin or for a shared pool; Backstage's `knexConfig.pool.max` too), `sharedPool` (true: in
+schema mode the plugins share one pool, see `_shared_pool`), and per-plugin overrides under
+`plugin.<pluginId>`. Engines are created on first use, so a plugin that never touches its
+database opens nothing, and are disposed at shutdown. Every plugin database in use is probed
+by readiness.
 """
 
 from __future__ import annotations

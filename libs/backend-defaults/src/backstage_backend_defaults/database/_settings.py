@@ -15,8 +15,8 @@ __all__ = ["PluginDatabaseSettings", "read_plugin_settings"]
 _PG = ("pg", "postgres", "postgresql")
 _SQLITE = ("better-sqlite3", "sqlite3")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PLUGIN_POOL_SIZE = 5
-"""Connections per plugin pool unless `pool.max` says otherwise."""
+PLUGIN_POOL_SIZE = 10
+"""Connections per plugin pool unless `pool.max` says otherwise: Backstage's (knex's) default."""
 SHARED_POOL_SIZE = 10
 """Connections of a pool shared by the plugins of a backend (pg schema mode)."""
 
@@ -100,8 +100,8 @@ def _read_pool_max(config: RootConfigService, section: str) -> int | None:
 
 
 def _pool_size(config: RootConfigService, own: str, base: str, shared: bool) -> int:
-    """The plugin's own `pool.max`, else the base one, else the default: 5 connections for
-    a pool of one plugin, 10 for a pool shared by the plugins of the backend."""
+    """The plugin's own `pool.max`, else the base one, else the default: 10 connections, for
+    a pool of one plugin as for a pool shared by the plugins of the backend."""
     size = _read_pool_max(config, own) or _read_pool_max(config, base)
     if size is not None:
         return size

@@ -10,6 +10,7 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._body import read_json_object
+from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._fields import parse_fields
 from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._params import QueryParams
@@ -39,7 +40,7 @@ def _strings(body: dict[str, Any], name: str, *, required: bool) -> list[str] | 
     return value
 
 
-def by_refs_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+def by_refs_routes(engine: AsyncEngine, texts: EntityTexts) -> list[HTTPRouteHandler]:
     @post("/entities/by-refs", status_code=200)
     async def entities_by_ref(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"filter"})
@@ -53,9 +54,13 @@ def by_refs_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             if problem:
                 raise InputError(f"{_MALFORMED}{problem}")
         projection = parse_fields(fields or ())
-        async with engine.connect() as connection:
-            found = await entities_by_refs(connection, refs, combine_all([filter_predicate, query]))
-        items = entity_array((found.get(ref.lower()) for ref in refs), projection)
+        predicate = combine_all([filter_predicate, query])
+        if predicate is None:
+            found = await texts.by_refs(refs)
+        else:
+            async with engine.connect() as connection:
+                found = await entities_by_refs(connection, refs, predicate)
+        items = entity_array([found.get(ref.lower()) for ref in refs], projection)
         return json_response('{"items":' + items + "}")
 
     return [entities_by_ref]

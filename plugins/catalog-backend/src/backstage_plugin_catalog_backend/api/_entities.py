@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._by_query import by_query_routes
 from backstage_plugin_catalog_backend.api._by_refs import by_refs_routes
+from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._facets import facet_routes
 from backstage_plugin_catalog_backend.api._list import list_routes
 from backstage_plugin_catalog_backend.api._single import single_routes
@@ -23,10 +24,11 @@ def entity_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
     its own; the deletion runs in a transaction.
     """
     reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+    texts = EntityTexts(engine, reads)
     return [
         *list_routes(reads),
         *by_query_routes(reads),
-        *by_refs_routes(reads),
-        *single_routes(engine, reads),
+        *by_refs_routes(reads, texts),
+        *single_routes(engine, reads, texts),
         *facet_routes(reads),
     ]

@@ -7,7 +7,7 @@ returned and a `Link` header points at the next one through an `after` cursor.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -31,10 +31,11 @@ from backstage_plugin_catalog_backend.api._ordering import (
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._predicates import Predicate
-from backstage_plugin_catalog_backend.api._queries import select_entities
+from backstage_plugin_catalog_backend.api._queries import EntitySelect, select_entities
 from backstage_plugin_catalog_backend.api._responses import (
     JSON_MEDIA_TYPE,
-    entity_text,
+    entity_array,
+    entity_list,
     json_response,
 )
 
@@ -42,6 +43,33 @@ __all__ = ["STREAM_CHUNK_SIZE", "list_routes"]
 
 STREAM_CHUNK_SIZE = 1000
 _PARAMS = frozenset({"fields", "limit", "filter", "offset", "after", "order"})
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rows read from one select; `lacking` when they lack a value for the first order
+    field (their sort values then start with None)."""
+
+    entities: EntitySelect
+    rows: Sequence[Any]
+    lacking: bool = False
+
+
+class _Page:
+    """The entities of a page in order: their stored texts, and the sort values of any one of
+    them (to continue after it), worked out only for the row a cursor needs."""
+
+    def __init__(self, parts: Sequence[_Part]) -> None:
+        self._parts = parts
+        self.texts: list[str] = [row.final_entity for part in parts for row in part.rows]
+
+    def sort_values(self, index: int) -> SortValues:
+        for part in self._parts:
+            if index < len(part.rows):
+                values = part.entities.sort_values(part.rows[index])
+                return [None, *values] if part.lacking else values
+            index -= len(part.rows)
+        raise IndexError(index)
 
 
 @dataclass(frozen=True)
@@ -59,18 +87,18 @@ class _Listing:
 
     async def page(
         self, connection: AsyncConnection, after: SortValues | None, limit: int
-    ) -> list[tuple[SortValues, str]]:
+    ) -> _Page:
         if not self.order:
             entities = select_entities([], predicate=self.predicate, tie_breaker=self.tie_breaker)
             rows = await entities.rows(connection, after, limit=limit)
-            return [(entities.sort_values(row), row.final_entity) for row in rows]
-        found: list[tuple[SortValues, str]] = []
+            return _Page([_Part(entities, rows)])
+        parts: list[_Part] = []
         if after is None or after[0] is not None:
             having = select_entities(self.order, predicate=self.predicate, require_first=True)
             rows = await having.rows(connection, after, limit=limit)
-            found = [(having.sort_values(row), row.final_entity) for row in rows]
-            if len(found) == limit:
-                return found
+            if len(rows) == limit:
+                return _Page([_Part(having, rows)])
+            parts.append(_Part(having, rows))
             after = None
         lacking = select_entities(
             self.order[1:],
@@ -78,10 +106,10 @@ class _Listing:
             lacking_key=self.order[0].key,
             tie_descending=self.order[0].order == "desc",
         )
-        rows = await lacking.rows(
-            connection, after[1:] if after else None, limit=limit - len(found)
-        )
-        return found + [([None, *lacking.sort_values(row)], row.final_entity) for row in rows]
+        wanted = limit - sum(len(part.rows) for part in parts)
+        rows = await lacking.rows(connection, after[1:] if after else None, limit=wanted)
+        parts.append(_Part(lacking, rows, lacking=True))
+        return _Page(parts)
 
 
 async def _stream(
@@ -89,17 +117,17 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     yield b"["
     after: SortValues | None = None
-    separator = ""
+    separator = b""
     while True:
         async with engine.connect() as connection:
-            rows = await listing.page(connection, after, STREAM_CHUNK_SIZE)
-        if rows:
-            chunk = ",".join(entity_text(text, projection) for _, text in rows)
-            yield (separator + chunk).encode()
-            separator = ","
-        if len(rows) < STREAM_CHUNK_SIZE:
+            page = await listing.page(connection, after, STREAM_CHUNK_SIZE)
+        count = len(page.texts)
+        if count:
+            yield separator + entity_list(page.texts, projection).encode()
+            separator = b","
+        if count < STREAM_CHUNK_SIZE:
             break
-        after = rows[-1][0]
+        after = page.sort_values(count - 1)
     yield b"]"
 
 
@@ -122,7 +150,7 @@ async def _paged(
     keyset: SortValues | None,
     limit: int | None,
     offset: int | None,
-) -> list[tuple[SortValues, str]]:
+) -> _Page:
     """One page and the row after it: by keyset when the cursor has one, else by OFFSET."""
     wanted = None if limit is None else limit + 1
     seek = keyset is not None and len(keyset) == len(listing.order) + 1
@@ -133,7 +161,7 @@ async def _paged(
             listing.order, predicate=listing.predicate, tie_breaker=listing.tie_breaker
         )
         rows = await entities.rows(connection, limit=wanted, offset=offset)
-    return [(entities.sort_values(row), row.final_entity) for row in rows]
+    return _Page([_Part(entities, rows)])
 
 
 def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
@@ -162,13 +190,14 @@ def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             limit = cursor.limit if cursor.limit is not None else limit
             offset = cursor.offset if cursor.offset is not None else offset
             keyset = cursor.keyset
-        rows = await _paged(engine, listing, keyset, limit, offset)
+        page = await _paged(engine, listing, keyset, limit, offset)
+        texts = page.texts
         headers = {}
-        if limit is not None and len(rows) > limit:
-            rows = rows[:limit]
-            next_after = encode_after_cursor(limit, (offset or 0) + limit, rows[-1][0])
+        if limit is not None and len(texts) > limit:
+            texts = texts[:limit]
+            last = page.sort_values(limit - 1)
+            next_after = encode_after_cursor(limit, (offset or 0) + limit, last)
             headers["link"] = _next_link(request, next_after)
-        body = "[" + ",".join(entity_text(text, projection) for _, text in rows) + "]"
-        return json_response(body, headers=headers)
+        return json_response(entity_array(texts, projection), headers=headers)
 
     return [list_entities]

@@ -9,7 +9,7 @@ from litestar import Response
 
 from backstage_plugin_catalog_backend.api._fields import Projection
 
-__all__ = ["JSON_MEDIA_TYPE", "entity_array", "entity_text", "json_response"]
+__all__ = ["JSON_MEDIA_TYPE", "entity_array", "entity_list", "entity_text", "json_response"]
 
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
 
@@ -26,9 +26,16 @@ def entity_text(text: str | None, projection: Projection | None) -> str:
     return _encode.encode(projection.apply(_decode.decode(text))).decode()
 
 
+def entity_list(texts: Iterable[str | None], projection: Projection | None) -> str:
+    """Entities as the comma-separated items of a JSON array."""
+    if projection is None:
+        return ",".join(["null" if text is None else text for text in texts])
+    return ",".join([entity_text(text, projection) for text in texts])
+
+
 def entity_array(texts: Iterable[str | None], projection: Projection | None) -> str:
     """A JSON array of entities."""
-    return "[" + ",".join(entity_text(text, projection) for text in texts) + "]"
+    return "[" + entity_list(texts, projection) + "]"
 
 
 def json_response(body: str, *, headers: Mapping[str, str] | None = None) -> Response[bytes]:

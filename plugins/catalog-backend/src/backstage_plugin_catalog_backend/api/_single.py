@@ -19,6 +19,7 @@ from backstage_plugin_catalog_backend._tables import (
     refresh_state_references,
     relations,
 )
+from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._responses import json_response
 from backstage_plugin_catalog_backend.stitching import stitch_entities
@@ -107,12 +108,13 @@ async def _delete_entity(connection: AsyncConnection, uid: str) -> None:
         await stitch_entities(connection, peer_refs)
 
 
-def single_routes(engine: AsyncEngine, reads: AsyncEngine) -> list[HTTPRouteHandler]:
+def single_routes(
+    engine: AsyncEngine, reads: AsyncEngine, texts: EntityTexts
+) -> list[HTTPRouteHandler]:
     @get("/entities/by-uid/{uid:str}")
     async def get_by_uid(request: Request[Any, Any, Any], uid: FromPath[str]) -> Response[bytes]:
         QueryParams(request, ())
-        async with reads.connect() as connection:
-            text = await _final_text(connection, final_entities.c.entity_id == uid)
+        text = await texts.by_uid(uid)
         if text is None:
             raise NotFoundError(f"No entity with uid {uid}")
         return json_response(text)
@@ -131,9 +133,7 @@ def single_routes(engine: AsyncEngine, reads: AsyncEngine) -> list[HTTPRouteHand
         name: FromPath[str],
     ) -> Response[bytes]:
         QueryParams(request, ())
-        ref = f"{kind}:{namespace}/{name}".lower()
-        async with reads.connect() as connection:
-            text = await _final_text(connection, final_entities.c.entity_ref == ref)
+        text = await texts.by_ref(f"{kind}:{namespace}/{name}".lower())
         if text is None:
             raise NotFoundError(
                 f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
