@@ -15,8 +15,9 @@ from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
 
+from backstage_backend_defaults.telemetry._server_span import ServerSpan, ServerSpans
 from backstage_backend_defaults.telemetry._telemetry import Telemetry
 
 __all__ = ["RequestTelemetry"]
@@ -67,7 +68,7 @@ class RequestTelemetry:
 
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
         self.app = app
-        self._tracer = telemetry.tracer
+        self._spans = telemetry.server_spans
         self._duration = None
         if telemetry.meter is not None:
             self._duration = telemetry.meter.create_histogram(
@@ -76,19 +77,22 @@ class RequestTelemetry:
                 description="Duration of incoming HTTP requests, per plugin and route",
             )
 
-    def _start_span(self, tracer: Tracer, scope: Any, method: str, plugin_id: str | None) -> Span:
+    def _start_span(
+        self, spans: ServerSpans, scope: Any, method: str, plugin_id: str | None
+    ) -> ServerSpan:
         headers = scope["headers"]
         parent = None
         for name, _ in headers:
             if name == b"traceparent":  # extract only when a caller sent trace context
                 parent = propagate.extract(headers, getter=_getter)
                 break
-        attributes: dict[str, str] = {"http.request.method": method, "url.path": scope["path"]}
+        attributes: dict[str, AttributeValue] = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+        }
         if plugin_id is not None:
             attributes["backstage.plugin_id"] = plugin_id
-        return tracer.start_span(
-            method, context=parent, kind=SpanKind.SERVER, attributes=attributes
-        )
+        return spans.start(method, attributes, parent)
 
     async def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> None:
         scope: Any = asgi_scope
@@ -101,8 +105,8 @@ class RequestTelemetry:
         recorder = _Status(send)
         span = None
         token = None
-        if self._tracer is not None:
-            span = self._start_span(self._tracer, scope, method, plugin_id)
+        if self._spans is not None:
+            span = self._start_span(self._spans, scope, method, plugin_id)
             token = context.attach(trace.set_span_in_context(span))
         try:
             await self.app(scope, receive, recorder)
@@ -129,12 +133,12 @@ class RequestTelemetry:
                 )
 
 
-def _end_span(span: Span, method: str, route: str, status: int) -> None:
+def _end_span(span: ServerSpan, method: str, route: str, status: int) -> None:
     if route:
-        span.update_name(f"{method} {route}")
-        span.set_attributes({"http.route": route, "http.response.status_code": status})
+        attributes: dict[str, AttributeValue] = {
+            "http.route": route,
+            "http.response.status_code": status,
+        }
+        span.finish(f"{method} {route}", attributes, status >= 500)
     else:
-        span.set_attribute("http.response.status_code", status)
-    if status >= 500:
-        span.set_status(StatusCode.ERROR)
-    span.end()
+        span.finish(method, {"http.response.status_code": status}, status >= 500)
