@@ -1,4 +1,5 @@
-"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking.
+"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking, and
+the request's telemetry when it is on.
 
 It runs on every request, so it is written for speed: no per-request objects beyond the
 status recorder, no awaits on the common path of a started plugin.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_backend_plugin_api import LoggerService
@@ -19,6 +20,9 @@ from litestar.types import Message, Receive, Scope, Send
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
 from backstage_backend_defaults.http_router._request_log import RequestLog
+
+if TYPE_CHECKING:  # OpenTelemetry loads only when telemetry is on
+    from backstage_backend_defaults.telemetry._http import RequestTelemetry, StartedRequest
 
 __all__ = ["BackendAsgiApp"]
 
@@ -51,11 +55,32 @@ class _StatusRecorder:
         return self.send(message)
 
 
-class BackendAsgiApp:
-    """Wraps the Litestar app: every request is logged, and plugin routes pass their gate."""
+_UNTRACED: tuple[None, None] = (None, None)
 
-    def __init__(self, app: Litestar, logger: LoggerService, errors: ErrorRenderer) -> None:
+
+def _record_escaped(started: StartedRequest, error: BaseException) -> None:
+    """An exception escaping the app, as an event of the request's span if it has one."""
+    span = started[0]
+    if span is not None:
+        span.record_exception(error)
+
+
+class BackendAsgiApp:
+    """Wraps the Litestar app: every request is logged, and plugin routes pass their gate.
+
+    With `telemetry`, each request is also traced (its span current while it runs and while
+    its log line is written) and measured.
+    """
+
+    def __init__(
+        self,
+        app: Litestar,
+        logger: LoggerService,
+        errors: ErrorRenderer,
+        telemetry: RequestTelemetry | None = None,
+    ) -> None:
         self.app = app
+        self._telemetry = telemetry
         self._request_log = RequestLog(logger)
         self._errors = errors
         self._gates: dict[str, PluginGate] = {}
@@ -129,6 +154,8 @@ class BackendAsgiApp:
             if gate is None and not self._backend_started.is_set():
                 gate = await self._await_gate(plugin_id)
         recorder = _StatusRecorder(send)
+        telemetry = self._telemetry
+        started_request = telemetry.start(scope, plugin_id) if telemetry is not None else _UNTRACED
         self._in_flight += 1
         try:
             if gate is not None:
@@ -143,18 +170,30 @@ class BackendAsgiApp:
                     await self._send_error(error, scope, recorder)
                     return
             await self.app(scope, receive, recorder)
+        except BaseException as error:
+            _record_escaped(started_request, error)
+            raise
         finally:
             self._in_flight -= 1
             if self._drained is not None and self._in_flight == 0 and not self._drained.done():
                 self._drained.set_result(None)
-            if self._request_log.enabled:
-                self._request_log.write(
-                    scope["method"],
-                    path,
+            span = started_request[0]
+            self._request_log.write(
+                scope["method"],
+                path,
+                recorder.status,
+                round((_perf_counter() - started) * 1000, 3),
+                scope.get("http_version", "1.1"),
+                plugin_id if gate is not None else None,
+                span.log_json if span is not None else b"",
+            )
+            if telemetry is not None:
+                telemetry.end(
+                    started_request,
+                    scope,
                     recorder.status,
-                    round((_perf_counter() - started) * 1000, 3),
-                    scope.get("http_version", "1.1"),
-                    plugin_id if gate is not None else None,
+                    _perf_counter() - started,
+                    plugin_id,
                 )
 
     async def _send_error(self, error: Exception, scope: Any, send: Send) -> None:

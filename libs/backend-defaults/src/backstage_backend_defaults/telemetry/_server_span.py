@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, sampling
+from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv.attributes.exception_attributes import (
@@ -51,7 +51,19 @@ __all__ = ["ServerSpan", "ServerSpans"]
 
 _logger = logging.getLogger(__name__)
 _UNSET = Status(StatusCode.UNSET)
+_ERROR = Status(StatusCode.ERROR)
 _KIND = SpanKind.SERVER
+_NO_PARENT = Context()
+
+
+def _fixed_root_decision(sampler: Sampler) -> Decision | None:
+    """The decision of the SDK's constant samplers for a span without a parent, which never
+    varies (so it need not be asked for each request); None for any other sampler."""
+    if sampler is sampling.ALWAYS_ON or sampler is sampling.DEFAULT_ON:
+        return Decision.RECORD_AND_SAMPLE
+    if sampler is sampling.ALWAYS_OFF or sampler is sampling.DEFAULT_OFF:
+        return Decision.DROP
+    return None
 
 
 class ServerSpans:
@@ -61,6 +73,8 @@ class ServerSpans:
         "_flags",
         "_id_generator",
         "_processors",
+        "_random_ids",
+        "_root_decision",
         "_sampler",
         "limits",
         "resource",
@@ -74,7 +88,9 @@ class ServerSpans:
         instrumentation_name: str,
     ) -> None:
         self._sampler = provider.sampler
+        self._root_decision = _fixed_root_decision(provider.sampler)
         self._id_generator = provider.id_generator
+        self._random_ids = provider.id_generator.is_trace_id_random()
         self.resource = provider.resource
         self._processors = tuple(processors)
         self.limits = SpanLimits()  # as the provider's: from the OTEL_*_LIMIT variables
@@ -92,27 +108,41 @@ class ServerSpans:
     def start(
         self, name: str, attributes: dict[str, AttributeValue], parent: Context | None
     ) -> ServerSpan:
-        """A started span; `parent` holds the caller's trace context, if it sent one."""
-        parent_span = trace.get_current_span(parent).get_span_context()
-        if parent_span.is_valid:
-            trace_id = parent_span.trace_id
-            is_random = parent_span.trace_flags.random_trace_id
-            parent_context: SpanContext | None = parent_span
-        else:
+        """A started span; `parent` holds the caller's trace context, if it sent any.
+
+        As in OpenTelemetry's ASGI instrumentation, a request without trace context starts
+        a trace of its own, whatever the context the server runs in.
+        """
+        parent_context: SpanContext | None = None
+        if parent is not None:
+            candidate = trace.get_current_span(parent).get_span_context()
+            if candidate.is_valid:
+                parent_context = candidate
+        if parent_context is None:
             trace_id = self._id_generator.generate_trace_id()
-            is_random = self._id_generator.is_trace_id_random()
-            parent_context = None
-        result = self._sampler.should_sample(parent, trace_id, name, _KIND, attributes, ())
+            is_random = self._random_ids
+            decision = self._root_decision
+        else:
+            trace_id = parent_context.trace_id
+            is_random = parent_context.trace_flags.random_trace_id
+            decision = None
+        trace_state = None
+        if decision is None:
+            result = self._sampler.should_sample(
+                parent or _NO_PARENT, trace_id, name, _KIND, attributes, ()
+            )
+            decision = result.decision
+            trace_state = result.trace_state
+            if decision is not Decision.DROP and result.attributes:
+                attributes.update(result.attributes)
         context = SpanContext(
             trace_id,
             self._id_generator.generate_span_id(),
             False,
-            self._flags[result.decision is Decision.RECORD_AND_SAMPLE, is_random],
-            result.trace_state,
+            self._flags[decision is Decision.RECORD_AND_SAMPLE, is_random],
+            trace_state,
         )
-        recording = result.decision is not Decision.DROP
-        if recording and result.attributes:
-            attributes.update(result.attributes)
+        recording = decision is not Decision.DROP
         return ServerSpan(self, name, context, parent_context, attributes, recording)
 
     def finish(self, span: ReadableSpan) -> None:
@@ -170,24 +200,36 @@ class ServerSpan(trace.Span):
 
     @property
     def log_fields(self) -> dict[str, str]:
-        """`trace_id` and `span_id` in hex, for log lines; formatted once per span."""
+        """`trace_id` and `span_id` in hex (as OpenTelemetry formats them), for log lines;
+        formatted once per span."""
         fields = self._log_fields
         if fields is None:
+            context = self._context
             fields = self._log_fields = {
-                "trace_id": trace.format_trace_id(self._context.trace_id),
-                "span_id": trace.format_span_id(self._context.span_id),
+                "trace_id": f"{context.trace_id:032x}",
+                "span_id": f"{context.span_id:016x}",
             }
         return fields
 
-    def finish(self, name: str, attributes: Mapping[str, AttributeValue], error: bool) -> None:
-        """Ends the span with its final name, the backend's own attributes added, and an
-        error status if `error` (and no status was set before)."""
-        if not self.is_recording():
+    @property
+    def log_json(self) -> bytes:
+        """`log_fields` as the members of a JSON object (`,"trace_id":"…","span_id":"…"`)."""
+        context = self._context
+        return b',"trace_id":"%032x","span_id":"%016x"' % (context.trace_id, context.span_id)
+
+    def end_request(self, method: str, route: str, status: int) -> None:
+        """Ends the span of a request: named `<METHOD> <route>` once a route matched, with
+        the route and the response status, and an error status from 500 on (unless a
+        status was set before)."""
+        if not self._recording or self._end_time is not None:
             return
-        self._name = name
-        self._attributes.update(attributes)
-        if error and self._status.status_code is StatusCode.UNSET:
-            self._status = Status(StatusCode.ERROR)
+        attributes = self._attributes
+        if route:
+            self._name = f"{method} {route}"
+            attributes["http.route"] = route
+        attributes["http.response.status_code"] = status
+        if status >= 500 and self._status is _UNSET:
+            self._status = _ERROR
         self.end()
 
     def end(self, end_time: int | None = None) -> None:
