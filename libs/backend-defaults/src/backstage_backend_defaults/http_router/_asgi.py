@@ -177,24 +177,19 @@ class BackendAsgiApp:
             self._in_flight -= 1
             if self._drained is not None and self._in_flight == 0 and not self._drained.done():
                 self._drained.set_result(None)
+            elapsed = _perf_counter() - started
             span = started_request[0]
             self._request_log.write(
                 scope["method"],
                 path,
                 recorder.status,
-                round((_perf_counter() - started) * 1000, 3),
+                round(elapsed * 1000, 3),
                 scope.get("http_version", "1.1"),
                 plugin_id if gate is not None else None,
                 span.log_json if span is not None else b"",
             )
             if telemetry is not None:
-                telemetry.end(
-                    started_request,
-                    scope,
-                    recorder.status,
-                    _perf_counter() - started,
-                    plugin_id,
-                )
+                telemetry.end(started_request, scope, recorder.status, elapsed, plugin_id)
 
     async def _send_error(self, error: Exception, scope: Any, send: Send) -> None:
         query = scope.get("query_string", b"")

@@ -66,6 +66,13 @@ def _fixed_root_decision(sampler: Sampler) -> Decision | None:
     return None
 
 
+def _frozen(attributes: Attributes, most: int | None, limits: SpanLimits) -> BoundedAttributes:
+    """An event's or link's attributes, checked and bounded as the SDK does."""
+    return BoundedAttributes(
+        most, attributes, max_value_len=limits.max_attribute_length, immutable=True
+    )
+
+
 class ServerSpans:
     """Starts request spans with a provider's sampler and ids; ends them into its processors."""
 
@@ -296,12 +303,7 @@ class ServerSpan(trace.Span):
         limits = self._spans.limits
         if self._events is None:
             self._events = BoundedList(limits.max_events)
-        checked = BoundedAttributes(
-            limits.max_event_attributes,
-            attributes,
-            max_value_len=limits.max_attribute_length,
-            immutable=True,
-        )
+        checked = _frozen(attributes, limits.max_event_attributes, limits)
         self._events.append(Event(name, checked, timestamp))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
@@ -312,13 +314,7 @@ class ServerSpan(trace.Span):
         limits = self._spans.limits
         if self._links is None:
             self._links = BoundedList(limits.max_links)
-        checked = BoundedAttributes(
-            limits.max_link_attributes,
-            attributes,
-            max_value_len=limits.max_attribute_length,
-            immutable=True,
-        )
-        self._links.append(Link(context, checked))
+        self._links.append(Link(context, _frozen(attributes, limits.max_link_attributes, limits)))
 
     def update_name(self, name: str) -> None:
         if self._writable("update_name"):
