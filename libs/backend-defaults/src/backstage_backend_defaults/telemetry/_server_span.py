@@ -6,7 +6,9 @@ span then pays again for a snapshot when it ends. For the one span every request
 module keeps what OpenTelemetry defines and drops the rest:
 
 - the provider's sampler decides, with the provider's id generator, so sampling
-  (`parentbased_traceidratio`, a remote parent's sampled flag) works as for any span;
+  (`parentbased_traceidratio`, a remote parent's sampled flag) works as for any span; the
+  SDK's constant samplers (`parentbased_always_on`, the default, ...) are not asked about
+  a request without trace context, as their answer for it never varies;
 - the span is an `opentelemetry.trace.Span`, put in the context as usual, so the spans of
   the request's statements, cache calls and outgoing calls are its children;
 - the backend's own attributes (strings and ints) go into a plain dict, unchecked; anything
@@ -136,7 +138,7 @@ class ServerSpans:
         trace_state = None
         if decision is None:
             result = self._sampler.should_sample(
-                parent or _NO_PARENT, trace_id, name, _KIND, attributes, ()
+                parent if parent is not None else _NO_PARENT, trace_id, name, _KIND, attributes, ()
             )
             decision = result.decision
             trace_state = result.trace_state
