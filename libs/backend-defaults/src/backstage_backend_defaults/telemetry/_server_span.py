@@ -37,12 +37,6 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcess
 from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.semconv.attributes.exception_attributes import (
-    EXCEPTION_ESCAPED,
-    EXCEPTION_MESSAGE,
-    EXCEPTION_STACKTRACE,
-    EXCEPTION_TYPE,
-)
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import AnyValue, Attributes, AttributeValue
 
@@ -345,10 +339,10 @@ class ServerSpan(trace.Span):
         module = type(exception).__module__
         qualname = type(exception).__qualname__
         fields: dict[str, AnyValue] = {
-            EXCEPTION_TYPE: qualname if module in ("builtins", "") else f"{module}.{qualname}",
-            EXCEPTION_MESSAGE: str(exception),
-            EXCEPTION_STACKTRACE: "".join(traceback.format_exception(exception)),
-            EXCEPTION_ESCAPED: str(escaped),
+            "exception.type": qualname if module in ("builtins", "") else f"{module}.{qualname}",
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
         }
         if attributes:
             fields.update(attributes)
