@@ -9,6 +9,7 @@ the backend's own attributes: the plugin the path belongs to and Litestar's rout
 
 from __future__ import annotations
 
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context, propagate, trace
@@ -21,7 +22,7 @@ from backstage_backend_defaults.telemetry._telemetry import Telemetry
 __all__ = ["RequestTelemetry", "StartedRequest"]
 
 _Headers = list[tuple[bytes, bytes]]
-StartedRequest = tuple[ServerSpan | None, object]
+StartedRequest = tuple[ServerSpan | None, Token[context.Context] | None]
 """A request's span (None when tracing is off) and the context token to detach at its end."""
 _UNTRACED: StartedRequest = (None, None)
 _EMPTY = context.Context()
@@ -94,7 +95,8 @@ class RequestTelemetry:
         span, token = started
         if span is not None:
             span.end_request(scope["method"], route, status)
-            context.detach(token)  # type: ignore[arg-type]
+        if token is not None:
+            context.detach(token)
         if self._duration is not None:
             self._duration.record(
                 duration,
