@@ -3,6 +3,7 @@ child it is and whose parent, and how errors show on it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -53,7 +54,8 @@ def spans_plugin() -> BackendPlugin:
                 span.set_attribute("app.sizes", [1, 2])
                 span.add_event("looked up", {"app.key": key})
                 assert tracer is not None
-                with tracer.start_as_current_span("lookup"):
+                await asyncio.sleep(0.01)  # concurrent requests interleave here
+                with tracer.start_as_current_span("lookup", attributes={"app.key": key}):
                     pass
                 return {"key": key, "baggage": baggage.get_baggage("tenant")}
 
@@ -169,6 +171,36 @@ async def test_a_request_span_reaches_the_exporter_with_the_backends_attributes(
     [line] = traced.request_lines()
     assert line["trace_id"] == trace.format_trace_id(server.context.trace_id)
     assert line["span_id"] == trace.format_span_id(server.context.span_id)
+
+
+async def test_concurrent_requests_each_parent_their_own_children() -> None:
+    keys = [f"k{number}" for number in range(8)]
+    async with traced_backend() as traced:
+        client = traced.test.client
+        responses = await asyncio.gather(*(client.get(f"/api/{PLUGIN}/items/{k}") for k in keys))
+    assert all(response.status_code == 200 for response in responses)
+    servers = {
+        span.attributes["url.path"].rsplit("/", 1)[1]: span
+        for span in traced.finished(f"GET /api/{PLUGIN}/items/{{key}}")
+        if span.attributes is not None
+    }
+    children = {
+        child.attributes["app.key"]: child
+        for child in traced.finished("lookup")
+        if child.attributes is not None
+    }
+    assert sorted(servers) == sorted(children) == sorted(keys)
+    for key in keys:
+        server, child = servers[key], children[key]
+        assert server.context is not None
+        assert child.parent is not None
+        assert child.parent.span_id == server.context.span_id
+    # and each request's log line carries its own span's ids
+    logged = {line["url"].rsplit("/", 1)[1]: line["span_id"] for line in traced.request_lines()}
+    for key in keys:
+        context = servers[key].context
+        assert context is not None
+        assert logged[key] == trace.format_span_id(context.span_id)
 
 
 async def test_a_server_error_is_an_error_span_with_the_exception() -> None:
