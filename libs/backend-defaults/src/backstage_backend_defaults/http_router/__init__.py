@@ -16,7 +16,6 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
 from litestar import Litestar
-from litestar.types import ASGIApp
 
 from backstage_backend_defaults.health import health_route_handlers
 from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
@@ -93,18 +92,19 @@ async def _create_root_http_router(
         openapi_config=None,
         logging_config=None,
     )
+    request_telemetry = None
+    if telemetry.enabled:  # with telemetry off, OpenTelemetry is not even imported
+        from backstage_backend_defaults.telemetry._http import RequestTelemetry
+
+        request_telemetry = RequestTelemetry(telemetry)
     asgi = BackendAsgiApp(
         app,
         logger.child({"type": "incomingRequest"}),
         errors,
+        request_telemetry,
         compression=read_compression_options(config),
     )
-    served: ASGIApp = asgi
-    if telemetry.enabled:  # with telemetry off, requests take exactly the plain path
-        from backstage_backend_defaults.telemetry._http import RequestTelemetry
-
-        served = RequestTelemetry(asgi, telemetry)
-    server = HttpServer(served, read_listen_options(config))
+    server = HttpServer(asgi, read_listen_options(config))
     timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
     http = BackendHttp(
         RootHttpRouter(asgi), server, shutdown_timeout=timeout or timedelta(seconds=30)

@@ -1,5 +1,5 @@
-"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking, and
-response compression around the app.
+"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking,
+response compression around the app, and the request's telemetry when it is on.
 
 It runs on every request, so it is written for speed: no per-request objects beyond the
 status recorder, no awaits on the common path of a started plugin.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_backend_plugin_api import LoggerService
@@ -21,6 +21,9 @@ from backstage_backend_defaults.http_router._compression import CompressionOptio
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
 from backstage_backend_defaults.http_router._request_log import RequestLog
+
+if TYPE_CHECKING:  # OpenTelemetry loads only when telemetry is on
+    from backstage_backend_defaults.telemetry._http import RequestTelemetry, StartedRequest
 
 __all__ = ["BackendAsgiApp"]
 
@@ -53,17 +56,33 @@ class _StatusRecorder:
         return self.send(message)
 
 
+_UNTRACED: tuple[None, None] = (None, None)
+
+
+def _record_escaped(started: StartedRequest, error: BaseException) -> None:
+    """An exception escaping the app, as an event of the request's span if it has one."""
+    span = started[0]
+    if span is not None:
+        span.record_exception(error)
+
+
 class BackendAsgiApp:
-    """Wraps the Litestar app: every request is logged, and plugin routes pass their gate."""
+    """Wraps the Litestar app: every request is logged, and plugin routes pass their gate.
+
+    With `telemetry`, each request is also traced (its span current while it runs and while
+    its log line is written) and measured.
+    """
 
     def __init__(
         self,
         app: Litestar,
         logger: LoggerService,
         errors: ErrorRenderer,
+        telemetry: RequestTelemetry | None = None,
         compression: CompressionOptions | None = None,
     ) -> None:
         self.app = app
+        self._telemetry = telemetry
         self._served: ASGIApp = app
         if compression is not None and compression.enabled:
             self._served = GzipResponses(app, compression)
@@ -140,6 +159,8 @@ class BackendAsgiApp:
             if gate is None and not self._backend_started.is_set():
                 gate = await self._await_gate(plugin_id)
         recorder = _StatusRecorder(send)
+        telemetry = self._telemetry
+        started_request = telemetry.start(scope, plugin_id) if telemetry is not None else _UNTRACED
         self._in_flight += 1
         try:
             if gate is not None:
@@ -154,19 +175,26 @@ class BackendAsgiApp:
                     await self._send_error(error, scope, recorder)
                     return
             await self._served(scope, receive, recorder)
+        except BaseException as error:
+            _record_escaped(started_request, error)
+            raise
         finally:
             self._in_flight -= 1
             if self._drained is not None and self._in_flight == 0 and not self._drained.done():
                 self._drained.set_result(None)
-            if self._request_log.enabled:
-                self._request_log.write(
-                    scope["method"],
-                    path,
-                    recorder.status,
-                    round((_perf_counter() - started) * 1000, 3),
-                    scope.get("http_version", "1.1"),
-                    plugin_id if gate is not None else None,
-                )
+            elapsed = _perf_counter() - started
+            span = started_request[0]
+            self._request_log.write(
+                scope["method"],
+                path,
+                recorder.status,
+                round(elapsed * 1000, 3),
+                scope.get("http_version", "1.1"),
+                plugin_id if gate is not None else None,
+                span.log_json if span is not None else b"",
+            )
+            if telemetry is not None:
+                telemetry.end(started_request, scope, recorder.status, elapsed, plugin_id)
 
     async def _send_error(self, error: Exception, scope: Any, send: Send) -> None:
         query = scope.get("query_string", b"")

@@ -89,6 +89,15 @@ def _is_database_error(error: BaseException) -> bool:
     return sqlalchemy_errors is not None and isinstance(error, sqlalchemy_errors.DBAPIError)
 
 
+def _record_on_span(error: BaseException) -> None:
+    """A server error, as an exception event of the request's span when tracing is on (the
+    span is current while the error is rendered); OpenTelemetry is not loaded otherwise."""
+    if "opentelemetry.trace" in sys.modules:
+        from opentelemetry import trace
+
+        trace.get_current_span().record_exception(error)
+
+
 class ErrorRenderer:
     """Renders any exception as Backstage's JSON error body, and logs server errors."""
 
@@ -98,6 +107,8 @@ class ErrorRenderer:
 
     def body(self, error: BaseException, method: str, url: str) -> tuple[int, dict[str, Any]]:
         status = error_status(error)
+        if status >= 500:
+            _record_on_span(error)
         if _is_database_error(error):
             log_id = secrets.token_hex(10)
             self._logger.error(f"Database error, logId={log_id}", error)

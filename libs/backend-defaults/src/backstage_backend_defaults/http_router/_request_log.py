@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import msgspec
 from backstage_backend_plugin_api import LoggerService
 
@@ -20,12 +18,6 @@ def _json_string(text: str) -> bytes:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return b'"%s"' % text.encode()
     return _encode(text)
-
-
-def _trace_json(ids: Mapping[str, str] | None) -> bytes:
-    if ids is None:
-        return b""
-    return b',"trace_id":"%s","span_id":"%s"' % (ids["trace_id"].encode(), ids["span_id"].encode())
 
 
 class RequestLog:
@@ -61,7 +53,14 @@ class RequestLog:
         duration_ms: float,
         http_version: str,
         plugin_id: str | None,
+        trace_ids: bytes = b"",
     ) -> None:
+        """The request's line; nothing when the logger's level hides `info`.
+
+        `trace_ids` are the request span's ids as JSON members (`,"trace_id":...`) for the
+        JSON line; the logger adds them itself to lines of other formats."""
+        if not self.enabled:
+            return
         sink = self._sink
         if sink is None:
             meta: dict[str, object] = {
@@ -77,14 +76,12 @@ class RequestLog:
             self._logger.info(f'"{method} {path}" {status} {duration_ms}ms', meta)
             return
         plugin = b',"plugin":"%s"' % plugin_id.encode() if plugin_id is not None else b""
-        if sink.trace_context is not None:
-            plugin += _trace_json(sink.trace_context())
         path_json = _json_string(path)
         duration = repr(duration_ms).encode()
         method_bytes = method.encode()
         sink.write(
             b'{"timestamp":"%s","level":"info","message":"\\"%s %s\\" %d %sms",%s,'
-            b'"method":"%s","url":%s,"status":%d,"durationMs":%s,"httpVersion":"%s"%s}\n'
+            b'"method":"%s","url":%s,"status":%d,"durationMs":%s,"httpVersion":"%s"%s%s}\n'
             % (
                 sink.clock.now().encode(),
                 method_bytes,
@@ -98,5 +95,6 @@ class RequestLog:
                 duration,
                 http_version.encode(),
                 plugin,
+                trace_ids,
             )
         )

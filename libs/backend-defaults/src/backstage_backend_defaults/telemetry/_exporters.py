@@ -113,9 +113,13 @@ def sampler(env: Mapping[str, str]) -> Sampler:
         ratio = -1.0
     if not 0.0 <= ratio <= 1.0:
         raise InputError(f"Invalid ratio '{raw}' in OTEL_TRACES_SAMPLER_ARG, use 0 to 1")
-    root: Sampler = {
+    constant: dict[str, Sampler] = {  # the SDK's own instances (the server span knows them)
         "always_on": sampling.ALWAYS_ON,
         "always_off": sampling.ALWAYS_OFF,
-        "traceidratio": sampling.TraceIdRatioBased(ratio),
-    }[name.removeprefix("parentbased_")]
+        "parentbased_always_on": sampling.DEFAULT_ON,
+        "parentbased_always_off": sampling.DEFAULT_OFF,
+    }
+    if name in constant:
+        return constant[name]
+    root = sampling.TraceIdRatioBased(ratio)
     return sampling.ParentBased(root) if name.startswith("parentbased_") else root

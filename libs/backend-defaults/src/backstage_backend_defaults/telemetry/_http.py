@@ -1,37 +1,31 @@
 """A server span and the request metrics for each incoming request.
 
-This wraps the backend's ASGI app only when tracing or metrics are on, so with telemetry
-off a request runs exactly the code it ran before. It is lighter than the generic ASGI
-instrumentation (one span per request, no spans for each message sent or received) and
-knows the backend's own attributes: the plugin the path belongs to and Litestar's route.
+The backend's ASGI layer (`BackendAsgiApp`) calls this at the start and the end of each
+request, only when tracing or metrics are on: with telemetry off a request pays one
+attribute check. It is lighter than the generic ASGI instrumentation (one span per
+request, no spans for each message sent or received, no ASGI layer of its own) and knows
+the backend's own attributes: the plugin the path belongs to and Litestar's route.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable
+from contextvars import Token
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
 
+from backstage_backend_defaults.telemetry._server_span import ServerSpan
 from backstage_backend_defaults.telemetry._telemetry import Telemetry
 
-__all__ = ["RequestTelemetry"]
-
-_perf_counter = time.perf_counter
-
-
-def _plugin_id(path: str) -> str | None:
-    if not path.startswith("/api/"):
-        return None
-    end = path.find("/", 5)
-    return path[5:] if end == -1 else path[5:end]
-
+__all__ = ["RequestTelemetry", "StartedRequest"]
 
 _Headers = list[tuple[bytes, bytes]]
+StartedRequest = tuple[ServerSpan | None, Token[context.Context] | None]
+"""A request's span (None when tracing is off) and the context token to detach at its end."""
+_UNTRACED: StartedRequest = (None, None)
+_EMPTY = context.Context()
 
 
 class _HeaderGetter(Getter[_Headers]):
@@ -49,25 +43,13 @@ class _HeaderGetter(Getter[_Headers]):
 _getter = _HeaderGetter()
 
 
-class _Status:
-    __slots__ = ("send", "status")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.status = 500
-
-    def __call__(self, message: Message) -> Awaitable[None]:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        return self.send(message)
-
-
 class RequestTelemetry:
-    """ASGI middleware: span `<METHOD> <route>` (kind server), request count and duration."""
+    """Span `<METHOD> <route>` (kind server), request count and duration, per request."""
 
-    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
-        self.app = app
-        self._tracer = telemetry.tracer
+    __slots__ = ("_duration", "_spans")
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._spans = telemetry.server_spans
         self._duration = None
         if telemetry.meter is not None:
             self._duration = telemetry.meter.create_histogram(
@@ -76,65 +58,52 @@ class RequestTelemetry:
                 description="Duration of incoming HTTP requests, per plugin and route",
             )
 
-    def _start_span(self, tracer: Tracer, scope: Any, method: str, plugin_id: str | None) -> Span:
+    def start(self, scope: Any, plugin_id: str | None) -> StartedRequest:
+        """Starts the request's span and makes it the current one (when tracing is on)."""
+        spans = self._spans
+        if spans is None:
+            return _UNTRACED
         headers = scope["headers"]
         parent = None
         for name, _ in headers:
             if name == b"traceparent":  # extract only when a caller sent trace context
                 parent = propagate.extract(headers, getter=_getter)
                 break
-        attributes: dict[str, str] = {"http.request.method": method, "url.path": scope["path"]}
+        method: str = scope["method"]
+        attributes: dict[str, AttributeValue] = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+        }
         if plugin_id is not None:
             attributes["backstage.plugin_id"] = plugin_id
-        return tracer.start_span(
-            method, context=parent, kind=SpanKind.SERVER, attributes=attributes
-        )
+        span = spans.start(method, attributes, parent)
+        # as in OpenTelemetry's ASGI instrumentation: what the caller sent, and the span
+        base = parent if parent is not None else _EMPTY
+        return span, context.attach(trace.set_span_in_context(span, base))
 
-    async def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> None:
-        scope: Any = asgi_scope
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = _perf_counter()
-        method: str = scope["method"]
-        plugin_id = _plugin_id(scope["path"])
-        recorder = _Status(send)
-        span = None
-        token = None
-        if self._tracer is not None:
-            span = self._start_span(self._tracer, scope, method, plugin_id)
-            token = context.attach(trace.set_span_in_context(span))
-        try:
-            await self.app(scope, receive, recorder)
-        except BaseException as error:
-            if span is not None:
-                span.record_exception(error)
-            raise
-        finally:
-            route: str = scope.get("path_template") or ""
-            status = recorder.status
-            if span is not None:
-                _end_span(span, method, route, status)
-            if token is not None:
-                context.detach(token)
-            if self._duration is not None:
-                self._duration.record(
-                    _perf_counter() - started,
-                    {
-                        "http.request.method": method,
-                        "http.route": route or "unmatched",
-                        "http.response.status_code": status,
-                        "backstage.plugin_id": plugin_id or "",
-                    },
-                )
-
-
-def _end_span(span: Span, method: str, route: str, status: int) -> None:
-    if route:
-        span.update_name(f"{method} {route}")
-        span.set_attributes({"http.route": route, "http.response.status_code": status})
-    else:
-        span.set_attribute("http.response.status_code", status)
-    if status >= 500:
-        span.set_status(StatusCode.ERROR)
-    span.end()
+    def end(
+        self,
+        started: StartedRequest,
+        scope: Any,
+        status: int,
+        duration: float,
+        plugin_id: str | None,
+    ) -> None:
+        """Ends the span (named after Litestar's route, once matched) and records the
+        request's duration."""
+        route: str = scope.get("path_template") or ""
+        span, token = started
+        if span is not None:
+            span.end_request(scope["method"], route, status)
+        if token is not None:
+            context.detach(token)
+        if self._duration is not None:
+            self._duration.record(
+                duration,
+                {
+                    "http.request.method": scope["method"],
+                    "http.route": route or "unmatched",
+                    "http.response.status_code": status,
+                    "backstage.plugin_id": plugin_id or "",
+                },
+            )

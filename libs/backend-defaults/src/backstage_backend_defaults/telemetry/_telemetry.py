@@ -18,9 +18,11 @@ if TYPE_CHECKING:  # the SDK loads only when something is to be exported
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Tracer
+
+    from backstage_backend_defaults.telemetry._server_span import ServerSpans
 
 __all__ = ["INSTRUMENTATION_NAME", "Telemetry", "TelemetryOptions", "build_telemetry"]
 
@@ -49,13 +51,15 @@ class Telemetry:
     """The tracer and meter the backend's services use; None where a signal is off.
 
     With neither traces nor metrics configured both are None, and the services take their
-    plain code paths: no span, no counter, no per-request work.
+    plain code paths: no span, no counter, no per-request work. `span_processors` are those
+    added to `tracer_provider`: `server_spans` ends each request's span into them.
     """
 
     def __init__(
         self,
         *,
         tracer_provider: TracerProvider | None = None,
+        span_processors: Sequence[SpanProcessor] = (),
         meter_provider: MeterProvider | None = None,
         prometheus: PrometheusEndpoint | None = None,
         httpx_instrumented: bool = False,
@@ -64,9 +68,13 @@ class Telemetry:
         self.meter_provider = meter_provider
         self.prometheus = prometheus
         self._httpx_instrumented = httpx_instrumented
-        self.tracer: Tracer | None = (
-            tracer_provider.get_tracer(INSTRUMENTATION_NAME) if tracer_provider else None
-        )
+        self.tracer: Tracer | None = None
+        self.server_spans: ServerSpans | None = None
+        if tracer_provider is not None:
+            from backstage_backend_defaults.telemetry._server_span import ServerSpans
+
+            self.tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME)
+            self.server_spans = ServerSpans(tracer_provider, span_processors, INSTRUMENTATION_NAME)
         self.meter: Meter | None = (
             meter_provider.get_meter(INSTRUMENTATION_NAME) if meter_provider else None
         )
@@ -143,12 +151,13 @@ def build_telemetry(
         readers.append(prometheus.reader)
     resource = _resource(options, env)
     tracer_provider: TracerProvider | None = None
-    if exporters or options.span_exporter is not None:
+    processors: list[SpanProcessor] = [BatchSpanProcessor(exporter) for exporter in exporters]
+    if options.span_exporter is not None:
+        processors.append(SimpleSpanProcessor(options.span_exporter))
+    if processors:
         tracer_provider = TracerProvider(resource=resource, sampler=sampler(env))
-        for exporter in exporters:
-            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
-        if options.span_exporter is not None:
-            tracer_provider.add_span_processor(SimpleSpanProcessor(options.span_exporter))
+        for processor in processors:
+            tracer_provider.add_span_processor(processor)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers) if readers else None
     instrumented = False
     if tracer_provider is not None and options.instrument_httpx:
@@ -157,6 +166,7 @@ def build_telemetry(
         prometheus.start()
     return Telemetry(
         tracer_provider=tracer_provider,
+        span_processors=processors,
         meter_provider=meter_provider,
         prometheus=prometheus,
         httpx_instrumented=instrumented,
