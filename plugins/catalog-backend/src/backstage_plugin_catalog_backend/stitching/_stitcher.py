@@ -165,6 +165,9 @@ async def _write_final(
     connection: AsyncConnection,
     changed: list[_Stitched],
 ) -> None:
+    if connection.dialect.name == "postgresql":
+        await _write_final_postgres(connection, changed)
+        return
     ids = [item.entity_id for item in changed]
     now = datetime.now(UTC)
     await connection.execute(sa.delete(final_entities).where(final_entities.c.entity_id.in_(ids)))
@@ -181,9 +184,6 @@ async def _write_final(
             for item in changed
         ],
     )
-    if connection.dialect.name == "postgresql":
-        await _insert_search_rows_postgres(connection, changed)
-        return
     rows = [
         {"entity_id": item.entity_id, "key": key, "value": value, "original_value": original}
         for item in changed
@@ -193,38 +193,84 @@ async def _write_final(
         await connection.execute(sa.insert(search), rows[start : start + _ROWS_PER_INSERT])
 
 
-# One statement for any number of rows: the columns as four arrays, unnested by Postgres
-# (an executemany would run the INSERT once per row, some 14 times per entity).
+# On Postgres each statement takes its rows as arrays (unnest), whatever their number: an
+# executemany would run the statement once per row. An entity stitched again (a group
+# gaining a member) keeps its row in `final_entities` (no cascade through its search rows)
+# and only the search rows that changed are deleted or inserted.
+_UPSERT_FINAL_UNNEST = sa.text(
+    "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at) "
+    "SELECT u.entity_id, u.entity_ref, u.hash, u.final_entity, CAST(:now AS timestamptz) "
+    "FROM unnest(CAST(:entity_ids AS text[]), CAST(:entity_refs AS text[]), "
+    "CAST(:hashes AS text[]), CAST(:final_entities AS text[])) "
+    "AS u(entity_id, entity_ref, hash, final_entity) "
+    "ON CONFLICT (entity_id) DO UPDATE SET entity_ref = excluded.entity_ref, "
+    "hash = excluded.hash, final_entity = excluded.final_entity, "
+    "last_updated_at = excluded.last_updated_at"
+)
+_SEARCH_ROWS_OF = sa.text(
+    "SELECT entity_id, key, value, original_value FROM search "
+    "WHERE entity_id = ANY(CAST(:entity_ids AS text[]))"
+)
+_DELETE_SEARCH_UNNEST = sa.text(
+    "DELETE FROM search AS s USING unnest(CAST(:entity_ids AS text[]), "
+    "CAST(:keys AS text[]), CAST(:search_values AS text[]), "
+    "CAST(:original_values AS text[])) AS d(entity_id, key, value, original_value) "
+    "WHERE s.entity_id = d.entity_id AND s.key = d.key "
+    "AND s.value IS NOT DISTINCT FROM d.value "
+    "AND s.original_value IS NOT DISTINCT FROM d.original_value"
+)
 _INSERT_SEARCH_UNNEST = sa.text(
     "INSERT INTO search (entity_id, key, value, original_value) "
     "SELECT * FROM unnest(CAST(:entity_ids AS text[]), CAST(:keys AS text[]), "
     "CAST(:search_values AS text[]), CAST(:original_values AS text[]))"
 )
 
+_FullSearchRow = tuple[str, str, str | None, str | None]
 
-async def _insert_search_rows_postgres(
-    connection: AsyncConnection, changed: list[_Stitched]
-) -> None:
+
+def _search_columns(rows: Iterable[_FullSearchRow]) -> dict[str, list[Any]]:
     entity_ids: list[str] = []
     keys: list[str] = []
     values: list[str | None] = []
     originals: list[str | None] = []
-    for item in changed:
-        for key, value, original in item.search_rows:
-            entity_ids.append(item.entity_id)
-            keys.append(key)
-            values.append(value)
-            originals.append(original)
-    if entity_ids:
-        await connection.execute(
-            _INSERT_SEARCH_UNNEST,
-            {
-                "entity_ids": entity_ids,
-                "keys": keys,
-                "search_values": values,
-                "original_values": originals,
-            },
-        )
+    for entity_id, key, value, original in rows:
+        entity_ids.append(entity_id)
+        keys.append(key)
+        values.append(value)
+        originals.append(original)
+    return {
+        "entity_ids": entity_ids,
+        "keys": keys,
+        "search_values": values,
+        "original_values": originals,
+    }
+
+
+async def _write_final_postgres(connection: AsyncConnection, changed: list[_Stitched]) -> None:
+    ids = [item.entity_id for item in changed]
+    rows = await connection.execute(_SEARCH_ROWS_OF, {"entity_ids": ids})
+    existing: set[_FullSearchRow] = {(row[0], row[1], row[2], row[3]) for row in rows}
+    wanted = {
+        (item.entity_id, key, value, original)
+        for item in changed
+        for key, value, original in item.search_rows
+    }
+    await connection.execute(
+        _UPSERT_FINAL_UNNEST,
+        {
+            "now": datetime.now(UTC),
+            "entity_ids": ids,
+            "entity_refs": [item.entity_ref for item in changed],
+            "hashes": [item.digest for item in changed],
+            "final_entities": [_encode.encode(item.entity).decode() for item in changed],
+        },
+    )
+    removed = existing - wanted
+    if removed:
+        await connection.execute(_DELETE_SEARCH_UNNEST, _search_columns(removed))
+    added = wanted - existing
+    if added:
+        await connection.execute(_INSERT_SEARCH_UNNEST, _search_columns(added))
 
 
 async def stitch_entities(connection: AsyncConnection, entity_refs: Collection[str]) -> list[str]:
