@@ -36,10 +36,11 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-def _telemetry_factory(telemetry: str) -> object | None:
-    """`traces`: every span exported to a no-op exporter as it ends; `all`: that, plus the
-    metrics (an in-memory reader, as a Prometheus scrape would read them); `sampled`:
-    `traces` with one trace in ten sampled."""
+def _telemetry_factory(telemetry: str, processor: str = "simple") -> object | None:
+    """`traces`: every span exported to a no-op exporter, as it ends (`processor` simple) or
+    in batches as the OTLP exporters get them (`batch`); `all`: that, plus the metrics (an
+    in-memory reader, as a Prometheus scrape would read them); `sampled`: `traces` with one
+    trace in ten sampled."""
     if telemetry == "off":
         return None
     from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
@@ -55,17 +56,23 @@ def _telemetry_factory(telemetry: str) -> object | None:
     if telemetry == "sampled":  # one request in ten traced, as a busy production unit might
         env = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
     options = TelemetryOptions(
-        unit="bench", env=env, span_exporter=_NoopExporter(), metric_readers=readers
+        unit="bench",
+        env=env,
+        span_exporter=_NoopExporter(),
+        span_exporter_batched=processor == "batch",
+        metric_readers=readers,
     )
     return telemetry_service_factory(options)
 
 
-async def serve_framework(port: int, token: str, log_level: str, telemetry: str = "off") -> None:
+async def serve_framework(
+    port: int, token: str, log_level: str, telemetry: str = "off", processor: str = "simple"
+) -> None:
     from backstage_backend_defaults import create_backend
     from bench_plugin import bench_plugin, framework_config
 
     backend = create_backend(config_data=framework_config(port, token, log_level))
-    factory = _telemetry_factory(telemetry)
+    factory = _telemetry_factory(telemetry, processor)
     if factory is not None:
         backend.add(factory)  # type: ignore[arg-type]
     backend.add(bench_plugin())
@@ -114,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--telemetry", choices=["off", "traces", "all", "sampled"], default="off")
+    parser.add_argument("--span-processor", choices=["simple", "batch"], default="simple")
     args = parser.parse_args(argv)
     _pin(args.cpu)
     if args.kind == "framework":
-        coro = serve_framework(args.port, args.token, args.log_level, args.telemetry)
+        coro = serve_framework(
+            args.port, args.token, args.log_level, args.telemetry, args.span_processor
+        )
     else:
         coro = serve_bare(args.port)
     if args.loop == "uvloop":

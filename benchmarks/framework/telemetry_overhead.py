@@ -41,10 +41,13 @@ TOKEN = "bench-static-token"
 VARIANTS = ("off", "traces", "all", "sampled")
 
 
-def _server(variant: str, port: int, cpu: int, log_level: str) -> subprocess.Popen[bytes]:
+def _server(
+    variant: str, port: int, cpu: int, log_level: str, processor: str
+) -> subprocess.Popen[bytes]:
     args = [
         sys.executable, str(HERE / "server.py"), "framework", "--port", str(port),
         "--cpu", str(cpu), "--token", TOKEN, "--log-level", log_level, "--telemetry", variant,
+        "--span-processor", processor,
     ]  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -65,13 +68,22 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=6, choices=range(1, 61))
     parser.add_argument("--connections", type=int, default=48)
     parser.add_argument("--log-level", default="info", choices=["info", "warn"])
+    parser.add_argument(
+        "--span-processor",
+        default="simple",
+        choices=["simple", "batch"],
+        help="how ended spans reach the no-op exporter: one by one as they end (simple, as "
+        "tests export), or in batches from a worker thread (batch, as the OTLP exporters)",
+    )
     parser.add_argument("--server-cpu", type=int, default=1)
     parser.add_argument("--wrk-cpu", type=int, default=0)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     ports = {variant: _free_port() for variant in VARIANTS}
-    servers = [_server(v, ports[v], args.server_cpu, args.log_level) for v in VARIANTS]
+    servers = [
+        _server(v, ports[v], args.server_cpu, args.log_level, args.span_processor) for v in VARIANTS
+    ]
     rounds: list[dict[str, float]] = []
     cpu_rounds: list[dict[str, float]] = []
     loads: list[str] = []
@@ -130,6 +142,7 @@ def main() -> int:
     summary.update(
         load_average_rounds=loads,
         log_level=args.log_level,
+        span_processor=args.span_processor,
         rounds=args.rounds,
         duration_s=args.duration,
         connections_each=args.connections,

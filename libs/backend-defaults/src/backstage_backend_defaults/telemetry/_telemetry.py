@@ -35,14 +35,17 @@ class TelemetryOptions:
 
     `env` holds the `OTEL_*` variables to read (None: read none, so nothing is exported).
     `span_exporter` and `metric_readers` add exporters of the caller's own (an in-memory
-    exporter in tests), each span exported as it ends. `instrument_httpx` traces outgoing
-    httpx calls and injects W3C trace context into them (process-wide).
+    exporter in tests), each span exported as it ends; with `span_exporter_batched`, the
+    spans reach `span_exporter` in batches instead, through the batch processor that the
+    `OTEL_*` exporters use. `instrument_httpx` traces outgoing httpx calls and injects W3C
+    trace context into them (process-wide).
     """
 
     unit: str = "backstage"
     version: str = "0.0.0"
     env: Mapping[str, str] | None = None
     span_exporter: SpanExporter | None = None
+    span_exporter_batched: bool = False
     metric_readers: Sequence[MetricReader] = field(default_factory=tuple)
     instrument_httpx: bool = True
 
@@ -153,7 +156,10 @@ def build_telemetry(
     tracer_provider: TracerProvider | None = None
     processors: list[SpanProcessor] = [BatchSpanProcessor(exporter) for exporter in exporters]
     if options.span_exporter is not None:
-        processors.append(SimpleSpanProcessor(options.span_exporter))
+        if options.span_exporter_batched:
+            processors.append(BatchSpanProcessor(options.span_exporter))
+        else:
+            processors.append(SimpleSpanProcessor(options.span_exporter))
     if processors:
         tracer_provider = TracerProvider(resource=resource, sampler=sampler(env))
         for processor in processors:
