@@ -156,6 +156,18 @@ async def test_unsampled_requests_export_nothing() -> None:
     assert spans.get_finished_spans() == ()
 
 
+async def test_a_batched_exporter_gets_every_span_by_the_time_the_backend_stops() -> None:
+    spans = InMemorySpanExporter()
+    telemetry = telemetry_service_factory(
+        TelemetryOptions(span_exporter=spans, span_exporter_batched=True, instrument_httpx=False)
+    )
+    async with start_test_backend(features=[things_plugin(), telemetry]) as test:
+        for name in ("a", "b", "c"):
+            assert (await test.client.get(f"/api/things/things/{name}")).status_code == 200
+    names = [span.name for span in spans.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert names == ["GET /api/things/things/{key}"] * 3
+
+
 async def test_the_service_is_the_unit_with_its_version() -> None:
     env = {"OTEL_TRACES_EXPORTER": "console"}
     options = TelemetryOptions(unit="search", version="1.2.3", env=env, instrument_httpx=False)
