@@ -66,6 +66,9 @@ _DRY_RUN_LIMIT = 10_000
 _CHECKED_PER_TURN = 1_000
 """Entities of a provider's mutation checked between two turns of the event loop."""
 _ANALYZE_AFTER = 1_000
+# Children held before a processing batch writes what it has (a location's file emits its
+# entities as children: 100 locations of 500 entities would otherwise be 50,000 at once).
+_CHILDREN_PER_WRITE = 2_000
 """Final entities written since the planner's statistics were last refreshed, after which
 they are refreshed once the engine is idle (Postgres)."""
 
@@ -406,22 +409,37 @@ class CatalogProcessingEngine:
 
     async def process_batch(self) -> int:
         """Claim the due entities (up to `batch_size`), process them with at most
-        `concurrency` at a time, and write what changed in one transaction."""
+        `concurrency` at a time, and write what changed in one transaction, or in several
+        when the results carry many children (a batch of locations, each file emitting
+        hundreds of entities, is written as it goes instead of held in memory at once)."""
         self._in_flight += 1
         try:
             claimed = await self._claim()
             limit = asyncio.Semaphore(self._options.concurrency)
+            pending: list[ProcessedResult] = []
+            writing = asyncio.Lock()
 
-            async def process(item: _Claimed) -> ProcessedResult | None:
+            async def flush() -> None:
+                async with writing:
+                    done = pending[:]
+                    pending.clear()
+                    await self._write(done)
+
+            async def process(item: _Claimed) -> None:
                 async with limit:
                     # Processing an entity rarely waits for anything: without this turn
                     # of the loop the whole batch would be processed in one go, holding
                     # up everything else; now a turn processes `concurrency` at most.
                     await asyncio.sleep(0)
-                    return await self._process(item)
+                    result = await self._process(item)
+                if result is None:
+                    return
+                pending.append(result)
+                if sum(len(each.outcome.children) for each in pending) >= _CHILDREN_PER_WRITE:
+                    await flush()
 
-            processed = await asyncio.gather(*(process(item) for item in claimed))
-            await self._write([result for result in processed if result is not None])
+            await asyncio.gather(*(process(item) for item in claimed))
+            await flush()
             return len(claimed)
         finally:
             self._in_flight -= 1
