@@ -48,6 +48,16 @@ _decode = msgspec.json.decode
 _STATEMENTS_KEPT = 256
 
 
+def _predicate_key(predicate: Predicate | None) -> bytes | None:
+    """A predicate as a hashable key of the statement caches (its JSON)."""
+    return None if predicate is None else _encode(predicate)
+
+
+def _from_key(predicate_json: bytes | None) -> Predicate | None:
+    decoded: Predicate | None = None if predicate_json is None else _decode(predicate_json)
+    return decoded
+
+
 @dataclass(frozen=True)
 class FullTextFilter:
     """A lowercased substring that one of `keys` must contain."""
@@ -222,7 +232,7 @@ def select_entities(
     """
     return _select_entities(
         tuple(order_fields),
-        None if predicate is None else _encode(predicate),
+        _predicate_key(predicate),
         full_text,
         require_first,
         lacking_key,
@@ -241,7 +251,7 @@ def _select_entities(
     tie_breaker: str,
     tie_descending: bool | None,
 ) -> EntitySelect:
-    predicate: Predicate | None = None if predicate_json is None else _decode(predicate_json)
+    predicate = _from_key(predicate_json)
     first_drives = require_first and bool(order_fields)
     walked = None
     if first_drives:
@@ -312,8 +322,7 @@ async def count_entities(
     required_key: str | None,
 ) -> int:
     """How many entities match; with `required_key`, only those having a value for it."""
-    predicate_json = None if predicate is None else _encode(predicate)
-    statement = _count_statement(predicate_json, full_text, required_key)
+    statement = _count_statement(_predicate_key(predicate), full_text, required_key)
     return int((await connection.execute(statement)).scalar_one())
 
 
@@ -321,8 +330,7 @@ async def count_entities(
 def _count_statement(
     predicate_json: bytes | None, full_text: FullTextFilter | None, required_key: str | None
 ) -> sa.Select[Any]:
-    predicate = None if predicate_json is None else _decode(predicate_json)
-    matching = _matching(predicate, full_text)
+    matching = _matching(_from_key(predicate_json), full_text)
     if required_key is not None:
         matching.conditions.append(_has_value(matching.entity_id, required_key))
     return sa.select(sa.func.count()).select_from(matching.source).where(*matching.conditions)
@@ -358,9 +366,7 @@ async def entity_facets(
     connection: AsyncConnection, keys: Sequence[str], predicate: Predicate | None
 ) -> list[tuple[str, str, int]]:
     """(key, original value, number of entities) for the facet keys, in one grouped query."""
-    statement = _facets_statement(
-        tuple(sorted(set(keys))), None if predicate is None else _encode(predicate)
-    )
+    statement = _facets_statement(tuple(sorted(set(keys))), _predicate_key(predicate))
     return [(key, value, int(count)) for key, value, count in await connection.execute(statement)]
 
 
@@ -370,7 +376,7 @@ def _facets_statement(keys: tuple[str, ...], predicate_json: bytes | None) -> sa
         search.c.key.in_(keys), search.c.original_value.is_not(None)
     )
     if predicate_json is not None:
-        matching = _matching(_decode(predicate_json), None)
+        matching = _matching(_from_key(predicate_json), None)
         ids = sa.select(matching.entity_id).select_from(matching.source).where(*matching.conditions)
         statement = statement.where(search.c.entity_id.in_(ids))
     return statement.group_by(search.c.key, search.c.original_value).order_by(

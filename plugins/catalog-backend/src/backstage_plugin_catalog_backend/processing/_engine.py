@@ -417,12 +417,15 @@ class CatalogProcessingEngine:
             claimed = await self._claim()
             limit = asyncio.Semaphore(self._options.concurrency)
             pending: list[ProcessedResult] = []
+            children = 0
             writing = asyncio.Lock()
 
             async def flush() -> None:
+                nonlocal children
                 async with writing:
                     done = pending[:]
                     pending.clear()
+                    children = 0
                     await self._write(done)
 
             async def process(item: _Claimed) -> None:
@@ -432,10 +435,12 @@ class CatalogProcessingEngine:
                     # up everything else; now a turn processes `concurrency` at most.
                     await asyncio.sleep(0)
                     result = await self._process(item)
+                nonlocal children
                 if result is None:
                     return
                 pending.append(result)
-                if sum(len(each.outcome.children) for each in pending) >= _CHILDREN_PER_WRITE:
+                children += len(result.outcome.children)
+                if children >= _CHILDREN_PER_WRITE:
                     await flush()
 
             await asyncio.gather(*(process(item) for item in claimed))
