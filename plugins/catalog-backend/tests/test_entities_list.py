@@ -220,3 +220,42 @@ async def test_streamed_chunks_cross_missing_values(
         assert len(set(streamed)) == 13
         paged = await _follow_links(catalog, {"limit": 3, "order": order})
         assert paged == streamed
+
+
+async def test_a_kind_streams_in_ref_order_whatever_its_neighbours(
+    database_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_list, "STREAM_CHUNK_SIZE", 2)
+
+    def entity(kind: str, namespace: str, name: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"namespace": namespace, "name": name},
+            "spec": {},
+        }
+
+    # kinds whose refs sort right before and after components', and namespaces and names
+    # that sort before and after `default`
+    seeded = [
+        entity("Compo", "default", "before"),
+        entity("Componentx", "a", "after"),
+        *(
+            entity("Component", namespace, name)
+            for namespace in ("0-first", "a", "default", "z-team")
+            for name in ("-dash", "a", "a.b", "z")
+        ),
+    ]
+    async with started_catalog(database_config, seeded, parents={}) as catalog:
+        response = await catalog.get("/entities", filter="kind=component")
+        assert response.status_code == 200, response.text
+        refs = [
+            f"component:{e['metadata']['namespace']}/{e['metadata']['name']}"
+            for e in response.json()
+        ]
+        # the order the database gives refs (its collation)
+        stored = [ref for ref, _, _ in await catalog.stored() if ref.startswith("component:")]
+        assert len(refs) == 16
+        assert refs == stored
+        paged = await _follow_links(catalog, {"limit": 3, "filter": "kind=Component"})
+        assert len(paged) == 16

@@ -1,4 +1,5 @@
-"""`GET` and `POST /entity-facets`: value counts per facet, in one grouped query."""
+"""`GET` and `POST /entity-facets`: value counts per facet, in one grouped query that
+identical requests share while the catalog stands still (`_facet_counts`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._body import read_json_object
+from backstage_plugin_catalog_backend.api._facet_counts import FacetCounts
 from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._predicates import Predicate, predicate_problem
-from backstage_plugin_catalog_backend.api._queries import entity_facets
 from backstage_plugin_catalog_backend.api._responses import json_response
 
 __all__ = ["facet_routes"]
@@ -25,10 +26,9 @@ _encode = msgspec.json.encode
 
 
 async def _facets(
-    engine: AsyncEngine, facets: Sequence[str], predicate: Predicate | None
+    counts: FacetCounts, facets: Sequence[str], predicate: Predicate | None
 ) -> Response[bytes]:
-    async with engine.connect() as connection:
-        rows = await entity_facets(connection, [facet.lower() for facet in facets], predicate)
+    rows = await counts.rows(facets, predicate)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for key, value, count in rows:
         by_key[key].append({"value": value, "count": count})
@@ -37,6 +37,8 @@ async def _facets(
 
 
 def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+    counts = FacetCounts(engine)
+
     @get("/entity-facets")
     async def get_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"facet", "filter"})
@@ -44,7 +46,7 @@ def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
         if not facets:
             raise InputError("Missing facet parameter")
         predicate, _ = parse_filter_params(params.all("filter"))
-        return await _facets(engine, facets, predicate)
+        return await _facets(counts, facets, predicate)
 
     @post("/entity-facets", status_code=200)
     async def post_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -61,6 +63,6 @@ def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             problem = predicate_problem(query)
             if problem:
                 raise InputError(f"Invalid query: Validation error: {problem}")
-        return await _facets(engine, facets, query)
+        return await _facets(counts, facets, query)
 
     return [get_facets, post_facets]

@@ -26,6 +26,7 @@ __all__ = [
     "combine_all",
     "predicate_clause",
     "predicate_problem",
+    "required_value",
     "search_text",
     "split_equality",
 ]
@@ -157,6 +158,18 @@ def _conjuncts(predicate: Predicate) -> list[Predicate]:
         else:
             parts.append({key: value})
     return parts
+
+
+def required_value(predicate: Predicate | None, key: str) -> str | None:
+    """The search text every match must have for `key` (lowercased), from a `key: primitive`
+    condition the predicate ANDs at its top; None when it has none."""
+    if predicate is None:
+        return None
+    for part in _conjuncts(predicate):
+        [(field, value)] = part.items()
+        if field.lower() == key and _is_primitive(value):
+            return search_text(value)
+    return None
 
 
 def split_equality(predicate: Predicate | None) -> tuple[str, str, Predicate | None] | None:

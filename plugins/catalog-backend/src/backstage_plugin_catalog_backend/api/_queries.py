@@ -30,6 +30,7 @@ from backstage_plugin_catalog_backend.api._ordering import (
 from backstage_plugin_catalog_backend.api._predicates import (
     Predicate,
     predicate_clause,
+    required_value,
     split_equality,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "count_entities",
     "entities_by_refs",
     "entity_facets",
+    "predicate_key",
     "select_entities",
 ]
 
@@ -48,7 +50,7 @@ _decode = msgspec.json.decode
 _STATEMENTS_KEPT = 256
 
 
-def _predicate_key(predicate: Predicate | None) -> bytes | None:
+def predicate_key(predicate: Predicate | None) -> bytes | None:
     """A predicate as a hashable key of the statement caches (its JSON)."""
     return None if predicate is None else _encode(predicate)
 
@@ -232,7 +234,7 @@ def select_entities(
     """
     return _select_entities(
         tuple(order_fields),
-        _predicate_key(predicate),
+        predicate_key(predicate),
         full_text,
         require_first,
         lacking_key,
@@ -285,6 +287,12 @@ def _select_entities(
         if matching.source is not fe:
             source = source.join(fe, fe.c.entity_id == entity_id)
         columns.append(fe.c.entity_ref)
+        kind = required_value(predicate, "kind")
+        if kind is not None:
+            # Refs start with the kind: ordered by ref, an entity of that kind is never
+            # before `<kind>:`. Without this bound, a walk of the ref index from its start
+            # reads every entity of the kinds before (users, last, are read after all others).
+            conditions.append(fe.c.entity_ref >= f"{kind}:")
     elif tie_breaker != "entity_id":
         raise ValueError(f"unknown tie breaker {tie_breaker!r}")
     if matching.source is fe or tie_breaker == "entity_ref":
@@ -322,7 +330,7 @@ async def count_entities(
     required_key: str | None,
 ) -> int:
     """How many entities match; with `required_key`, only those having a value for it."""
-    statement = _count_statement(_predicate_key(predicate), full_text, required_key)
+    statement = _count_statement(predicate_key(predicate), full_text, required_key)
     return int((await connection.execute(statement)).scalar_one())
 
 
@@ -366,7 +374,7 @@ async def entity_facets(
     connection: AsyncConnection, keys: Sequence[str], predicate: Predicate | None
 ) -> list[tuple[str, str, int]]:
     """(key, original value, number of entities) for the facet keys, in one grouped query."""
-    statement = _facets_statement(tuple(sorted(set(keys))), _predicate_key(predicate))
+    statement = _facets_statement(tuple(sorted(set(keys))), predicate_key(predicate))
     return [(key, value, int(count)) for key, value, count in await connection.execute(statement)]
 
 

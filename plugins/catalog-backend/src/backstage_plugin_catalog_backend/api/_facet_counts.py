@@ -1,0 +1,117 @@
+"""Entity facet counts, computed once per state of the catalog instead of once per request.
+
+A facet request counts the search rows of every matching entity: at 100,000 entities that
+is hundreds of thousands of rows, and a page of the catalog UI asks for the same counts on
+each load. On Postgres, every statement that writes final entities or their search rows
+moves the `final_entity_changes` sequence (migration 0002), and every connection sees it
+move at once, committed or not. So:
+
+- a result is kept only when the counter stood still from before its query until after it:
+  nothing was written while it was read;
+- it is reused while the counter still shows that value, for at most `MAX_AGE_S`; a write
+  that had begun before the read and commits after it does not move the counter again, and
+  this age bounds how long its effect can be missed;
+- identical requests that arrive while a count is running share it instead of starting
+  their own.
+
+A request that starts after a write has committed never sees counts from before it: the
+write moved the counter when it ran. On SQLite, which has no sequences, every request
+counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from backstage_plugin_catalog_backend.api._predicates import Predicate
+from backstage_plugin_catalog_backend.api._queries import entity_facets, predicate_key
+
+__all__ = ["MAX_AGE_S", "FacetCounts"]
+
+MAX_AGE_S = 10.0
+_ROWS_KEPT = 200_000
+"""Facet rows kept across all results (a facet on `metadata.name` has a row per entity)."""
+_READ_COUNTER = sa.text(
+    # a fresh sequence shows its start value before its first number is drawn and after
+    "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM final_entity_changes"
+)
+
+FacetRows = list[tuple[str, str, int]]
+_Key = tuple[tuple[str, ...], bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    counter: int
+    at: float
+    rows: FacetRows
+
+
+class FacetCounts:
+    """`(key, value, count)` rows of the facet keys among the entities matching a filter.
+    `engine` runs reads without a transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._counted = engine.dialect.name == "postgresql"
+        self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
+        self._kept_rows = 0
+        self._running: dict[tuple[_Key, int], asyncio.Task[FacetRows]] = {}
+
+    async def rows(self, keys: Sequence[str], predicate: Predicate | None) -> FacetRows:
+        key: _Key = (tuple(sorted({k.lower() for k in keys})), predicate_key(predicate))
+        if not self._counted:
+            async with self._engine.connect() as connection:
+                return await entity_facets(connection, key[0], predicate)
+        async with self._engine.connect() as connection:
+            counter = await _counter(connection)
+        kept = self._kept.get(key)
+        fresh = kept is not None and time.monotonic() - kept.at < MAX_AGE_S
+        if kept is not None and fresh and kept.counter == counter:
+            return kept.rows
+        running = self._running.get((key, counter))
+        if running is None:
+            running = asyncio.create_task(self._count(key, predicate, counter))
+            self._running[(key, counter)] = running
+            running.add_done_callback(self._finished)
+        # a request that goes away leaves the count running for the others
+        return await asyncio.shield(running)
+
+    async def _count(self, key: _Key, predicate: Predicate | None, counter: int) -> FacetRows:
+        started = time.monotonic()
+        async with self._engine.connect() as connection:
+            rows = await entity_facets(connection, key[0], predicate)
+            unchanged = await _counter(connection) == counter
+        if unchanged:
+            self._keep(key, _Kept(counter, started, rows))
+        return rows
+
+    def _finished(self, task: asyncio.Task[FacetRows]) -> None:
+        for running, other in list(self._running.items()):
+            if other is task:
+                del self._running[running]
+        if not task.cancelled():
+            task.exception()  # retrieved: the requests that awaited it have raised it
+
+    def _keep(self, key: _Key, kept: _Kept) -> None:
+        previous = self._kept.pop(key, None)
+        if previous is not None:
+            self._kept_rows -= len(previous.rows)
+        if len(kept.rows) > _ROWS_KEPT:
+            return
+        self._kept[key] = kept
+        self._kept_rows += len(kept.rows)
+        while self._kept_rows > _ROWS_KEPT:
+            _, oldest = self._kept.popitem(last=False)
+            self._kept_rows -= len(oldest.rows)
+
+
+async def _counter(connection: AsyncConnection) -> int:
+    return int((await connection.execute(_READ_COUNTER)).scalar_one())
