@@ -26,9 +26,9 @@ __all__ = [
     "combine_all",
     "predicate_clause",
     "predicate_problem",
-    "required_value",
     "search_text",
     "split_equality",
+    "split_required",
 ]
 
 Predicate = dict[str, Any]
@@ -160,15 +160,17 @@ def _conjuncts(predicate: Predicate) -> list[Predicate]:
     return parts
 
 
-def required_value(predicate: Predicate | None, key: str) -> str | None:
+def split_required(predicate: Predicate | None, key: str) -> tuple[str, Predicate | None] | None:
     """The search text every match must have for `key` (lowercased), from a `key: primitive`
-    condition the predicate ANDs at its top; None when it has none."""
+    condition the predicate ANDs at its top, with the predicate left once it is taken out;
+    None when it has no such condition."""
     if predicate is None:
         return None
-    for part in _conjuncts(predicate):
+    parts = _conjuncts(predicate)
+    for index, part in enumerate(parts):
         [(field, value)] = part.items()
         if field.lower() == key and _is_primitive(value):
-            return search_text(value)
+            return search_text(value), combine_all(parts[:index] + parts[index + 1 :])
     return None
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from backstage_plugin_catalog_backend._ref_kind import ref_kind
 from backstage_plugin_catalog_backend._tables import final_entities, search
 from backstage_plugin_catalog_backend.api._ordering import (
     OrderField,
@@ -30,8 +31,8 @@ from backstage_plugin_catalog_backend.api._ordering import (
 from backstage_plugin_catalog_backend.api._predicates import (
     Predicate,
     predicate_clause,
-    required_value,
     split_equality,
+    split_required,
 )
 
 __all__ = [
@@ -273,6 +274,17 @@ def _select_entities(
                 ),
             ],
         )
+    fe = final_entities
+    by_kind = split_required(predicate, "kind") if tie_breaker == "entity_ref" else None
+    if walked is None and by_kind is not None:
+        # In ref order, the entities of one kind are a range of the (kind of ref, ref)
+        # index: walked from any keyset position, they come in order, with the rest of the
+        # filter as probes. (The ref index alone would be read from its start, through every
+        # other kind's refs; the kind's search rows come in id order and need a sort.)
+        kind, predicate = by_kind
+        walked = _Matching(
+            fe, fe.c.entity_id, [fe.c.final_entity.is_not(None), ref_kind(fe.c.entity_ref) == kind]
+        )
     matching = _matching(predicate, full_text, walked)
     source, entity_id, conditions = matching.source, matching.entity_id, matching.conditions
     if lacking_key is not None:
@@ -281,18 +293,11 @@ def _select_entities(
         driver.c.value if index == 0 and first_drives else smallest_value(entity_id, field.key)
         for index, field in enumerate(order_fields)
     ]
-    fe = final_entities
     columns: list[ColumnElement[Any]] = [entity_id.label("entity_id")]
     if tie_breaker == "entity_ref":
         if matching.source is not fe:
             source = source.join(fe, fe.c.entity_id == entity_id)
         columns.append(fe.c.entity_ref)
-        kind = required_value(predicate, "kind")
-        if kind is not None:
-            # Refs start with the kind: ordered by ref, an entity of that kind is never
-            # before `<kind>:`. Without this bound, a walk of the ref index from its start
-            # reads every entity of the kinds before (users, last, are read after all others).
-            conditions.append(fe.c.entity_ref >= f"{kind}:")
     elif tie_breaker != "entity_id":
         raise ValueError(f"unknown tie breaker {tie_breaker!r}")
     if matching.source is fe or tie_breaker == "entity_ref":
