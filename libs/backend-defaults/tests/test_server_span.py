@@ -382,3 +382,22 @@ def test_the_span_api_behaves_as_the_sdks() -> None:
     ]
     assert exported.events[0].timestamp == 5
     provider.shutdown()
+
+
+def test_an_ended_span_reads_as_an_sdk_span_does() -> None:
+    spans, _, exporter = _server_spans(None)
+    span = spans.start("GET", {"http.request.method": "GET"}, None)
+    ids = span.log_fields
+    span.end_request("GET", "/api/x", 200)
+    [exported] = exporter.get_finished_spans()
+    assert exported is span
+    described = json.loads(exported.to_json())
+    assert described["context"]["trace_id"] == f"0x{ids['trace_id']}"
+    assert described["context"]["span_id"] == f"0x{ids['span_id']}"
+    assert described["kind"] == str(SpanKind.SERVER)
+    assert described["attributes"]["http.route"] == "/api/x"
+    assert described["resource"]["attributes"] == dict(exported.resource.attributes)
+    assert exported.instrumentation_scope is not None
+    assert exported.instrumentation_scope.name == SCOPE
+    assert exported.get_span_context() is exported.context
+    assert exported.context.trace_flags.sampled

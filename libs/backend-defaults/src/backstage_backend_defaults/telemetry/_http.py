@@ -9,6 +9,7 @@ the backend's own attributes: the plugin the path belongs to and Litestar's rout
 
 from __future__ import annotations
 
+import logging
 from contextvars import Token
 from typing import Any
 
@@ -16,16 +17,19 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.util.types import AttributeValue
 
-from backstage_backend_defaults.telemetry._server_span import ServerSpan
+from backstage_backend_defaults.telemetry._server_span import ServerSpan, current_context_var
 from backstage_backend_defaults.telemetry._telemetry import Telemetry
 
 __all__ = ["RequestTelemetry", "StartedRequest"]
 
+_logger = logging.getLogger(__name__)
 _Headers = list[tuple[bytes, bytes]]
 StartedRequest = tuple[ServerSpan | None, Token[context.Context] | None]
 """A request's span (None when tracing is off) and the context token to detach at its end."""
 _UNTRACED: StartedRequest = (None, None)
 _EMPTY = context.Context()
+# the key of the current span in a context: the only key of a context holding just a span
+[_SPAN_KEY] = trace.set_span_in_context(trace.INVALID_SPAN, _EMPTY)
 
 
 class _HeaderGetter(Getter[_Headers]):
@@ -46,10 +50,11 @@ _getter = _HeaderGetter()
 class RequestTelemetry:
     """Span `<METHOD> <route>` (kind server), request count and duration, per request."""
 
-    __slots__ = ("_duration", "_spans")
+    __slots__ = ("_current", "_duration", "_spans")
 
     def __init__(self, telemetry: Telemetry) -> None:
         self._spans = telemetry.server_spans
+        self._current = current_context_var()
         self._duration = None
         if telemetry.meter is not None:
             self._duration = telemetry.meter.create_histogram(
@@ -78,8 +83,12 @@ class RequestTelemetry:
             attributes["backstage.plugin_id"] = plugin_id
         span = spans.start(method, attributes, parent)
         # as in OpenTelemetry's ASGI instrumentation: what the caller sent, and the span
-        base = parent if parent is not None else _EMPTY
-        return span, context.attach(trace.set_span_in_context(span, base))
+        if parent is None:
+            current = context.Context({_SPAN_KEY: span})
+        else:
+            current = trace.set_span_in_context(span, parent)
+        variable = self._current
+        return span, variable.set(current) if variable is not None else context.attach(current)
 
     def end(
         self,
@@ -96,7 +105,14 @@ class RequestTelemetry:
         if span is not None:
             span.end_request(scope["method"], route, status)
         if token is not None:
-            context.detach(token)
+            variable = self._current
+            if variable is None:
+                context.detach(token)
+            else:
+                try:
+                    variable.reset(token)
+                except ValueError:  # as the API's detach: logged, never raised
+                    _logger.exception("Failed to detach context")
         if self._duration is not None:
             self._duration.record(
                 duration,

@@ -25,31 +25,104 @@ no lock.
 from __future__ import annotations
 
 import logging
+import random
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from time import time_ns
 from typing import TYPE_CHECKING
 
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, sampling
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 from opentelemetry.util.types import AnyValue, Attributes, AttributeValue
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["ServerSpan", "ServerSpans"]
+__all__ = ["ServerSpan", "ServerSpans", "current_context_var"]
 
 _logger = logging.getLogger(__name__)
 _UNSET = Status(StatusCode.UNSET)
 _ERROR = Status(StatusCode.ERROR)
 _KIND = SpanKind.SERVER
 _NO_PARENT = Context()
+_SUPPRESSED = context_api.set_value(context_api._SUPPRESS_INSTRUMENTATION_KEY, True, Context())
+
+
+def current_context_var() -> ContextVar[Context] | None:
+    """The variable that holds the current context, when the runtime context is the API's
+    default (contextvars): a request's span is then set and reset on it directly, without
+    the API's per-call checks. None with any other runtime context."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    return variable if isinstance(variable, ContextVar) else None
+
+
+def _id_makers(generator: IdGenerator) -> tuple[Callable[[], int], Callable[[], int]]:
+    """New trace and span ids: the default generator's random bits, drawn straight from
+    `random` (the generator's own source) unless they are zero, which is no valid id."""
+    if type(generator) is not RandomIdGenerator:
+        return generator.generate_trace_id, generator.generate_span_id
+    bits = random.getrandbits
+
+    def trace_id() -> int:
+        return bits(128) or generator.generate_trace_id()
+
+    def span_id() -> int:
+        return bits(64) or generator.generate_span_id()
+
+    return trace_id, span_id
+
+
+class _ExportNow:
+    """What `SimpleSpanProcessor.on_end` does for an ended span, without asking the context
+    for its current values: a sampled span is handed to the exporter at once, with
+    instrumentation suppressed (so the exporter's own calls are not traced)."""
+
+    __slots__ = ("_current", "_exporter")
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+        self._current = current_context_var()
+
+    def __call__(self, span: ServerSpan) -> None:
+        if not span.sampled:
+            return
+        current = self._current
+        token = context_api.attach(_SUPPRESSED) if current is None else current.set(_SUPPRESSED)
+        try:
+            self._exporter.export((span,))
+        except Exception:
+            _logger.exception("Exception while exporting Span.")
+        finally:
+            if current is None:
+                context_api.detach(token)
+            else:
+                current.reset(token)
+
+
+def _ending(processor: SpanProcessor) -> Callable[[ServerSpan], None]:
+    if type(processor) is SimpleSpanProcessor:
+        return _ExportNow(processor.span_exporter)
+    return processor.on_end
 
 
 def _fixed_root_decision(sampler: Sampler) -> Decision | None:
@@ -74,12 +147,13 @@ class ServerSpans:
 
     __slots__ = (
         "_flags",
-        "_id_generator",
+        "_new_span_id",
+        "_new_trace_id",
         "_random_ids",
         "_root_decision",
         "_sampler",
+        "ending",
         "limits",
-        "processors",
         "resource",
         "scope",
     )
@@ -92,10 +166,10 @@ class ServerSpans:
     ) -> None:
         self._sampler = provider.sampler
         self._root_decision = _fixed_root_decision(provider.sampler)
-        self._id_generator = provider.id_generator
+        self._new_trace_id, self._new_span_id = _id_makers(provider.id_generator)
         self._random_ids = provider.id_generator.is_trace_id_random()
         self.resource = provider.resource
-        self.processors = tuple(processors)
+        self.ending = tuple(_ending(processor) for processor in processors)
         self.limits = SpanLimits()  # as the provider's: from the OTEL_*_LIMIT variables
         self.scope = InstrumentationScope(instrumentation_name, "")
         random = TraceFlags.RANDOM_TRACE_ID
@@ -122,7 +196,7 @@ class ServerSpans:
             if candidate.is_valid:
                 parent_context = candidate
         if parent_context is None:
-            trace_id = self._id_generator.generate_trace_id()
+            trace_id = self._new_trace_id()
             is_random = self._random_ids
             decision = self._root_decision
         else:
@@ -138,60 +212,100 @@ class ServerSpans:
             trace_state = result.trace_state
             if decision is not Decision.DROP and result.attributes:
                 attributes.update(result.attributes)
-        context = SpanContext(
-            trace_id,
-            self._id_generator.generate_span_id(),
-            False,
-            self._flags[decision is Decision.RECORD_AND_SAMPLE, is_random],
-            trace_state,
-        )
+        flags = self._flags[decision is Decision.RECORD_AND_SAMPLE, is_random]
+        span_id = self._new_span_id()
         recording = decision is not Decision.DROP
-        return ServerSpan(self, name, context, parent_context, attributes, recording)
+        return ServerSpan(
+            self, name, trace_id, span_id, flags, trace_state, parent_context, attributes, recording
+        )
 
 
-class ServerSpan(trace.Span):
-    """A request's span, recording (sampled or not) or not, until `end()`."""
+class ServerSpan(trace.Span, ReadableSpan):
+    """A request's span, recording (sampled or not) or not, until `end()`.
 
+    It is its own `ReadableSpan` once ended (nothing can change it then): the processors get
+    the span itself, not a copy. Its `SpanContext` is built when first asked for.
+    """
+
+    # what every request sets; the rest are class defaults until a request changes them
     __slots__ = (
         "_attributes",
-        "_checked",
-        "_context",
         "_end_time",
-        "_events",
-        "_links",
-        "_log_fields",
+        "_flags",
         "_name",
+        "_own",
         "_parent",
         "_recording",
+        "_span_id",
         "_spans",
         "_start_time",
-        "_status",
+        "_trace_id",
+        "_trace_state",
     )
+    _built_context: SpanContext | None = None
+    _checked: BoundedAttributes | None = None
+    _events: Sequence[Event] = ()
+    _links: Sequence[Link] = ()
+    _status = _UNSET
+    _log_fields: dict[str, str] | None = None
+    _kind = _KIND
+    _instrumentation_info = None
 
     def __init__(
         self,
         spans: ServerSpans,
         name: str,
-        context: SpanContext,
+        trace_id: int,
+        span_id: int,
+        flags: TraceFlags,
+        trace_state: TraceState | None,
         parent: SpanContext | None,
         attributes: dict[str, AttributeValue],
         recording: bool,
     ) -> None:
         self._spans = spans
         self._name = name
-        self._context = context
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._flags = flags
+        self._trace_state = trace_state
         self._parent = parent
-        self._attributes = attributes
+        self._own = attributes  # the backend's own: strings and ints, unchecked
+        self._attributes: Mapping[str, AnyValue] = attributes  # what exporters read
         self._recording = recording
-        self._checked: BoundedAttributes | None = None
-        self._events: BoundedList[Event] | None = None
-        self._links: BoundedList[Link] | None = None
-        self._status = _UNSET
         self._start_time = time_ns()
         self._end_time: int | None = None
-        self._log_fields: dict[str, str] | None = None
+
+    @property
+    def resource(self) -> Resource:
+        return self._spans.resource
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope:
+        return self._spans.scope
+
+    @property
+    def sampled(self) -> bool:
+        return self._flags.sampled
+
+    @property
+    def _context(self) -> SpanContext:  # where `ReadableSpan` keeps it
+        context = self._built_context
+        if context is None:
+            context = self._built_context = SpanContext(
+                self._trace_id, self._span_id, False, self._flags, self._trace_state
+            )
+        return context
+
+    @_context.setter
+    def _context(self, context: SpanContext) -> None:
+        self._built_context = context
 
     def get_span_context(self) -> SpanContext:
+        return self._context
+
+    @property
+    def context(self) -> SpanContext:
         return self._context
 
     def is_recording(self) -> bool:
@@ -203,18 +317,16 @@ class ServerSpan(trace.Span):
         formatted once per span."""
         fields = self._log_fields
         if fields is None:
-            context = self._context
             fields = self._log_fields = {
-                "trace_id": f"{context.trace_id:032x}",
-                "span_id": f"{context.span_id:016x}",
+                "trace_id": f"{self._trace_id:032x}",
+                "span_id": f"{self._span_id:016x}",
             }
         return fields
 
     @property
     def log_json(self) -> bytes:
         """`log_fields` as the members of a JSON object (`,"trace_id":"…","span_id":"…"`)."""
-        context = self._context
-        return b',"trace_id":"%032x","span_id":"%016x"' % (context.trace_id, context.span_id)
+        return b',"trace_id":"%032x","span_id":"%016x"' % (self._trace_id, self._span_id)
 
     def end_request(self, method: str, route: str, status: int) -> None:
         """Ends the span of a request: named `<METHOD> <route>` once a route matched, with
@@ -222,7 +334,7 @@ class ServerSpan(trace.Span):
         status was set before)."""
         if not self._recording or self._end_time is not None:
             return
-        attributes = self._attributes
+        attributes = self._own
         if route:
             self._name = f"{method} {route}"
             attributes["http.route"] = route
@@ -238,29 +350,11 @@ class ServerSpan(trace.Span):
         self._end_time = end_time if end_time is not None else time_ns()
         if not self._recording:
             return
-        attributes: Mapping[str, AnyValue] = self._attributes
         if self._checked is not None:
-            self._checked.update(attributes)  # within the limits, as the SDK would
-            attributes = self._checked
-        spans = self._spans
-        # positional, in the order of `ReadableSpan.__init__`: a third of the keywords' cost
-        readable = ReadableSpan(
-            self._name,
-            self._context,
-            self._parent,
-            spans.resource,
-            attributes,
-            self._events or (),
-            self._links or (),
-            _KIND,
-            None,  # instrumentation_info, deprecated for instrumentation_scope
-            self._status,
-            self._start_time,
-            self._end_time,
-            spans.scope,
-        )
-        for processor in spans.processors:
-            processor.on_end(readable)
+            self._checked.update(self._own)  # within the limits, as the SDK would
+            self._attributes = self._checked
+        for ending in self._spans.ending:
+            ending(self)
 
     def _writable(self, what: str) -> bool:
         if self._end_time is not None:
@@ -280,14 +374,14 @@ class ServerSpan(trace.Span):
             limits = self._spans.limits
             checked = self._checked = BoundedAttributes(
                 limits.max_span_attributes,
-                self._attributes,
+                self._own,
                 immutable=False,
                 max_value_len=limits.max_span_attribute_length,
             )
+            # the backend's own attributes (set at the end) go to the checked map too
+            self._own = {}
         for key, value in attributes.items():
             checked[key] = value
-        # the backend's own attributes (set at the end) go to the checked map too
-        self._attributes = {}
 
     def add_event(
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
@@ -295,10 +389,11 @@ class ServerSpan(trace.Span):
         if not self._writable("add_event"):
             return
         limits = self._spans.limits
-        if self._events is None:
-            self._events = BoundedList(limits.max_events)
+        events = self._events
+        if not isinstance(events, BoundedList):
+            events = self._events = BoundedList(limits.max_events)
         checked = _frozen(attributes, limits.max_event_attributes, limits)
-        self._events.append(Event(name, checked, timestamp))
+        events.append(Event(name, checked, timestamp))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         if not self._writable("add_link"):
@@ -306,9 +401,10 @@ class ServerSpan(trace.Span):
         if not (context and (context.is_valid or attributes or context.trace_state)):
             return
         limits = self._spans.limits
-        if self._links is None:
-            self._links = BoundedList(limits.max_links)
-        self._links.append(Link(context, _frozen(attributes, limits.max_link_attributes, limits)))
+        links = self._links
+        if not isinstance(links, BoundedList):
+            links = self._links = BoundedList(limits.max_links)
+        links.append(Link(context, _frozen(attributes, limits.max_link_attributes, limits)))
 
     def update_name(self, name: str) -> None:
         if self._writable("update_name"):
