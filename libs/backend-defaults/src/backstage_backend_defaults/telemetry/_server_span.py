@@ -212,11 +212,18 @@ class ServerSpans:
             trace_state = result.trace_state
             if decision is not Decision.DROP and result.attributes:
                 attributes.update(result.attributes)
-        flags = self._flags[decision is Decision.RECORD_AND_SAMPLE, is_random]
-        span_id = self._new_span_id()
-        recording = decision is not Decision.DROP
+        sampled = decision is Decision.RECORD_AND_SAMPLE
         return ServerSpan(
-            self, name, trace_id, span_id, flags, trace_state, parent_context, attributes, recording
+            self,
+            name,
+            trace_id,
+            self._new_span_id(),
+            self._flags[sampled, is_random],
+            trace_state,
+            parent_context,
+            attributes,
+            decision is not Decision.DROP,
+            sampled,
         )
 
 
@@ -241,6 +248,7 @@ class ServerSpan(trace.Span, ReadableSpan):
         "_start_time",
         "_trace_id",
         "_trace_state",
+        "sampled",
     )
     _built_context: SpanContext | None = None
     _checked: BoundedAttributes | None = None
@@ -262,6 +270,7 @@ class ServerSpan(trace.Span, ReadableSpan):
         parent: SpanContext | None,
         attributes: dict[str, AttributeValue],
         recording: bool,
+        sampled: bool,
     ) -> None:
         self._spans = spans
         self._name = name
@@ -273,6 +282,7 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._own = attributes  # the backend's own: strings and ints, unchecked
         self._attributes: Mapping[str, AnyValue] = attributes  # what exporters read
         self._recording = recording
+        self.sampled = sampled  # to be exported (`flags` has it too)
         self._start_time = time_ns()
         self._end_time: int | None = None
 
@@ -283,10 +293,6 @@ class ServerSpan(trace.Span, ReadableSpan):
     @property
     def instrumentation_scope(self) -> InstrumentationScope:
         return self._spans.scope
-
-    @property
-    def sampled(self) -> bool:
-        return self._flags.sampled
 
     @property
     def _context(self) -> SpanContext:  # where `ReadableSpan` keeps it
@@ -341,15 +347,19 @@ class ServerSpan(trace.Span, ReadableSpan):
         attributes["http.response.status_code"] = status
         if status >= 500 and self._status is _UNSET:
             self._status = _ERROR
-        self.end()
+        self._end_time = time_ns()
+        self._finish()
 
     def end(self, end_time: int | None = None) -> None:
         if self._end_time is not None:
             _logger.warning("Calling end() on an ended span.")
             return
         self._end_time = end_time if end_time is not None else time_ns()
-        if not self._recording:
-            return
+        if self._recording:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Hands the ended span to the processors."""
         if self._checked is not None:
             self._checked.update(self._own)  # within the limits, as the SDK would
             self._attributes = self._checked
