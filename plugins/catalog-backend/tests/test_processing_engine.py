@@ -13,6 +13,8 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import start_test_backend
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_catalog_backend._tables import refresh_state, refresh_state_references
+from backstage_plugin_catalog_backend.processing import _engine
+from backstage_plugin_catalog_backend.processing._engine import CatalogProcessingEngine
 
 from ._support import Probe, probe_module
 
@@ -274,3 +276,47 @@ async def test_statistics_are_refreshed_after_a_large_ingestion(
     assert analyzed is not None, "the search table's statistics were not refreshed"
     # vacuumed too, so that walks of its index need not visit the table
     assert vacuumed is not None
+
+
+async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
+    postgres_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processed entities wait in memory until written: with slow writes, a batch of 40
+    locations of 100 entities each never holds more than two writes' worth of children
+    plus what the processing already under way emits."""
+    monkeypatch.setattr(_engine, "_CHILDREN_PER_WRITE", 200)
+    processed = written = most_waiting = 0
+    process, write = CatalogProcessingEngine._process, CatalogProcessingEngine._write
+
+    async def counted_process(self: Any, item: Any) -> Any:
+        nonlocal processed, most_waiting
+        result = await process(self, item)
+        if result is not None:
+            processed += len(result.outcome.children)
+            most_waiting = max(most_waiting, processed - written)
+        return result
+
+    async def slow_write(self: Any, results: Any) -> None:
+        nonlocal written
+        for _ in range(50):  # a slow write: other work gets 50 turns of the loop meanwhile
+            await asyncio.sleep(0)
+        await write(self, results)
+        written += sum(len(result.outcome.children) for result in results)
+
+    monkeypatch.setattr(CatalogProcessingEngine, "_process", counted_process)
+    monkeypatch.setattr(CatalogProcessingEngine, "_write", slow_write)
+    files = []
+    for index in range(40):
+        path = tmp_path / f"catalog-{index}.yaml"
+        path.write_text("---\n".join(component(f"c{index}-{n}") for n in range(100)))
+        files.append(path)
+    config = locations_config(postgres_config, *files)
+    probe = Probe()
+    async with start_test_backend(
+        features=[catalog_plugin(), probe_module(probe)], config=config
+    ) as test:
+        await probe.idle()
+        assert len(await by_name(test)) == 40 * 100 + 40
+    assert written == processed == 4000
+    # two writes of 200 and ten locations under way (the default concurrency) of 100 each
+    assert most_waiting <= 2 * 200 + 10 * 100

@@ -429,13 +429,21 @@ class CatalogProcessingEngine:
                     await self._write(done)
 
             async def process(item: _Claimed) -> None:
+                nonlocal children
                 async with limit:
                     # Processing an entity rarely waits for anything: without this turn
                     # of the loop the whole batch would be processed in one go, holding
                     # up everything else; now a turn processes `concurrency` at most.
                     await asyncio.sleep(0)
+                    if children >= _CHILDREN_PER_WRITE:
+                        # A full write already waits behind the one under way: wait for
+                        # them rather than pile up more. (A batch of locations would
+                        # otherwise be processed far ahead of its writes, with all their
+                        # files' entities in memory, and every full garbage collection
+                        # walking them.)
+                        async with writing:
+                            pass
                     result = await self._process(item)
-                nonlocal children
                 if result is None:
                     return
                 pending.append(result)
