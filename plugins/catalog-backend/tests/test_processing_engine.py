@@ -282,8 +282,9 @@ async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
     postgres_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Processed entities wait in memory until written: with slow writes, a batch of 40
-    locations of 100 entities each never holds more than two writes' worth of children
-    plus what the processing already under way emits."""
+    locations of 100 entities each never holds more than two writes' worth of children (the
+    one being written and the one waiting), each at most a full write plus what the
+    processing under way when it filled emits."""
     monkeypatch.setattr(_engine, "_CHILDREN_PER_WRITE", 200)
     processed = written = most_waiting = 0
     process, write = CatalogProcessingEngine._process, CatalogProcessingEngine._write
@@ -318,5 +319,5 @@ async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
         await probe.idle()
         assert len(await by_name(test)) == 40 * 100 + 40
     assert written == processed == 4000
-    # two writes of 200 and ten locations under way (the default concurrency) of 100 each
-    assert most_waiting <= 2 * 200 + 10 * 100
+    # each write: 200, and ten locations under way (the default concurrency) of 100 each
+    assert most_waiting <= 2 * (200 + 10 * 100)

@@ -419,6 +419,13 @@ class CatalogProcessingEngine:
             pending: list[ProcessedResult] = []
             children = 0
             writing = asyncio.Lock()
+            # Set while `pending` has room: once it holds a full write that waits behind
+            # the one under way, processing waits until that write takes it. (A batch of
+            # locations would otherwise be processed far ahead of its writes, with all
+            # their files' entities in memory, and every full garbage collection walking
+            # them.) Processing still overlaps the write under way.
+            room = asyncio.Event()
+            room.set()
 
             async def flush() -> None:
                 nonlocal children
@@ -426,6 +433,7 @@ class CatalogProcessingEngine:
                     done = pending[:]
                     pending.clear()
                     children = 0
+                    room.set()
                     await self._write(done)
 
             async def process(item: _Claimed) -> None:
@@ -435,20 +443,14 @@ class CatalogProcessingEngine:
                     # of the loop the whole batch would be processed in one go, holding
                     # up everything else; now a turn processes `concurrency` at most.
                     await asyncio.sleep(0)
-                    if children >= _CHILDREN_PER_WRITE:
-                        # A full write already waits behind the one under way: wait for
-                        # them rather than pile up more. (A batch of locations would
-                        # otherwise be processed far ahead of its writes, with all their
-                        # files' entities in memory, and every full garbage collection
-                        # walking them.)
-                        async with writing:
-                            pass
+                    await room.wait()
                     result = await self._process(item)
                 if result is None:
                     return
                 pending.append(result)
                 children += len(result.outcome.children)
                 if children >= _CHILDREN_PER_WRITE:
+                    room.clear()
                     await flush()
 
             await asyncio.gather(*(process(item) for item in claimed))
