@@ -38,13 +38,7 @@ def _counts(statements: list[str]) -> int:
 
 async def _counter(catalog: Catalog) -> int:
     async with catalog.engine.connect() as connection:
-        value = await connection.scalar(
-            sa.text(
-                "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END "
-                "FROM final_entity_changes"
-            )
-        )
-    return int(value)
+        return await _facet_counts._counter(connection)
 
 
 async def test_counts_follow_every_write_at_once(database_config: dict[str, Any]) -> None:

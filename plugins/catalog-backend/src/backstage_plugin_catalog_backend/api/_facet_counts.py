@@ -22,6 +22,7 @@ counts.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -80,7 +81,7 @@ class FacetCounts:
         if running is None:
             running = asyncio.create_task(self._count(key, predicate, counter))
             self._running[(key, counter)] = running
-            running.add_done_callback(self._finished)
+            running.add_done_callback(functools.partial(self._finished, (key, counter)))
         # a request that goes away leaves the count running for the others
         return await asyncio.shield(running)
 
@@ -93,10 +94,8 @@ class FacetCounts:
             self._keep(key, _Kept(counter, started, rows))
         return rows
 
-    def _finished(self, task: asyncio.Task[FacetRows]) -> None:
-        for running, other in list(self._running.items()):
-            if other is task:
-                del self._running[running]
+    def _finished(self, running: tuple[_Key, int], task: asyncio.Task[FacetRows]) -> None:
+        del self._running[running]
         if not task.cancelled():
             task.exception()  # retrieved: the requests that awaited it have raised it
 
