@@ -6,6 +6,8 @@
 - `mock_services.<name>()` / `mock_services.<name>_factory()`: a working fake of each core
   service and a factory that installs it, after Backstage's `mockServices`.
 - `mock_credentials`: credentials, mock tokens and `Authorization` headers.
+- `tcp_fault_proxy(host, port)`: a TCP proxy in front of a real server that a test can make
+  refuse connections or blackhole them (a partition), then restore.
 """
 
 from backstage_backend_test_utils._auth import MockAuthService, MockHttpAuthService
@@ -18,6 +20,7 @@ from backstage_backend_test_utils._credentials import (
 )
 from backstage_backend_test_utils._database import InMemoryDatabaseService
 from backstage_backend_test_utils._discovery import MockDiscovery
+from backstage_backend_test_utils._fault_proxy import FaultMode, TcpFaultProxy, tcp_fault_proxy
 from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
 from backstage_backend_test_utils._mock_services import mock_services
 from backstage_backend_test_utils._postgres import postgres_database_config
@@ -34,6 +37,7 @@ __all__ = [
     "DEFAULT_MOCK_USER_ENTITY_REF",
     "REQUIRE_SERVICES_ENV",
     "CapturingLogger",
+    "FaultMode",
     "InMemoryCache",
     "InMemoryCacheStore",
     "InMemoryDatabaseService",
@@ -43,6 +47,7 @@ __all__ = [
     "MockDiscovery",
     "MockHttpAuthService",
     "MockScheduler",
+    "TcpFaultProxy",
     "TestBackend",
     "deep_merge",
     "mock_credentials",
@@ -51,4 +56,5 @@ __all__ = [
     "require_service_url",
     "service_factories_for_tests",
     "start_test_backend",
+    "tcp_fault_proxy",
 ]
