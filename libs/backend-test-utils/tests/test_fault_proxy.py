@@ -31,7 +31,7 @@ async def test_passes_then_refuses_then_recovers_on_the_same_port() -> None:
     async with tcp_fault_proxy(*_target()) as proxy:
         assert await _select_one(proxy.port) == 1
         await proxy.refuse()
-        with pytest.raises(OSError):
+        with pytest.raises(ConnectionRefusedError):
             await _select_one(proxy.port)
         await proxy.restore()
         assert await _select_one(proxy.port) == 1
