@@ -92,6 +92,33 @@ def _interval(config: Config) -> tuple[float, float] | None:
     return (seconds, seconds * 1.5)
 
 
+_STITCH_TIMEOUT = 60.0
+
+
+def _seconds(config: Config, key: str) -> float | None:
+    value = config.get_optional(key)
+    if value is None:
+        return None
+    seconds = parse_duration(value, key=key).total_seconds()
+    if seconds <= 0:
+        raise InputError(f"{key} must be a positive duration")
+    return seconds
+
+
+def _stitching(config: Config, interval: tuple[float, float] | None) -> tuple[float, float]:
+    """`catalog.stitchingStrategy`: the poll and the stitch timeout, in seconds. The timeout
+    defaults to Backstage's 60 s, or to the processing interval when that is shorter, so
+    that stitches a crashed replica held are taken up within two processing intervals."""
+    mode = config.get_optional_string("catalog.stitchingStrategy.mode")
+    if mode not in (None, "deferred"):
+        raise InputError("catalog.stitchingStrategy.mode must be deferred")
+    poll = _seconds(config, "catalog.stitchingStrategy.pollingInterval") or 1.0
+    timeout = _seconds(config, "catalog.stitchingStrategy.stitchTimeout")
+    if timeout is None:
+        timeout = min(_STITCH_TIMEOUT, interval[0]) if interval else _STITCH_TIMEOUT
+    return poll, timeout
+
+
 def _engine_options(config: Config) -> EngineOptions:
     strategy = config.get_optional_string("catalog.orphanStrategy") or "delete"
     if strategy not in ("delete", "keep"):
@@ -99,8 +126,12 @@ def _engine_options(config: Config) -> EngineOptions:
     provider_strategy = config.get_optional_string("catalog.orphanProviderStrategy") or "delete"
     if provider_strategy not in ("delete", "keep"):
         raise InputError("catalog.orphanProviderStrategy must be delete or keep")
+    interval = _interval(config)
+    poll, stitch_timeout = _stitching(config, interval)
     return EngineOptions(
-        interval=_interval(config),
+        interval=interval,
+        poll_seconds=poll,
+        stitch_timeout=stitch_timeout,
         orphan_strategy="keep" if strategy == "keep" else "delete",
         orphan_provider_strategy="keep" if provider_strategy == "keep" else "delete",
     )

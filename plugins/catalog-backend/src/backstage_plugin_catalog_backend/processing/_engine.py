@@ -46,6 +46,7 @@ from backstage_plugin_catalog_backend.processing._orchestrator import (
     Orchestrator,
 )
 from backstage_plugin_catalog_backend.processing._store import (
+    Conflict,
     Source,
     UnprocessedItem,
     chunks,
@@ -57,11 +58,11 @@ from backstage_plugin_catalog_backend.processing._store import (
 from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
 from backstage_plugin_catalog_backend.stitching import stitch_entities
 
-__all__ = ["CatalogProcessingEngine", "EngineOptions"]
+__all__ = ["CatalogProcessingEngine", "EngineOptions", "ProviderTransaction"]
 
 _encode = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
-_STITCH_LEASE = timedelta(seconds=60)
+_RELEASE_ON_STOP_SECONDS = 2.0
 _DRY_RUN_LIMIT = 10_000
 _CHECKED_PER_TURN = 1_000
 """Entities of a provider's mutation checked between two turns of the event loop."""
@@ -85,6 +86,9 @@ class EngineOptions:
     poll_seconds: float = 1.0
     orphan_cleanup_seconds: float = 30.0
     stitch_batch: int = 200
+    stitch_timeout: float = 60.0
+    """Seconds a claimed stitch is leased to its claimant (`stitchTimeout`): another replica
+    takes it up once the lease ran out, which only matters when the claimant died."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,75 @@ class _ProviderConnection:
         await self._engine.refresh_keys(keys)
 
 
+async def _checked_items(mutation: EntityProviderMutation) -> dict[str, UnprocessedItem]:
+    added = mutation.entities if not isinstance(mutation, DeltaMutation) else mutation.added
+    items: dict[str, UnprocessedItem] = {}
+    for index, deferred in enumerate(added, 1):
+        _check_envelope(deferred.entity)
+        ref = entity_ref(deferred.entity)
+        items[ref] = UnprocessedItem(ref, deferred.entity, deferred.location_key)
+        if index % _CHECKED_PER_TURN == 0:
+            await asyncio.sleep(0)  # a mutation of many thousands must not hold the loop
+    return items
+
+
+def _removed_ref(item: DeferredEntity | RemovedEntityRef) -> str:
+    if isinstance(item, RemovedEntityRef):
+        return normalize_entity_ref_key(item.entity_ref)
+    return entity_ref(item.entity)
+
+
+class ProviderTransaction:
+    """A provider's open transaction (see `CatalogProcessingEngine.provider_transaction`)."""
+
+    def __init__(self, connection: AsyncConnection, name: str) -> None:
+        self.connection = connection
+        self.name = name
+        self.conflicts: list[Conflict] = []
+
+    async def apply(self, mutation: EntityProviderMutation) -> None:
+        await self.apply_checked(mutation, await _checked_items(mutation))
+
+    async def apply_checked(
+        self, mutation: EntityProviderMutation, items: dict[str, UnprocessedItem]
+    ) -> None:
+        connection, name = self.connection, self.name
+        existing = await self._provider_refs()
+        if isinstance(mutation, DeltaMutation):
+            removed = {_removed_ref(item) for item in mutation.removed} - set(items)
+        else:
+            removed = existing - set(items)
+        for batch in chunks(sorted(removed)):
+            await connection.execute(
+                sa.delete(refresh_state_references).where(
+                    refresh_state_references.c.source_key == name,
+                    refresh_state_references.c.target_entity_ref.in_(batch),
+                )
+            )
+        accepted, conflicts = await upsert_unprocessed(
+            connection, list(items.values()), Source(key=name)
+        )
+        new_refs = [ref for ref in accepted if ref not in existing]
+        for batch in chunks(new_refs):
+            await connection.execute(
+                sa.insert(refresh_state_references),
+                [{"source_key": name, "target_entity_ref": ref} for ref in batch],
+            )
+        await enqueue_stitch(connection, await prune(connection, removed))
+        self.conflicts.extend(conflicts)
+
+    async def _provider_refs(self) -> set[str]:
+        return set(
+            (
+                await self.connection.execute(
+                    sa.select(refresh_state_references.c.target_entity_ref).where(
+                        refresh_state_references.c.source_key == self.name
+                    )
+                )
+            ).scalars()
+        )
+
+
 class CatalogProcessingEngine:
     """Runs the catalog's processing and stitching; `start` connects the providers and
     starts the loop, `stop` ends it. Also the internal API of the REST endpoints."""
@@ -143,6 +216,8 @@ class CatalogProcessingEngine:
         self._in_flight = 0
         self._next_orphan_cleanup = 0.0
         self._written_since_analyze = 0
+        self._unreleased: dict[str, str] = {}
+        """Stitch leases (ref to ticket) of failed stitches, not yet handed back."""
 
     # -- transactions ----------------------------------------------------------------
 
@@ -194,6 +269,11 @@ class CatalogProcessingEngine:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._unreleased:
+            # Shutdown cut a stitch short: hand its leases back if the database answers
+            # at once, so that another replica need not wait for them to run out.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._release_stitches(), _RELEASE_ON_STOP_SECONDS)
 
     def add_providers(self, providers: Sequence[EntityProvider]) -> None:
         """Providers to connect at `start`."""
@@ -205,59 +285,23 @@ class CatalogProcessingEngine:
     # -- providers -------------------------------------------------------------------
 
     async def apply_mutation(self, name: str, mutation: EntityProviderMutation) -> None:
-        added = mutation.entities if not isinstance(mutation, DeltaMutation) else mutation.added
-        items: dict[str, UnprocessedItem] = {}
-        for index, deferred in enumerate(added, 1):
-            _check_envelope(deferred.entity)
-            ref = entity_ref(deferred.entity)
-            items[ref] = UnprocessedItem(ref, deferred.entity, deferred.location_key)
-            if index % _CHECKED_PER_TURN == 0:
-                await asyncio.sleep(0)  # a mutation of many thousands must not hold the loop
+        items = await _checked_items(mutation)
+        async with self.provider_transaction(name) as transaction:
+            await transaction.apply_checked(mutation, items)
+
+    @contextlib.asynccontextmanager
+    async def provider_transaction(self, name: str) -> AsyncIterator[ProviderTransaction]:
+        """One transaction, holding provider `name`'s lock, in which a provider changes its
+        own tables and applies its mutations: all of it is written, or none of it (a
+        registered location is never left without its entity, nor a deleted one with it).
+        Conflicts are logged and the loop woken once the transaction committed."""
         async with self.transaction() as connection:
             await lock_source(connection, name)
-            existing = await self._provider_refs(connection, name)
-            if isinstance(mutation, DeltaMutation):
-                removed = {self._removed_ref(item) for item in mutation.removed} - set(items)
-            else:
-                removed = existing - set(items)
-            for batch in chunks(sorted(removed)):
-                await connection.execute(
-                    sa.delete(refresh_state_references).where(
-                        refresh_state_references.c.source_key == name,
-                        refresh_state_references.c.target_entity_ref.in_(batch),
-                    )
-                )
-            accepted, conflicts = await upsert_unprocessed(
-                connection, list(items.values()), Source(key=name)
-            )
-            new_refs = [ref for ref in accepted if ref not in existing]
-            for batch in chunks(new_refs):
-                await connection.execute(
-                    sa.insert(refresh_state_references),
-                    [{"source_key": name, "target_entity_ref": ref} for ref in batch],
-                )
-            await enqueue_stitch(connection, await prune(connection, removed))
-        for conflict in conflicts:
+            transaction = ProviderTransaction(connection, name)
+            yield transaction
+        for conflict in transaction.conflicts:
             self._logger.warn(conflict.message)
         self.wake()
-
-    @staticmethod
-    def _removed_ref(item: DeferredEntity | RemovedEntityRef) -> str:
-        if isinstance(item, RemovedEntityRef):
-            return normalize_entity_ref_key(item.entity_ref)
-        return entity_ref(item.entity)
-
-    @staticmethod
-    async def _provider_refs(connection: AsyncConnection, name: str) -> set[str]:
-        return set(
-            (
-                await connection.execute(
-                    sa.select(refresh_state_references.c.target_entity_ref).where(
-                        refresh_state_references.c.source_key == name
-                    )
-                )
-            ).scalars()
-        )
 
     async def refresh_keys(self, keys: Sequence[str]) -> None:
         """Process now every entity that registered one of `keys`."""
@@ -498,49 +542,85 @@ class CatalogProcessingEngine:
         """Claim due stitch requests and stitch those whose ticket is still current."""
         self._in_flight += 1
         try:
-            now = datetime.now(UTC)
-            async with self.transaction() as connection:
-                due = (
-                    sa.select(stitch_queue.c.entity_ref)
-                    .where(stitch_queue.c.next_stitch_at <= now)
-                    .order_by(stitch_queue.c.next_stitch_at)
-                    .limit(self._options.stitch_batch)
-                )
-                if connection.dialect.name == "postgresql":
-                    due = due.with_for_update(skip_locked=True)
-                claimed = {
-                    ref: ticket
-                    for ref, ticket in await connection.execute(
-                        sa.update(stitch_queue)
-                        .where(
-                            stitch_queue.c.entity_ref.in_(due.scalar_subquery()),
-                            stitch_queue.c.next_stitch_at <= now,
-                        )
-                        .values(next_stitch_at=now + _STITCH_LEASE)
-                        .returning(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket)
-                    )
-                }
+            if self._unreleased:
+                await self._release_stitches()
+            claimed = await self._claim_stitches()
             if not claimed:
                 return 0
-            async with self.transaction() as connection:
-                current = sa.select(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket).where(
-                    stitch_queue.c.entity_ref.in_(list(claimed))
-                )
-                if connection.dialect.name == "postgresql":
-                    current = current.with_for_update()
-                valid = [
-                    ref
-                    for ref, ticket in await connection.execute(current)
-                    if claimed.get(ref) == ticket
-                ]
-                self._written_since_analyze += len(await stitch_entities(connection, valid))
-                for batch in chunks(valid):
-                    await connection.execute(
-                        sa.delete(stitch_queue).where(stitch_queue.c.entity_ref.in_(batch))
-                    )
+            try:
+                await self._stitch(claimed)
+            except BaseException:
+                # Their leases would hold these back until they ran out (a database drop
+                # would leave entities unserved for a whole stitch timeout): they are
+                # handed back as soon as the database takes it.
+                self._unreleased.update(claimed)
+                raise
             return len(claimed)
         finally:
             self._in_flight -= 1
+
+    async def _claim_stitches(self) -> dict[str, str]:
+        now = datetime.now(UTC)
+        async with self.transaction() as connection:
+            due = (
+                sa.select(stitch_queue.c.entity_ref)
+                .where(stitch_queue.c.next_stitch_at <= now)
+                .order_by(stitch_queue.c.next_stitch_at)
+                .limit(self._options.stitch_batch)
+            )
+            if connection.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            lease = timedelta(seconds=self._options.stitch_timeout)
+            return {
+                ref: ticket
+                for ref, ticket in await connection.execute(
+                    sa.update(stitch_queue)
+                    .where(
+                        stitch_queue.c.entity_ref.in_(due.scalar_subquery()),
+                        stitch_queue.c.next_stitch_at <= now,
+                    )
+                    .values(next_stitch_at=now + lease)
+                    .returning(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket)
+                )
+            }
+
+    async def _stitch(self, claimed: dict[str, str]) -> None:
+        async with self.transaction() as connection:
+            current = sa.select(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket).where(
+                stitch_queue.c.entity_ref.in_(list(claimed))
+            )
+            if connection.dialect.name == "postgresql":
+                current = current.with_for_update()
+            valid = [
+                ref
+                for ref, ticket in await connection.execute(current)
+                if claimed.get(ref) == ticket
+            ]
+            self._written_since_analyze += len(await stitch_entities(connection, valid))
+            for batch in chunks(valid):
+                await connection.execute(
+                    sa.delete(stitch_queue).where(stitch_queue.c.entity_ref.in_(batch))
+                )
+
+    async def _release_stitches(self) -> None:
+        """Make the stitches of failed claims due now, unless re-requested meanwhile (a new
+        ticket is due already)."""
+        leased = dict(self._unreleased)
+        now = datetime.now(UTC)
+        async with self.transaction() as connection:
+            for batch in chunks(sorted(leased.items())):
+                await connection.execute(
+                    sa.update(stitch_queue)
+                    .where(
+                        stitch_queue.c.entity_ref == sa.bindparam("b_ref"),
+                        stitch_queue.c.stitch_ticket == sa.bindparam("b_ticket"),
+                    )
+                    .values(next_stitch_at=now),
+                    [{"b_ref": ref, "b_ticket": ticket} for ref, ticket in batch],
+                )
+        for ref, ticket in leased.items():
+            if self._unreleased.get(ref) == ticket:
+                del self._unreleased[ref]
 
     async def delete_orphans(self) -> int:
         """Delete entities nothing references (and what only they referenced)."""

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from backstage_common.errors import ConflictError, InputError, NotFoundError
+from backstage_common.errors import ConflictError, NotFoundError
 from backstage_plugin_catalog_node import (
     DeferredEntity,
     DeltaMutation,
@@ -52,32 +52,35 @@ def _deferred(row: LocationRow) -> DeferredEntity:
 
 
 class LocationStore:
-    """CRUD on registered locations; every change reaches the catalog as a delta mutation."""
+    """CRUD on registered locations. Each change of a row and the delta mutation of its
+    Location entity are one transaction, as in Backstage's `DefaultLocationStore`: a
+    database failure between the two cannot leave a location registered but never
+    ingested, nor deleted but still served."""
 
     name = "DefaultLocationStore"
 
     def __init__(self, engine: CatalogProcessingEngine) -> None:
         self._engine = engine
-        self._connection: EntityProviderConnection | None = None
 
     async def connect(self, connection: EntityProviderConnection) -> None:
-        self._connection = connection
-        rows = await self.list_all()
-        await connection.apply_mutation(FullMutation([_deferred(row) for row in rows]))
-
-    def _provider(self) -> EntityProviderConnection:
-        if self._connection is None:
-            raise InputError("The location store is not connected yet")
-        return self._connection
+        # Read under the provider's lock, so that a location another replica registers
+        # meanwhile is either in the list or added after this full mutation, never lost.
+        async with self._engine.provider_transaction(self.name) as transaction:
+            rows = await self._rows(transaction.connection)
+            await transaction.apply(FullMutation([_deferred(row) for row in rows]))
 
     async def list_all(self) -> list[LocationRow]:
         async with self._engine.transaction() as connection:
-            rows = await connection.execute(
-                sa.select(locations.c.id, locations.c.type, locations.c.target).order_by(
-                    locations.c.id
-                )
+            return await self._rows(connection)
+
+    @staticmethod
+    async def _rows(connection: AsyncConnection) -> list[LocationRow]:
+        rows = await connection.execute(
+            sa.select(locations.c.id, locations.c.type, locations.c.target).order_by(
+                locations.c.id
             )
-            return [LocationRow(*row) for row in rows]
+        )
+        return [LocationRow(*row) for row in rows]
 
     async def query(
         self, where: sa.ColumnElement[bool] | None, after_id: str | None, limit: int
@@ -127,9 +130,9 @@ class LocationStore:
         if await self.find_by_spec(type_, target) is not None:
             raise ConflictError(f"Location {type_}:{target} already exists")
         row = LocationRow(str(uuid.uuid4()), type_, target)
-        async with self._engine.transaction() as connection:
+        async with self._engine.provider_transaction(self.name) as transaction:
             try:
-                await connection.execute(
+                await transaction.connection.execute(
                     sa.insert(locations).values(
                         id=row.id,
                         type=row.type,
@@ -139,11 +142,12 @@ class LocationStore:
                 )
             except sa.exc.IntegrityError as error:
                 raise ConflictError(f"Location {type_}:{target} already exists") from error
-        await self._provider().apply_mutation(DeltaMutation(added=[_deferred(row)]))
+            await transaction.apply(DeltaMutation(added=[_deferred(row)]))
         return row
 
     async def update(self, id_: str, type_: str, target: str) -> LocationRow:
-        async with self._engine.transaction() as connection:
+        async with self._engine.provider_transaction(self.name) as transaction:
+            connection = transaction.connection
             old = await self._find(connection, id_)
             clash = (
                 await connection.execute(
@@ -157,22 +161,33 @@ class LocationStore:
             if clash is not None:
                 raise ConflictError(f"Location {type_}:{target} already exists")
             row = LocationRow(id_, type_, target)
-            await connection.execute(
-                sa.update(locations)
-                .where(locations.c.id == id_)
-                .values(type=type_, target=target, location_entity_ref=row.entity_ref)
-            )
-        if old != row:
-            await self._provider().apply_mutation(
-                DeltaMutation(added=[_deferred(row)], removed=[_deferred(old)])
-            )
+            try:
+                await connection.execute(
+                    sa.update(locations)
+                    .where(locations.c.id == id_)
+                    .values(type=type_, target=target, location_entity_ref=row.entity_ref)
+                )
+            except sa.exc.IntegrityError as error:
+                raise ConflictError(f"Location {type_}:{target} already exists") from error
+            if old != row:
+                await transaction.apply(
+                    DeltaMutation(added=[_deferred(row)], removed=[_deferred(old)])
+                )
         return row
 
     async def delete(self, id_: str) -> None:
-        async with self._engine.transaction() as connection:
-            row = await self._find(connection, id_)
-            await connection.execute(sa.delete(locations).where(locations.c.id == id_))
-        await self._provider().apply_mutation(DeltaMutation(removed=[_deferred(row)]))
+        async with self._engine.provider_transaction(self.name) as transaction:
+            connection = transaction.connection
+            deleted = (
+                await connection.execute(
+                    sa.delete(locations)
+                    .where(locations.c.id == id_)
+                    .returning(locations.c.id, locations.c.type, locations.c.target)
+                )
+            ).first()
+            if deleted is None:
+                raise NotFoundError(f"Found no location with ID {id_}")
+            await transaction.apply(DeltaMutation(removed=[_deferred(LocationRow(*deleted))]))
 
     async def refresh(self, row: LocationRow) -> None:
         await self._engine.refresh_now([row.entity_ref])
