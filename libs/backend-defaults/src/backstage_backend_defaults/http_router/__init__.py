@@ -1,7 +1,8 @@
 """core.rootHttpRouter and core.httpRouter: one Litestar app per backend, served by granian.
 
 Config: `backend.listen`, `backend.cors`, `backend.server.requestBodyLimit` (bytes, or a
-string such as `'10mb'`; 413 past it), `backend.compression` (`enabled`, `threshold`,
+string such as `'10mb'`; 413 past it), `backend.server.headersTimeout` / `requestTimeout` /
+`keepAliveTimeout` (Node's server timeouts), `backend.compression` (`enabled`, `threshold`,
 `level`: gzip responses), `backend.lifecycle.startupRequestPauseTimeout`,
 `backend.lifecycle.shutdownTimeout` (how long in-flight requests may take to finish),
 `backend.errors.showStackTraces`, `backend.auth.dangerouslyDisableDefaultAuthPolicy`.
@@ -31,6 +32,7 @@ from backstage_backend_defaults.http_router._server import (
     HttpServer,
     ListenOptions,
     read_listen_options,
+    read_server_timeouts,
 )
 from backstage_backend_defaults.http_router._sizes import read_size
 from backstage_backend_defaults.telemetry import TelemetryDep
@@ -97,14 +99,16 @@ async def _create_root_http_router(
         from backstage_backend_defaults.telemetry._http import RequestTelemetry
 
         request_telemetry = RequestTelemetry(telemetry)
+    timeouts = read_server_timeouts(config)
     asgi = BackendAsgiApp(
         app,
         logger.child({"type": "incomingRequest"}),
         errors,
         request_telemetry,
         compression=read_compression_options(config),
+        request_timeout=timeouts.request,
     )
-    server = HttpServer(asgi, read_listen_options(config))
+    server = HttpServer(asgi, read_listen_options(config), timeouts)
     timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
     http = BackendHttp(
         RootHttpRouter(asgi), server, shutdown_timeout=timeout or timedelta(seconds=30)

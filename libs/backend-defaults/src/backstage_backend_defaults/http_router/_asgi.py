@@ -1,5 +1,6 @@
-"""The backend's outermost ASGI layer: request log, plugin gates, in-flight tracking,
-response compression around the app, and the request's telemetry when it is on.
+"""The backend's outermost ASGI layer: the canonical path, request log, plugin gates,
+in-flight tracking, `HEAD` as `GET`, the request body deadline, response compression around
+the app, and the request's telemetry when it is on.
 
 It runs on every request, so it is written for speed: no per-request objects beyond the
 status recorder, no awaits on the common path of a started plugin.
@@ -14,27 +15,84 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_backend_plugin_api import LoggerService
+from backstage_common.errors import InputError
 from litestar import Litestar
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from backstage_backend_defaults.http_router._compression import CompressionOptions, GzipResponses
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
+from backstage_backend_defaults.http_router._paths import canonical_path, encode_path, plugin_of
 from backstage_backend_defaults.http_router._request_log import RequestLog
 
 if TYPE_CHECKING:  # OpenTelemetry loads only when telemetry is on
     from backstage_backend_defaults.telemetry._http import RequestTelemetry, StartedRequest
 
-__all__ = ["BackendAsgiApp"]
+__all__ = ["BackendAsgiApp", "RequestTimeoutError"]
 
 _encode = msgspec.json.encode
 _perf_counter = time.perf_counter
+_DEFAULT_REQUEST_TIMEOUT = 300.0
+
+
+class RequestTimeoutError(Exception):
+    """The client did not send the whole request body within `backend.server.requestTimeout`."""
+
+    status_code = 408
 
 
 def _is_preflight(scope: Any) -> bool:
-    return scope["method"] == "OPTIONS" and any(
-        name == b"access-control-request-method" for name, _ in scope["headers"]
-    )
+    """A CORS preflight, which Litestar's CORS middleware answers itself (it needs an
+    `Origin`); anything else, `OPTIONS` included, passes the auth policy."""
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names
+
+
+class _BodyDeadline:
+    """`receive` with a deadline for the request body, so that a body that never finishes
+    (or a short `Content-Length`) cannot hold a connection and a handler for free."""
+
+    __slots__ = ("deadline", "done", "receive")
+
+    def __init__(self, receive: Receive, deadline: float) -> None:
+        self.receive = receive
+        self.deadline = deadline
+        self.done = False
+
+    async def __call__(self) -> ReceiveMessage:
+        if self.done:  # waiting for the disconnect after the body: no deadline
+            return await self.receive()
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                message: Any = await self.receive()
+        except TimeoutError:
+            self.done = True
+            raise RequestTimeoutError("The request body was not received in time") from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.done = True
+        return message  # type: ignore[no-any-return]
+
+
+class _HeadAsGet:
+    """Sends a `GET` response without its body: same status and headers, as Express answers
+    `HEAD` for Backstage."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.body" and message.get("body"):
+            empty: Any = {
+                "type": "http.response.body",
+                "body": b"",
+                "more_body": message.get("more_body", False),
+            }
+            return self.send(empty)
+        return self.send(message)
 
 
 class _StatusRecorder:
@@ -80,8 +138,11 @@ class BackendAsgiApp:
         errors: ErrorRenderer,
         telemetry: RequestTelemetry | None = None,
         compression: CompressionOptions | None = None,
+        request_timeout: float = _DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self.app = app
+        self._request_timeout = request_timeout
+        self._cors = app.cors_config is not None
         self._telemetry = telemetry
         self._served: ASGIApp = app
         if compression is not None and compression.enabled:
@@ -149,12 +210,12 @@ class BackendAsgiApp:
             await self._served(scope, receive, send)
             return
         started = _perf_counter()
-        path: str = scope["path"]
-        plugin_id: str | None = None
+        method: str = scope["method"]
+        requested: str = scope["path"]  # as sent, for the request log
+        path = self._canonicalise(scope)
+        plugin_id = None if path is None else plugin_of(path)
         gate: PluginGate | None = None
-        if path.startswith("/api/"):
-            end = path.find("/", 5)
-            plugin_id = path[5:] if end == -1 else path[5:end]
+        if plugin_id is not None:
             gate = self._gates.get(plugin_id)
             if gate is None and not self._backend_started.is_set():
                 gate = await self._await_gate(plugin_id)
@@ -163,18 +224,11 @@ class BackendAsgiApp:
         started_request = telemetry.start(scope, plugin_id) if telemetry is not None else _UNTRACED
         self._in_flight += 1
         try:
-            if gate is not None:
-                try:
-                    if not gate.open and gate.holds(path):
-                        await gate.admit()
-                    if gate.guarded and not _is_preflight(scope):
-                        check = gate.check_fast(scope, path)
-                        if check is not True:
-                            await gate.authorize(scope, path)
-                except Exception as error:
-                    await self._send_error(error, scope, recorder)
-                    return
-            await self._served(scope, receive, recorder)
+            if path is None:
+                invalid = InputError("Invalid request path: '.' and '..' segments are not allowed")
+                await self._send_error(invalid, scope, recorder)
+            elif gate is None or await self._passes(gate, scope, path, recorder):
+                await self._serve(scope, path, receive, recorder)
         except BaseException as error:
             _record_escaped(started_request, error)
             raise
@@ -185,8 +239,8 @@ class BackendAsgiApp:
             elapsed = _perf_counter() - started
             span = started_request[0]
             self._request_log.write(
-                scope["method"],
-                path,
+                method,
+                requested,
                 recorder.status,
                 round(elapsed * 1000, 3),
                 scope.get("http_version", "1.1"),
@@ -196,7 +250,63 @@ class BackendAsgiApp:
             if telemetry is not None:
                 telemetry.end(started_request, scope, recorder.status, elapsed, plugin_id)
 
-    async def _send_error(self, error: Exception, scope: Any, send: Send) -> None:
+    async def _passes(self, gate: PluginGate, scope: Any, path: str, send: Send) -> bool:
+        """The plugin's gate: started, not stopping, and its auth policy. Sends the error
+        and returns False when the request may not pass."""
+        try:
+            if not gate.open and gate.holds(path):
+                await gate.admit()
+            if gate.guarded and not (self._cors and _is_preflight(scope)):
+                check = gate.check_fast(scope, path)
+                if check is not True:
+                    await gate.authorize(scope, path)
+        except Exception as error:
+            # Keep-alive clients of a stopping backend reconnect, to another replica.
+            await self._send_error(error, scope, send, close=gate.stopping)
+            return False
+        return True
+
+    async def _serve(self, scope: Any, path: str, receive: Receive, send: Send) -> None:
+        deadline = asyncio.get_running_loop().time() + self._request_timeout
+        body_receive = _BodyDeadline(receive, deadline)
+        if scope["method"] == "HEAD" and not self._routes_head(path):
+            scope["method"] = "GET"
+            try:
+                await self._served(scope, body_receive, _HeadAsGet(send))
+            finally:
+                scope["method"] = "HEAD"
+            return
+        await self._served(scope, body_receive, send)
+
+    @staticmethod
+    def _canonicalise(scope: Any) -> str | None:
+        """Rewrites the scope's path to the one Litestar routes and returns it (without the
+        root path); None when the path is refused."""
+        raw: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and not raw.startswith(root_path):
+            # Litestar would cut the path at the root path wherever it occurs.
+            scope["root_path"] = root_path = ""
+        path = canonical_path(raw[len(root_path) :])
+        if path is None:
+            return None
+        full = root_path + path
+        if full != raw:
+            scope["path"] = full
+            scope["raw_path"] = encode_path(full)
+        return path
+
+    def _routes_head(self, path: str) -> bool:
+        """Whether a handler answers `HEAD` itself; otherwise `HEAD` is served as `GET`."""
+        try:
+            self.app.asgi_router.handle_routing(path=path, method="HEAD")
+        except Exception:
+            return False
+        return True
+
+    async def _send_error(
+        self, error: Exception, scope: Any, send: Send, *, close: bool = False
+    ) -> None:
         query = scope.get("query_string", b"")
         url = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
         status, body = self._errors.body(error, scope["method"], url)
@@ -207,6 +317,8 @@ class BackendAsgiApp:
         ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
+        if close:
+            headers.append((b"connection", b"close"))
         start: Any = {"type": "http.response.start", "status": status, "headers": headers}
         await send(start)
         body_event: Any = {"type": "http.response.body", "body": payload}

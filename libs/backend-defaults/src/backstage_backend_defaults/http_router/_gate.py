@@ -47,6 +47,10 @@ class PluginGate:
         self.guarded = self.http_auth is not None
         self.jwks_path = self.prefix + _JWKS_PATH
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def holds(self, full_path: str) -> bool:
         """Whether a request must wait for the plugin to start. The plugin's public keys
         never wait: a plugin still starting may call another, which then needs them."""

@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 from backstage_backend_plugin_api import RootConfigService
+from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
-from granian.constants import Interfaces
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from granian.server.embed import Server
 from litestar.types import ASGIApp
 
-__all__ = ["HttpServer", "ListenOptions", "read_listen_options"]
+__all__ = [
+    "HttpServer",
+    "ListenOptions",
+    "ServerTimeouts",
+    "read_listen_options",
+    "read_server_timeouts",
+]
 
 
 @dataclass(frozen=True)
@@ -53,16 +62,64 @@ def read_listen_options(config: RootConfigService) -> ListenOptions:
     return ListenOptions(host=host or "0.0.0.0", port=port)
 
 
-class HttpServer:
-    """Serves an ASGI app until `stop()`; `start()` returns once the port accepts."""
+@dataclass(frozen=True)
+class ServerTimeouts:
+    """Node's `http.Server` timeouts, in seconds, under `backend.server`."""
 
-    def __init__(self, app: ASGIApp, listen: ListenOptions) -> None:
+    headers: float = 60.0
+    """`headersTimeout`: a request's headers must arrive within this."""
+    request: float = 300.0
+    """`requestTimeout`: the whole request, body included, must arrive within this."""
+    keep_alive: float = 5.0
+    """`keepAliveTimeout`: an idle connection is closed after this."""
+
+    @property
+    def header_read(self) -> float:
+        """granian (hyper) has one timer for a connection waiting for a request's headers,
+        whether it is new, idle between requests or part-way through them: the shorter of
+        the two timeouts."""
+        return min(self.headers, self.keep_alive)
+
+
+def _read_timeout(config: RootConfigService, key: str, default: float) -> float:
+    value = read_optional_duration(config, key)
+    if value is None:
+        return default
+    if value <= timedelta(0):
+        raise InputError(f"Invalid '{key}', it must be longer than zero")
+    return value.total_seconds()
+
+
+def read_server_timeouts(config: RootConfigService) -> ServerTimeouts:
+    """`backend.server.headersTimeout`, `requestTimeout` and `keepAliveTimeout`: durations,
+    or milliseconds as Node's options; defaults 60 s, 300 s and 5 s, as Node's."""
+    defaults = ServerTimeouts()
+    return ServerTimeouts(
+        headers=_read_timeout(config, "backend.server.headersTimeout", defaults.headers),
+        request=_read_timeout(config, "backend.server.requestTimeout", defaults.request),
+        keep_alive=_read_timeout(config, "backend.server.keepAliveTimeout", defaults.keep_alive),
+    )
+
+
+class HttpServer:
+    """Serves an ASGI app until `stop()`; `start()` returns once the port accepts.
+
+    HTTP/1.1 only, as Node's server: granian's HTTP/2 detection reads a new connection's
+    first bytes with no deadline, so a connection that sends nothing would stay open.
+    """
+
+    def __init__(
+        self, app: ASGIApp, listen: ListenOptions, timeouts: ServerTimeouts | None = None
+    ) -> None:
         self._listen = listen
+        header_read = (timeouts or ServerTimeouts()).header_read
         self._server = Server(
             app,
             address=listen.host,
             port=listen.port,
             interface=Interfaces.ASGINL,
+            http=HTTPModes.http1,
+            http1_settings=HTTP1Settings(header_read_timeout=max(1, round(header_read * 1000))),
             websockets=False,
             log_enabled=False,
             backlog=1024,
