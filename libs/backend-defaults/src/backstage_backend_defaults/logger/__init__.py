@@ -2,7 +2,10 @@
 
 Config: `backend.logging.level` (debug, info, warn, error; `LOG_LEVEL` wins, Backstage's
 `backend.logger.level` is read too), `backend.logging.format` (`json` or `text`; by default
-text on a terminal, JSON otherwise), `backend.logger.meta` (fields added to every entry).
+text on a terminal, JSON otherwise), `backend.logger.meta` (fields added to every entry),
+`backend.logging.repeatInterval` (repeated failures counted into one summary per interval,
+default 10 s, 0: each logged in full), `backend.logging.maxLineLength` (bytes, default 32 KiB;
+longer lines have their longest values cut in the middle).
 """
 
 from __future__ import annotations
@@ -14,14 +17,23 @@ from collections.abc import Callable, Mapping
 
 from backstage_backend_plugin_api import LoggerService, RootConfigService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
+from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
 
 from backstage_backend_defaults.logger._logger import StructuredLogger
-from backstage_backend_defaults.logger._sink import LEVELS, LogFormat, LogSink, stdout_writer
+from backstage_backend_defaults.logger._repeats import RepeatedFailures
+from backstage_backend_defaults.logger._sink import (
+    DEFAULT_MAX_LINE_LENGTH,
+    LEVELS,
+    LogFormat,
+    LogSink,
+    stdout_writer,
+)
 
 __all__ = [
     "LogFormat",
     "LogSink",
+    "RepeatedFailures",
     "StdlibLogBridge",
     "StructuredLogger",
     "create_root_logger",
@@ -55,6 +67,24 @@ def _read_format(config: RootConfigService) -> LogFormat:
     return "json" if value == "json" else "text"
 
 
+_SHORTEST_LINE = 1024
+
+
+def _read_max_line_length(config: RootConfigService) -> int:
+    key = "backend.logging.maxLineLength"
+    value = config.get_optional_number(key)
+    if value is None:
+        return DEFAULT_MAX_LINE_LENGTH
+    if not float(value).is_integer() or value < _SHORTEST_LINE:
+        raise InputError(f"Invalid '{key}': {value}, use a number of bytes of at least 1024")
+    return int(value)
+
+
+def _read_repeat_interval(config: RootConfigService) -> float:
+    value = read_optional_duration(config, "backend.logging.repeatInterval")
+    return 10.0 if value is None else value.total_seconds()
+
+
 def create_root_logger(
     config: RootConfigService,
     *,
@@ -62,7 +92,12 @@ def create_root_logger(
     env: Mapping[str, str] | None = None,
 ) -> StructuredLogger:
     """The root logger as configured; `write` replaces standard output (tests use it)."""
-    sink = LogSink(format=_read_format(config), write=write or stdout_writer())
+    sink = LogSink(
+        format=_read_format(config),
+        write=write or stdout_writer(),
+        max_line_length=_read_max_line_length(config),
+        repeat_interval=_read_repeat_interval(config),
+    )
     meta = config.get_optional_config("backend.logger.meta")
     fields: dict[str, object] = {"service": "backstage"}
     if meta is not None:
@@ -79,17 +114,23 @@ class StdlibLogBridge(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         meta: dict[str, object] = {"logger": record.name}
-        if record.exc_info and record.exc_info[1] is not None:
-            meta["error"] = {
-                "name": type(record.exc_info[1]).__name__,
-                "message": str(record.exc_info[1]),
-            }
         message = record.getMessage()
         if record.levelno >= logging.ERROR:
-            self._logger.error(message, meta)
+            level = LEVELS["error"]
         elif record.levelno >= logging.WARNING:
-            self._logger.warn(message, meta)
+            level = LEVELS["warn"]
         elif record.levelno >= logging.INFO:
+            level = LEVELS["info"]
+        else:
+            level = LEVELS["debug"]
+        if record.exc_info and record.exc_info[1] is not None:
+            self._logger.log_error(level, message, record.exc_info[1], meta)
+            return
+        if level >= LEVELS["error"]:
+            self._logger.error(message, meta)
+        elif level >= LEVELS["warn"]:
+            self._logger.warn(message, meta)
+        elif level >= LEVELS["info"]:
             self._logger.info(message, meta)
         else:
             self._logger.debug(message, meta)

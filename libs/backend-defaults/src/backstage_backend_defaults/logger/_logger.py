@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from backstage_backend_plugin_api import LogMeta
 
-from backstage_backend_defaults.logger._sink import LEVELS, LogSink, describe_error
+from backstage_backend_defaults.logger._describe import describe_error, redact_message
+from backstage_backend_defaults.logger._repeats import Admission, failure_shape
+from backstage_backend_defaults.logger._sink import LEVELS, LogSink
 
 __all__ = ["StructuredLogger"]
 
@@ -42,13 +44,53 @@ class StructuredLogger:
         if meta is None:
             fields = self._fields
         elif isinstance(meta, BaseException):
-            error = describe_error(meta, with_stack=self._sink.with_stacks)
-            fields = {**self._fields, "error": error}
+            self.log_error(level, message, meta)
+            return
+        elif isinstance(meta.get("error"), BaseException):
+            error = meta["error"]
+            assert isinstance(error, BaseException)
+            self.log_error(level, message, error, meta)
+            return
         elif self._fields:
             fields = {**self._fields, **meta}
         else:
             fields = meta
         self._sink.emit(level, message, fields)
+
+    def log_error(
+        self,
+        level: int,
+        message: str,
+        error: BaseException,
+        meta: Mapping[str, object] | None = None,
+    ) -> None:
+        """An entry describing `error`, with `meta`'s other fields.
+
+        Warnings and errors repeated within the sink's interval are counted into one
+        summary line (see RepeatedFailures); database errors are logged without their bound
+        values."""
+        if level < self._min_level:
+            return
+        sink = self._sink
+        fields = {**self._fields, **meta} if meta else self._fields
+        message = redact_message(message, error)
+        with_stack = sink.with_stacks
+        if level >= _WARN:
+            brief = describe_error(error, with_stack=False)
+            key = (
+                level,
+                fields.get("plugin"),
+                fields.get("logger"),
+                type(error),
+                failure_shape(message),
+                failure_shape(str(brief["message"])),
+            )
+            admission = sink.repeats.admit(key, level, message, {**fields, "error": brief})
+            if admission is Admission.COUNTED:
+                return
+            if admission is Admission.BRIEF:
+                with_stack = False
+        sink.emit(level, message, {**fields, "error": describe_error(error, with_stack=with_stack)})
 
     def error(self, message: str, meta: LogMeta = None) -> None:
         self._log(_ERROR, message, meta)

@@ -6,13 +6,16 @@ import asyncio
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Literal
 
 import msgspec
 
+from backstage_backend_defaults.logger._describe import describe_error, error_message
+from backstage_backend_defaults.logger._repeats import RepeatedFailures
+
 __all__ = [
+    "DEFAULT_MAX_LINE_LENGTH",
     "LEVELS",
     "BatchingWriter",
     "LogFormat",
@@ -26,7 +29,21 @@ LogFormat = Literal["json", "text"]
 LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 _LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
 
-_encoder = msgspec.json.Encoder(enc_hook=str)
+DEFAULT_MAX_LINE_LENGTH = 32 * 1024
+"""Bytes a log line may hold (a request once wrote a 37 MB line)."""
+_KEPT_ITEMS = 100
+"""Items of a list or mapping field kept in a line that is too long."""
+_SHORTEST_CUT = 16
+
+
+def _encode_other(value: object) -> object:
+    # An error put in a field by hand is described like one given as the meta.
+    if isinstance(value, BaseException):
+        return {"name": type(value).__name__, "message": error_message(value)}
+    return str(value)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_encode_other)
 
 
 class UtcClock:
@@ -115,20 +132,19 @@ def stdout_writer() -> Callable[[bytes], None]:
     return BatchingWriter(sys.stdout.fileno())
 
 
-def describe_error(error: BaseException, *, with_stack: bool) -> dict[str, object]:
-    described: dict[str, object] = {
-        "name": getattr(error, "name", type(error).__name__),
-        "message": str(error),
-    }
-    if with_stack:
-        described["stack"] = "".join(traceback.format_exception(error))
-    return described
-
-
 class LogSink:
-    """Shared by a root logger and all its children: one format, one writer."""
+    """Shared by a root logger and all its children: one format, one writer, one count of
+    repeated failures, one maximum line length."""
 
-    __slots__ = ("clock", "format", "trace_context", "with_stacks", "write")
+    __slots__ = (
+        "clock",
+        "format",
+        "max_line_length",
+        "repeats",
+        "trace_context",
+        "with_stacks",
+        "write",
+    )
 
     def __init__(
         self,
@@ -136,17 +152,24 @@ class LogSink:
         format: LogFormat,
         write: Callable[[bytes], None],
         with_stacks: bool = True,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        repeat_interval: float = 10.0,
     ) -> None:
         self.format = format
         self.write = write
         self.with_stacks = with_stacks
+        self.max_line_length = max_line_length
+        """Longer lines have their longest values cut in the middle, with a marker."""
+        self.repeats = RepeatedFailures(repeat_interval, self.emit)
         self.clock = UtcClock()
         self.trace_context: Callable[[], Mapping[str, str] | None] | None = None
         """Set when tracing is on: the current span's `trace_id` and `span_id`, added to
         every line logged while a span is current."""
 
     def flush(self) -> None:
-        """Write out lines a batching writer still holds (at shutdown)."""
+        """Write out the summaries of repeated failures and the lines a batching writer
+        still holds (at shutdown)."""
+        self.repeats.flush()
         flush = getattr(self.write, "flush", None)
         if flush is not None:
             flush()
@@ -161,9 +184,71 @@ class LogSink:
         if self.format == "json":
             entry: dict[str, object] = {"timestamp": now, "level": name, "message": message}
             entry.update(fields)
-            self.write(_encoder.encode(entry) + b"\n")
+            line = _encoder.encode(entry) + b"\n"
+            if len(line) > self.max_line_length:
+                line = self._fit(lambda limit: _encoder.encode(_cut(entry, limit)) + b"\n")
+            if len(line) > self.max_line_length:  # thousands of fields: keep the message
+                entry = {"timestamp": now, "level": name, "message": message}
+                entry["cut"] = "the fields of this line were too long to log"
+                line = self._fit(lambda limit: _encoder.encode(_cut(entry, limit)) + b"\n")
+            self.write(line)
             return
-        self.write(_text_line(now, name, message, fields).encode("utf-8", "replace"))
+        line = _text_line(now, name, message, fields).encode("utf-8", "replace")
+        if len(line) > self.max_line_length:
+            line = self._fit(
+                lambda limit: _text_line(
+                    now, name, _cut_text(message, limit), _cut_fields(fields, limit)
+                ).encode("utf-8", "replace")
+            )
+            line = line[: self.max_line_length - 1].decode("utf-8", "ignore").encode() + b"\n"
+        self.write(line)
+
+    def _fit(self, render: Callable[[int], bytes]) -> bytes:
+        """The line rendered with ever shorter values until it fits, or with the
+        shortest."""
+        limit = self.max_line_length // 2
+        while True:
+            line = render(limit)
+            if len(line) <= self.max_line_length or limit <= _SHORTEST_CUT:
+                return line
+            limit = max(limit // 2, _SHORTEST_CUT)
+
+
+def _cut(value: object, limit: int) -> object:
+    """`value` with strings longer than `limit` characters cut in the middle and long lists
+    and mappings shortened, each cut saying how much it left out."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        head = limit // 2
+        tail = limit - head
+        return f"{value[:head]}...[{len(value) - limit} characters cut]...{value[-tail:]}"
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        cut: dict[str, object] = {str(k): _cut(v, limit) for k, v in items[:_KEPT_ITEMS]}
+        if len(items) > _KEPT_ITEMS:
+            cut["..."] = f"{len(items) - _KEPT_ITEMS} more fields cut"
+        return cut
+    if isinstance(value, list | tuple):
+        kept = [_cut(item, limit) for item in value[:_KEPT_ITEMS]]
+        if len(value) > _KEPT_ITEMS:
+            kept.append(f"...[{len(value) - _KEPT_ITEMS} more items cut]")
+        return kept
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
+    return _cut(str(value) if isinstance(value, int) else _encode_other(value), limit)
+
+
+def _cut_text(value: str, limit: int) -> str:
+    cut = _cut(value, limit)
+    return cut if isinstance(cut, str) else value
+
+
+def _cut_fields(fields: Mapping[str, object], limit: int) -> Mapping[str, object]:
+    cut = _cut(fields, limit)
+    return cut if isinstance(cut, dict) else fields
 
 
 def _text_line(now: str, level: str, message: str, fields: Mapping[str, object]) -> str:
