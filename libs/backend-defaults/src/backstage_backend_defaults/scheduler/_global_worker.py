@@ -92,7 +92,7 @@ class GlobalTaskWorker:
                 self._logger.info(f"Task worker finished: {self.task_id}, {gone}")
                 return
             except Exception as error:
-                self._logger.warn(f"Task worker {self.task_id} failed unexpectedly, {error}")
+                self._logger.warn(f"Task worker {self.task_id} failed unexpectedly", error)
             self._polled.set()
             self._polled = asyncio.Event()
             if not self._stopping:
@@ -149,7 +149,7 @@ class GlobalTaskWorker:
             try:
                 held = await store.holds(self.task_id, claim.ticket)
             except Exception as error:
-                self._logger.warn(f"Failed to check the lease of task {self.task_id}, {error}")
+                self._logger.warn(f"Failed to check the lease of task {self.task_id}", error)
                 continue
             if not held:
                 self._logger.info(f"Task {self.task_id} lost its lease; aborting the run")

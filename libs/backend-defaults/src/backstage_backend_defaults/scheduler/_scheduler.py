@@ -100,7 +100,7 @@ class PluginTaskScheduler:
                 ):
                     self._logger.warn(f"Task timed out and was lost: {task_id}")
             except Exception as error:
-                self._logger.warn(f"Error while performing janitorial tasks, {error}")
+                self._logger.warn("Error while performing janitorial tasks", error)
             await self._janitor_wakeup.sleep(self._options.janitor_interval.total_seconds())
 
     async def schedule_task(
