@@ -24,6 +24,7 @@ from backstage_plugin_catalog_backend.processing import (
     location_entity_ref,
 )
 from backstage_plugin_catalog_backend.providers import LocationRow, LocationStore
+from backstage_plugin_catalog_backend.readers import parse_fetch_url
 
 __all__ = ["LocationRoutesOptions", "json_response", "location_routes"]
 
@@ -83,10 +84,12 @@ class _Locations:
         if self.options.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")
 
-    def check_type(self, type_: str) -> None:
+    def check_type(self, type_: str, target: str) -> None:
         if type_ not in self.options.allowed_types:
             allowed = ",".join(f'"{t}"' for t in self.options.allowed_types)
             raise InputError(f"Registered locations must be of an allowed type [{allowed}]")
+        if type_ == "url":
+            parse_fetch_url(target)  # an ambiguous host is the caller's error: 400
 
     async def add(self, request: AnyRequest) -> Response[bytes]:
         dry_run = request.query_params.get("dryRun", "false").lower() == "true"
@@ -94,7 +97,7 @@ class _Locations:
         if on_conflict not in (None, "refresh", "reject"):
             raise InputError("Invalid onConflict parameter, must be refresh or reject")
         type_, target, presence = _spec(await read_json_body(request))
-        self.check_type(type_)
+        self.check_type(type_, target)
         existing = await self.store.find_by_spec(type_, target)
         if dry_run:
             return await self._dry_run(type_, target, presence, existing)
@@ -187,7 +190,7 @@ def location_routes(
     async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
         api.check_writable()
         type_, target, _ = _spec(await read_json_body(request))
-        api.check_type(type_)
+        api.check_type(type_, target)
         return json_response((await store.update(location_id, type_, target)).to_json())
 
     @delete("/locations/{location_id:str}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
-import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -218,6 +217,24 @@ class AnnotateLocationProcessor:
         return entity
 
 
+def _placeholder_path(reference: str, location_file: str) -> str:
+    """The real path of a placeholder of a `file` location: it must stay inside the
+    directory of the location's file once `..` and symbolic links are resolved, so a
+    catalog file cannot make the catalog serve other files of the machine."""
+    if urlsplit(reference).scheme:
+        raise NotAllowedError(
+            f"Placeholder {reference} of a file location must be a path relative to "
+            "the location's directory, not a URL"
+        )
+    directory = os.path.realpath(os.path.dirname(location_file))
+    path = os.path.realpath(os.path.join(directory, reference))
+    if os.path.commonpath([directory, path]) != directory:
+        raise NotAllowedError(
+            f"Placeholder {reference} is outside the directory of the location {location_file}"
+        )
+    return path
+
+
 def _has_placeholder(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_placeholder(item) for item in value)
@@ -273,13 +290,13 @@ class PlaceholderProcessor:
             emit(RefreshResult(f"url:{resolved}"))
             return (await self._readers.read_url(resolved)).data
         if location.type == "file":
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(location.target), reference))
+            path = await asyncio.to_thread(_placeholder_path, reference, location.target)
             emit(RefreshResult(f"file:{path}"))
             try:
                 return await _read_file(path)
             except OSError as error:
                 raise NotFoundError(
-                    f"Placeholder {reference} could not be read, {error}"
+                    f"Placeholder {reference} could not be read, {error.strerror}"
                 ) from error
         raise InputError(f"Placeholder {reference} cannot be read from a {location.type} location")
 

@@ -3,6 +3,7 @@
 from backstage_plugin_catalog_backend.readers._allow import ReadingAllowList
 from backstage_plugin_catalog_backend.readers._http import HttpUrlReader
 from backstage_plugin_catalog_backend.readers._url_readers import UrlReaders
+from backstage_plugin_catalog_backend.readers._urls import FetchTarget, parse_fetch_url
 from backstage_plugin_catalog_backend.readers._yaml import (
     MAX_DOCUMENT_BYTES,
     MAX_EXPANDED_NODES,
@@ -13,9 +14,11 @@ from backstage_plugin_catalog_backend.readers._yaml import (
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_EXPANDED_NODES",
+    "FetchTarget",
     "HttpUrlReader",
     "ReadingAllowList",
     "UrlReaders",
     "parse_entity_yaml",
+    "parse_fetch_url",
     "parse_yaml_documents",
 ]

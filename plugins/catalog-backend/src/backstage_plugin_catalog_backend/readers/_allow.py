@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from backstage_common.config import Config
+from backstage_common.errors import InputError
+
+from backstage_plugin_catalog_backend.readers._urls import has_dot_dot_segment, parse_fetch_url
 
 __all__ = ["ReadingAllowList"]
 
@@ -41,15 +43,13 @@ class ReadingAllowList:
         return cls(tuple(rules))
 
     def allows(self, url: str) -> bool:
-        """True for an http(s) URL whose host (and path) an entry admits."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        """True for an http(s) URL whose host (and path) an entry admits: the host the
+        fetcher connects to, never an ambiguous one, and a path that does not climb out
+        of the admitted prefix (`..`, also percent-encoded)."""
+        try:
+            target = parse_fetch_url(url)
+        except InputError:
             return False
-        host = parts.hostname.lower()
-        default_port = 443 if parts.scheme == "https" else 80
-        if parts.port is not None and parts.port != default_port:
-            host = f"{host}:{parts.port}"
-        path = parts.path or "/"
-        if ".." in path.split("/"):
+        if has_dot_dot_segment(target.path):
             return False
-        return any(rule.matches(host, path) for rule in self.rules)
+        return any(rule.matches(target.authority, target.path) for rule in self.rules)

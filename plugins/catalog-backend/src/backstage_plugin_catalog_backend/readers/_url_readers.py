@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from backstage_common.errors import NotAllowedError
+from backstage_common.errors import InputError, NotAllowedError
 from backstage_plugin_catalog_node import ReadUrlResponse, UrlReader
+
+from backstage_plugin_catalog_backend.readers._urls import parse_fetch_url
 
 __all__ = ["UrlReaders"]
 
@@ -18,6 +20,13 @@ class UrlReaders:
         return any(reader.can_read(url) for reader in self._readers)
 
     async def read_url(self, url: str, *, etag: str | None = None) -> ReadUrlResponse:
+        """Read through the first reader that handles `url`; an http(s) URL whose host is
+        ambiguous is refused before any reader sees it."""
+        if url.lower().startswith(("http:", "https:")):
+            try:
+                parse_fetch_url(url)
+            except InputError as error:
+                raise NotAllowedError(str(error)) from None
         for reader in self._readers:
             if reader.can_read(url):
                 return await reader.read_url(url, etag=etag)
