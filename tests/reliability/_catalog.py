@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -38,9 +39,11 @@ __all__ = [
     "Cluster",
     "ThreadedFaultProxy",
     "cluster",
+    "component_documents",
     "example_refs",
     "fault_proxy",
     "read_rss_kib",
+    "static_site",
 ]
 
 T = TypeVar("T")
@@ -95,6 +98,44 @@ class ThreadedFaultProxy:
 
 
 @contextmanager
+def static_site(directory: Path) -> Iterator[str]:
+    """An HTTP server for the files of `directory` (url locations); its base URL."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(directory), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def component_documents(names: list[str]) -> str:
+    """A catalog file of one Component per name."""
+    return yaml.safe_dump_all(
+        [
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": name, "description": f"Component {name}"},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "guests"},
+            }
+            for name in names
+        ],
+        sort_keys=False,
+    )
+
+
+@contextmanager
 def fault_proxy(url: str, default_port: int) -> Iterator[ThreadedFaultProxy]:
     """A fault proxy in front of the server of `url` (postgresql:// or redis://)."""
     parts = urlsplit(url)
@@ -127,11 +168,13 @@ class Cluster:
         postgres: tuple[str, int] | None = None,
         redis_url: str | None = None,
         config: Mapping[str, Any] | None = None,
+        locations: list[dict[str, Any]] | None = None,
     ) -> UnitProcess:
         """A unit (not started) as the image starts it: the production config, then this
         test's overlay (database prefix, cache namespace, the example catalog, `config`),
         then the unit's own listen port. `postgres` and `redis_url` default to the real
-        servers; pass a fault proxy's address to put one in between."""
+        servers; pass a fault proxy's address to put one in between. `locations` are
+        configured after the example catalog's."""
         index = len(self.units)
         app = self.root / f"app{index}"
         (app / "deploy").mkdir(parents=True)
@@ -150,7 +193,8 @@ class Cluster:
                         "type": "file",
                         "target": str(EXAMPLES / "all.yaml"),
                         "rules": [{"allow": EXAMPLE_KINDS}],
-                    }
+                    },
+                    *(locations or []),
                 ],
                 "rules": [{"allow": EXAMPLE_KINDS}],
             },
