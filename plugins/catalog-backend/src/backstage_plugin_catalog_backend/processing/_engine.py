@@ -66,6 +66,8 @@ _RELEASE_ON_STOP_SECONDS = 2.0
 _DRY_RUN_LIMIT = 10_000
 _CHECKED_PER_TURN = 1_000
 """Entities of a provider's mutation checked between two turns of the event loop."""
+_REFS_LOGGED = 5
+"""Entities named in the line that logs the failures of a batch."""
 _ANALYZE_AFTER = 1_000
 # Children held before a processing batch writes what it has (a location's file emits its
 # entities as children: 100 locations of 500 entities would otherwise be 50,000 at once).
@@ -460,6 +462,7 @@ class CatalogProcessingEngine:
         try:
             claimed = await self._claim()
             limit = asyncio.Semaphore(self._options.concurrency)
+            failures: list[tuple[str, Exception]] = []
             pending: list[ProcessedResult] = []
             children = 0
             writing = asyncio.Lock()
@@ -488,7 +491,7 @@ class CatalogProcessingEngine:
                     # up everything else; now a turn processes `concurrency` at most.
                     await asyncio.sleep(0)
                     await room.wait()
-                    result = await self._process(item)
+                    result = await self._process(item, failures)
                 if result is None:
                     return
                 pending.append(result)
@@ -499,15 +502,18 @@ class CatalogProcessingEngine:
 
             await asyncio.gather(*(process(item) for item in claimed))
             await flush()
+            self._log_failures("Processing", len(claimed), failures)
             return len(claimed)
         finally:
             self._in_flight -= 1
 
-    async def _process(self, item: _Claimed) -> ProcessedResult | None:
+    async def _process(
+        self, item: _Claimed, failures: list[tuple[str, Exception]]
+    ) -> ProcessedResult | None:
         try:
             outcome = await self.orchestrator.process(_decode.decode(item.unprocessed))
         except Exception as error:  # the orchestrator records errors; this is a bug
-            self._logger.error(f"Processing of {item.entity_ref} failed", error)
+            failures.append((item.entity_ref, error))  # logged once for the batch
             return None
         digest = stable_hash(
             {
@@ -525,18 +531,41 @@ class CatalogProcessingEngine:
         return ProcessedResult(item.entity_id, item.entity_ref, outcome, digest)
 
     async def _write(self, results: list[ProcessedResult]) -> None:
+        """Write the results in one transaction; when that fails, each in its own, so that
+        one bad result does not hold back the others. The failures are logged once, with
+        their count and a few of their entities."""
         if not results:
             return
         try:
-            async with self.transaction() as connection:
-                await write_results(connection, results, self._logger.warn)
+            await self._write_together(results)
             return
         except Exception as error:
-            if len(results) == 1:
-                self._logger.error(f"Writing {results[0].entity_ref} failed", error)
-                return
-        for result in results:  # one bad result must not hold back the others
-            await self._write([result])
+            failures: list[tuple[str, Exception]] = [(results[0].entity_ref, error)]
+            if len(results) > 1:
+                failures = []
+                for result in results:
+                    try:
+                        await self._write_together([result])
+                    except Exception as single:
+                        failures.append((result.entity_ref, single))
+        self._log_failures("Writing", len(results), failures)
+
+    async def _write_together(self, results: list[ProcessedResult]) -> None:
+        async with self.transaction() as connection:
+            await write_results(connection, results, self._logger.warn)
+
+    def _log_failures(self, action: str, total: int, failures: list[tuple[str, Exception]]) -> None:
+        """One line for the failures of a batch: how many, the first few entities, and the
+        first error (a database outage would otherwise log a trace per entity)."""
+        if not failures:
+            return
+        refs = [ref for ref, _ in failures]
+        shown = ", ".join(refs[:_REFS_LOGGED])
+        more = f" and {len(refs) - _REFS_LOGGED} more" if len(refs) > _REFS_LOGGED else ""
+        self._logger.error(
+            f"{action} of {len(refs)} of {total} entities failed",
+            {"error": failures[0][1], "entityRefs": f"{shown}{more}"},
+        )
 
     async def stitch_batch(self) -> int:
         """Claim due stitch requests and stitch those whose ticket is still current."""
