@@ -49,6 +49,7 @@ __all__ = [
     "http_router_service_factory",
     "read_compression_options",
     "read_listen_options",
+    "read_server_timeouts",
     "root_http_router_service_factory",
 ]
 

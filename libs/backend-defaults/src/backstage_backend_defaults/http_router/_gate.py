@@ -90,11 +90,14 @@ class PluginGate:
                 return True
         return False
 
+    def allows_unauthenticated(self, full_path: str) -> bool:
+        """Whether the plugin lets requests for this (canonical) path in without credentials."""
+        return self._matches(self._unauthenticated, full_path[len(self.prefix) :] or "/")
+
     def check_fast(self, scope: Scope, full_path: str) -> bool | None:
         """True when the request may pass, decided without awaiting anything: an allowed
         path, or a static token the default auth services know. None: ask `authorize`."""
-        path = full_path[len(self.prefix) :] or "/"
-        if self._matches(self._unauthenticated, path):
+        if self.allows_unauthenticated(full_path):
             return True
         fast = getattr(self.http_auth, "allows_static_token", None)
         return True if fast is not None and fast(scope) else None
@@ -103,9 +106,9 @@ class PluginGate:
         """Apply the default auth policy; raises AuthenticationError / NotAllowedError."""
         if self.http_auth is None:
             return
-        path = full_path[len(self.prefix) :] or "/"
-        if self._matches(self._unauthenticated, path):
+        if self.allows_unauthenticated(full_path):
             return
+        path = full_path[len(self.prefix) :] or "/"
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         await self.http_auth.credentials(
             connection,
