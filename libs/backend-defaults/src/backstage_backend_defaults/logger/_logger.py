@@ -46,9 +46,9 @@ class StructuredLogger:
         elif isinstance(meta, BaseException):
             self.log_error(level, message, meta)
             return
-        elif isinstance(meta.get("error"), BaseException):
+        elif isinstance(meta.get("error"), BaseException | Mapping):
             error = meta["error"]
-            assert isinstance(error, BaseException)
+            assert isinstance(error, BaseException | Mapping)
             self.log_error(level, message, error, meta)
             return
         elif self._fields:
@@ -61,10 +61,11 @@ class StructuredLogger:
         self,
         level: int,
         message: str,
-        error: BaseException,
+        error: BaseException | Mapping[str, object],
         meta: Mapping[str, object] | None = None,
     ) -> None:
-        """An entry describing `error`, with `meta`'s other fields.
+        """An entry describing `error` (an exception, or its `name` and `message`), with
+        `meta`'s other fields.
 
         Warnings and errors repeated within the sink's interval are counted into one
         summary line (see RepeatedFailures); database errors are logged without their bound
@@ -73,24 +74,29 @@ class StructuredLogger:
             return
         sink = self._sink
         fields = {**self._fields, **meta} if meta else self._fields
-        message = redact_message(message, error)
-        with_stack = sink.with_stacks
-        if level >= _WARN:
+        if isinstance(error, BaseException):
+            message = redact_message(message, error)
             brief = describe_error(error, with_stack=False)
+        else:
+            brief = dict(error)
+        with_stack = sink.with_stacks and isinstance(error, BaseException)
+        if level >= _WARN:
             key = (
                 level,
                 fields.get("plugin"),
                 fields.get("logger"),
-                type(error),
+                str(brief.get("name")),
                 failure_shape(message),
-                failure_shape(str(brief["message"])),
+                failure_shape(str(brief.get("message"))),
             )
             admission = sink.repeats.admit(key, level, message, {**fields, "error": brief})
             if admission is Admission.COUNTED:
                 return
             if admission is Admission.BRIEF:
                 with_stack = False
-        sink.emit(level, message, {**fields, "error": describe_error(error, with_stack=with_stack)})
+        if with_stack and isinstance(error, BaseException):
+            brief = describe_error(error, with_stack=True)
+        sink.emit(level, message, {**fields, "error": brief})
 
     def error(self, message: str, meta: LogMeta = None) -> None:
         self._log(_ERROR, message, meta)

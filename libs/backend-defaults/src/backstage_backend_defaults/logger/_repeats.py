@@ -26,7 +26,7 @@ _MAX_TRACKED = 1_000
 """Failures counted at once; past that, new ones are logged without their stacks."""
 _VARIABLE = re.compile(
     r"'[^']*'|\"[^\"]*\"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
-    r"|\b[0-9a-fA-F]*\d[0-9a-fA-F]*\b"
+    r"|\b(?:0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*\b"
 )
 
 
@@ -51,6 +51,7 @@ class _Window:
     message: str
     fields: Mapping[str, object]
     started: float
+    last: float
     count: int = 0
 
 
@@ -93,10 +94,12 @@ class RepeatedFailures:
             window = self._windows.get(key)
             if window is not None:
                 window.count += 1
+                window.last = self._clock()
                 return Admission.COUNTED
             if len(self._windows) >= self._max_tracked:
                 return Admission.BRIEF
-            self._windows[key] = _Window(level, message, fields, self._clock())
+            now = self._clock()
+            self._windows[key] = _Window(level, message, fields, now, now)
         self._schedule()
         return Admission.FULL
 
@@ -113,8 +116,8 @@ class RepeatedFailures:
                     continue
                 if window.count:
                     due.append((window, window.count, now - window.started))
-                if window.count and not everything:
-                    window.count = 0
+                if window.count and not everything and now - window.last < self.interval:
+                    window.count = 0  # still going on: counted into the next summary
                     window.started = now
                 else:
                     del self._windows[key]

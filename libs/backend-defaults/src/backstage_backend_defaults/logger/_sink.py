@@ -181,27 +181,35 @@ class LogSink:
             ids = self.trace_context()
             if ids is not None:
                 fields = {**fields, **ids}
-        if self.format == "json":
-            entry: dict[str, object] = {"timestamp": now, "level": name, "message": message}
-            entry.update(fields)
-            line = _encoder.encode(entry) + b"\n"
-            if len(line) > self.max_line_length:
-                line = self._fit(lambda limit: _encoder.encode(_cut(entry, limit)) + b"\n")
-            if len(line) > self.max_line_length:  # thousands of fields: keep the message
-                entry = {"timestamp": now, "level": name, "message": message}
-                entry["cut"] = "the fields of this line were too long to log"
-                line = self._fit(lambda limit: _encoder.encode(_cut(entry, limit)) + b"\n")
-            self.write(line)
-            return
-        line = _text_line(now, name, message, fields).encode("utf-8", "replace")
-        if len(line) > self.max_line_length:
-            line = self._fit(
-                lambda limit: _text_line(
-                    now, name, _cut_text(message, limit), _cut_fields(fields, limit)
-                ).encode("utf-8", "replace")
-            )
+        render = (
+            self._json_renderer(now, name, message, fields)
+            if self.format == "json"
+            else _text_renderer(now, name, message, fields)
+        )
+        try:
+            line = render(None)
+        except ValueError:  # an integer too long to write out as is: `_cut` shortens it
+            line = b""
+        if not line or len(line) > self.max_line_length:
+            line = self._fit(render)
+        if len(line) > self.max_line_length:  # thousands of fields: keep the message
+            if self.format == "json":
+                cut = {"cut": "the fields of this line were too long to log"}
+                line = self._fit(self._json_renderer(now, name, message, cut))
             line = line[: self.max_line_length - 1].decode("utf-8", "ignore").encode() + b"\n"
         self.write(line)
+
+    @staticmethod
+    def _json_renderer(
+        now: str, level: str, message: str, fields: Mapping[str, object]
+    ) -> Callable[[int | None], bytes]:
+        entry: dict[str, object] = {"timestamp": now, "level": level, "message": message}
+        entry.update(fields)
+
+        def render(limit: int | None) -> bytes:
+            return _encoder.encode(entry if limit is None else _cut(entry, limit)) + b"\n"
+
+        return render
 
     def _fit(self, render: Callable[[int], bytes]) -> bytes:
         """The line rendered with ever shorter values until it fits, or with the
@@ -236,9 +244,14 @@ def _cut(value: object, limit: int) -> object:
         return kept
     if value is None or isinstance(value, bool | float):
         return value
-    if isinstance(value, int) and -(2**63) <= value < 2**63:
-        return value
-    return _cut(str(value) if isinstance(value, int) else _encode_other(value), limit)
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return value
+        try:
+            return _cut(str(value), limit)
+        except ValueError:  # past Python's limit on the digits it converts
+            return f"<integer of {value.bit_length()} bits>"
+    return _cut(_encode_other(value), limit)
 
 
 def _cut_text(value: str, limit: int) -> str:
@@ -249,6 +262,19 @@ def _cut_text(value: str, limit: int) -> str:
 def _cut_fields(fields: Mapping[str, object], limit: int) -> Mapping[str, object]:
     cut = _cut(fields, limit)
     return cut if isinstance(cut, dict) else fields
+
+
+def _text_renderer(
+    now: str, level: str, message: str, fields: Mapping[str, object]
+) -> Callable[[int | None], bytes]:
+    def render(limit: int | None) -> bytes:
+        if limit is None:
+            line = _text_line(now, level, message, fields)
+        else:
+            line = _text_line(now, level, _cut_text(message, limit), _cut_fields(fields, limit))
+        return line.encode("utf-8", "replace")
+
+    return render
 
 
 def _text_line(now: str, level: str, message: str, fields: Mapping[str, object]) -> str:
