@@ -11,6 +11,8 @@ from backstage_common import errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from backstage_backend_defaults.logger._describe import error_message, redact_message
+
 __all__ = ["ErrorRenderer", "error_status"]
 
 _STATUS_BY_TYPE: tuple[tuple[type[errors.BackstageError], int], ...] = (
@@ -118,7 +120,9 @@ class ErrorRenderer:
             }
         else:
             payload = {"name": _error_name(error, status), "message": _error_message(error)}
-            if status >= 500:
+            if status == 503:
+                self._log_unavailable(error, payload["name"])
+            elif status >= 500:
                 self._logger.error(
                     f"Request failed with status {status}: {payload['message']}", error
                 )
@@ -134,6 +138,21 @@ class ErrorRenderer:
             "request": {"method": method, "url": _mount_relative(url)},
             "response": {"statusCode": status},
         }
+
+    def _log_unavailable(self, error: BaseException, name: str) -> None:
+        """A warning without a stack: a 503 is the backend answering as designed while it
+        starts, shuts down or cannot reach a dependency, not a fault in this process; its
+        stack only points at the gate or the pool, and an outage or a shutdown would
+        otherwise fill the log with error-level traces. The cause (e.g. the database's
+        connection error) says what is unavailable."""
+        message = redact_message(_error_message(error), error)
+        described: dict[str, object] = {"name": name, "message": message}
+        cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        if cause is not None:
+            described["cause"] = {"name": type(cause).__name__, "message": error_message(cause)}
+        self._logger.warn(
+            f"Request failed with status 503: {described['message']}", {"error": described}
+        )
 
     def litestar_handler(self, request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
