@@ -29,6 +29,7 @@ from backstage_backend_defaults.auth import (
     http_auth_service_factory,
     read_external_access,
     read_key_duration,
+    read_user_token_max_lifetime,
 )
 from backstage_backend_defaults.logger import create_root_logger
 from backstage_backend_plugin_api import (
@@ -762,3 +763,256 @@ def test_the_deprecated_backend_auth_keys_are_legacy_secrets() -> None:
         {"sub": "backstage-server", "exp": exp, "aud": "x"}, secret, algorithm="HS256"
     )
     assert tokens.verify(with_audience) is None  # not shaped like a legacy token
+
+
+def now_s() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+async def test_plugin_tokens_signed_with_the_callers_real_key_but_bad_claims_get_401(
+    pair: Pair,
+) -> None:
+    """Each token below is signed with the caller's own published key, as a caller that
+    leaked its key or misuses it could make them: only the claims are wrong."""
+    auth = await pair.caller_auth()
+    key = await auth.plugin_tokens._keys.signing_key()
+    now = now_s()
+
+    def signed(payload: dict[str, Any], typ: str = "vnd.backstage.plugin") -> str:
+        return jwt.encode(
+            payload, key.private_key, algorithm="ES256", headers={"typ": typ, "kid": key.kid}
+        )
+
+    def without(name: str) -> dict[str, Any]:
+        return {k: v for k, v in claims().items() if k != name}
+
+    good = signed(claims())
+    skewed = signed(claims(iat=now + 30, exp=now + 3630))  # a host's clock a little ahead
+    assert (await pair.call_callee(good)).json() == {"type": "service", "subject": "plugin:caller"}
+    assert (await pair.call_callee(skewed)).status_code == 200
+    failed = "Failed plugin token verification"
+    cases = {
+        "lives two hours": (signed(claims(exp=now + 7200)), "Invalid plugin token: it lives "),
+        "lives a year": (
+            signed(claims(iat=now - 60, exp=now + 365 * 86400)),
+            "Invalid plugin token: it lives ",
+        ),
+        "old iat, long life": (
+            signed(claims(iat=now - 7200, exp=now + 600)),
+            "Invalid plugin token: it lives ",
+        ),
+        "issued in the future": (
+            signed(claims(iat=now + 600, exp=now + 1200)),
+            "Invalid plugin token: it was issued in the future",
+        ),
+        "no exp": (signed(without("exp")), failed),
+        "no iat": (signed(without("iat")), failed),
+        "exp a numeric string": (
+            signed(claims(exp=str(now + 600))),
+            "Invalid plugin token: exp must be a number",
+        ),
+        "exp a float string": (signed(claims(exp=f"{now + 600}.5")), failed),
+        "iat a string": (
+            signed(claims(iat=str(now))),
+            "Invalid plugin token: iat must be a number",
+        ),
+        "nbf a string": (
+            signed(claims(nbf=str(now))),
+            "Invalid plugin token: nbf must be a number",
+        ),
+        "aud a list": (
+            signed(claims(aud=["callee"])),
+            "Invalid plugin token: aud must be a string",
+        ),
+        "aud a number": (signed(claims(aud=7)), failed),
+        "sub a number": (signed(claims(sub=7)), "Invalid plugin token: missing subject"),
+        "obo a number": (signed(claims(obo=7)), "Invalid plugin token: obo must be a string"),
+        "obo an object": (
+            signed(claims(obo={"sub": "user:default/jane"})),
+            "Invalid plugin token: obo must be a string",
+        ),
+        "typ of another kind": (signed(claims(), typ="JWT"), "Illegal token"),
+        "typ with a space": (signed(claims(), typ="vnd.backstage.plugin "), "Illegal token"),
+    }
+    for name, (token, message) in cases.items():
+        error = error_body(await pair.call_callee(token), 401)
+        assert error["message"].startswith(message), (name, error["message"])
+    assert (await pair.call_callee(good)).status_code == 200
+    pair.assert_not_logged(good, skewed, *(token for token, _ in cases.values()))
+
+
+def user_token(
+    fake: FakeAuthBackend,
+    payload: dict[str, Any],
+    typ: str | None = "vnd.backstage.user",
+) -> str:
+    """Signed as given: PyJWS, since `jwt.encode` itself refuses some of the bad claims."""
+    headers = {"kid": fake.kid} if typ is None else {"typ": typ, "kid": fake.kid}
+    raw = json.dumps(payload).encode()
+    return jwt.api_jws.PyJWS().encode(raw, fake.key, algorithm="ES256", headers=headers)
+
+
+def user_claims(**overrides: Any) -> dict[str, Any]:
+    now = now_s()
+    return {
+        "iss": "http://auth",
+        "sub": "user:default/jane",
+        "aud": "backstage",
+        "iat": now,
+        "exp": now + 3600,
+        **overrides,
+    }
+
+
+async def test_user_tokens_signed_by_the_auth_backend_but_bad_claims_get_401(
+    with_users: tuple[Pair, FakeAuthBackend],
+) -> None:
+    pair, fake = with_users
+    now = now_s()
+    day = 86400
+    good = user_token(fake, user_claims(ent=["user:default/jane", "group:default/team"]))
+    a_day = user_token(fake, user_claims(exp=now + day))  # Backstage's longest session
+    legacy = user_token(fake, user_claims(), typ=None)
+    for token in (good, a_day, legacy):
+        assert (await pair.call_callee(token)).json()["userEntityRef"] == "user:default/jane"
+    failed = "Failed user token verification"
+    lives = "Invalid user token: it lives "
+    cases = {
+        "lives a day and a minute": (user_token(fake, user_claims(exp=now + day + 60)), lives),
+        "lives a year": (user_token(fake, user_claims(exp=now + 365 * day)), lives),
+        "limited, lives a year": (
+            user_token(
+                fake,
+                {"sub": "user:default/jane", "iat": now, "exp": now + 365 * day},
+                typ="vnd.backstage.limited-user",
+            ),
+            lives,
+        ),
+        "legacy, lives a year": (
+            user_token(fake, user_claims(exp=now + 365 * day), typ=None),
+            lives,
+        ),
+        "issued in the future": (
+            user_token(fake, user_claims(iat=now + 600, exp=now + 1200)),
+            "Invalid user token: it was issued in the future",
+        ),
+        "no exp": (user_token(fake, {"sub": "user:default/jane", "iat": now}), failed),
+        "no iat": (user_token(fake, {"sub": "user:default/jane", "exp": now + 60}), failed),
+        "legacy, no iat": (
+            user_token(
+                fake, {"sub": "user:default/jane", "aud": "backstage", "exp": now + 60}, None
+            ),
+            failed,
+        ),
+        "exp a numeric string": (
+            user_token(fake, user_claims(exp=str(now + 600))),
+            "Invalid user token: exp must be a number",
+        ),
+        "iat a string": (
+            user_token(fake, user_claims(iat=str(now))),
+            "Invalid user token: iat must be a number",
+        ),
+        "sub a number": (user_token(fake, user_claims(sub=7)), failed),
+        "sub a list": (user_token(fake, user_claims(sub=["user:default/jane"])), failed),
+        "aud a list": (
+            user_token(fake, user_claims(aud=["backstage"])),
+            "Invalid user token: aud must be a string",
+        ),
+        "legacy, aud a list": (
+            user_token(fake, user_claims(aud=["backstage", "other"]), typ=None),
+            "Illegal token",  # not shaped like a legacy user token at all
+        ),
+        "ent a string": (
+            user_token(fake, user_claims(ent="user:default/jane")),
+            "Invalid user token: ent must be a list of strings",
+        ),
+        "ent holding a number": (
+            user_token(fake, user_claims(ent=["user:default/jane", 7])),
+            "Invalid user token: ent must be a list of strings",
+        ),
+        "iss a number": (
+            user_token(fake, user_claims(iss=7)),
+            "Invalid user token: iss must be a string",
+        ),
+        "uip a number": (
+            user_token(fake, user_claims(uip=7)),
+            "Invalid user token: uip must be a string",
+        ),
+        "typ of another kind, aud backstage": (
+            user_token(fake, user_claims(), typ="vnd.backstage.user2"),
+            "Illegal token",
+        ),
+    }
+    for name, (token, message) in cases.items():
+        error = error_body(await pair.call_callee(token), 401)
+        assert error["message"].startswith(message), (name, error["message"])
+    pair.assert_not_logged(good, a_day, legacy, *(token for token, _ in cases.values()))
+
+
+async def test_the_user_token_lifetime_follows_backstage_token_expiration(
+    pg_database: dict[str, Any],
+) -> None:
+    fake = FakeAuthBackend()
+    shorter = {"auth": {"backstageTokenExpiration": {"minutes": 30}}}
+    stack, pair = await start_pair(pg_database, shorter, also_on_one=(fake.plugin(),))
+    async with stack:
+        now = now_s()
+        half_hour = user_token(fake, user_claims(exp=now + 1800))
+        an_hour = user_token(fake, user_claims(exp=now + 3600))
+        assert (await pair.call_callee(half_hour)).status_code == 200
+        error = error_body(await pair.call_callee(an_hour), 401)
+        assert (
+            error["message"] == "Invalid user token: it lives longer than the 1800 seconds allowed"
+        )
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        (None, timedelta(hours=24)),
+        ({"minutes": 30}, timedelta(minutes=30)),
+        ("1m", timedelta(minutes=10)),  # clamped as Backstage's auth backend clamps it
+        ({"days": 7}, timedelta(hours=24)),
+    ],
+)
+def test_the_longest_user_token_lifetime_is_read_and_clamped(
+    configured: Any, expected: timedelta
+) -> None:
+    data = {} if configured is None else {"auth": {"backstageTokenExpiration": configured}}
+    assert read_user_token_max_lifetime(Config.from_data(data)) == expected
+
+
+async def test_legacy_tokens_with_bad_claims_get_401(pair: Pair) -> None:
+    secret = base64.b64decode(LEGACY_SECRET)
+    now = now_s()
+
+    def legacy(**payload: Any) -> str:
+        return jwt.encode({"sub": "backstage-server", **payload}, secret, algorithm="HS256")
+
+    good = legacy(exp=now + 3600)
+    with_iat = legacy(iat=now, exp=now + 3600)
+    for token in (good, with_iat):
+        assert (await pair.call_callee(token)).json()["subject"] == "old-script"
+    lives = "Invalid legacy token: it lives longer than the 3600 seconds allowed"
+    cases = {
+        "valid for two hours": (legacy(exp=now + 7200), lives),
+        "valid for a year": (legacy(exp=now + 365 * 86400), lives),
+        "old iat, long life": (legacy(iat=now - 7200, exp=now + 600), lives),
+        "issued in the future": (
+            legacy(iat=now + 600, exp=now + 1200),
+            "Invalid legacy token: it was issued in the future",
+        ),
+        "exp a numeric string": (
+            legacy(exp=str(now + 600)),
+            "Invalid legacy token: exp must be a number",
+        ),
+        "iat a string": (
+            legacy(iat=str(now), exp=now + 600),
+            "Invalid legacy token: iat must be a number",
+        ),
+        "no exp": (legacy(iat=now), "Invalid legacy token"),
+    }
+    for name, (token, message) in cases.items():
+        error = error_body(await pair.call_callee(token), 401)
+        assert error["message"] == message, (name, error["message"])
+    pair.assert_not_logged(good, with_iat, *(token for token, _ in cases.values()))

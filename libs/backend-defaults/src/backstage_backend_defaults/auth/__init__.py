@@ -23,6 +23,7 @@ from backstage_backend_defaults.auth._factories import (
     auth_service_factory,
     http_auth_service_factory,
     read_key_duration,
+    read_user_token_max_lifetime,
 )
 from backstage_backend_defaults.auth._http_auth import (
     AUTH_COOKIE,
@@ -73,4 +74,5 @@ __all__ = [
     "http_auth_service_factory",
     "read_external_access",
     "read_key_duration",
+    "read_user_token_max_lifetime",
 ]

@@ -2,7 +2,8 @@
 
 - `static`: `{token, subject}`, sent as `Authorization: Bearer <token>`;
 - `legacy`: `{secret (base64), subject}`, HS256 JWTs with `sub: backstage-server`, an
-  `exp` and no `aud`, signed with the shared secret (the deprecated `backend.auth.keys:
+  `exp` at most an hour ahead (and after `iat`, if any) and no `aud`, signed with the
+  shared secret (the deprecated `backend.auth.keys:
   [{secret}]` is the same with subject `external:backstage-plugin`).
 
 Each entry may carry `accessRestrictions: [{plugin, permission?, permissionAttribute?:
@@ -16,16 +17,21 @@ import binascii
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import jwt
 from backstage_backend_plugin_api import AccessRestrictions, RootConfigService
 from backstage_common.config import Config
 from backstage_common.errors import AuthenticationError, InputError
 
+from backstage_backend_defaults.auth._claims import check_claims
+
 __all__ = ["ExternalAccessEntry", "ExternalTokens", "read_external_access"]
 
 _NO_SPACE = re.compile(r"^\S+$")
 _RESTRICTION_KEYS = {"plugin", "permission", "permissionAttribute"}
+LEGACY_TOKEN_LIFETIME = timedelta(hours=1)
+"""Longest a legacy token may be valid for: Backstage's server tokens lived an hour."""
 
 
 @dataclass(frozen=True)
@@ -166,10 +172,18 @@ class ExternalTokens:
         for entry in self._legacy:
             assert entry.secret is not None
             try:
-                jwt.decode(token, entry.secret, algorithms=["HS256"], options={"require": ["exp"]})
+                claims = jwt.decode(
+                    token,
+                    entry.secret,
+                    algorithms=["HS256"],
+                    options={"require": ["exp"], "verify_iat": False},
+                )
             except jwt.InvalidSignatureError:
                 continue
             except jwt.PyJWTError:
                 raise AuthenticationError("Invalid legacy token") from None
+            check_claims(
+                claims, kind="legacy", max_lifetime=LEGACY_TOKEN_LIFETIME, require_iat=False
+            )
             return entry
         return None

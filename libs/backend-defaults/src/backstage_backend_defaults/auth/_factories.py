@@ -18,9 +18,15 @@ from backstage_backend_defaults.auth._plugin_tokens import TOKEN_LIFETIME, Plugi
 from backstage_backend_defaults.auth._service import DefaultAuthService
 from backstage_backend_defaults.auth._user_tokens import UserTokenHandler
 
-__all__ = ["auth_service_factory", "http_auth_service_factory", "read_key_duration"]
+__all__ = [
+    "auth_service_factory",
+    "http_auth_service_factory",
+    "read_key_duration",
+    "read_user_token_max_lifetime",
+]
 
 _DEFAULT_KEY_DURATION = timedelta(hours=1)
+_USER_TOKEN_LIFETIME_BOUNDS = (timedelta(minutes=10), timedelta(hours=24))
 _JWKS_TIMEOUT = httpx.Timeout(10.0)
 
 
@@ -34,6 +40,17 @@ def read_key_duration(config: RootConfigService) -> timedelta:
     if duration < timedelta(seconds=1):
         raise InputError(f"Invalid {key}: it must be at least one second")
     return duration
+
+
+def read_user_token_max_lifetime(config: RootConfigService) -> timedelta:
+    """The longest lifetime a user token may have: `auth.backstageTokenExpiration`, clamped
+    as Backstage's auth backend clamps it (10 minutes to 24 hours); when it is not set here,
+    24 hours, since the auth backend may run with a config of its own."""
+    shortest, longest = _USER_TOKEN_LIFETIME_BOUNDS
+    configured = read_optional_duration(config, "auth.backstageTokenExpiration")
+    if configured is None:
+        return longest
+    return min(max(configured, shortest), longest)
 
 
 class _LazyClient:
@@ -78,6 +95,7 @@ def _create_auth(
             http,
             logger,
             algorithm=config.get_optional_string("auth.identityTokenAlgorithm") or "ES256",
+            max_lifetime=read_user_token_max_lifetime(config),
         ),
         ExternalTokens(read_external_access(config)),
         policy_disabled=bool(

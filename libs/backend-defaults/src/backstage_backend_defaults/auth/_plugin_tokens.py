@@ -1,7 +1,8 @@
 """Plugin-to-plugin tokens, as Backstage's: ES256 JWTs of type `vnd.backstage.plugin`.
 
 Claims: `sub` = the calling plugin, `aud` = the target plugin, `iat`, `exp` (an hour later),
-and `obo` when the call is made on behalf of a user. The target verifies the signature
+and `obo` when the call is made on behalf of a user. Incoming tokens must have exactly these
+types and live at most an hour. The target verifies the signature
 with the caller's public keys, found through discovery; tokens signed with any other
 algorithm (`none` included) are refused before any key is looked up.
 """
@@ -22,6 +23,7 @@ import jwt
 from backstage_backend_plugin_api import DiscoveryService, LoggerService
 from backstage_common.errors import AuthenticationError
 
+from backstage_backend_defaults.auth._claims import check_claims
 from backstage_backend_defaults.auth._jwks import JWKS_PATH, RemoteKeySet
 from backstage_backend_defaults.auth._key_source import SIGNING_ALGORITHM, PluginKeySource
 
@@ -128,15 +130,14 @@ class PluginTokenHandler:
                 key,
                 algorithms=[SIGNING_ALGORITHM],
                 audience=self._plugin_id,
-                options={"require": _REQUIRED_CLAIMS},
+                # `iat` is checked below, allowing for clock skew between hosts
+                options={"require": _REQUIRED_CLAIMS, "verify_iat": False},
             )
         except jwt.PyJWTError as error:
             self._logger.warn(f"Failed to verify incoming plugin token: {error}")
             raise AuthenticationError("Failed plugin token verification") from None
-        obo = claims.get("obo")
-        if obo is not None and not isinstance(obo, str):
-            raise AuthenticationError("Invalid plugin token: malformed obo claim")
-        return VerifiedPluginToken(f"plugin:{claims['sub']}", obo)
+        check_claims(claims, kind="plugin", max_lifetime=TOKEN_LIFETIME, strings=("aud", "obo"))
+        return VerifiedPluginToken(f"plugin:{claims['sub']}", claims.get("obo"))
 
     def _issuer_keys(self, issuer: str) -> RemoteKeySet:
         keys = self._issuers.get(issuer)

@@ -14,14 +14,16 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 import jwt
 from backstage_backend_plugin_api import DiscoveryService, LimitedUserToken, LoggerService
 from backstage_common.errors import AuthenticationError
+from jwt.types import Options
 
+from backstage_backend_defaults.auth._claims import check_claims
 from backstage_backend_defaults.auth._jwks import RemoteKeySet
 
 __all__ = [
@@ -61,6 +63,8 @@ def _token_kind(token: str) -> TokenKind | None:
             return "user"
         if typ == LIMITED_USER_TOKEN_TYPE:
             return "limited"
+        if typ not in (None, "JWT"):  # a token of some other type is never a legacy one
+            return None
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         return None
@@ -77,11 +81,13 @@ class UserTokenHandler:
         logger: LoggerService,
         *,
         algorithm: str,
+        max_lifetime: timedelta,
     ) -> None:
         async def base_url() -> str:
             return await discovery.get_base_url(_AUTH_PLUGIN)
 
         self._algorithm = algorithm
+        self._max_lifetime = max_lifetime
         self._logger = logger
         self._keys = RemoteKeySet(
             _AUTH_PLUGIN,
@@ -111,29 +117,36 @@ class UserTokenHandler:
         key = await self._keys.key(kid) if isinstance(kid, str) and kid else None
         if key is None:
             raise AuthenticationError("Failed user token verification")
+        # `iat` is checked below, allowing for clock skew between hosts
+        options: Options = {"require": ["iat", "exp", "sub"], "verify_iat": False}
         try:
             if kind == "legacy":
                 claims = jwt.decode(
-                    token, key, algorithms=[self._algorithm], audience=USER_AUDIENCE
+                    token,
+                    key,
+                    algorithms=[self._algorithm],
+                    audience=USER_AUDIENCE,
+                    options=options,
                 )
             else:
                 claims = jwt.decode(
                     token,
                     key,
                     algorithms=[self._algorithm],
-                    options={"require": ["iat", "exp", "sub"], "verify_aud": False},
+                    options={**options, "verify_aud": False},
                 )
         except jwt.PyJWTError as error:
             self._logger.warn(f"Failed to verify incoming user token: {error}")
             raise AuthenticationError("Failed user token verification") from None
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
-            raise AuthenticationError("No user sub found in token")
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float):
-            raise AuthenticationError("User token is missing expiration")
+        check_claims(
+            claims,
+            kind="user",
+            max_lifetime=self._max_lifetime,
+            strings=("aud", "iss", "uip"),
+            string_lists=("ent",),
+        )
         return VerifiedUserToken(
-            subject, datetime.fromtimestamp(exp, UTC), limited=kind == "limited"
+            claims["sub"], datetime.fromtimestamp(claims["exp"], UTC), limited=kind == "limited"
         )
 
     @staticmethod
