@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from backstage_backend_defaults import Backend, create_backend
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
-from backstage_backend_defaults.http_router import read_server_timeouts
+from backstage_backend_defaults.http_router import BackendAsgiApp, read_server_timeouts
+from backstage_backend_defaults.http_router._paths import canonical_path
 from backstage_backend_plugin_api import (
     PluginRegistrationPoints,
     core_services,
@@ -26,6 +27,7 @@ from backstage_common.config import Config
 from backstage_common.errors import InputError
 from litestar import get, post
 from litestar.params import JSONBody
+from litestar.utils import normalize_path
 
 # Generous: these only prove that the server closes the connection instead of holding it.
 CLOSED_WITHIN = 10.0
@@ -267,3 +269,44 @@ def test_server_timeouts_are_read_as_durations_and_must_be_positive() -> None:
     zero = Config.from_data({"backend": {"server": {"requestTimeout": 0}}})
     with pytest.raises(InputError, match=r"backend\.server\.requestTimeout"):
         read_server_timeouts(zero)
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        ("/api/catalog/entities", "/api/catalog/entities"),
+        ("//api/catalog/entities", "/api/catalog/entities"),
+        ("/api//catalog///entities//", "/api/catalog/entities"),
+        ("/", "/"),
+        ("", "/"),
+        ("///", "/"),
+        ("/api/catalog/entities/by-name/a..b/x.y/.z", "/api/catalog/entities/by-name/a..b/x.y/.z"),
+        ("/api/./catalog", None),
+        ("/api/x/../catalog", None),
+        ("/api/catalog/..", None),
+        ("/api/catalog/.", None),
+        ("../api/catalog", None),
+        ("/api//..//catalog", None),
+    ],
+)
+def test_canonical_paths_are_litestars_routed_paths_and_dot_segments_are_refused(
+    path: str, canonical: str | None
+) -> None:
+    assert canonical_path(path) == canonical
+    if canonical is not None:
+        assert normalize_path(path) == canonical  # exactly what Litestar routes
+
+
+def test_the_root_path_stays_in_front_of_the_canonical_path() -> None:
+    scope: dict[str, Any] = {"path": "/base//api/catalog/", "root_path": "/base"}
+    assert BackendAsgiApp._canonicalise(scope) == "/api/catalog"
+    assert (scope["path"], scope["raw_path"], scope["root_path"]) == (
+        "/base/api/catalog",
+        b"/base/api/catalog",
+        "/base",
+    )
+    # A root path that is not the path's prefix: Litestar would cut the path wherever the
+    # root path occurs in it, so it is dropped.
+    elsewhere: dict[str, Any] = {"path": "/api/base/x", "root_path": "/base"}
+    assert BackendAsgiApp._canonicalise(elsewhere) == "/api/base/x"
+    assert elsewhere["root_path"] == ""
