@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its dat
     from backstage_backend_defaults.telemetry._database import PoolGauges
 
 __all__ = [
+    "DISPOSE_SECONDS",
     "MIGRATIONS_VERSION_TABLE",
     "DatabaseManager",
     "PluginDatabase",
@@ -52,6 +53,10 @@ __all__ = [
     "read_plugin_settings",
     "run_migrations",
 ]
+
+
+DISPOSE_SECONDS = 2.0
+"""How long closing the pools at shutdown waits for the server to acknowledge."""
 
 
 def create_memory_sqlite_engine(name: str) -> AsyncEngine:
@@ -99,6 +104,7 @@ class DatabaseManager:
         self._engines: dict[str, asyncio.Task[AsyncEngine]] = {}
         self._settings: dict[str, PluginDatabaseSettings] = {}
         self._shared: dict[tuple[str, ...], AsyncEngine] = {}
+        self._probe_engines: dict[tuple[str, ...], AsyncEngine] = {}
 
     def for_plugin(self, plugin_id: str) -> PluginDatabase:
         return PluginDatabase(self, read_plugin_settings(self._config, plugin_id))
@@ -164,27 +170,54 @@ class DatabaseManager:
             self._pool_gauges = PoolGauges(self._telemetry.meter)
         self._pool_gauges.add(settings.plugin_id, engine.sync_engine.pool, shared=shared)
 
+    def _probe_engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
+        """The engine readiness probes the plugin's database with: a pool of its own, one
+        per pool (plugins sharing a pool share its probe), SQLite's own engine."""
+        if settings.client == "sqlite":
+            task = self._engines[settings.plugin_id]
+            return task.result()
+        from backstage_backend_defaults.database._engines import create_probe_engine
+        from backstage_backend_defaults.database._health import PROBE_TIMEOUT_SECONDS
+
+        key = settings.pool_key() if settings.shared_pool else (settings.plugin_id,)
+        engine = self._probe_engines.get(key)
+        if engine is None:
+            engine = create_probe_engine(settings, timeout=PROBE_TIMEOUT_SECONDS)
+            self._probe_engines[key] = engine
+        return engine
+
     async def readiness_problems(self) -> list[str]:
         """One line for each plugin whose database cannot be reached now; only plugins that
         have used their database are probed."""
         from backstage_backend_defaults.database._health import probe
 
         settings = list(self._settings.values())
-        results = await asyncio.gather(*(probe(self.engine, each) for each in settings))
+        results = await asyncio.gather(
+            *(probe(self.engine, self._probe_engine, each) for each in settings)
+        )
         return [problem for problem in results if problem is not None]
 
     async def close(self) -> None:
+        """Close every pool, within `DISPOSE_SECONDS` whatever the database does: a pool
+        whose server does not answer has its connections terminated instead."""
+        from backstage_backend_defaults.database._engines import dispose_within
+
+        engines: list[AsyncEngine] = []
         for plugin_id, task in self._engines.items():
             shared = self._settings[plugin_id].shared_pool
             if not shared and task.done() and not task.cancelled() and not task.exception():
-                await task.result().dispose()
-        for engine in self._shared.values():
-            await engine.dispose()
+                engines.append(task.result())
+            elif not task.done():
+                task.cancel()  # an engine still being created (its database unreachable)
+        engines.extend(self._shared.values())
+        engines.extend(self._probe_engines.values())
         self._engines.clear()
         self._settings.clear()
         self._shared.clear()
+        self._probe_engines.clear()
         if self._pool_gauges is not None:
             self._pool_gauges.remove_all()
+        await asyncio.gather(*(dispose_within(engine, DISPOSE_SECONDS) for engine in engines))
 
 
 def _create_manager(

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import weakref
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from backstage_common.errors import ServiceUnavailableError
 from sqlalchemy import URL, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backstage_backend_defaults.database._settings import PluginDatabaseSettings
+from backstage_backend_defaults.database._settings import DatabaseLimits, PluginDatabaseSettings
 from backstage_backend_defaults.database._sqlite_memory import create_memory_sqlite_engine
+from backstage_backend_defaults.database._unavailable import (
+    DatabaseUnavailableError,
+    install_unavailable_errors,
+)
 
 __all__ = [
     "create_plugin_engine",
+    "create_probe_engine",
     "create_shared_engine",
+    "dispose_within",
     "ensure_schema",
     "postgres_url",
     "unreachable",
 ]
+
+_KEEPALIVE_PROBES = 3
+"""Unanswered keepalives after which a connection is dead."""
 
 # SQLSTATEs that mean "someone else created it first": duplicate database, unique violation
 _ALREADY_CREATED = ("42P04", "23505", "42P06")
@@ -39,6 +52,8 @@ def unreachable(settings: PluginDatabaseSettings, error: BaseException) -> Servi
         if settings.schema is not None
         else f"'{settings.database_name}' exists"
     )
+    if isinstance(error, DatabaseUnavailableError) and error.__cause__ is not None:
+        error = error.__cause__
     cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
     return ServiceUnavailableError(
         f"Failed to connect to the database at {where} to make sure that {what} for plugin "
@@ -46,7 +61,13 @@ def unreachable(settings: PluginDatabaseSettings, error: BaseException) -> Servi
     )
 
 
-_CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, DBAPIError)
+_CONNECT_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    DBAPIError,
+    DatabaseUnavailableError,
+)
 
 
 async def _admin_connect(settings: PluginDatabaseSettings, database: str) -> Any:
@@ -59,7 +80,8 @@ async def _admin_connect(settings: PluginDatabaseSettings, database: str) -> Any
             password=connection.get("password"),
             database=database,
             ssl=connection.get("ssl"),
-            timeout=10,
+            timeout=settings.limits.connect or 10,
+            command_timeout=settings.limits.query or None,
         )
     except _CONNECT_ERRORS as error:
         raise unreachable(settings, error) from error
@@ -112,11 +134,111 @@ def postgres_url(settings: PluginDatabaseSettings) -> URL:
     )
 
 
-def _connect_args(settings: PluginDatabaseSettings, server_settings: dict[str, str]) -> Any:
-    connect_args: dict[str, Any] = {"server_settings": server_settings}
+def _server_settings(limits: DatabaseLimits, own: dict[str, str]) -> dict[str, str]:
+    """The session settings every connection starts with: the plugin's own (application
+    name, search path), the statement timeout, JIT, and the server's TCP keepalives (so
+    that the server also drops a connection whose client vanished)."""
+    server = dict(own)
+    server["statement_timeout"] = str(round(limits.statement * 1000))
+    if not limits.jit:
+        server["jit"] = "off"
+    if limits.keepalive:
+        idle = max(1, round(limits.keepalive_idle))
+        server["tcp_keepalives_idle"] = str(idle)
+        server["tcp_keepalives_interval"] = str(_keepalive_interval(idle))
+        server["tcp_keepalives_count"] = str(_KEEPALIVE_PROBES)
+    return server
+
+
+def _keepalive_interval(idle: int) -> int:
+    return max(1, idle // _KEEPALIVE_PROBES)
+
+
+def _connect_args(settings: PluginDatabaseSettings, own: dict[str, str]) -> Any:
+    limits = settings.limits
+    connect_args: dict[str, Any] = {"server_settings": _server_settings(limits, own)}
+    if limits.connect:
+        connect_args["timeout"] = limits.connect
+    if limits.query:
+        connect_args["command_timeout"] = limits.query
     if settings.connection.get("ssl") is not None:
         connect_args["ssl"] = settings.connection["ssl"]
     return connect_args
+
+
+def _set_keepalive(sock: socket.socket, idle: int) -> None:
+    """TCP keepalives on the client's end, and a bound on unacknowledged writes: a
+    partition then ends the connection (an error, then a new connection) within about
+    twice the idle time instead of after the kernel's default of hours."""
+    interval = _keepalive_interval(idle)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", idle),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", _KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", (idle + interval * _KEEPALIVE_PROBES) * 1000),
+    ):
+        if hasattr(socket, option):  # Linux has them all; other systems some
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+# Every driver connection an engine opened, to terminate at shutdown those a graceful
+# close cannot end (their server does not answer).
+_OPENED: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[Any]] = weakref.WeakKeyDictionary()
+
+
+def _prepare_connections(engine: AsyncEngine, limits: DatabaseLimits) -> None:
+    opened: weakref.WeakSet[Any] = weakref.WeakSet()
+    _OPENED[engine.sync_engine] = opened
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        driver_connection = dbapi_connection.driver_connection
+        opened.add(driver_connection)
+        if limits.keepalive:
+            # asyncpg has no public way to its socket; its transport gives the socket
+            sock = driver_connection._transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                _set_keepalive(sock, max(1, round(limits.keepalive_idle)))
+
+
+def terminate_connections(engine: AsyncEngine) -> None:
+    """Close every connection of `engine` still open at once, without a word to the server."""
+    for driver_connection in list(_OPENED.get(engine.sync_engine, ())):
+        if not driver_connection.is_closed():
+            driver_connection.terminate()
+
+
+async def dispose_within(engine: AsyncEngine, seconds: float) -> None:
+    """Close the engine's connections, politely for `seconds` at most, then by force.
+
+    A polite close waits for the server's answer, which a partitioned server never gives;
+    a connection still checked out (by a task that shutdown abandoned) is closed too.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await engine.dispose()
+    except TimeoutError:
+        pass
+    finally:  # also when cancelled: terminating never waits
+        terminate_connections(engine)
+
+
+def _postgres_options(settings: PluginDatabaseSettings, own: dict[str, str]) -> dict[str, Any]:
+    return {
+        "pool_size": settings.pool_size,
+        "max_overflow": 0,
+        "pool_timeout": settings.limits.acquire or None,
+        # an error's text never carries the values of a statement (client input, secrets)
+        "hide_parameters": True,
+        "connect_args": _connect_args(settings, own),
+    }
+
+
+def _prepare(engine: AsyncEngine, settings: PluginDatabaseSettings) -> None:
+    _prepare_connections(engine, settings.limits)
+    install_unavailable_errors(engine)
+    _check_on_checkout(engine)
 
 
 def _check_on_checkout(engine: AsyncEngine) -> None:
@@ -139,16 +261,11 @@ def _check_on_checkout(engine: AsyncEngine) -> None:
 async def _postgres_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
     if settings.ensure_exists and settings.division == "database":
         await _ensure_database(settings)
-    server_settings = {"application_name": f"backstage_plugin_{settings.plugin_id}"}
+    own = {"application_name": f"backstage_plugin_{settings.plugin_id}"}
     if settings.schema is not None:
-        server_settings["search_path"] = _quote(settings.schema)
-    engine = create_async_engine(
-        postgres_url(settings),
-        pool_size=settings.pool_size,
-        max_overflow=0,
-        connect_args=_connect_args(settings, server_settings),
-    )
-    _check_on_checkout(engine)
+        own["search_path"] = _quote(settings.schema)
+    engine = create_async_engine(postgres_url(settings), **_postgres_options(settings, own))
+    _prepare(engine, settings)
     if settings.ensure_exists and settings.schema is not None:
         try:
             await ensure_schema(settings, engine)
@@ -166,14 +283,35 @@ def create_shared_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
     """
     from backstage_backend_defaults.database._shared_pool import install_schema_switch
 
-    engine = create_async_engine(
-        postgres_url(settings),
-        pool_size=settings.pool_size,
-        max_overflow=0,
-        connect_args=_connect_args(settings, {"application_name": "backstage", "search_path": ""}),
-    )
-    _check_on_checkout(engine)
+    own = {"application_name": "backstage", "search_path": ""}
+    engine = create_async_engine(postgres_url(settings), **_postgres_options(settings, own))
+    _prepare(engine, settings)
     install_schema_switch(engine)
+    return engine
+
+
+def create_probe_engine(settings: PluginDatabaseSettings, *, timeout: float) -> AsyncEngine:
+    """A pool of one connection to the plugin's database for readiness probes alone, so
+    that a probe never waits behind requests for a connection (a busy pool is not a
+    database that is down). It sets no search path: `SELECT 1` needs no table."""
+    limits = settings.limits
+    probe_limits = DatabaseLimits(
+        connect=min(limits.connect or timeout, timeout),
+        acquire=timeout,
+        statement=timeout,
+        query=timeout,
+        keepalive=limits.keepalive,
+        keepalive_idle=limits.keepalive_idle,
+        jit=limits.jit,
+    )
+    probe_settings = PluginDatabaseSettings(
+        **{**settings.__dict__, "pool_size": 1, "limits": probe_limits}
+    )
+    own = {"application_name": f"backstage_plugin_{settings.plugin_id}_probe"}
+    engine = create_async_engine(
+        postgres_url(probe_settings), **_postgres_options(probe_settings, own)
+    )
+    _prepare(engine, probe_settings)
     return engine
 
 

@@ -8,9 +8,10 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from backstage_backend_plugin_api import RootConfigService
+from backstage_common.durations import parse_duration, read_optional_duration
 from backstage_common.errors import InputError
 
-__all__ = ["PluginDatabaseSettings", "read_plugin_settings"]
+__all__ = ["DatabaseLimits", "PluginDatabaseSettings", "read_plugin_settings"]
 
 _PG = ("pg", "postgres", "postgresql")
 _SQLITE = ("better-sqlite3", "sqlite3")
@@ -19,6 +20,38 @@ PLUGIN_POOL_SIZE = 10
 """Connections per plugin pool unless `pool.max` says otherwise: Backstage's (knex's) default."""
 SHARED_POOL_SIZE = 10
 """Connections of a pool shared by the plugins of a backend (pg schema mode)."""
+
+
+@dataclass(frozen=True)
+class DatabaseLimits:
+    """How long a plugin's database may take, in seconds (0: no limit), and its session
+    settings. Every wait on the database is bounded, so that a partitioned server (which
+    neither answers nor refuses) fails requests with 503 instead of holding them.
+
+    The defaults are shorter than knex's (60 s to acquire, no connect or statement limit):
+    a request that cannot get a connection within 10 s is better answered 503 at once, so
+    the client may retry, than held past the timeouts of the proxies in front of it.
+    """
+
+    connect: float = 10.0
+    """`connection.connectionTimeoutMillis` (pg's name; knex's `pool.createTimeoutMillis`)."""
+    acquire: float = 10.0
+    """`acquireConnectionTimeout` (knex's name): waiting for a connection of the pool."""
+    statement: float = 30.0
+    """`connection.statement_timeout` (Postgres cancels a statement that runs longer)."""
+    query: float = 35.0
+    """`connection.query_timeout` (pg's name): the client's own bound on each round trip,
+    for when the server cannot even be told to cancel; by default the statement timeout
+    plus 5 s."""
+    keepalive: bool = True
+    """`connection.keepAlive`: TCP keepalives on both ends, so that a connection to a
+    server that vanished is dropped, not kept in the pool."""
+    keepalive_idle: float = 10.0
+    """`connection.keepAliveInitialDelayMillis`: idle time before the first keepalive."""
+    jit: bool = False
+    """`jit`: Postgres's JIT compilation, off by default: it costs seconds on statements
+    with many conditions (the catalog's and search's filters) and saves nothing on the
+    short queries of a backend."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +69,8 @@ class PluginDatabaseSettings:
     pool_size: int = PLUGIN_POOL_SIZE
     shared_pool: bool = False
     """pg schema mode: this plugin's sessions come from a pool shared with every plugin
-    that has the same connection and pool size (each session set to its own schema)."""
+    that has the same connection, pool size and limits (each session set to its own schema)."""
+    limits: DatabaseLimits = field(default_factory=DatabaseLimits)
 
     def describe(self) -> str:
         """Where the database is, never with its password."""
@@ -54,6 +88,7 @@ class PluginDatabaseSettings:
             repr(connection),
             self.database_name or "",
             str(self.pool_size),
+            repr(self.limits),
         )
 
 
@@ -108,6 +143,78 @@ def _pool_size(config: RootConfigService, own: str, base: str, shared: bool) -> 
     return SHARED_POOL_SIZE if shared else PLUGIN_POOL_SIZE
 
 
+_CONNECTION_LIMITS = (
+    "connectionTimeoutMillis",
+    "statement_timeout",
+    "query_timeout",
+    "keepAlive",
+    "keepAliveInitialDelayMillis",
+)
+"""Keys of `connection` that are limits, not where to connect (never passed to the driver)."""
+
+
+def _seconds(value: Any, key: str) -> float:
+    """A duration (milliseconds, as pg's and knex's options, or `'10s'` and the like);
+    `false` means no limit, as 0 does."""
+    if value is False:
+        return 0.0
+    return parse_duration(value, key=key).total_seconds()
+
+
+def _read_seconds(config: RootConfigService, keys: tuple[str, ...]) -> float | None:
+    for key in keys:
+        if config.has(key) and config.get_optional(key) is False:
+            return 0.0
+        value = read_optional_duration(config, key)
+        if value is not None:
+            return value.total_seconds()
+    return None
+
+
+def _read_limits(
+    config: RootConfigService, own: str, base: str, connection: dict[str, Any]
+) -> DatabaseLimits:
+    """The plugin's own settings win over the base ones, as for `pool.max`."""
+    defaults = DatabaseLimits()
+    sections = (own, base)
+
+    def from_connection(name: str, default: float) -> float:
+        value = connection.get(name)
+        return default if value is None else _seconds(value, f"connection.{name}")
+
+    acquire = _read_seconds(
+        config,
+        tuple(
+            f"{section}.{key}"
+            for section in sections
+            for key in ("acquireConnectionTimeout", "knexConfig.acquireConnectionTimeout")
+        ),
+    )
+    create = _read_seconds(
+        config, tuple(f"{section}.knexConfig.pool.createTimeoutMillis" for section in sections)
+    )
+    statement = from_connection("statement_timeout", defaults.statement)
+    keepalive = connection.get("keepAlive", defaults.keepalive)
+    if not isinstance(keepalive, bool):
+        raise InputError(f"Invalid connection.keepAlive {keepalive!r}: use true or false")
+    jit: bool | None = None
+    for section in sections:
+        jit = config.get_optional_boolean(f"{section}.jit")
+        if jit is not None:
+            break
+    return DatabaseLimits(
+        connect=from_connection(
+            "connectionTimeoutMillis", defaults.connect if create is None else create
+        ),
+        acquire=defaults.acquire if acquire is None else acquire,
+        statement=statement,
+        query=from_connection("query_timeout", statement + 5.0 if statement else 0.0),
+        keepalive=keepalive,
+        keepalive_idle=from_connection("keepAliveInitialDelayMillis", defaults.keepalive_idle),
+        jit=bool(jit),
+    )
+
+
 def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDatabaseSettings:
     """Backstage's resolution: the plugin's `client` and `connection` override the base ones;
     a plugin that changes client does not inherit the base connection."""
@@ -142,6 +249,8 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         and client == "pg"
         and config.get_optional_boolean(f"{base}.sharedPool") is not False
     )
+    limits = _read_limits(config, own, base, connection)
+    connection = {key: value for key, value in connection.items() if key not in _CONNECTION_LIMITS}
     settings = PluginDatabaseSettings(
         plugin_id=plugin_id,
         client=client,
@@ -151,6 +260,7 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         skip_migrations=flag("skipMigrations", False),
         pool_size=_pool_size(config, own, base, shared),
         shared_pool=shared,
+        limits=limits,
     )
     if client == "sqlite":
         return settings

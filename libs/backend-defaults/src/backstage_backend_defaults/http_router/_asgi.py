@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_backend_plugin_api import LoggerService
-from backstage_common.errors import InputError
+from backstage_common.errors import InputError, ServiceUnavailableError
 from litestar import Litestar
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
@@ -33,6 +34,8 @@ __all__ = ["BackendAsgiApp", "RequestTimeoutError"]
 _encode = msgspec.json.encode
 _perf_counter = time.perf_counter
 _DEFAULT_REQUEST_TIMEOUT = 300.0
+_CANCELLED_REQUEST_GRACE_SECONDS = 1.0
+"""How long requests cancelled at the end of the shutdown drain may take to unwind."""
 
 
 class RequestTimeoutError(Exception):
@@ -102,15 +105,17 @@ class _StatusRecorder:
     on every response message.
     """
 
-    __slots__ = ("send", "status")
+    __slots__ = ("send", "started", "status")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.status = 500
+        self.started = False
 
     def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.started = True
         return self.send(message)
 
 
@@ -155,6 +160,8 @@ class BackendAsgiApp:
         self._startup_wait = 5.0
         self._in_flight = 0
         self._drained: asyncio.Future[None] | None = None
+        self._serving: set[asyncio.Task[Any]] = set()
+        self._abandoned: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     def add_gate(self, gate: PluginGate) -> None:
         self._gates[gate.plugin_id] = gate
@@ -178,14 +185,26 @@ class BackendAsgiApp:
             gate.mark_stopping()
 
     async def drain(self, timeout: float) -> int:
-        """Wait until no request is in flight; returns how many were still running."""
+        """Wait until no request is in flight; returns how many were still running.
+
+        Requests still running after `timeout` are cancelled: shutdown must end in time
+        whatever they wait for (a database that does not answer, say), and the server
+        would otherwise wait for them when it stops.
+        """
         if self._in_flight == 0:
             return 0
         self._drained = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait_for(asyncio.shield(self._drained), timeout)
         except TimeoutError:
-            return self._in_flight
+            running = self._in_flight
+            abandoned = list(self._serving)
+            self._abandoned.update(abandoned)
+            for task in abandoned:
+                task.cancel()
+            if abandoned:
+                await asyncio.wait(abandoned, timeout=_CANCELLED_REQUEST_GRACE_SECONDS)
+            return running
         return 0
 
     async def _await_gate(self, plugin_id: str) -> PluginGate | None:
@@ -223,17 +242,25 @@ class BackendAsgiApp:
         telemetry = self._telemetry
         started_request = telemetry.start(scope, plugin_id) if telemetry is not None else _UNTRACED
         self._in_flight += 1
+        task = asyncio.current_task()
+        assert task is not None  # an ASGI call runs in a task of its own
+        self._serving.add(task)
         try:
             if path is None:
                 invalid = InputError("Invalid request path: '.' and '..' segments are not allowed")
                 await self._send_error(invalid, scope, recorder)
             elif gate is None or await self._passes(gate, scope, path, recorder):
                 await self._serve(scope, path, receive, recorder)
+        except asyncio.CancelledError as error:
+            if not await self._answer_abandoned(task, scope, recorder):
+                _record_escaped(started_request, error)
+                raise
         except BaseException as error:
             _record_escaped(started_request, error)
             raise
         finally:
             self._in_flight -= 1
+            self._serving.discard(task)
             if self._drained is not None and self._in_flight == 0 and not self._drained.done():
                 self._drained.set_result(None)
             elapsed = _perf_counter() - started
@@ -249,6 +276,19 @@ class BackendAsgiApp:
             )
             if telemetry is not None:
                 telemetry.end(started_request, scope, recorder.status, elapsed, plugin_id)
+
+    async def _answer_abandoned(
+        self, task: asyncio.Task[Any], scope: Any, recorder: _StatusRecorder
+    ) -> bool:
+        """Whether the cancelled request is one the end of the shutdown drain cancelled and
+        it has been answered: 503, and `Connection: close` so that the client takes its
+        next request elsewhere."""
+        if task not in self._abandoned or recorder.started:
+            return False
+        task.uncancel()
+        shutting_down = ServiceUnavailableError("Service is shutting down")
+        await self._send_error(shutting_down, scope, recorder, close=True)
+        return True
 
     async def _passes(self, gate: PluginGate, scope: Any, path: str, send: Send) -> bool:
         """The plugin's gate: started, not stopping, and its auth policy. Sends the error

@@ -11,6 +11,10 @@ from backstage_common import errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from backstage_backend_defaults.database._unavailable import (
+    DatabaseUnavailableError,
+    as_unavailable,
+)
 from backstage_backend_defaults.logger._describe import error_message, redact_message
 
 __all__ = ["ErrorRenderer", "error_status"]
@@ -91,6 +95,16 @@ def _is_database_error(error: BaseException) -> bool:
     return sqlalchemy_errors is not None and isinstance(error, sqlalchemy_errors.DBAPIError)
 
 
+def _hides_cause(error: BaseException, cause: BaseException) -> bool:
+    """A database error's text (its statement, the server's detail) never reaches a client,
+    not even as the cause of an error that is fine to show, such as a 409."""
+    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
+    internal = sqlalchemy_errors is not None and isinstance(
+        cause, sqlalchemy_errors.SQLAlchemyError
+    )
+    return internal or _is_database_error(error) or isinstance(error, DatabaseUnavailableError)
+
+
 def _record_on_span(error: BaseException) -> None:
     """A server error, as an exception event of the request's span when tracing is on (the
     span is current while the error is rendered); OpenTelemetry is not loaded otherwise."""
@@ -108,6 +122,9 @@ class ErrorRenderer:
         self._show_stack_traces = show_stack_traces
 
     def body(self, error: BaseException, method: str, url: str) -> tuple[int, dict[str, Any]]:
+        # a database that cannot serve now (unreachable, timed out, no free connection) is a
+        # 503 with a generic message, whichever layer it surfaced from
+        error = as_unavailable(error) or error
         status = error_status(error)
         if status >= 500:
             _record_on_span(error)
@@ -131,7 +148,7 @@ class ErrorRenderer:
 
             payload["stack"] = "".join(traceback.format_exception(error))
         cause = error.__cause__
-        if cause is not None and not _is_database_error(error):
+        if cause is not None and not _hides_cause(error, cause):
             payload["cause"] = {"name": _error_name(cause, 500), "message": _error_message(cause)}
         return status, {
             "error": payload,

@@ -20,13 +20,16 @@ __all__ = [
 
 def _create_root_lifecycle(config: core.RootConfig, logger: core.RootLogger) -> BackendLifecycle:
     delay = read_optional_duration(config, "backend.lifecycle.serverShutdownDelay")
+    timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
     return BackendLifecycle(
-        logger.child({"service": "lifecycle"}), shutdown_delay=delay or timedelta(0)
+        logger.child({"service": "lifecycle"}),
+        shutdown_delay=delay or timedelta(0),
+        shutdown_timeout=timedelta(seconds=30) if timeout is None else timeout,
     )
 
 
-def _create_lifecycle(logger: core.Logger) -> PluginLifecycle:
-    return PluginLifecycle(logger)
+def _create_lifecycle(logger: core.Logger, root: core.RootLifecycle) -> PluginLifecycle:
+    return PluginLifecycle(logger, root=root if isinstance(root, BackendLifecycle) else None)
 
 
 root_lifecycle_service_factory = create_service_factory(

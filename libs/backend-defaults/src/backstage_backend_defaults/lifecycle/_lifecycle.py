@@ -13,12 +13,16 @@ __all__ = ["BackendLifecycle", "PluginLifecycle"]
 
 
 class PluginLifecycle:
-    """A plugin's hooks. The backend calls `startup()` after the plugin's init."""
+    """A plugin's hooks. The backend calls `startup()` after the plugin's init.
 
-    def __init__(self, logger: LoggerService) -> None:
+    With a `root`, shutdown hooks share the backend's shutdown deadline.
+    """
+
+    def __init__(self, logger: LoggerService, *, root: BackendLifecycle | None = None) -> None:
         self._startup = HookList("startup", logger)
         self._shutdown = HookList("shutdown", logger)
         self._started = asyncio.Event()
+        self._root = root
 
     def add_startup_hook(self, hook: LifecycleHook, *, logger: LoggerService | None = None) -> None:
         self._startup.add(hook, logger)
@@ -33,17 +37,33 @@ class PluginLifecycle:
         self._started.set()
 
     async def shutdown(self) -> None:
-        await self._shutdown.run(reverse=True)
+        root = self._root if self._root is not None else self
+        deadline = root.shutdown_deadline if isinstance(root, BackendLifecycle) else None
+        await self._shutdown.run(reverse=True, deadline=deadline)
 
 
 class BackendLifecycle(PluginLifecycle):
-    """The root lifecycle; it also knows whether the backend is up or shutting down."""
+    """The root lifecycle; it also knows whether the backend is up or shutting down.
 
-    def __init__(self, logger: LoggerService, *, shutdown_delay: timedelta) -> None:
+    Shutdown (after `serverShutdownDelay`) ends within `shutdown_timeout`: draining the
+    requests in flight, then the plugins' and the root's shutdown hooks, share that time,
+    and a shutdown hook still running at the deadline is cancelled. The database's hook closes its
+    pools by force when cancelled, so a database that does not answer cannot hold it.
+    """
+
+    def __init__(
+        self,
+        logger: LoggerService,
+        *,
+        shutdown_delay: timedelta,
+        shutdown_timeout: timedelta | None = None,
+    ) -> None:
         super().__init__(logger)
         self._before_shutdown = HookList("before shutdown", logger)
         self._shutdown_delay = shutdown_delay
+        self._shutdown_timeout = shutdown_timeout
         self._shutting_down = False
+        self._deadline: float | None = None
 
     @property
     def started(self) -> bool:
@@ -52,6 +72,11 @@ class BackendLifecycle(PluginLifecycle):
     @property
     def shutting_down(self) -> bool:
         return self._shutting_down
+
+    @property
+    def shutdown_deadline(self) -> float | None:
+        """The event loop time by which shutdown hooks must be done (None: no limit)."""
+        return self._deadline
 
     def add_before_shutdown_hook(
         self, hook: LifecycleHook, *, logger: LoggerService | None = None
@@ -63,4 +88,9 @@ class BackendLifecycle(PluginLifecycle):
         self._shutting_down = True
         if self._shutdown_delay > timedelta(0):
             await asyncio.sleep(self._shutdown_delay.total_seconds())
+        if self._shutdown_timeout is not None and self._deadline is None:
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + self._shutdown_timeout.total_seconds()
+        # not bounded here: the drain bounds itself by the same timeout, and must then
+        # still stop the server
         await self._before_shutdown.run()
