@@ -289,9 +289,9 @@ async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
     processed = written = most_waiting = 0
     process, write = CatalogProcessingEngine._process, CatalogProcessingEngine._write
 
-    async def counted_process(self: Any, item: Any) -> Any:
+    async def counted_process(self: Any, item: Any, *rest: Any) -> Any:
         nonlocal processed, most_waiting
-        result = await process(self, item)
+        result = await process(self, item, *rest)
         if result is not None:
             processed += len(result.outcome.children)
             most_waiting = max(most_waiting, processed - written)

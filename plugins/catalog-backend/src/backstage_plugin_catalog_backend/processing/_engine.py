@@ -563,7 +563,7 @@ class CatalogProcessingEngine:
         shown = ", ".join(refs[:_REFS_LOGGED])
         more = f" and {len(refs) - _REFS_LOGGED} more" if len(refs) > _REFS_LOGGED else ""
         self._logger.error(
-            f"{action} of {len(refs)} of {total} entities failed",
+            f"{action} {len(refs)} of {total} entities failed",
             {"error": failures[0][1], "entityRefs": f"{shown}{more}"},
         )
 
