@@ -100,7 +100,7 @@ CASES = [
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"a": {"$regex": "x"}}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"$nope": {}, "a": 1}}),
     Case("POST", "/entities/by-query", "Invalid query: ", body={"query": {"a": {"$in": [{}]}}}),
-    Case("POST", "/entities/by-query", "Invalid query: ", body={"query": _deep(200)}),
+    Case("POST", "/entities/by-query", "Invalid query: ", body={"query": _deep(40)}),
     Case(
         "POST",
         "/entities/by-query",

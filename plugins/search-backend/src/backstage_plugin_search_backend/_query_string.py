@@ -2,7 +2,8 @@
 
 `types[0]=a&types[1]=b`, `types[]=a`, `types=a&types=b` and `types=a` all give a list or a
 value under `types`; `filters[kind]=API&filters[lifecycle][0]=production` gives an object.
-As in `qs`, indices above 20 are object keys and nesting stops at depth 5.
+As in `qs`, indices above 20 are object keys and nesting stops at depth 5. A NUL character
+in a name or value is refused (400): no engine can match it, and Postgres refuses it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
+
+from backstage_common.errors import InputError
 
 __all__ = ["parse_query_string"]
 
@@ -80,10 +83,13 @@ def _finish(node: _Branch | list[str] | str) -> Any:
 
 
 def parse_query_string(query: str) -> dict[str, Any]:
-    """The parameters of `query` (without the `?`): strings, lists and objects."""
+    """The parameters of `query` (without the `?`): strings, lists and objects;
+    InputError when one holds a NUL character."""
     root = _Branch()
     pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)
     for key, value in pairs[:_MAX_PAIRS]:
+        if "\x00" in key or "\x00" in value:
+            raise InputError("Query parameters must not contain NUL characters")
         if key:
             _insert(root, _segments(key), value)
     return {str(key): _finish(value) for key, value in root.children.items()}

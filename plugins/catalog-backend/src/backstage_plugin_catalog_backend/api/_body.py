@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from backstage_common.errors import InputError
 from litestar import Request
 
-__all__ = ["read_json_body", "read_json_object"]
+from backstage_plugin_catalog_backend.api._input import decode_json
 
-_decode = msgspec.json.Decoder()
+__all__ = ["read_json_body", "read_json_object"]
 
 
 async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | None:
     """The body as a JSON object, or None when the body is empty.
 
     Bodies larger than `backend.server.requestBodyLimit` are refused with 413 by the
-    framework before they are read whole.
+    framework before they are read whole. Bodies nested too deeply or holding NUL
+    characters are refused (see `_input`).
     """
     raw = await request.body()
     if not raw.strip():
@@ -28,10 +28,7 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | 
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise InputError("Illegal Content-Type")
-    try:
-        body = _decode.decode(raw)
-    except msgspec.DecodeError as error:
-        raise InputError(f"Malformed JSON in request body, {error}") from None
+    body = decode_json(raw, "request body")
     if not isinstance(body, dict):
         raise InputError("Expected body to be a JSON object")
     return body

@@ -24,6 +24,7 @@ from backstage_plugin_catalog_backend.api._cursors import (
 )
 from backstage_plugin_catalog_backend.api._fields import Projection, parse_fields
 from backstage_plugin_catalog_backend.api._filters import parse_filter_params
+from backstage_plugin_catalog_backend.api._input import check_integer
 from backstage_plugin_catalog_backend.api._ordering import (
     OrderField,
     parse_order_field_params,
@@ -199,7 +200,7 @@ def _body_integer(body: dict[str, Any], name: str) -> int | None:
         raise InputError(f"request/body/{name} must be number")
     if value < 0 or not float(value).is_integer():
         raise InputError(f"request/body/{name} must be an integer >= 0")
-    return int(value)
+    return check_integer(int(value), f"request/body/{name}")
 
 
 def _string_list(body: dict[str, Any], name: str) -> list[str] | None:

@@ -11,6 +11,10 @@ when the next request does not give one.
 An `after` cursor (`GET /entities`) is `{"limit", "offset"}` as in Backstage, plus
 `keyset`, the sort values of the last row served, so that the next page is a keyset seek
 rather than an OFFSET scan. A cursor without `keyset` (e.g. made by hand) still works.
+
+A cursor comes from the client: whatever it carries is checked exactly as the same
+input given fresh (JSON nesting and NUL characters, 32-bit integers, the depth and
+size of its filter, the number of its order and full-text fields).
 """
 
 from __future__ import annotations
@@ -24,9 +28,17 @@ import msgspec
 from backstage_common.errors import InputError
 
 from backstage_plugin_catalog_backend.api._filters import legacy_filter_predicate
+from backstage_plugin_catalog_backend.api._input import (
+    MAX_FULL_TEXT_FIELDS,
+    MAX_INTEGER,
+    MAX_ORDER_FIELDS,
+    check_count,
+    decode_json,
+)
 from backstage_plugin_catalog_backend.api._ordering import OrderField
 from backstage_plugin_catalog_backend.api._predicates import (
     Predicate,
+    check_predicate_limits,
     combine_all,
     predicate_problem,
 )
@@ -43,7 +55,6 @@ __all__ = [
 
 SortValues = list[str | None]
 
-_decode = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder()
 
 
@@ -62,13 +73,28 @@ class QueryCursor:
     predicate: Predicate | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        check_count(len(self.order_fields), MAX_ORDER_FIELDS, "order fields")
+        check_count(len(self.full_text_fields or ()), MAX_FULL_TEXT_FIELDS, "full text fields")
         legacy = None if self.legacy_filter is None else legacy_filter_predicate(self.legacy_filter)
         self.predicate = combine_all([legacy, self.query])
+        check_predicate_limits(self.predicate)
 
 
 def _b64decode(text: str) -> bytes:
     cleaned = text.strip().replace(" ", "+").replace("-", "+").replace("_", "/")
     return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+
+
+def _decode(text: str) -> Any:
+    try:
+        return decode_json(_b64decode(text), "cursor")
+    except (binascii.Error, ValueError, InputError) as error:
+        raise InputError(f"Malformed cursor: {error}") from None
+
+
+def _is_count(value: object) -> bool:
+    """A non-negative integer that fits the database's 32-bit LIMIT and OFFSET."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
 
 
 def _sort_values(value: object, name: str) -> SortValues:
@@ -111,10 +137,7 @@ def _full_text(data: dict[str, Any]) -> tuple[str | None, list[str] | None]:
 
 
 def decode_query_cursor(text: str) -> QueryCursor:
-    try:
-        data = _decode.decode(_b64decode(text))
-    except (binascii.Error, ValueError, msgspec.DecodeError) as error:
-        raise InputError(f"Malformed cursor: {error}") from None
+    data = _decode(text)
     if not isinstance(data, dict):
         raise InputError("Malformed cursor: expected a JSON object")
     if "orderFieldValues" not in data or not isinstance(data.get("isPrevious"), bool):
@@ -123,8 +146,8 @@ def decode_query_cursor(text: str) -> QueryCursor:
     if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
         raise InputError("Malformed cursor: totalItems must be a number")
     limit = data.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise InputError("Malformed cursor: limit must be a number")
+    if limit is not None and not _is_count(limit):
+        raise InputError(f"Malformed cursor: limit must be a number from 0 to {MAX_INTEGER}")
     query = data.get("query")
     if query is not None:
         problem = predicate_problem(query)
@@ -182,8 +205,8 @@ class AfterCursor:
 
 def decode_after_cursor(text: str) -> AfterCursor:
     try:
-        data = _decode.decode(_b64decode(text))
-    except (binascii.Error, ValueError, msgspec.DecodeError):
+        data = decode_json(_b64decode(text), "after cursor")
+    except (binascii.Error, ValueError, InputError):
         raise InputError("Malformed after cursor, could not be parsed") from None
     if not isinstance(data, dict):
         raise InputError("Malformed after cursor, could not be parsed")
@@ -192,6 +215,10 @@ def decode_after_cursor(text: str) -> AfterCursor:
         raise InputError("Malformed after cursor, limit was not an number")
     if offset is not None and (not isinstance(offset, int) or isinstance(offset, bool)):
         raise InputError("Malformed after cursor, offset was not a number")
+    if not all(value is None or _is_count(value) for value in (limit, offset)):
+        raise InputError(
+            f"Malformed after cursor, limit and offset must be from 0 to {MAX_INTEGER}"
+        )
     keyset = data.get("keyset")
     if keyset is not None and (
         not isinstance(keyset, list) or not all(v is None or isinstance(v, str) for v in keyset)

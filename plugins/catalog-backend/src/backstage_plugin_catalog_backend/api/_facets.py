@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backstage_plugin_catalog_backend.api._body import read_json_object
 from backstage_plugin_catalog_backend.api._facet_counts import FacetCounts
 from backstage_plugin_catalog_backend.api._filters import parse_filter_params
+from backstage_plugin_catalog_backend.api._input import MAX_FACETS, check_count
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._predicates import Predicate, predicate_problem
 from backstage_plugin_catalog_backend.api._responses import json_response
@@ -28,6 +29,7 @@ _encode = msgspec.json.encode
 async def _facets(
     counts: FacetCounts, facets: Sequence[str], predicate: Predicate | None
 ) -> Response[bytes]:
+    check_count(len(set(facets)), MAX_FACETS, "facets")
     rows = await counts.rows(facets, predicate)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for key, value, count in rows:

@@ -14,7 +14,11 @@ from typing import Any
 
 from backstage_common.errors import InputError
 
-from backstage_plugin_catalog_backend.api._predicates import Predicate
+from backstage_plugin_catalog_backend.api._predicates import (
+    Predicate,
+    check_predicate_limits,
+    predicate_problem,
+)
 
 __all__ = ["legacy_filter_predicate", "parse_filter_params"]
 
@@ -67,8 +71,11 @@ def parse_filter_params(texts: Sequence[str]) -> tuple[Predicate | None, LegacyF
             }
         )
     if len(predicates) == 1:
-        return predicates[0], legacy[0]
-    return {"$any": predicates}, {"anyOf": legacy}
+        predicate, legacy_filter = predicates[0], legacy[0]
+    else:
+        predicate, legacy_filter = {"$any": predicates}, {"anyOf": legacy}
+    check_predicate_limits(predicate)
+    return predicate, legacy_filter
 
 
 def _legacy_problem(value: object) -> bool:
@@ -90,10 +97,15 @@ def _legacy_problem(value: object) -> bool:
 
 
 def legacy_filter_predicate(value: object) -> Predicate:
-    """The predicate of a legacy filter object; InputError when it is malformed."""
+    """The predicate of a legacy filter object; InputError when it is malformed, or nests
+    deeper or holds more than a predicate given directly may."""
     if _legacy_problem(value):
         raise InputError("Malformed cursor: invalid filter")
-    return _legacy_to_predicate(value)
+    predicate = _legacy_to_predicate(value)
+    problem = predicate_problem(predicate, "filter")
+    if problem:
+        raise InputError(f"Malformed cursor: {problem}")
+    return predicate
 
 
 def _legacy_to_predicate(value: Any) -> Predicate:

@@ -1,7 +1,9 @@
 """`GET /entities`: a bare JSON array, streamed page by page unless paging is asked for.
 
 Without `limit`/`offset`/`after` the whole (filtered) catalog is written out in chunks,
-each read by a keyset seek, so memory stays bounded by one chunk. With them, one page is
+each read by a keyset seek, so memory stays bounded by one chunk. The first chunk is read
+before the status is sent, so that a query the database refuses is an error response and
+not a 200 cut short; a catalog that fits in one chunk is sent whole. With them, one page is
 returned and a `Link` header points at the next one through an `after` cursor.
 """
 
@@ -112,22 +114,25 @@ class _Listing:
         return _Page(parts)
 
 
+async def _chunk(engine: AsyncEngine, listing: _Listing, after: SortValues | None) -> _Page:
+    async with engine.connect() as connection:
+        return await listing.page(connection, after, STREAM_CHUNK_SIZE)
+
+
 async def _stream(
-    engine: AsyncEngine, listing: _Listing, projection: Projection | None
+    engine: AsyncEngine, listing: _Listing, projection: Projection | None, first: _Page
 ) -> AsyncIterator[bytes]:
     yield b"["
-    after: SortValues | None = None
+    page = first
     separator = b""
     while True:
-        async with engine.connect() as connection:
-            page = await listing.page(connection, after, STREAM_CHUNK_SIZE)
         count = len(page.texts)
         if count:
             yield separator + entity_list(page.texts, projection).encode()
             separator = b","
         if count < STREAM_CHUNK_SIZE:
             break
-        after = page.sort_values(count - 1)
+        page = await _chunk(engine, listing, page.sort_values(count - 1))
     yield b"]"
 
 
@@ -176,7 +181,11 @@ def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
         # Without an order, pages follow the entity ref as in Backstage.
         listing = _Listing(order, predicate, "entity_id" if order else "entity_ref")
         if limit is None and offset is None and after is None:
-            return Stream(_stream(engine, listing, projection), media_type=JSON_MEDIA_TYPE)
+            first = await _chunk(engine, listing, None)
+            if len(first.texts) < STREAM_CHUNK_SIZE:
+                return json_response(entity_array(first.texts, projection))
+            stream = _stream(engine, listing, projection, first)
+            return Stream(stream, media_type=JSON_MEDIA_TYPE)
 
         if offset is not None and offset < 0:
             raise InputError("Invalid offset, must be zero or greater")

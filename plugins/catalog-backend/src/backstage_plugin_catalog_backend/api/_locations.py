@@ -18,7 +18,9 @@ from litestar.params import FromPath
 
 from backstage_plugin_catalog_backend._tables import final_entities
 from backstage_plugin_catalog_backend.api._body import read_json_body
+from backstage_plugin_catalog_backend.api._input import MAX_INTEGER, decode_json, has_nul
 from backstage_plugin_catalog_backend.api._location_query import location_predicate
+from backstage_plugin_catalog_backend.api._predicates import limits_problem
 from backstage_plugin_catalog_backend.processing import (
     CatalogProcessingEngine,
     location_entity_ref,
@@ -55,17 +57,28 @@ def _spec(body: dict[str, Any]) -> tuple[str, str, str | None]:
     return type_, target, presence
 
 
+def _check_id(location_id: str) -> None:
+    """No location id holds a NUL, and the database refuses one in a parameter."""
+    if has_nul(location_id):
+        raise NotFoundError(f"Found no location with ID {location_id}")
+
+
 def _page_request(body: dict[str, Any]) -> tuple[int, str | None, Any]:
     if "cursor" not in body:
         limit, after_id, query = body.get("limit", 1000), None, body.get("query")
     else:
         try:
-            cursor = msgspec.json.decode(base64.b64decode(str(body["cursor"])))
+            cursor = decode_json(base64.b64decode(str(body["cursor"])), "cursor")
             limit, after_id, query = cursor["limit"], cursor["afterId"], cursor.get("query")
         except Exception as error:
             raise InputError(f"Malformed cursor: {error}") from error
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise InputError("Invalid limit, must be at least 1")
+        if not isinstance(after_id, str):
+            raise InputError("Malformed cursor: afterId must be a string")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_INTEGER:
+        raise InputError(f"Invalid limit, must be from 1 to {MAX_INTEGER}")
+    problem = None if query is None else limits_problem(query)
+    if problem:
+        raise InputError(f"Invalid query: {problem}")
     return limit, after_id, query
 
 
@@ -129,12 +142,13 @@ class _Locations:
 
     async def query(self, request: AnyRequest) -> Response[bytes]:
         raw = await request.body()
-        body = msgspec.json.decode(raw) if raw else {}
+        body = decode_json(raw, "request body") if raw.strip() else {}
         if not isinstance(body, dict):
             raise InputError("Expected body to be a JSON object")
         limit, after_id, query = _page_request(body)
         where = location_predicate(query) if query is not None else None
-        rows, total = await self.store.query(where, after_id, limit + 1)
+        # one row more than the page tells whether there is a next one (within 32 bits)
+        rows, total = await self.store.query(where, after_id, min(limit + 1, MAX_INTEGER))
         page = rows[:limit]
         page_info: dict[str, str] = {}
         if len(rows) > limit:
@@ -145,6 +159,10 @@ class _Locations:
 
     async def by_entity(self, kind: str, namespace: str, name: str) -> LocationRow:
         ref = f"{kind}:{namespace}/{name}".lower()
+        if has_nul(ref):
+            raise NotFoundError(
+                f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+            )
         async with self.engine.transaction() as connection:
             text = await connection.scalar(
                 sa.select(final_entities.c.final_entity).where(final_entities.c.entity_ref == ref)
@@ -184,11 +202,13 @@ def location_routes(
 
     @get("/locations/{location_id:str}")
     async def get_location(location_id: FromPath[str]) -> Response[bytes]:
+        _check_id(location_id)
         return json_response((await store.get(location_id)).to_json())
 
     @put("/locations/{location_id:str}")
     async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
         api.check_writable()
+        _check_id(location_id)
         type_, target, _ = _spec(await read_json_body(request))
         api.check_type(type_, target)
         return json_response((await store.update(location_id, type_, target)).to_json())
@@ -196,6 +216,7 @@ def location_routes(
     @delete("/locations/{location_id:str}")
     async def delete_location(location_id: FromPath[str]) -> None:
         api.check_writable()
+        _check_id(location_id)
         await store.delete(location_id)
 
     @get("/locations/by-entity/{kind:str}/{namespace:str}/{name:str}")

@@ -17,6 +17,7 @@ from backstage_common.errors import InputError
 from sqlalchemy.sql.elements import ColumnElement
 
 from backstage_plugin_catalog_backend._tables import search
+from backstage_plugin_catalog_backend.api._input import MAX_ORDER_FIELDS, check_count
 
 __all__ = [
     "OrderField",
@@ -52,6 +53,7 @@ class SortColumn:
 
 def parse_order_params(values: Sequence[str]) -> list[OrderField]:
     """`order=asc:<field>` / `order=desc:<field>` (GET /entities)."""
+    check_count(len(values), MAX_ORDER_FIELDS, "order fields")
     fields = []
     for value in values:
         direction, colon, field = value.partition(":")

@@ -1,4 +1,5 @@
-"""Query parameters read strictly: unknown names are rejected, as Backstage's validator does."""
+"""Query parameters read strictly: unknown names are rejected, as Backstage's validator does,
+and so are NUL characters and integers past 32 bits, which the database cannot take."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from backstage_common.errors import InputError
 from litestar import Request
+
+from backstage_plugin_catalog_backend.api._input import check_integer, check_text
 
 __all__ = ["QueryParams"]
 
@@ -19,6 +22,7 @@ class QueryParams:
         for name, value in request.query_params.multi_items():
             if name not in allowed:
                 raise InputError(f"Unknown query parameter '{name}'")
+            check_text(value, f"request/query/{name}")
             self._values.setdefault(name, []).append(value)
 
     def __contains__(self, name: str) -> bool:
@@ -43,4 +47,4 @@ class QueryParams:
         digits = stripped[1:] if stripped.startswith("-") else stripped
         if not digits.isdigit():
             raise InputError(f"request/query/{name} must be integer")
-        return int(stripped)
+        return check_integer(int(stripped), f"request/query/{name}")

@@ -6,6 +6,12 @@ case-insensitive), or one of `{"$exists": bool}`, `{"$in": [...]}`, `{"$hasPrefi
 `{"$contains": ...}`. An object may hold logic operators beside field keys; all its keys
 are ANDed. Each field condition becomes an EXISTS over the `search` rows of the
 entity, so any combination stays one set-based query.
+
+A predicate's cost is bounded before any SQL is built: it may nest `MAX_DEPTH` levels,
+hold `MAX_CONDITIONS` conditions (each field key, each logic operator and each empty
+object counts one) and `MAX_VALUES` values (each primitive, each item of an `$in`).
+Building the statement of the largest allowed predicate takes tens of milliseconds; an
+unbounded one held the event loop for minutes.
 """
 
 from __future__ import annotations
@@ -22,8 +28,13 @@ from sqlalchemy.sql.selectable import NamedFromClause
 from backstage_plugin_catalog_backend._tables import search
 
 __all__ = [
+    "MAX_CONDITIONS",
+    "MAX_DEPTH",
+    "MAX_VALUES",
     "Predicate",
+    "check_predicate_limits",
     "combine_all",
+    "limits_problem",
     "predicate_clause",
     "predicate_problem",
     "search_text",
@@ -36,7 +47,12 @@ Predicate = dict[str, Any]
 _VALUE_OPERATORS = ("$exists", "$in", "$hasPrefix", "$contains")
 _LOGIC_OPERATORS = ("$all", "$any", "$not")
 MAX_DEPTH = 32
+MAX_CONDITIONS = 100
+MAX_VALUES = 5000
 _encode = msgspec.json.encode
+# The search table without its foreign key: each condition aliases the table, and an
+# alias of the full table copies the foreign key, most of the cost of building a condition.
+_search_rows = sa.table(search.name, *(sa.column(column.name, column.type) for column in search.c))
 
 
 def search_text(value: str | int | float | bool) -> str:
@@ -85,7 +101,7 @@ def _operand_problem(operator: str, operand: object, path: str, depth: int) -> s
                     f"{_describe(item)}{_at(f'{path}[{index}]')}"
                 )
     if operator == "$contains" and not _is_primitive(operand):
-        return predicate_problem(operand, path, depth + 1)
+        return _shape_problem(operand, path, depth + 1)
     return None
 
 
@@ -106,18 +122,61 @@ def _value_problem(value: object, path: str, depth: int) -> str | None:
 def _logic_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
     inner = f"{path}.{operator}"
     if operator == "$not":
-        return predicate_problem(operand, inner, depth + 1)
+        return _shape_problem(operand, inner, depth + 1)
     if not isinstance(operand, list):
         return f"Expected array, received {_describe(operand)}{_at(inner)}"
     for index, item in enumerate(operand):
-        problem = predicate_problem(item, f"{inner}[{index}]", depth + 1)
+        problem = _shape_problem(item, f"{inner}[{index}]", depth + 1)
         if problem:
             return problem
     return None
 
 
-def predicate_problem(value: object, path: str = "query", depth: int = 0) -> str | None:
-    """What is wrong with the shape of a predicate, or None when it is well formed."""
+def _count_values(operand: object) -> int:
+    if isinstance(operand, list):
+        return sum(_count_values(item) for item in operand)
+    if isinstance(operand, dict):
+        return sum(_count_values(item) for item in operand.values())
+    return 1
+
+
+def limits_problem(predicate: object) -> str | None:
+    """Whether a well-formed predicate holds more conditions or values than allowed."""
+    conditions = values = 0
+    pending = [predicate]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, dict):
+            continue
+        conditions += max(1, len(item))
+        for key, value in item.items():
+            if key in ("$all", "$any") and isinstance(value, list):
+                pending.extend(value)
+            elif key == "$not":
+                pending.append(value)
+            elif not key.startswith("$"):
+                values += _count_values(value)
+    if conditions > MAX_CONDITIONS:
+        return f"Filters may hold at most {MAX_CONDITIONS} conditions, got {conditions}"
+    if values > MAX_VALUES:
+        return f"Filters may hold at most {MAX_VALUES} values, got {values}"
+    return None
+
+
+def check_predicate_limits(predicate: Predicate | None) -> None:
+    """InputError when `predicate` holds more conditions or values than allowed."""
+    problem = None if predicate is None else limits_problem(predicate)
+    if problem:
+        raise InputError(problem)
+
+
+def predicate_problem(value: object, path: str = "query") -> str | None:
+    """What is wrong with the shape of a predicate, or None when it is well formed and
+    within the limits."""
+    return _shape_problem(value, path, 0) or limits_problem(value)
+
+
+def _shape_problem(value: object, path: str, depth: int) -> str | None:
     if depth > MAX_DEPTH:
         return f"Predicates may nest at most {MAX_DEPTH} levels deep{_at(path)}"
     if not isinstance(value, dict):
@@ -201,7 +260,7 @@ def split_equality(predicate: Predicate | None) -> tuple[str, str, Predicate | N
 def _exists(
     entity_id: ColumnElement[Any], build: Callable[[NamedFromClause], list[ColumnElement[bool]]]
 ) -> ColumnElement[bool]:
-    flt = search.alias("search_flt")
+    flt = _search_rows.alias("search_flt")
     return sa.exists().where(flt.c.entity_id == entity_id, *build(flt))
 
 

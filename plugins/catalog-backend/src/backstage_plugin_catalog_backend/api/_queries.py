@@ -143,9 +143,10 @@ class EntitySelect:
             ]
             ids = ids.where(keyset_clause(self.sort_columns, after, backwards=backwards))
         if offset:
-            ids = ids.offset(sa.bindparam("page_offset", type_=sa.Integer))
+            # 64-bit: a page asks for one row more than the (32-bit) limit it was given
+            ids = ids.offset(sa.bindparam("page_offset", type_=sa.BigInteger))
         if limited:
-            ids = ids.limit(sa.bindparam("page_limit", type_=sa.Integer))
+            ids = ids.limit(sa.bindparam("page_limit", type_=sa.BigInteger))
         if "final_entity" in self.table.c:  # read from the final entities already
             return ids
         page = ids.subquery("page")

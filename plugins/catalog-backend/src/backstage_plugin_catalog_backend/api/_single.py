@@ -20,6 +20,7 @@ from backstage_plugin_catalog_backend._tables import (
     relations,
 )
 from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
+from backstage_plugin_catalog_backend.api._input import has_nul
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._responses import json_response
 from backstage_plugin_catalog_backend.stitching import stitch_entities
@@ -114,7 +115,8 @@ def single_routes(
     @get("/entities/by-uid/{uid:str}")
     async def get_by_uid(request: Request[Any, Any, Any], uid: FromPath[str]) -> Response[bytes]:
         QueryParams(request, ())
-        text = await texts.by_uid(uid)
+        # No stored key holds a NUL, and the database refuses one in a parameter.
+        text = None if has_nul(uid) else await texts.by_uid(uid)
         if text is None:
             raise NotFoundError(f"No entity with uid {uid}")
         return json_response(text)
@@ -122,6 +124,8 @@ def single_routes(
     @delete("/entities/by-uid/{uid:str}", status_code=204)
     async def delete_by_uid(request: Request[Any, Any, Any], uid: FromPath[str]) -> None:
         QueryParams(request, ())
+        if has_nul(uid):
+            return
         async with engine.begin() as connection:
             await _delete_entity(connection, uid)
 
@@ -133,7 +137,8 @@ def single_routes(
         name: FromPath[str],
     ) -> Response[bytes]:
         QueryParams(request, ())
-        text = await texts.by_ref(f"{kind}:{namespace}/{name}".lower())
+        ref = f"{kind}:{namespace}/{name}".lower()
+        text = None if has_nul(ref) else await texts.by_ref(ref)
         if text is None:
             raise NotFoundError(
                 f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
@@ -149,6 +154,8 @@ def single_routes(
     ) -> Response[bytes]:
         QueryParams(request, ())
         root_ref = f"{kind}:{namespace}/{name}".lower()
+        if has_nul(root_ref):
+            raise NotFoundError(f"No such entity {root_ref}")
         async with reads.connect() as connection:
             items = await _ancestry(connection, root_ref)
         body = ",".join(
