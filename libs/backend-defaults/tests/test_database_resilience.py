@@ -11,6 +11,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
+from backstage_backend_defaults.database import DatabaseManager, read_plugin_settings
+from backstage_backend_defaults.database._settings import DatabaseLimits
 from backstage_backend_plugin_api import (
     BackendPlugin,
     PluginRegistrationPoints,
@@ -18,11 +21,12 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import TcpFaultProxy, start_test_backend, tcp_fault_proxy
-from backstage_common.errors import ConflictError
+from backstage_common.config import Config
+from backstage_common.errors import ConflictError, InputError
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 READINESS = "/.backstage/health/v1/readiness"
 GENERIC_MESSAGES = (
@@ -290,3 +294,71 @@ async def test_stopping_during_a_blackhole_finishes_within_the_shutdown_timeout(
         response = await asyncio.wait_for(in_flight, 10)
         assert response.status_code == 503  # cancelled at the deadline, and told so
         assert response.headers["connection"] == "close"
+
+
+def test_limits_are_read_with_backstage_names_and_a_plugin_overrides_them() -> None:
+    config = Config.from_data(
+        {
+            "backend": {
+                "database": {
+                    "client": "pg",
+                    "connection": {
+                        "host": "db",
+                        "statement_timeout": 20_000,
+                        "keepAlive": False,
+                        "connectionTimeoutMillis": "3s",
+                    },
+                    "knexConfig": {"acquireConnectionTimeout": 4000},
+                    "plugin": {
+                        "catalog": {
+                            "connection": {"query_timeout": 25_000},
+                            "acquireConnectionTimeout": "1s",
+                            "jit": True,
+                        }
+                    },
+                }
+            }
+        }
+    )
+    search = read_plugin_settings(config, "search")
+    assert search.limits == DatabaseLimits(
+        connect=3.0, acquire=4.0, statement=20.0, query=25.0, keepalive=False, jit=False
+    )
+    catalog = read_plugin_settings(config, "catalog")
+    assert catalog.limits == DatabaseLimits(
+        connect=3.0, acquire=1.0, statement=20.0, query=25.0, keepalive=False, jit=True
+    )
+    # the limits are not where to connect: the driver never sees them as such
+    assert catalog.connection == {"host": "db"}
+    assert read_plugin_settings(Config.from_data({}), "x").limits == DatabaseLimits()
+
+
+def test_a_limit_that_is_not_a_duration_is_refused() -> None:
+    config = Config.from_data(
+        {"backend": {"database": {"client": "pg", "connection": {"statement_timeout": "soon"}}}}
+    )
+    with pytest.raises(InputError, match="statement_timeout"):
+        read_plugin_settings(config, "catalog")
+
+
+async def test_an_error_text_never_carries_bound_values(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    manager = DatabaseManager(
+        Config.from_data({"backend": {"database": {**database_config(connection, prefix, 5432)}}})
+    )
+    try:
+        engine = await manager.for_plugin("inventory").get_engine()
+        insert = text("INSERT INTO names VALUES (:v)")
+        async with engine.begin() as session:
+            await session.execute(text("CREATE TABLE names (name TEXT UNIQUE)"))
+            await session.execute(insert, {"v": "secret-4711"})
+        with pytest.raises(DBAPIError) as raised:
+            async with engine.begin() as session:
+                await session.execute(insert, {"v": "secret-4711"})
+        # SQLAlchemy would otherwise list the parameters of the failed statement
+        assert "duplicate key" in str(raised.value)
+        assert "secret-4711" not in str(raised.value)
+    finally:
+        await manager.close()

@@ -7,9 +7,12 @@ Config `backend.database`: `client` (`pg`, or `better-sqlite3`/`sqlite3`, the de
 `ensureExists` (true), `skipMigrations`, `pool.max` (10 connections, as Backstage's, per
 plugin or for a shared pool; Backstage's `knexConfig.pool.max` too), `sharedPool` (true: in
 schema mode the plugins share one pool, see `_shared_pool`), and per-plugin overrides under
-`plugin.<pluginId>`. Engines are created on first use, so a plugin that never touches its
-database opens nothing, and are disposed at shutdown. Every plugin database in use is probed
-by readiness.
+`plugin.<pluginId>`. Limits (`_settings.DatabaseLimits`): `acquireConnectionTimeout`,
+`connection.{connectionTimeoutMillis, statement_timeout, query_timeout, keepAlive,
+keepAliveInitialDelayMillis}` and `jit`, also per plugin. Engines are created on first use,
+so a plugin that never touches its database opens nothing, and are disposed at shutdown
+(by force past `DISPOSE_SECONDS`). Every plugin database in use is probed by readiness,
+through a connection of its own.
 """
 
 from __future__ import annotations
