@@ -47,6 +47,7 @@ async def test_placeholders_of_a_file_location_stay_in_its_directory(
     (catalog / "docs" / "nested.txt").write_text("A nested file")
     (catalog / "link.txt").symlink_to(outside)
     (catalog / "dir-link").symlink_to(tmp_path)
+    (catalog / "binary.bin").write_bytes(b"\xff\xfe not UTF-8")
     cases = {
         "sibling": "{$text: ./description.txt}",
         "nested": "{$text: docs/nested.txt}",
@@ -58,6 +59,8 @@ async def test_placeholders_of_a_file_location_stay_in_its_directory(
         "file-url": "{$text: 'file://" + str(outside) + "'}",
         "yaml-climbing": "{$yaml: ../secret.txt}",
         "json-absolute": "{$json: '" + str(outside) + "'}",
+        "nul": '{$text: "description.txt\\0../../secret.txt"}',
+        "binary": "{$text: ./binary.bin}",
     }
     files = []
     for name, placeholder in cases.items():
@@ -83,9 +86,14 @@ async def test_placeholders_of_a_file_location_stay_in_its_directory(
     assert errors["sibling"] == errors["nested"] == []
     for name in refused:
         assert name not in served
+        if name in ("nul", "binary"):
+            continue
         [error] = errors[name]
         assert error["name"] == "NotAllowedError", name
         assert error["message"].startswith("Placeholder "), name
     assert "not a URL" in errors["file-url"][0]["message"]
     assert "outside the directory" in errors["symlink"][0]["message"]
+    for name in ("nul", "binary"):  # bad input, not an escape: still the entity's error
+        [error] = errors[name]
+        assert error["name"] == "InputError", name
     assert SECRET not in response.text

@@ -221,6 +221,8 @@ def _placeholder_path(reference: str, location_file: str) -> str:
     """The real path of a placeholder of a `file` location: it must stay inside the
     directory of the location's file once `..` and symbolic links are resolved, so a
     catalog file cannot make the catalog serve other files of the machine."""
+    if "\x00" in reference:
+        raise InputError("Placeholder path may not hold a NUL character")
     if urlsplit(reference).scheme:
         raise NotAllowedError(
             f"Placeholder {reference} of a file location must be a path relative to "
@@ -309,7 +311,10 @@ class PlaceholderProcessor:
             )
         data = await self._read(argument, location, emit)
         if key == "$text":
-            return data.decode()
+            try:
+                return data.decode()
+            except UnicodeDecodeError as error:
+                raise InputError(f"Placeholder $text of {argument} is not UTF-8 text") from error
         if key == "$json":
             try:
                 return msgspec.json.decode(data)
