@@ -25,7 +25,7 @@ from backstage_backend_plugin_api import (
 from backstage_backend_test_utils import start_test_backend
 from backstage_common.config import Config
 from backstage_common.errors import InputError
-from litestar import get, post
+from litestar import Response, get, head, post
 from litestar.params import JSONBody
 from litestar.utils import normalize_path
 
@@ -36,6 +36,16 @@ TIMEOUTS = {"headersTimeout": 400, "requestTimeout": 400, "keepAliveTimeout": 40
 
 @get("/ok")
 async def ok() -> dict[str, str]:
+    return {"status": "fine"}
+
+
+@head("/ok")
+async def own_head() -> Response[None]:
+    return Response(None, headers={"x-answered-by": "head"})
+
+
+@get("/only-get")
+async def only_get() -> dict[str, str]:
     return {"status": "fine"}
 
 
@@ -55,7 +65,7 @@ def edge_plugin(*, slow: asyncio.Event | None = None, finish: asyncio.Event | No
 
     def register(env: PluginRegistrationPoints) -> None:
         async def init(router: core_services.HttpRouter) -> None:
-            router.use(ok, echo, slow_handler)
+            router.use(ok, own_head, only_get, echo, slow_handler)
             router.add_auth_policy(path="/ok", allow="unauthenticated")
 
         env.register_init(init)
@@ -310,3 +320,28 @@ def test_the_root_path_stays_in_front_of_the_canonical_path() -> None:
     elsewhere: dict[str, Any] = {"path": "/api/base/x", "root_path": "/base"}
     assert BackendAsgiApp._canonicalise(elsewhere) == "/api/base/x"
     assert elsewhere["root_path"] == ""
+
+
+async def test_head_is_served_as_get_unless_a_handler_answers_head_itself() -> None:
+    async with _backend({}, edge_plugin()) as (_, port):
+        answers = {}
+        for request in (
+            b"GET /api/edge/only-get",
+            b"HEAD /api/edge/only-get",
+            b"HEAD /api/edge/ok",
+            b"HEAD /api/edge/echo",
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers[request] = await _closed_after(reader)
+            writer.close()
+
+    def head_lines(raw: bytes) -> set[bytes]:
+        return {line for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n") if b"date:" not in line}
+
+    get_response = answers[b"GET /api/edge/only-get"]
+    assert get_response.endswith(b'{"status":"fine"}')
+    assert answers[b"HEAD /api/edge/only-get"].endswith(b"\r\n\r\n")  # no body
+    assert head_lines(answers[b"HEAD /api/edge/only-get"]) == head_lines(get_response)
+    assert b"x-answered-by: head" in answers[b"HEAD /api/edge/ok"]
+    assert answers[b"HEAD /api/edge/echo"].startswith(b"HTTP/1.1 405")  # POST only
