@@ -154,6 +154,19 @@ async def test_ambiguous_urls_found_while_processing_are_errors(
             "  description: {$text: '%2e%2e/outside/description.txt'}\n"
             "spec: {type: service, lifecycle: production, owner: team-a}\n",
         )
+        backslashed = server.put(
+            "/repo/backslashed.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
+            "metadata:\n  name: backslashed\n"
+            "  description: {$text: '..\\outside/description.txt'}\n"
+            "spec: {type: service, lifecycle: production, owner: team-a}\n",
+        )
+        redirect = server.put(
+            "/repo/moved.yaml",
+            "",
+            status=302,
+            location=f"http://{host}\\@127.0.0.1:{port}/repo/child.yaml",
+        )
         server.put("/outside/description.txt", "outside")
         config = {
             "backend": {
@@ -164,7 +177,7 @@ async def test_ambiguous_urls_found_while_processing_are_errors(
         async with start_test_backend(
             features=[catalog_plugin(), probe_module(probe)], config=config
         ) as test:
-            for target in (location, placeholder, climbing):
+            for target in (location, placeholder, climbing, backslashed, redirect):
                 response = await test.client.post(
                     "/api/catalog/locations", json={"type": "url", "target": target}
                 )
@@ -184,6 +197,15 @@ async def test_ambiguous_urls_found_while_processing_are_errors(
     assert "/outside/description.txt" not in server.requests
     assert "sneaky" not in entities
     assert "climbing" not in entities
+    assert "backslashed" not in entities
+    # a redirect to an ambiguous URL is not followed
+    [moved] = [
+        e
+        for e in entities.values()
+        if e["kind"] == "Location" and e["spec"].get("target") == redirect
+    ]
+    [item] = moved["status"]["items"]
+    assert item["message"].startswith("NotAllowedError: Reading from "), item
     # the Location entity naming them carries one error per URL, none was read
     items = entities["tricky"]["status"]["items"]
     assert len(items) == len(tricky)
@@ -196,3 +218,6 @@ async def test_ambiguous_urls_found_while_processing_are_errors(
     [outside] = errors["component:default/climbing"]
     assert outside["name"] == "NotAllowedError"
     assert "backend.reading.allow" in outside["message"]
+    [backslash] = errors["component:default/backslashed"]
+    assert backslash["name"] == "NotAllowedError"
+    assert "backslash" in backslash["message"]
