@@ -126,6 +126,10 @@ REFUSED = [
         body({"location": {"type": "url", "target": "https://example.com/\x00"}}),
     ),
     # invalid UTF-8 and JSON nested past the limit
+    Case("GET", "/entities?filter=kind%3D%FF", "request/query must be valid UTF-8"),
+    Case("GET", "/entities/by-query?fullTextFilterTerm=%C3", "request/query must be valid UTF-8"),
+    Case("GET", "/entity-facets?facet=%E0%80", "request/query must be valid UTF-8"),
+    Case("POST", "/entities/by-refs?filter=%FF", "request/query must be valid UTF-8", b"{}"),
     Case(
         "POST",
         "/entities/by-query",
@@ -301,6 +305,8 @@ REFUSED = [
 
 NOT_FOUND = [
     ("GET", "/entities/by-uid/a%00"),
+    ("GET", "/entities/by-uid/%FF"),
+    ("GET", "/entities/by-name/component/default/pet%FFstore"),
     ("GET", "/entities/by-name/component/default/pet%00store"),
     ("GET", "/entities/by-name/component/default/petstore%00/ancestry"),
     ("GET", "/locations/a%00"),
@@ -342,7 +348,9 @@ async def test_input_the_database_cannot_take_is_a_400_that_changes_nothing(
         assert await _locations(catalog) == locations
 
 
-async def test_a_nul_in_a_path_names_nothing(postgres_config: dict[str, Any]) -> None:
+async def test_a_nul_or_invalid_utf8_in_a_path_names_nothing(
+    postgres_config: dict[str, Any],
+) -> None:
     async with started_catalog(postgres_config) as catalog:
         client = catalog.test.client
         before = await catalog.stored()

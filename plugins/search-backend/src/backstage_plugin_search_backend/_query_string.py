@@ -2,8 +2,9 @@
 
 `types[0]=a&types[1]=b`, `types[]=a`, `types=a&types=b` and `types=a` all give a list or a
 value under `types`; `filters[kind]=API&filters[lifecycle][0]=production` gives an object.
-As in `qs`, indices above 20 are object keys and nesting stops at depth 5. A NUL character
-in a name or value is refused (400): no engine can match it, and Postgres refuses it.
+As in `qs`, indices above 20 are object keys and nesting stops at depth 5. Invalid UTF-8
+and NUL characters in a name or value are refused (400): no engine could match them, and
+Postgres refuses a NUL.
 """
 
 from __future__ import annotations
@@ -84,9 +85,12 @@ def _finish(node: _Branch | list[str] | str) -> Any:
 
 def parse_query_string(query: str) -> dict[str, Any]:
     """The parameters of `query` (without the `?`): strings, lists and objects;
-    InputError when one holds a NUL character."""
+    InputError when one is not valid UTF-8 or holds a NUL character."""
     root = _Branch()
-    pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None, errors="strict")
+    except UnicodeDecodeError:
+        raise InputError("Query parameters must be valid UTF-8") from None
     for key, value in pairs[:_MAX_PAIRS]:
         if "\x00" in key or "\x00" in value:
             raise InputError("Query parameters must not contain NUL characters")

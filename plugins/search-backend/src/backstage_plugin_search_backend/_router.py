@@ -60,7 +60,10 @@ def search_routes(
 
     @get("/query")
     async def query(request: Request[Any, Any, Any]) -> Response[bytes]:
-        raw = request.scope.get("query_string", b"").decode("utf-8", "replace")
+        try:
+            raw = request.scope.get("query_string", b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("Query parameters must be valid UTF-8") from None
         search_query = read_search_query(
             parse_query_string(raw), known_types=document_types(), settings=settings
         )
