@@ -88,10 +88,8 @@ def _cross_check(url: str, target: FetchTarget) -> None:
     raw_host = fetched.raw_host.decode("ascii", "replace").lower()
     fetched_host = f"[{raw_host}]" if ":" in raw_host else raw_host
     fetched_port = fetched.port or _DEFAULT_PORTS[target.scheme]
-    if (whatwg.hostname, whatwg_port) != (target.host, target.port) or (
-        fetched_host,
-        fetched_port,
-    ) != (target.host, target.port):
+    readings = {(whatwg.hostname, whatwg_port), (fetched_host, fetched_port)}
+    if readings != {(target.host, target.port)}:
         raise _refuse(url, "its host reads differently to a browser and to the fetcher")
 
 
