@@ -1,0 +1,151 @@
+"""Stitching recovers from a database drop within two processing intervals: a failed
+stitch hands its lease back instead of holding its entities unserved for a stitch timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from backstage_backend_test_utils import start_test_backend, tcp_fault_proxy
+from backstage_common.config import Config
+from backstage_common.errors import InputError
+from backstage_plugin_catalog_backend import catalog_plugin
+from backstage_plugin_catalog_backend._catalog import _engine_options
+
+from ._support import serve_files
+
+_INTERVAL_SECONDS = 5.0
+_COMPONENTS = 20
+_WAIT = httpx.Timeout(60.0)
+_BLOCKED_STITCH = """
+SELECT count(*) FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation
+WHERE NOT l.granted AND c.relname = 'final_entities' AND l.mode = 'RowExclusiveLock'
+"""
+
+
+def _components(count: int, lifecycle: str) -> str:
+    return "".join(
+        "---\napiVersion: backstage.io/v1alpha1\nkind: Component\n"
+        f"metadata: {{name: c{index}}}\n"
+        f"spec: {{type: service, lifecycle: {lifecycle}, owner: team-a}}\n"
+        for index in range(count)
+    )
+
+
+async def _served(client: httpx.AsyncClient, lifecycle: str) -> int:
+    """How many components are served with this lifecycle."""
+    response = await client.get(
+        "/api/catalog/entities",
+        params={"filter": f"kind=component,spec.lifecycle={lifecycle}"},
+        timeout=_WAIT,
+    )
+    assert response.status_code == 200, response.text
+    return len(response.json())
+
+
+async def _until(condition: Any, seconds: float) -> float:
+    """Poll `condition` until true; returns the seconds it took, fails after `seconds`."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not await condition():
+        if loop.time() - start > seconds:
+            raise AssertionError(f"not within {seconds} s")
+        await asyncio.sleep(0.1)
+    return loop.time() - start
+
+
+async def test_entities_are_served_within_two_intervals_after_a_drop_during_stitching(
+    postgres_config: dict[str, Any],
+) -> None:
+    real = postgres_config["connection"]
+    database = f"{postgres_config['prefix']}catalog"
+    with serve_files() as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        target = server.put("/repo/catalog-info.yaml", _components(_COMPONENTS, "production"))
+        async with tcp_fault_proxy(real["host"], real["port"]) as proxy:
+            config = {
+                "backend": {
+                    "database": {
+                        **postgres_config,
+                        "connection": {**real, "host": "127.0.0.1", "port": proxy.port},
+                    },
+                    "reading": {"allow": [{"host": f"127.0.0.1:{port}"}]},
+                },
+                "catalog": {
+                    "processingInterval": f"{_INTERVAL_SECONDS:g}s",
+                    # a lease far longer than the bound below: only handing it back
+                    # after the failure can bring the entities back in time
+                    "stitchingStrategy": {"mode": "deferred", "stitchTimeout": "60s"},
+                },
+            }
+            async with start_test_backend(features=[catalog_plugin()], config=config) as test:
+                created = await test.client.post(
+                    "/api/catalog/locations", json={"type": "url", "target": target}, timeout=_WAIT
+                )
+                assert created.status_code == 201, created.text
+
+                async def all_served(lifecycle: str) -> bool:
+                    return await _served(test.client, lifecycle) == _COMPONENTS
+
+                await _until(lambda: all_served("production"), 60.0)
+                direct = await asyncpg.connect(database=database, **real)
+                try:
+                    # Writes to final entities wait, so that the stitch of the changed
+                    # entities is under way (claimed, leased, in its transaction) when the
+                    # database goes; processing is done with them by then, so nothing but
+                    # the stitch queue can bring them back.
+                    lock = direct.transaction()
+                    await lock.start()
+                    await direct.execute("LOCK TABLE final_entities IN SHARE ROW EXCLUSIVE MODE")
+                    server.put("/repo/catalog-info.yaml", _components(_COMPONENTS, "experimental"))
+
+                    async def stitch_blocked() -> bool:
+                        return bool(await direct.fetchval(_BLOCKED_STITCH))
+
+                    await _until(stitch_blocked, 60.0)
+                    leased = await direct.fetchval(
+                        "SELECT count(*) FROM stitch_queue "
+                        "WHERE next_stitch_at > now() + interval '30 seconds'"
+                    )
+                    assert leased == _COMPONENTS  # the configured timeout is the lease
+
+                    await proxy.refuse()
+                    await asyncio.sleep(0.5)
+                    await proxy.restore()
+                    await lock.rollback()
+                    await _until(lambda: all_served("experimental"), 2 * _INTERVAL_SECONDS)
+                finally:
+                    await direct.close()
+
+
+def test_the_stitch_timeout_defaults_to_the_shorter_of_60_s_and_the_interval() -> None:
+    def options(catalog: dict[str, Any]) -> tuple[float, float]:
+        engine = _engine_options(Config.from_data({"catalog": catalog}))
+        return engine.stitch_timeout, engine.poll_seconds
+
+    assert options({}) == (60.0, 1.0)
+    assert options({"processingInterval": "10s"}) == (10.0, 1.0)
+    assert options({"processingInterval": "5m"}) == (60.0, 1.0)
+    assert options({"processingInterval": False}) == (60.0, 1.0)
+    assert options(
+        {
+            "processingInterval": "10s",
+            "stitchingStrategy": {
+                "mode": "deferred",
+                "stitchTimeout": {"seconds": 90},
+                "pollingInterval": "500ms",
+            },
+        }
+    ) == (90.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [{"mode": "immediate"}, {"stitchTimeout": "0s"}, {"pollingInterval": "soon"}],
+)
+def test_a_bad_stitching_strategy_is_refused(strategy: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match=r"catalog\.stitchingStrategy"):
+        _engine_options(Config.from_data({"catalog": {"stitchingStrategy": strategy}}))
