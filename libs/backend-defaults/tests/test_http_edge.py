@@ -272,10 +272,10 @@ async def test_dot_segments_are_refused_and_doubled_slashes_meet_the_gate() -> N
 def test_server_timeouts_are_read_as_durations_and_must_be_positive() -> None:
     server = {"headersTimeout": "2s", "keepAliveTimeout": 1500}
     timeouts = read_server_timeouts(Config.from_data({"backend": {"server": server}}))
-    assert (timeouts.headers, timeouts.request, timeouts.keep_alive) == (2.0, 300.0, 1.5)
+    assert (timeouts.headers, timeouts.request, timeouts.keep_alive) == (2.0, 60.0, 1.5)
     assert timeouts.header_read == 1.5  # granian has one timer for both
     defaults = read_server_timeouts(Config.from_data({}))
-    assert (defaults.headers, defaults.request, defaults.keep_alive) == (60.0, 300.0, 5.0)
+    assert (defaults.headers, defaults.request, defaults.keep_alive) == (60.0, 60.0, 5.0)
     zero = Config.from_data({"backend": {"server": {"requestTimeout": 0}}})
     with pytest.raises(InputError, match=r"backend\.server\.requestTimeout"):
         read_server_timeouts(zero)

@@ -33,7 +33,7 @@ __all__ = ["BackendAsgiApp", "RequestTimeoutError"]
 
 _encode = msgspec.json.encode
 _perf_counter = time.perf_counter
-_DEFAULT_REQUEST_TIMEOUT = 300.0
+_DEFAULT_REQUEST_TIMEOUT = 60.0
 _CANCELLED_REQUEST_GRACE_SECONDS = 1.0
 """How long requests cancelled at the end of the shutdown drain may take to unwind."""
 
