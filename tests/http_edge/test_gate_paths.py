@@ -133,6 +133,8 @@ def spellings(path: str) -> set[str]:
         f"/Api/{plugin.capitalize()}/{rest}",
         f"/api/{plugin}/./{rest}",
         f"//api//{plugin}//{rest}//",
+        f"http://localhost{path}",  # absolute-form request targets
+        f"http://localhost/{path}",
     }
     return out
 
