@@ -1,10 +1,11 @@
 """No path spelling walks around a plugin's auth policy.
 
-Every route of the catalog and search plugins, as mounted in one real backend with the
-default auth policy on, is requested without credentials under many spellings of its path
-(doubled and tripled slashes, dot segments, percent-encoding, case, trailing slashes) and
-with every method. The backend's router is instrumented to record each handler it actually
-runs: none may run unless its plugin allows its path without credentials.
+Every route of every installed plugin (the catalog and search today), as mounted in one
+real backend with the default auth policy on, is requested without credentials under many
+spellings of its path (doubled and tripled slashes, dot segments, percent-encoding, case,
+trailing slashes, absolute form) and with every method. The backend's router is
+instrumented to record each handler it actually runs: none may run unless its plugin allows
+its path without credentials.
 
 This lives in `tests/` rather than beside backend-defaults because it needs real plugins.
 """
@@ -20,10 +21,9 @@ from typing import Any
 import pytest
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
 from backstage_backend_defaults.http_router import BackendAsgiApp
+from backstage_backend_defaults.topology import installed_plugins, load_plugin
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import TestBackend, start_test_backend
-from backstage_plugin_catalog_backend import catalog_plugin
-from backstage_plugin_search_backend import search_plugin
 from litestar.routes import HTTPRoute
 
 from ._raw_http import RawResponse, raw_request
@@ -80,7 +80,11 @@ class Executions:
 
 @pytest.fixture
 async def backend() -> AsyncIterator[tuple[TestBackend, BackendAsgiApp, Executions]]:
-    features = [auth_service_factory, http_auth_service_factory, catalog_plugin(), search_plugin()]
+    plugins = installed_plugins()
+    assert {"catalog", "search"} <= set(plugins)
+    features: list[Any] = [auth_service_factory, http_auth_service_factory]
+    for plugin_id in plugins:  # every installed plugin, with the modules it installs
+        features += load_plugin(plugin_id)
     async with start_test_backend(features=features, config=CONFIG) as test:
         http: Any = await test.get_service(core.root_http_router)
         asgi: BackendAsgiApp = http.router.asgi
