@@ -331,3 +331,19 @@ async def test_driver_errors_keep_their_first_line_and_a_short_statement(fmt: st
     assert "invalid input for query argument $1: [REDACTED]" in logged
     assert "x" * 201 not in logged
     assert "[SQL: INSERT INTO t VALUES ($1)]" in logged
+
+
+def test_past_the_failures_it_can_count_each_new_one_is_logged_without_its_stack() -> None:
+    emitted: list[str] = []
+    repeats = RepeatedFailures(
+        10.0, lambda level, message, fields: emitted.append(message), max_tracked=2
+    )
+    verdicts = [repeats.admit(key, 40, key, {}).value for key in ("a", "b", "c", "a", "c")]
+    assert verdicts == ["full", "full", "brief", "counted", "brief"]
+    logger, lines = capture({"repeatInterval": "1h"})
+    logger.sink.repeats = RepeatedFailures(1e9, logger.sink.emit, max_tracked=1)
+    logger.error("first failure", RuntimeError("one"))
+    logger.error("second failure", RuntimeError("two"))
+    first, second = entries(lines)
+    assert "stack" in first["error"]
+    assert second["error"] == {"name": "RuntimeError", "message": "two"}
