@@ -207,8 +207,13 @@ async def test_the_503s_of_a_shutdown_close_keep_alive_connections() -> None:
         slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
         slow_writer.write(b"GET /api/edge/slow HTTP/1.1\r\nHost: x\r\n\r\n")
         await in_handler.wait()
+        http: Any = await backend.get_service(core_services.root_http_router)
+        gate = http.router.asgi.gate("edge")
         stopping = asyncio.create_task(backend.stop())
-        await asyncio.sleep(0.1)
+        for _ in range(1000):  # until shutdown has begun: the gate refuses from then on
+            if gate.stopping:
+                break
+            await asyncio.sleep(0.01)
         writer.write(b"GET /api/edge/ok HTTP/1.1\r\nHost: x\r\n\r\n")
         refused = await _closed_after(reader)
         finish.set()
