@@ -130,6 +130,7 @@ async def test_an_outage_logs_one_trace_then_counted_summaries() -> None:
     assert summaries[0]["repeated"] == FAILURES - 1
     assert f"(repeated {FAILURES - 1} times in the last" in summaries[0]["message"]
     assert summaries[0]["error"]["name"] == "ConnectionResetError"
+    assert summaries[0]["plugin"] == full[0]["plugin"] == "flaky"
     assert len(failures) == 2
 
 
@@ -219,6 +220,7 @@ async def test_a_503_is_a_warning_without_a_stack_and_counted() -> None:
         "message": "Service is shutting down",
     }
     assert warning["message"] == "Request failed with status 503: Service is shutting down"
+    assert warning["plugin"] == "flaky"
 
 
 async def test_a_huge_error_message_is_cut_to_the_maximum_line_length() -> None:

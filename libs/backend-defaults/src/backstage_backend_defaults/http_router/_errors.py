@@ -89,6 +89,15 @@ def _mount_relative(url: str) -> str:
     return rest if rest.startswith("/") else "/" + rest
 
 
+def _plugin_of(url: str) -> dict[str, str]:
+    """The plugin a request was for, as a log field: repeated failures are counted per
+    plugin, and an operator sees which one fails."""
+    if not url.startswith("/api/"):
+        return {}
+    plugin_id = url[5:].split("/", 1)[0].split("?", 1)[0]
+    return {"plugin": plugin_id} if plugin_id else {}
+
+
 def _is_database_error(error: BaseException) -> bool:
     """A raw driver error; checked without importing SQLAlchemy into processes that lack it."""
     sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
@@ -138,10 +147,11 @@ class ErrorRenderer:
         else:
             payload = {"name": _error_name(error, status), "message": _error_message(error)}
             if status == 503:
-                self._log_unavailable(error, payload["name"])
+                self._log_unavailable(error, payload["name"], url)
             elif status >= 500:
                 self._logger.error(
-                    f"Request failed with status {status}: {payload['message']}", error
+                    f"Request failed with status {status}: {payload['message']}",
+                    {"error": error, **_plugin_of(url)},
                 )
         if self._show_stack_traces:
             import traceback
@@ -156,7 +166,7 @@ class ErrorRenderer:
             "response": {"statusCode": status},
         }
 
-    def _log_unavailable(self, error: BaseException, name: str) -> None:
+    def _log_unavailable(self, error: BaseException, name: str, url: str) -> None:
         """A warning without a stack: a 503 is the backend answering as designed while it
         starts, shuts down or cannot reach a dependency, not a fault in this process; its
         stack only points at the gate or the pool, and an outage or a shutdown would
@@ -168,7 +178,8 @@ class ErrorRenderer:
         if cause is not None:
             described["cause"] = {"name": type(cause).__name__, "message": error_message(cause)}
         self._logger.warn(
-            f"Request failed with status 503: {described['message']}", {"error": described}
+            f"Request failed with status 503: {described['message']}",
+            {"error": described, **_plugin_of(url)},
         )
 
     def litestar_handler(self, request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
