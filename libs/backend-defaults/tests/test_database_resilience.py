@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from backstage_backend_defaults.database import DatabaseManager, read_plugin_settings
@@ -360,5 +361,65 @@ async def test_an_error_text_never_carries_bound_values(
         # SQLAlchemy would otherwise list the parameters of the failed statement
         assert "duplicate key" in str(raised.value)
         assert "secret-4711" not in str(raised.value)
+    finally:
+        await manager.close()
+
+
+async def test_background_work_has_connections_of_its_own(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    async with inventory_backend(postgres, pool={"max": 1}, acquireConnectionTimeout=300) as (
+        backend,
+        _proxy,
+    ):
+        database = await backend.get_service(core.database, "inventory")
+        background = await database.get_engine(purpose="background")
+        assert background is not await database.get_engine()
+        assert background.sync_engine.pool.size() == 2  # backgroundPool.max's default
+        slow = asyncio.create_task(backend.client.get("/api/inventory/sleep?seconds=2"))
+        await asyncio.sleep(0.5)  # requests have no free connection now
+        assert_generic_503(await backend.client.get("/api/inventory/one"))
+        async with background.connect() as connection:  # background work goes on
+            assert (await connection.execute(text("SELECT count(*) FROM items"))).scalar() == 0
+        assert (await slow).status_code == 200
+
+
+def test_the_background_pool_size_is_configurable_per_plugin() -> None:
+    config = Config.from_data(
+        {
+            "backend": {
+                "database": {
+                    "client": "pg",
+                    "backgroundPool": {"max": 3},
+                    "plugin": {"catalog": {"backgroundPool": {"max": 4}}},
+                }
+            }
+        }
+    )
+    assert read_plugin_settings(config, "search").background_pool_size == 3
+    assert read_plugin_settings(config, "catalog").background_pool_size == 4
+
+
+async def test_in_schema_mode_background_work_stays_in_each_plugin_schema(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+    shared = f"{prefix}shared"
+    admin = await asyncpg.connect(database="postgres", **connection)
+    await admin.execute(f'CREATE DATABASE "{shared}"')
+    await admin.close()
+    database = {
+        "client": "pg",
+        "connection": {**connection, "database": shared},
+        "pluginDivisionMode": "schema",
+    }
+    manager = DatabaseManager(Config.from_data({"backend": {"database": database}}))
+    try:
+        schemas = []
+        for plugin_id in ("catalog", "search"):
+            engine = await manager.for_plugin(plugin_id).get_engine(purpose="background")
+            async with engine.connect() as session:
+                schemas.append((await session.execute(text("SELECT current_schema()"))).scalar())
+        assert schemas == ["catalog", "search"]
     finally:
         await manager.close()

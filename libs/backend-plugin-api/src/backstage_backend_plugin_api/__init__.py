@@ -48,6 +48,7 @@ from backstage_backend_plugin_api._services.config import RootConfigService
 from backstage_backend_plugin_api._services.database import (
     DatabaseMigrationsOptions,
     DatabaseService,
+    EnginePurpose,
 )
 from backstage_backend_plugin_api._services.discovery import DiscoveryService
 from backstage_backend_plugin_api._services.health import HealthCheckResult, RootHealthService
@@ -103,6 +104,7 @@ __all__ = [
     "DatabaseService",
     "Dependency",
     "DiscoveryService",
+    "EnginePurpose",
     "ExtensionPoint",
     "ExtensionPointRegistration",
     "HealthCheckResult",

@@ -8,6 +8,7 @@ from backstage_backend_defaults.database import create_memory_sqlite_engine
 from backstage_backend_plugin_api import (
     DatabaseMigrationsOptions,
     DatabaseService,
+    EnginePurpose,
     ServiceFactory,
     create_service_factory,
 )
@@ -32,7 +33,8 @@ class InMemoryDatabaseService:
     def migrations(self) -> DatabaseMigrationsOptions:
         return self._migrations
 
-    async def get_engine(self) -> AsyncEngine:
+    async def get_engine(self, *, purpose: EnginePurpose = "requests") -> AsyncEngine:
+        """The one engine, whatever the purpose: an in-memory database has one connection."""
         if self._disposed:
             raise ConflictError(f"The database of plugin '{self.plugin_id}' has been disposed")
         if self._engine is None:

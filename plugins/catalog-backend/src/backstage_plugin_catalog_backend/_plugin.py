@@ -44,7 +44,11 @@ def _register(env: PluginRegistrationPoints) -> None:
         engine = await database.get_engine()
         prefer_custom_plans(engine)
         router.use(*entity_routes(engine))
-        catalog = extensions.catalog = build_catalog(config, engine, logger, extensions)
+        # processing and stitching have connections of their own: under a flood of
+        # expensive reads the catalog keeps ingesting, and they never queue requests
+        background = await database.get_engine(purpose="background")
+        prefer_custom_plans(background)
+        catalog = extensions.catalog = build_catalog(config, background, logger, extensions)
         router.use(*catalog.routes)
         lifecycle.add_startup_hook(catalog.start)
         lifecycle.add_shutdown_hook(catalog.stop)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from backstage_backend_plugin_api import (
     DatabaseMigrationsOptions,
+    EnginePurpose,
     RootConfigService,
     create_service_factory,
 )
@@ -84,7 +85,9 @@ class PluginDatabase:
     def migrations(self) -> DatabaseMigrationsOptions:
         return self._migrations
 
-    async def get_engine(self) -> AsyncEngine:
+    async def get_engine(self, *, purpose: EnginePurpose = "requests") -> AsyncEngine:
+        if purpose == "background":
+            return await self._manager.background_engine(self.settings)
         return await self._manager.engine(self.settings)
 
     async def get_session_factory(self) -> async_sessionmaker[AsyncSession]:
@@ -108,6 +111,8 @@ class DatabaseManager:
         self._settings: dict[str, PluginDatabaseSettings] = {}
         self._shared: dict[tuple[str, ...], AsyncEngine] = {}
         self._probe_engines: dict[tuple[str, ...], AsyncEngine] = {}
+        self._background_pools: dict[tuple[str, ...], AsyncEngine] = {}
+        self._background: dict[str, AsyncEngine] = {}
 
     def for_plugin(self, plugin_id: str) -> PluginDatabase:
         return PluginDatabase(self, read_plugin_settings(self._config, plugin_id))
@@ -143,6 +148,32 @@ class DatabaseManager:
         view = plugin_view(shared, schema=settings.schema, plugin_id=settings.plugin_id)
         if settings.ensure_exists:
             await ensure_schema(settings, view)
+        return view
+
+    async def background_engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
+        """The plugin's engine for its background work: the same database, from a pool of
+        `backgroundPool.max` connections of its own (shared like the requests' pool), so
+        that requests cannot starve processing of connections, nor processing requests."""
+        engine = await self.engine(settings)  # the database (or schema) is ensured there
+        if settings.client == "sqlite":
+            return engine  # one connection (in memory) or a file: no pool to keep apart
+        view = self._background.get(settings.plugin_id)
+        if view is not None:
+            return view
+        from backstage_backend_defaults.database._engines import create_background_engine
+        from backstage_backend_defaults.database._shared_pool import plugin_view
+
+        key = settings.pool_key() if settings.shared_pool else (settings.plugin_id,)
+        pool = self._background_pools.get(key)
+        if pool is None:
+            pool = self._background_pools[key] = create_background_engine(settings)
+            self._trace(settings, pool, shared=settings.shared_pool)
+        if settings.shared_pool:
+            assert settings.schema is not None
+            view = plugin_view(pool, schema=settings.schema, plugin_id=settings.plugin_id)
+        else:
+            view = pool
+        self._background[settings.plugin_id] = view
         return view
 
     def _trace(
@@ -214,6 +245,9 @@ class DatabaseManager:
                 task.cancel()  # an engine still being created (its database unreachable)
         engines.extend(self._shared.values())
         engines.extend(self._probe_engines.values())
+        engines.extend(self._background_pools.values())
+        self._background_pools.clear()
+        self._background.clear()
         self._engines.clear()
         self._settings.clear()
         self._shared.clear()

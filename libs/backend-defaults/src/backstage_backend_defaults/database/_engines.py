@@ -23,6 +23,7 @@ from backstage_backend_defaults.database._unavailable import (
 )
 
 __all__ = [
+    "create_background_engine",
     "create_plugin_engine",
     "create_probe_engine",
     "create_shared_engine",
@@ -287,6 +288,23 @@ def create_shared_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
     engine = create_async_engine(postgres_url(settings), **_postgres_options(settings, own))
     _prepare(engine, settings)
     install_schema_switch(engine)
+    return engine
+
+
+def create_background_engine(settings: PluginDatabaseSettings) -> AsyncEngine:
+    """The pool of a plugin's background work (or, in pg schema mode with a shared pool,
+    of the background work of the plugins sharing it), `background_pool_size` connections
+    to the database (or schema) the plugin's own engine has already ensured."""
+    sized = PluginDatabaseSettings(
+        **{**settings.__dict__, "pool_size": settings.background_pool_size}
+    )
+    if settings.shared_pool:
+        return create_shared_engine(sized)
+    own = {"application_name": f"backstage_plugin_{settings.plugin_id}"}
+    if settings.schema is not None:
+        own["search_path"] = _quote(settings.schema)
+    engine = create_async_engine(postgres_url(sized), **_postgres_options(sized, own))
+    _prepare(engine, sized)
     return engine
 
 

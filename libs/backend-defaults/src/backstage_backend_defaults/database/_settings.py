@@ -20,6 +20,8 @@ PLUGIN_POOL_SIZE = 10
 """Connections per plugin pool unless `pool.max` says otherwise: Backstage's (knex's) default."""
 SHARED_POOL_SIZE = 10
 """Connections of a pool shared by the plugins of a backend (pg schema mode)."""
+BACKGROUND_POOL_SIZE = 2
+"""Connections of each pool kept for background work (`backgroundPool.max`)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class PluginDatabaseSettings:
     """pg schema mode: this plugin's sessions come from a pool shared with every plugin
     that has the same connection, pool size and limits (each session set to its own schema)."""
     limits: DatabaseLimits = field(default_factory=DatabaseLimits)
+    background_pool_size: int = BACKGROUND_POOL_SIZE
+    """pg: connections of the pool kept for the plugin's background work."""
 
     def describe(self) -> str:
         """Where the database is, never with its password."""
@@ -88,6 +92,7 @@ class PluginDatabaseSettings:
             repr(connection),
             self.database_name or "",
             str(self.pool_size),
+            str(self.background_pool_size),
             repr(self.limits),
         )
 
@@ -122,9 +127,10 @@ def _client(value: str | None, key: str) -> Literal["pg", "sqlite"]:
     raise InputError(f"Unsupported database client '{value}' in {key}, use pg or better-sqlite3")
 
 
-def _read_pool_max(config: RootConfigService, section: str) -> int | None:
+def _read_pool_max(config: RootConfigService, section: str, pool: str = "pool") -> int | None:
     """`<section>.pool.max`, or Backstage's `<section>.knexConfig.pool.max`."""
-    for key in (f"{section}.pool.max", f"{section}.knexConfig.pool.max"):
+    keys = (f"{section}.{pool}.max", f"{section}.knexConfig.{pool}.max")
+    for key in keys if pool == "pool" else keys[:1]:
         value = config.get_optional_number(key)
         if value is None:
             continue
@@ -261,6 +267,9 @@ def read_plugin_settings(config: RootConfigService, plugin_id: str) -> PluginDat
         pool_size=_pool_size(config, own, base, shared),
         shared_pool=shared,
         limits=limits,
+        background_pool_size=_read_pool_max(config, own, "backgroundPool")
+        or _read_pool_max(config, base, "backgroundPool")
+        or BACKGROUND_POOL_SIZE,
     )
     if client == "sqlite":
         return settings
