@@ -11,7 +11,8 @@ LogMeta = Mapping[str, object] | BaseException | None
 
 
 class LoggerService(Protocol):
-    """A structured logger; `meta` adds fields to the entry, or describes an error."""
+    """A structured logger; `meta` adds fields to the entry, or describes an error (an
+    exception, or an exception as `meta["error"]` next to other fields)."""
 
     def error(self, message: str, meta: LogMeta = None) -> None: ...
 
