@@ -3,7 +3,7 @@ in-flight tracking, `HEAD` as `GET`, the request body deadline, response compres
 the app, and the request's telemetry when it is on.
 
 It runs on every request, so it is written for speed: no per-request objects beyond the
-status recorder, no awaits on the common path of a started plugin.
+status recorder and the body deadline, no awaits on the common path of a started plugin.
 """
 
 from __future__ import annotations
