@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from backstage_backend_plugin_api import LogMeta
 
-from backstage_backend_defaults.logger._describe import describe_error, redact_message
+from backstage_backend_defaults.logger._describe import ErrorText
 from backstage_backend_defaults.logger._repeats import Admission, failure_shape
 from backstage_backend_defaults.logger._sink import LEVELS, LogSink
 
@@ -74,10 +74,12 @@ class StructuredLogger:
             return
         sink = self._sink
         fields = {**self._fields, **meta} if meta else self._fields
-        if isinstance(error, BaseException):
-            message = redact_message(message, error)
-            brief = describe_error(error, with_stack=False)
+        text = ErrorText(error) if isinstance(error, BaseException) else None
+        if text is not None:
+            message = text.redact(message)
+            brief = text.describe(with_stack=False)
         else:
+            assert isinstance(error, Mapping)
             brief = dict(error)
         with_stack = sink.with_stacks and isinstance(error, BaseException)
         if level >= _WARN:
@@ -94,8 +96,8 @@ class StructuredLogger:
                 return
             if admission is Admission.BRIEF:
                 with_stack = False
-        if with_stack and isinstance(error, BaseException):
-            brief = describe_error(error, with_stack=True)
+        if with_stack and text is not None:
+            brief = text.describe(with_stack=True)
         sink.emit(level, message, {**fields, "error": brief})
 
     def error(self, message: str, meta: LogMeta = None) -> None:
