@@ -50,6 +50,7 @@ async def write_results(
     warn: Callable[[str], None],
 ) -> None:
     """Store the results; the caller owns the transaction."""
+    results = await _still_stored(connection, results)
     failed = [result for result in results if not result.outcome.ok]
     done = [result for result in results if result.outcome.ok]
     stitch = {result.entity_ref for result in results}
@@ -58,6 +59,21 @@ async def write_results(
     if done:
         stitch |= await _write_processed(connection, done, warn)
     await enqueue_stitch(connection, stitch)
+
+
+async def _still_stored(
+    connection: AsyncConnection, results: Sequence[ProcessedResult]
+) -> list[ProcessedResult]:
+    """The results whose entity is still stored, kept from deletion until the write
+    commits: an entity deleted while it was processed (its location unregistered) has
+    nothing left to write to, and writing its children would fail the whole batch."""
+    present: set[str] = set()
+    for batch in chunks(sorted(result.entity_id for result in results)):
+        query = sa.select(refresh_state.c.entity_id).where(refresh_state.c.entity_id.in_(batch))
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(read=True, key_share=True)
+        present.update((await connection.execute(query)).scalars())
+    return [result for result in results if result.entity_id in present]
 
 
 async def _write_failed(connection: AsyncConnection, failed: list[ProcessedResult]) -> None:
