@@ -125,6 +125,12 @@ REFUSED = [
         "must not contain NUL",
         body({"location": {"type": "url", "target": "https://example.com/\x00"}}),
     ),
+    Case(
+        "POST",
+        "/analyze-location",
+        "not a URL",
+        body({"location": {"type": "url", "target": "http://[::1/catalog-info.yaml"}}),
+    ),
     # invalid UTF-8 and JSON nested past the limit
     Case("GET", "/entities?filter=kind%3D%FF", "request/query must be valid UTF-8"),
     Case("GET", "/entities/by-query?fullTextFilterTerm=%C3", "request/query must be valid UTF-8"),

@@ -31,7 +31,10 @@ class DefaultLocationAnalyzer:
     async def analyze_location(
         self, location: dict[str, Any], catalog_filename: str | None
     ) -> dict[str, Any]:
-        parts = urlsplit(location["target"])
+        try:
+            parts = urlsplit(location["target"])
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise InputError("The given location.target is not a URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError("The given location.target is not a URL")
         segments = [segment for segment in parts.path.split("/") if segment]
