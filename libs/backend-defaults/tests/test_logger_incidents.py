@@ -356,3 +356,17 @@ def test_past_the_failures_it_can_count_each_new_one_is_logged_without_its_stack
     first, second = entries(lines)
     assert "stack" in first["error"]
     assert second["error"] == {"name": "RuntimeError", "message": "two"}
+
+
+async def test_the_request_line_of_a_long_url_fits_too() -> None:
+    lines: list[bytes] = []
+    config = {"backend": {"logging": {"format": "json", "level": "info", "maxLineLength": 2048}}}
+    async with start_test_backend(
+        features=[logger_factory(lines), failing_plugin()], config=config
+    ) as backend:
+        response = await backend.client.get("/api/flaky/" + "%22" * 3000)
+        assert response.status_code == 404
+    [request] = [entry for entry in entries(lines) if entry.get("type") == "incomingRequest"]
+    assert request["status"] == 404
+    assert "characters cut]" in request["url"]
+    assert all(len(line) <= 2048 for line in lines)

@@ -62,7 +62,9 @@ class RequestLog:
         if not self.enabled:
             return
         sink = self._sink
-        if sink is None:
+        # A long path (written twice, each character escaped to up to 6) takes the general
+        # path, which keeps the line within the sink's maximum length.
+        if sink is None or 12 * len(path) + 1024 > sink.max_line_length:
             meta: dict[str, object] = {
                 "type": "incomingRequest",
                 "method": method,
