@@ -46,15 +46,12 @@ class StructuredLogger:
         elif isinstance(meta, BaseException):
             self.log_error(level, message, meta)
             return
-        elif isinstance(meta.get("error"), BaseException | Mapping):
-            error = meta["error"]
-            assert isinstance(error, BaseException | Mapping)
-            self.log_error(level, message, error, meta)
-            return
-        elif self._fields:
-            fields = {**self._fields, **meta}
         else:
-            fields = meta
+            error = meta.get("error")
+            if isinstance(error, BaseException | Mapping):
+                self.log_error(level, message, error, meta)
+                return
+            fields = {**self._fields, **meta} if self._fields else meta
         self._sink.emit(level, message, fields)
 
     def log_error(
@@ -74,14 +71,14 @@ class StructuredLogger:
             return
         sink = self._sink
         fields = {**self._fields, **meta} if meta else self._fields
-        text = ErrorText(error) if isinstance(error, BaseException) else None
-        if text is not None:
+        text: ErrorText | None = None
+        if isinstance(error, BaseException):
+            text = ErrorText(error)
             message = text.redact(message)
             brief = text.describe(with_stack=False)
         else:
-            assert isinstance(error, Mapping)
             brief = dict(error)
-        with_stack = sink.with_stacks and isinstance(error, BaseException)
+        with_stack = sink.with_stacks and text is not None
         if level >= _WARN:
             key = (
                 level,
