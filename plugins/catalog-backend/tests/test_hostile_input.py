@@ -169,6 +169,11 @@ REFUSED = [
     Case("GET", "/entities?after=" + b64({"limit": _TOO_BIG, "offset": 0}), "Malformed after"),
     Case("GET", "/entities?after=" + b64({"limit": 1, "offset": _TOO_BIG}), "Malformed after"),
     Case("GET", "/entities?after=" + b64({"limit": -1, "offset": 0}), "Malformed after"),
+    Case(
+        "GET",
+        "/entities?limit=2&after=" + b64({"limit": 0, "offset": 0, "keyset": ["a", "b"]}),
+        "Invalid limit, must be greater than zero",
+    ),
     Case("GET", f"/entities/by-query?limit={_TOO_BIG}", f"limit must be at most {MAX_INTEGER}"),
     Case("GET", f"/entities/by-query?offset={_TOO_BIG}", "offset must be at most"),
     Case("GET", "/entities/by-query?cursor=" + query_cursor(limit=_TOO_BIG), "Malformed cursor"),

@@ -187,10 +187,6 @@ def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             stream = _stream(engine, listing, projection, first)
             return Stream(stream, media_type=JSON_MEDIA_TYPE)
 
-        if offset is not None and offset < 0:
-            raise InputError("Invalid offset, must be zero or greater")
-        if limit is not None and limit <= 0:
-            raise InputError("Invalid limit, must be greater than zero")
         if after is not None and not after:
             raise InputError("Invalid after, must not be empty")
         keyset = None
@@ -199,6 +195,11 @@ def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             limit = cursor.limit if cursor.limit is not None else limit
             offset = cursor.offset if cursor.offset is not None else offset
             keyset = cursor.keyset
+        # what a cursor carries is checked as the same values given fresh
+        if offset is not None and offset < 0:
+            raise InputError("Invalid offset, must be zero or greater")
+        if limit is not None and limit <= 0:
+            raise InputError("Invalid limit, must be greater than zero")
         page = await _paged(engine, listing, keyset, limit, offset)
         texts = page.texts
         headers = {}
