@@ -20,7 +20,7 @@ import msgspec
 import sqlalchemy as sa
 from backstage_backend_plugin_api import LoggerService
 from backstage_common.catalog_model import normalize_entity_ref_key
-from backstage_common.errors import InputError, NotFoundError
+from backstage_common.errors import InputError, NotFoundError, ServiceUnavailableError
 from backstage_plugin_catalog_node import (
     DeferredEntity,
     DeltaMutation,
@@ -220,6 +220,8 @@ class CatalogProcessingEngine:
         self._written_since_analyze = 0
         self._unreleased: dict[str, str] = {}
         """Stitch leases (ref to ticket) of failed stitches, not yet handed back."""
+        self._unwritten: set[str] = set()
+        """Entities whose results the database did not take: due again once it is back."""
 
     # -- transactions ----------------------------------------------------------------
 
@@ -460,6 +462,8 @@ class CatalogProcessingEngine:
         hundreds of entities, is written as it goes instead of held in memory at once)."""
         self._in_flight += 1
         try:
+            if self._unwritten:
+                await self._hand_back_unwritten()
             claimed = await self._claim()
             limit = asyncio.Semaphore(self._options.concurrency)
             failures: list[tuple[str, Exception]] = []
@@ -540,8 +544,10 @@ class CatalogProcessingEngine:
             await self._write_together(results)
             return
         except Exception as error:
-            failures: list[tuple[str, Exception]] = [(results[0].entity_ref, error)]
-            if len(results) > 1:
+            failures: list[tuple[str, Exception]] = [(r.entity_ref, error) for r in results]
+            # When the database failed the write, writing each alone would only wait for
+            # it again, once per result.
+            if len(results) > 1 and not isinstance(error, ServiceUnavailableError):
                 failures = []
                 for result in results:
                     try:
@@ -549,6 +555,21 @@ class CatalogProcessingEngine:
                     except Exception as single:
                         failures.append((result.entity_ref, single))
         self._log_failures("Writing", len(results), failures)
+        # Claimed until the next interval, these would wait for it although only the
+        # database failed them; a result that failed on its own waits, not to loop.
+        unavailable = {ref for ref, error in failures if isinstance(error, ServiceUnavailableError)}
+        self._unwritten.update(r.entity_id for r in results if r.entity_ref in unavailable)
+
+    async def _hand_back_unwritten(self) -> None:
+        ids = set(self._unwritten)
+        async with self.transaction() as connection:
+            for batch in chunks(sorted(ids)):
+                await connection.execute(
+                    sa.update(refresh_state)
+                    .where(refresh_state.c.entity_id.in_(batch))
+                    .values(next_update_at=datetime.now(UTC))
+                )
+        self._unwritten -= ids
 
     async def _write_together(self, results: list[ProcessedResult]) -> None:
         async with self.transaction() as connection:
