@@ -72,21 +72,28 @@ def _filter_sets() -> Predicate:
     return predicate
 
 
+def _execution_work(statement: Any) -> None:
+    """What SQLAlchemy does on the event loop before a new statement goes to the driver:
+    its cache key, then its compilation for the dialect."""
+    statement._generate_cache_key()
+    statement.compile(dialect=_DIALECT)
+
+
 def _build_page(predicate: Predicate) -> None:
     order = [OrderField("metadata.name", "asc")]
     entities = _queries.select_entities(order, predicate=predicate, require_first=True)
     statement, _ = entities.page(["a", "b"], limit=100)
-    statement.compile(dialect=_DIALECT)
+    _execution_work(statement)
 
 
 def _build_count(predicate: Predicate) -> None:
     key = _queries.predicate_key(predicate)
-    _queries._count_statement(key, None, "metadata.name").compile(dialect=_DIALECT)
+    _execution_work(_queries._count_statement(key, None, "metadata.name"))
 
 
 def _build_facets(predicate: Predicate) -> None:
     key = _queries.predicate_key(predicate)
-    _queries._facets_statement(("kind", "spec.type"), key).compile(dialect=_DIALECT)
+    _execution_work(_queries._facets_statement(("kind", "spec.type"), key))
 
 
 def _clear_caches() -> None:

@@ -264,7 +264,7 @@ REFUSED = [
     Case(
         "GET",
         "/entities/by-query?cursor=" + query_cursor(filter=legacy_not(MAX_DEPTH + 1)),
-        f"nest at most {MAX_DEPTH} levels",
+        f"Invalid filter, Predicates may nest at most {MAX_DEPTH} levels",
     ),
     Case(
         "POST",
@@ -312,6 +312,13 @@ REFUSED = [
         "At most 100 facets",
     ),
     Case("POST", "/entity-facets", "At most 100 facets", body({"facets": _MANY_VALUES})),
+    Case("GET", "/entities?fields=" + ",".join(f"f{i}" for i in range(201)), "At most 200 fields"),
+    Case(
+        "POST",
+        "/entities/by-refs",
+        "At most 200 fields",
+        body({"entityRefs": [], "fields": [f"f{i}" for i in range(201)]}),
+    ),
 ]
 
 NOT_FOUND = [

@@ -11,6 +11,8 @@ from typing import Any
 
 from backstage_common.errors import InputError
 
+from backstage_plugin_catalog_backend.api._input import MAX_FIELDS, check_count
+
 __all__ = ["Projection", "parse_fields"]
 
 _MISSING = object()
@@ -72,6 +74,8 @@ def parse_fields(values: Iterable[str]) -> Projection | None:
                 fields[field] = None
     if not fields:
         return None
+    # each field is resolved in every entity served: the count bounds a response's CPU
+    check_count(len(fields), MAX_FIELDS, "fields")
     for field in fields:
         if "[" in field:
             raise InputError(f'Invalid field "{field}", array type fields are not supported')

@@ -104,7 +104,7 @@ def legacy_filter_predicate(value: object) -> Predicate:
     predicate = _legacy_to_predicate(value)
     problem = predicate_problem(predicate, "filter")
     if problem:
-        raise InputError(f"Malformed cursor: {problem}")
+        raise InputError(f"Invalid filter, {problem}")
     return predicate
 
 

@@ -14,6 +14,7 @@ from backstage_common.errors import InputError
 
 __all__ = [
     "MAX_FACETS",
+    "MAX_FIELDS",
     "MAX_FULL_TEXT_FIELDS",
     "MAX_INTEGER",
     "MAX_JSON_DEPTH",
@@ -32,6 +33,8 @@ MAX_INTEGER = 2**31 - 1
 MAX_ORDER_FIELDS = 10
 MAX_FULL_TEXT_FIELDS = 100
 MAX_FACETS = 100
+# `fields=` projections: Backstage's frontend asks for a dozen or two.
+MAX_FIELDS = 200
 
 _decoder = msgspec.json.Decoder()
 
