@@ -370,3 +370,31 @@ async def test_the_request_line_of_a_long_url_fits_too() -> None:
     assert request["status"] == 404
     assert "characters cut]" in request["url"]
     assert all(len(line) <= 2048 for line in lines)
+
+
+def test_library_records_with_an_exception_are_counted_and_made_safe() -> None:
+    import logging
+
+    from backstage_backend_defaults.logger import StdlibLogBridge
+
+    logger, lines = capture({"repeatInterval": "1h"})
+    library = logging.getLogger("sqlalchemy.pool.test")
+    library.propagate = False
+    bridge = StdlibLogBridge(logger)
+    library.addHandler(bridge)
+    try:
+        for _ in range(5):
+            try:
+                raise sa.exc.OperationalError(
+                    "SELECT 1 WHERE token = :token", {"token": SECRET}, OSError("reset")
+                )
+            except sa.exc.DBAPIError:
+                library.error("Exception during reset or similar", exc_info=True)
+    finally:
+        library.removeHandler(bridge)
+    logger.sink.flush()
+    first, summary = entries(lines)
+    assert first["logger"] == "sqlalchemy.pool.test"
+    assert "stack" in first["error"]
+    assert summary["repeated"] == 4
+    assert SECRET not in b"".join(lines).decode()
