@@ -11,7 +11,7 @@ the first sample, totals, overall percentiles).
 
 Overload: then runs `overload.py` (256 clients of large by-query reads: readiness statuses,
 by-name p99, processing progress) with `--overload-clients` and `--overload-duration`, and
-relays its JSON lines. `--skip-overload` leaves it out.
+relays its JSON lines. `--skip-overload` / `--skip-soak` leave one out.
 
     uv run python benchmarks/reliability/soak.py [--duration 1800] [--clients 16]
         [--sample 60] [--entities 1000] [--overload-clients 256] [--overload-duration 60]
@@ -190,13 +190,13 @@ async def soak(
         rss.append(read_rss_kib(pid))
         figures = _window_figures(load.take_window())
         elapsed = round(time.monotonic() - began)
-        print(json.dumps({"phase": "soak", "t_s": elapsed, "rss_kib": rss[-1], **figures}))
+        print(json.dumps({"run": "soak", "t_s": elapsed, "rss_kib": rss[-1], **figures}))
         sys.stdout.flush()
     await asyncio.gather(*tasks)
     print(
         json.dumps(
             {
-                "phase": "soak summary",
+                "run": "soak summary",
                 "duration_s": args.duration,
                 "clients": args.clients,
                 "writers": writers,
@@ -225,11 +225,11 @@ def overload(args: argparse.Namespace) -> None:
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     for line in completed.stdout.splitlines():
         try:
-            print(json.dumps({"phase": "overload", **json.loads(line)}))
+            print(json.dumps({"run": "overload", **json.loads(line)}))
         except ValueError:
             continue
     if completed.returncode != 0:
-        print(json.dumps({"phase": "overload", "exit": completed.returncode,
+        print(json.dumps({"run": "overload", "exit": completed.returncode,
                           "stderr_tail": completed.stderr[-2000:]}))  # fmt: skip
 
 
@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--overload-clients", type=int, default=256)
     parser.add_argument("--overload-duration", type=float, default=60)
     parser.add_argument("--skip-overload", action="store_true")
+    parser.add_argument("--skip-soak", action="store_true")
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
@@ -252,7 +253,13 @@ def main() -> None:
         "--redis", default=os.environ.get("BACKSTAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
     )
     args = parser.parse_args()
+    if not args.skip_soak:
+        run_soak(args)
+    if not args.skip_overload:
+        overload(args)
 
+
+def run_soak(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         nodes = Cluster(
@@ -290,21 +297,16 @@ def main() -> None:
                     f"component:default/soak-bench-{i}" for i in range(args.entities)
                 ]
                 ingested = nodes.wait_served(unit, refs, timeout=600)
-                print(
-                    json.dumps(
-                        {"phase": "ingested", "entities": len(refs), "seconds": round(ingested, 1)}
-                    )
-                )
+                ingestion = {"entities": len(refs), "seconds": round(ingested, 1)}
+                print(json.dumps({"run": "soak ingestion", **ingestion}))
                 urls = [f"{base_url}/{target}" for target in targets]
                 asyncio.run(soak(args, unit, nodes, urls))
-                print(json.dumps({"phase": "soak stop", "exit": unit.stop()}))
+                print(json.dumps({"run": "soak stop", "exit": unit.stop()}))
         finally:
             for unit in nodes.units:
                 unit.stop()
             asyncio.run(drop_databases(args.postgres, nodes.prefix))
             asyncio.run(delete_cache_keys(args.redis, nodes.prefix))
-    if not args.skip_overload:
-        overload(args)
 
 
 if __name__ == "__main__":
