@@ -20,6 +20,7 @@ from backstage_plugin_catalog_node import (
 from backstage_plugin_catalog_backend._catalog import CatalogExtensions, build_catalog
 from backstage_plugin_catalog_backend._custom_plans import prefer_custom_plans
 from backstage_plugin_catalog_backend.api import entity_routes
+from backstage_plugin_catalog_backend.api._expensive import ExpensiveReads
 
 __all__ = ["MIGRATIONS", "PLUGIN_ID", "catalog_plugin"]
 
@@ -43,7 +44,7 @@ def _register(env: PluginRegistrationPoints) -> None:
         await run_migrations(database, MIGRATIONS, plugin_id=PLUGIN_ID)
         engine = await database.get_engine()
         prefer_custom_plans(engine)
-        router.use(*entity_routes(engine))
+        router.use(*entity_routes(engine, ExpensiveReads.from_config(config)))
         # processing and stitching have connections of their own: under a flood of
         # expensive reads the catalog keeps ingesting, and they never queue requests
         background = await database.get_engine(purpose="background")
