@@ -8,12 +8,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from backstage_backend_defaults.database import DatabaseManager, read_plugin_settings
+from backstage_backend_defaults.database import (
+    DatabaseManager,
+    read_plugin_settings,
+    run_migrations,
+)
 from backstage_backend_defaults.database._settings import DatabaseLimits
 from backstage_backend_plugin_api import (
     BackendPlugin,
@@ -421,5 +426,35 @@ async def test_in_schema_mode_background_work_stays_in_each_plugin_schema(
             async with engine.connect() as session:
                 schemas.append((await session.execute(text("SELECT current_schema()"))).scalar())
         assert schemas == ["catalog", "search"]
+    finally:
+        await manager.close()
+
+
+async def test_migrations_run_without_the_statement_limits_and_give_them_back(
+    postgres: tuple[dict[str, Any], str], tmp_path: Path
+) -> None:
+    connection, prefix = postgres
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_slow.py").write_text(
+        "from alembic import op\n"
+        "revision = '0001'\n"
+        "down_revision = None\n"
+        "def upgrade():\n"
+        "    op.execute('SELECT pg_sleep(1.5)')\n"
+        "def downgrade():\n"
+        "    pass\n"
+    )
+    limits = {"statement_timeout": 500, "query_timeout": 1000}
+    database = database_config(connection, prefix, int(connection["port"]), **limits)
+    manager = DatabaseManager(Config.from_data({"backend": {"database": database}}))
+    try:
+        plugin = manager.for_plugin("inventory")
+        assert await run_migrations(plugin, versions, plugin_id="inventory")
+        engine = await plugin.get_engine()
+        for _ in range(2):  # every connection of the pool has its limit back
+            async with engine.connect() as session:
+                timeout = (await session.execute(text("SHOW statement_timeout"))).scalar()
+                assert timeout == "500ms"
     finally:
         await manager.close()

@@ -69,8 +69,10 @@ async def _with_lock(
 ) -> None:
     from sqlalchemy import text
 
+    from backstage_backend_defaults.database._unbounded import without_statement_limits
+
     engine = await database.get_engine()
-    async with engine.connect() as connection:
+    async with engine.connect() as connection, without_statement_limits(connection):
         postgres = engine.dialect.name == "postgresql"
         if postgres:
             await connection.execute(
