@@ -10,7 +10,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from backstage_plugin_catalog_backend.api._input import MAX_INTEGER, MAX_JSON_DEPTH
+from backstage_plugin_catalog_backend.api._input import (
+    MAX_INTEGER,
+    MAX_JSON_CONTAINERS,
+    MAX_JSON_DEPTH,
+)
 from backstage_plugin_catalog_backend.api._predicates import (
     MAX_CONDITIONS,
     MAX_DEPTH,
@@ -147,10 +151,22 @@ REFUSED = [
     ),
     Case("POST", "/locations/by-query", "Malformed JSON in request body", b"\xff"),
     Case("POST", "/locations/by-query", "request body is not valid UTF-8", b'{"query":"\xe0\x80"}'),
-    Case("POST", "/entities/by-query", f"nest more than {MAX_JSON_DEPTH} levels", nested(100_000)),
+    Case("POST", "/entities/by-query", f"nest more than {MAX_JSON_DEPTH} levels", nested(5_000)),
     Case("POST", "/entities/by-query", f"nest more than {MAX_JSON_DEPTH}", b"[" * 100_000),
     Case("POST", "/entities/by-refs", f"nest more than {MAX_JSON_DEPTH}", b"[" * 100 + b"]" * 100),
     Case("POST", "/entity-facets", f"nest more than {MAX_JSON_DEPTH}", nested(MAX_JSON_DEPTH)),
+    Case(
+        "POST",
+        "/entities/by-refs",
+        f"more than {MAX_JSON_CONTAINERS} objects and arrays",
+        b'{"entityRefs":[' + b",".join([b"[]"] * MAX_JSON_CONTAINERS) + b"]}",
+    ),
+    Case(
+        "POST",
+        "/refresh",
+        f"more than {MAX_JSON_CONTAINERS} objects and arrays",
+        b'{"entityRef":[' + b",".join([b"{}"] * MAX_JSON_CONTAINERS) + b"]}",
+    ),
     Case(
         "GET",
         "/entities/by-query?cursor=" + base64.b64encode(b"[" * 10_000).decode(),
@@ -477,3 +493,22 @@ async def test_a_cursor_carrying_the_largest_allowed_filter_pages_on(
         names = [item["metadata"]["name"] for item in first.json()["items"]]
         names += [item["metadata"]["name"] for item in second.json()["items"]]
         assert sorted(names) == ["petstore", "website"]
+
+
+async def test_text_that_only_looks_like_a_nul_or_deep_nesting_is_served(
+    postgres_config: dict[str, Any],
+) -> None:
+    # an escaped backslash before "u0000", and brackets inside strings, are plain text
+    looks_like = {"$any": [{"metadata.name": "\\u0000" + "[" * 200}, {"kind": "api"}]}
+    async with started_catalog(postgres_config) as catalog:
+        response = await catalog.post("/entities/by-query", {"query": looks_like})
+        assert response.status_code == 200, response.text[:500]
+        names = sorted(item["metadata"]["name"] for item in response.json()["items"])
+        assert names == ["petstore-api", "search-api"]
+        deepest_allowed = b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1)
+        refs = b'{"entityRefs":["component:default/petstore"],"x":' + deepest_allowed + b"}"
+        response = await catalog.test.client.post(
+            "/api/catalog/entities/by-refs", content=refs, headers=_JSON
+        )
+        assert response.status_code == 200, response.text[:500]
+        assert response.json()["items"][0]["metadata"]["name"] == "petstore"

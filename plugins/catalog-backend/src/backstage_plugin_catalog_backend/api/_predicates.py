@@ -132,16 +132,21 @@ def _logic_problem(operator: str, operand: object, path: str, depth: int) -> str
     return None
 
 
-def _count_values(operand: object) -> int:
-    if isinstance(operand, list):
-        return sum(_count_values(item) for item in operand)
-    if isinstance(operand, dict):
-        return sum(_count_values(item) for item in operand.values())
-    return 1
+def _count_values(operand: object, budget: int) -> int:
+    """The values in an operand, counted up to `budget` at most."""
+    if not isinstance(operand, list | dict):
+        return 1
+    count = 0
+    for item in operand if isinstance(operand, list) else operand.values():
+        count += _count_values(item, budget - count)
+        if count >= budget:
+            break
+    return count
 
 
 def limits_problem(predicate: object) -> str | None:
-    """Whether a well-formed predicate holds more conditions or values than allowed."""
+    """Whether a predicate holds more conditions or values than allowed. It stops at the
+    first one past the limits, so its cost is bounded by them too."""
     conditions = values = 0
     pending = [predicate]
     while pending:
@@ -149,17 +154,17 @@ def limits_problem(predicate: object) -> str | None:
         if not isinstance(item, dict):
             continue
         conditions += max(1, len(item))
+        if conditions > MAX_CONDITIONS:
+            return f"Filters may hold at most {MAX_CONDITIONS} conditions"
         for key, value in item.items():
             if key in ("$all", "$any") and isinstance(value, list):
                 pending.extend(value)
             elif key == "$not":
                 pending.append(value)
             elif not key.startswith("$"):
-                values += _count_values(value)
-    if conditions > MAX_CONDITIONS:
-        return f"Filters may hold at most {MAX_CONDITIONS} conditions, got {conditions}"
-    if values > MAX_VALUES:
-        return f"Filters may hold at most {MAX_VALUES} values, got {values}"
+                values += _count_values(value, MAX_VALUES + 1 - values)
+                if values > MAX_VALUES:
+                    return f"Filters may hold at most {MAX_VALUES} values"
     return None
 
 
@@ -173,7 +178,7 @@ def check_predicate_limits(predicate: Predicate | None) -> None:
 def predicate_problem(value: object, path: str = "query") -> str | None:
     """What is wrong with the shape of a predicate, or None when it is well formed and
     within the limits."""
-    return _shape_problem(value, path, 0) or limits_problem(value)
+    return limits_problem(value) or _shape_problem(value, path, 0)
 
 
 def _shape_problem(value: object, path: str, depth: int) -> str | None:
