@@ -76,9 +76,7 @@ class LocationStore:
     @staticmethod
     async def _rows(connection: AsyncConnection) -> list[LocationRow]:
         rows = await connection.execute(
-            sa.select(locations.c.id, locations.c.type, locations.c.target).order_by(
-                locations.c.id
-            )
+            sa.select(locations.c.id, locations.c.type, locations.c.target).order_by(locations.c.id)
         )
         return [LocationRow(*row) for row in rows]
 
