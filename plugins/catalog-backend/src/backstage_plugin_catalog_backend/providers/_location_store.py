@@ -53,9 +53,9 @@ def _deferred(row: LocationRow) -> DeferredEntity:
 
 class LocationStore:
     """CRUD on registered locations. Each change of a row and the delta mutation of its
-    Location entity are one transaction, as in Backstage's `DefaultLocationStore`: a
-    database failure between the two cannot leave a location registered but never
-    ingested, nor deleted but still served."""
+    Location entity are one transaction, so that a database failure cannot leave a location
+    registered but never ingested, nor deleted but still served. (Backstage's
+    `DefaultLocationStore` commits the row, then applies the mutation on its own.)"""
 
     name = "DefaultLocationStore"
 
