@@ -16,8 +16,8 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | 
     """The body as a JSON object, or None when the body is empty.
 
     Bodies larger than `backend.server.requestBodyLimit` are refused with 413 by the
-    framework before they are read whole. Bodies nested too deeply or holding NUL
-    characters are refused (see `_input`).
+    framework before they are read whole. Bodies that are not UTF-8, nest too deeply, hold
+    too many objects and arrays or hold NUL characters are refused (see `_input`).
     """
     raw = await request.body()
     if not raw.strip():
