@@ -458,3 +458,32 @@ async def test_migrations_run_without_the_statement_limits_and_give_them_back(
                 assert timeout == "500ms"
     finally:
         await manager.close()
+
+
+async def test_a_database_first_used_by_a_request_while_down_answers_a_generic_503(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    connection, prefix = postgres
+
+    async def init(database: core.Database, router: core.HttpRouter) -> None:
+        @get("/lazy")
+        async def lazy() -> dict[str, Any]:
+            engine = await database.get_engine()  # first use: ensures the database
+            async with engine.connect() as session:
+                return {"value": (await session.execute(text("SELECT 1"))).scalar()}
+
+        router.use(lazy)
+
+    def register(env: PluginRegistrationPoints) -> None:
+        env.register_init(init)
+
+    plugin = create_backend_plugin(plugin_id="lazy", register=register)
+    async with tcp_fault_proxy(connection["host"], connection["port"]) as proxy:
+        await proxy.refuse()
+        config = {"backend": {"database": database_config(connection, prefix, proxy.port)}}
+        async with start_test_backend(features=[plugin], config=config) as backend:
+            response = await backend.client.get("/api/lazy/lazy")
+            assert_generic_503(response)
+            assert str(proxy.port) not in response.text
+            await proxy.restore()
+            assert (await until_ok(backend.client, "/api/lazy/lazy")).json() == {"value": 1}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from backstage_backend_defaults.database._settings import DatabaseLimits, PluginDatabaseSettings
 from backstage_backend_defaults.database._sqlite_memory import create_memory_sqlite_engine
 from backstage_backend_defaults.database._unavailable import (
+    UNREACHABLE,
     DatabaseUnavailableError,
     install_unavailable_errors,
 )
@@ -56,9 +57,10 @@ def unreachable(settings: PluginDatabaseSettings, error: BaseException) -> Servi
     if isinstance(error, DatabaseUnavailableError) and error.__cause__ is not None:
         error = error.__cause__
     cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
-    return ServiceUnavailableError(
+    return DatabaseUnavailableError(
         f"Failed to connect to the database at {where} to make sure that {what} for plugin "
-        f"'{settings.plugin_id}': {type(cause).__name__}: {cause}"
+        f"'{settings.plugin_id}': {type(cause).__name__}: {cause}",
+        public_message=UNREACHABLE,  # a request that met it learns nothing of the server
     )
 
 

@@ -31,7 +31,15 @@ _CANCELLED = ("57014",)
 
 
 class DatabaseUnavailableError(ServiceUnavailableError):
-    """The database could not serve the request now (HTTP 503); the message is generic."""
+    """The database could not serve the request now (HTTP 503).
+
+    `public_message` is what a client reads; the message itself may say more for the logs
+    and for startup failures (which server, which plugin), and defaults to it.
+    """
+
+    def __init__(self, message: str, *, public_message: str | None = None) -> None:
+        super().__init__(message)
+        self.public_message = public_message or message
 
     @property
     def name(self) -> str:

@@ -146,6 +146,8 @@ class ErrorRenderer:
             }
         else:
             payload = {"name": _error_name(error, status), "message": _error_message(error)}
+            if isinstance(error, DatabaseUnavailableError):
+                payload["message"] = error.public_message
             if status == 503:
                 self._log_unavailable(error, payload["name"], url)
             elif status >= 500:
