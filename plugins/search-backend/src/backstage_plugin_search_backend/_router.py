@@ -8,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 import msgspec
 from backstage_backend_plugin_api import LoggerService
-from backstage_common.errors import BackstageError, InputError
+from backstage_common.errors import BackstageError, InputError, ServiceUnavailableError
 from backstage_plugin_search_node import SearchEngine, SearchResult, SearchResultSet
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
@@ -74,7 +74,8 @@ def search_routes(
         )
         try:
             result_set = await engine.query(search_query)
-        except InputError:
+        except (InputError, ServiceUnavailableError):
+            # the client's mistake (400), or a database that cannot serve now (503)
             raise
         except Exception as error:
             logger.error(f"There was a problem performing the search query: {error}", error)
