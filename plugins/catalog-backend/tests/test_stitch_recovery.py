@@ -199,3 +199,24 @@ def test_the_stitch_timeout_defaults_to_the_shorter_of_60_s_and_the_interval() -
 def test_a_bad_stitching_strategy_is_refused(strategy: dict[str, Any]) -> None:
     with pytest.raises(InputError, match=r"catalog\.stitchingStrategy"):
         _engine_options(Config.from_data({"catalog": {"stitchingStrategy": strategy}}))
+
+
+async def test_a_stitch_cut_short_by_shutdown_hands_its_leases_back(
+    postgres_config: dict[str, Any],
+) -> None:
+    catalog = {"processingInterval": "5s", "stitchingStrategy": {"stitchTimeout": "60s"}}
+    async with catalog_behind_proxy(postgres_config, catalog) as setup:
+        await _register(setup, "production")
+        await _until(lambda: setup.all_served("production"), 60.0)
+        # the stitch of the changed entities waits on the lock when the backend stops
+        await setup.direct.execute("BEGIN")
+        await setup.direct.execute("LOCK TABLE final_entities IN SHARE ROW EXCLUSIVE MODE")
+        await _register_change(setup, "experimental")
+        await _until(lambda: setup.blocked("final_entities"), 60.0)
+        await setup.test.backend.stop()
+        await setup.direct.execute("ROLLBACK")
+        # due now for another replica, not in a minute
+        leased = await setup.direct.fetchval(
+            "SELECT count(*) FROM stitch_queue WHERE next_stitch_at > now() + interval '30 seconds'"
+        )
+        assert leased == 0
