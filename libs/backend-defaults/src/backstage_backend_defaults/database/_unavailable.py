@@ -67,7 +67,10 @@ def _asyncpg_connection_error(error: BaseException) -> bool:
     if asyncpg_errors is None:
         return False
     kinds = (asyncpg_errors.PostgresConnectionError, asyncpg_errors.ClientCannotConnectError)
-    return isinstance(error, kinds)
+    if isinstance(error, kinds):
+        return True
+    # asyncpg says a connection it has seen end is "closed" with no error class of its own
+    return isinstance(error, asyncpg_errors.InterfaceError) and "closed" in str(error)
 
 
 def _message(error: BaseException) -> str | None:
@@ -90,8 +93,6 @@ def _message(error: BaseException) -> str | None:
             return TOO_SLOW
         if isinstance(layer, OSError) or _asyncpg_connection_error(layer):
             return UNREACHABLE
-    if getattr(error, "connection_invalidated", False):
-        return UNREACHABLE
     return None
 
 
