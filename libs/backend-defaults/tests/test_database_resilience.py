@@ -337,6 +337,9 @@ def test_limits_are_read_with_backstage_names_and_a_plugin_overrides_them() -> N
     # the limits are not where to connect: the driver never sees them as such
     assert catalog.connection == {"host": "db"}
     assert read_plugin_settings(Config.from_data({}), "x").limits == DatabaseLimits()
+    tarn = {"client": "pg", "knexConfig": {"pool": {"acquireTimeoutMillis": 2500}}}
+    limits = read_plugin_settings(Config.from_data({"backend": {"database": tarn}}), "x").limits
+    assert limits.acquire == 2.5
 
 
 def test_a_limit_that_is_not_a_duration_is_refused() -> None:

@@ -38,7 +38,8 @@ class DatabaseLimits:
     connect: float = 10.0
     """`connection.connectionTimeoutMillis` (pg's name; knex's `pool.createTimeoutMillis`)."""
     acquire: float = 10.0
-    """`acquireConnectionTimeout` (knex's name): waiting for a connection of the pool."""
+    """`acquireConnectionTimeout` (knex's name; its pool's `acquireTimeoutMillis` is read
+    too): waiting for a connection of the pool."""
     statement: float = 30.0
     """`connection.statement_timeout` (Postgres cancels a statement that runs longer)."""
     query: float = 35.0
@@ -193,7 +194,11 @@ def _read_limits(
         tuple(
             f"{section}.{key}"
             for section in sections
-            for key in ("acquireConnectionTimeout", "knexConfig.acquireConnectionTimeout")
+            for key in (
+                "acquireConnectionTimeout",
+                "knexConfig.acquireConnectionTimeout",
+                "knexConfig.pool.acquireTimeoutMillis",
+            )
         ),
     )
     create = _read_seconds(
