@@ -18,7 +18,7 @@ from ._catalog import Cluster, cluster, component_documents, example_refs
 INTERVAL_SECONDS = 3
 # Each entity is reprocessed after a random time in [d, 1.5 d]; the stitch lease as long.
 RECOVERY_BOUND = 2 * 1.5 * INTERVAL_SECONDS
-GENERATED = 400
+GENERATED = 1000
 
 
 def _generated_location(root: Path) -> tuple[Path, list[str]]:
