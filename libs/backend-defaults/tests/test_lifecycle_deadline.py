@@ -56,3 +56,17 @@ async def test_without_a_deadline_hooks_run_to_the_end() -> None:
     await root.before_shutdown()
     await root.shutdown()
     assert events == ["slow finished"]
+
+
+async def test_deadline_callbacks_run_when_the_deadline_passes() -> None:
+    logger = mock_services.root_logger()
+    root = BackendLifecycle(
+        logger, shutdown_delay=timedelta(0), shutdown_timeout=timedelta(seconds=0.3)
+    )
+    passed = asyncio.Event()
+    root.add_shutdown_deadline_callback(passed.set)
+    started = time.monotonic()
+    await root.before_shutdown()
+    assert not passed.is_set()
+    await asyncio.wait_for(passed.wait(), 5)
+    assert time.monotonic() - started >= 0.25

@@ -38,6 +38,7 @@ from backstage_backend_defaults.database._settings import (
     read_plugin_settings,
 )
 from backstage_backend_defaults.health import ReadinessChecks
+from backstage_backend_defaults.lifecycle import BackendLifecycle
 from backstage_backend_defaults.telemetry import Telemetry, TelemetryDep
 
 if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
@@ -231,21 +232,38 @@ class DatabaseManager:
         )
         return [problem for problem in results if problem is not None]
 
+    def _all_engines(self) -> list[AsyncEngine]:
+        engines = [
+            task.result()
+            for plugin_id, task in self._engines.items()
+            if not self._settings[plugin_id].shared_pool
+            and task.done()
+            and not task.cancelled()
+            and task.exception() is None
+        ]
+        engines.extend(self._shared.values())
+        engines.extend(self._probe_engines.values())
+        engines.extend(self._background_pools.values())
+        return engines
+
+    def terminate(self) -> None:
+        """At the shutdown deadline: end every connection now and open none, so that all
+        work still waiting on the database (requests being cancelled, shutdown hooks)
+        fails at once instead of waiting for a server that may never answer."""
+        from backstage_backend_defaults.database._engines import terminate_connections
+
+        for engine in self._all_engines():
+            terminate_connections(engine, for_good=True)
+
     async def close(self) -> None:
         """Close every pool, within `DISPOSE_SECONDS` whatever the database does: a pool
         whose server does not answer has its connections terminated instead."""
         from backstage_backend_defaults.database._engines import dispose_within
 
-        engines: list[AsyncEngine] = []
-        for plugin_id, task in self._engines.items():
-            shared = self._settings[plugin_id].shared_pool
-            if not shared and task.done() and not task.cancelled() and not task.exception():
-                engines.append(task.result())
-            elif not task.done():
+        engines = self._all_engines()
+        for task in self._engines.values():
+            if not task.done():
                 task.cancel()  # an engine still being created (its database unreachable)
-        engines.extend(self._shared.values())
-        engines.extend(self._probe_engines.values())
-        engines.extend(self._background_pools.values())
         self._background_pools.clear()
         self._background.clear()
         self._engines.clear()
@@ -265,6 +283,8 @@ def _create_manager(
 ) -> DatabaseManager:
     manager = DatabaseManager(config, telemetry)
     lifecycle.add_shutdown_hook(manager.close)
+    if isinstance(lifecycle, BackendLifecycle):
+        lifecycle.add_shutdown_deadline_callback(manager.terminate)
     if isinstance(health, ReadinessChecks):
         health.add_readiness_check(manager.readiness_problems)
     return manager

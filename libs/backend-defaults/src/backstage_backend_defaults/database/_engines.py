@@ -31,6 +31,7 @@ __all__ = [
     "dispose_within",
     "ensure_schema",
     "postgres_url",
+    "terminate_connections",
     "unreachable",
 ]
 
@@ -190,9 +191,21 @@ def _set_keepalive(sock: socket.socket, idle: int) -> None:
 _OPENED: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[Any]] = weakref.WeakKeyDictionary()
 
 
+# Engines whose connections were terminated at the shutdown deadline: they open no more.
+_CLOSED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def _prepare_connections(engine: AsyncEngine, limits: DatabaseLimits) -> None:
     opened: weakref.WeakSet[Any] = weakref.WeakSet()
     _OPENED[engine.sync_engine] = opened
+    closed = _CLOSED
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _refuse_when_closed(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if engine.sync_engine in closed:
+            raise DatabaseUnavailableError(
+                "The backend is shutting down", public_message=UNREACHABLE
+            )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -205,8 +218,11 @@ def _prepare_connections(engine: AsyncEngine, limits: DatabaseLimits) -> None:
                 _set_keepalive(sock, max(1, round(limits.keepalive_idle)))
 
 
-def terminate_connections(engine: AsyncEngine) -> None:
-    """Close every connection of `engine` still open at once, without a word to the server."""
+def terminate_connections(engine: AsyncEngine, *, for_good: bool = False) -> None:
+    """Close every connection of `engine` still open at once, without a word to the server;
+    `for_good`: and open no new one (work still waiting on them fails at once)."""
+    if for_good:
+        _CLOSED.add(engine.sync_engine)
     for driver_connection in list(_OPENED.get(engine.sync_engine, ())):
         if not driver_connection.is_closed():
             driver_connection.terminate()
@@ -216,15 +232,24 @@ async def dispose_within(engine: AsyncEngine, seconds: float) -> None:
     """Close the engine's connections, politely for `seconds` at most, then by force.
 
     A polite close waits for the server's answer, which a partitioned server never gives;
-    a connection still checked out (by a task that shutdown abandoned) is closed too.
+    a connection still checked out (by a task that shutdown abandoned) is closed too. The
+    polite close runs as a task of its own, because SQLAlchemy's pool carries on closing
+    connection after connection when the task that asked is cancelled.
     """
+    polite = asyncio.ensure_future(engine.dispose())
     try:
-        async with asyncio.timeout(seconds):
-            await engine.dispose()
-    except TimeoutError:
-        pass
+        await asyncio.wait([polite], timeout=seconds)
     finally:  # also when cancelled: terminating never waits
         terminate_connections(engine)
+        if not polite.done():
+            polite.cancel()
+            # its awaits end as their connections are terminated; nothing left to report
+            polite.add_done_callback(_ignore_outcome)
+
+
+def _ignore_outcome(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _postgres_options(settings: PluginDatabaseSettings, own: dict[str, str]) -> dict[str, Any]:

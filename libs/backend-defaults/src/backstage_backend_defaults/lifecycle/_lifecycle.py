@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from backstage_backend_plugin_api import LifecycleHook, LoggerService
@@ -59,11 +60,13 @@ class BackendLifecycle(PluginLifecycle):
         shutdown_timeout: timedelta | None = None,
     ) -> None:
         super().__init__(logger)
+        self._logger = logger
         self._before_shutdown = HookList("before shutdown", logger)
         self._shutdown_delay = shutdown_delay
         self._shutdown_timeout = shutdown_timeout
         self._shutting_down = False
         self._deadline: float | None = None
+        self._deadline_callbacks: list[Callable[[], None]] = []
 
     @property
     def started(self) -> bool:
@@ -83,6 +86,18 @@ class BackendLifecycle(PluginLifecycle):
     ) -> None:
         self._before_shutdown.add(hook, logger)
 
+    def add_shutdown_deadline_callback(self, callback: Callable[[], None]) -> None:
+        """`callback` runs when the shutdown deadline passes, with shutdown still under way
+        (it must not wait: it is how work that would wait past the deadline is ended)."""
+        self._deadline_callbacks.append(callback)
+
+    def _deadline_passed(self) -> None:
+        for callback in self._deadline_callbacks:
+            try:
+                callback()
+            except Exception as error:
+                self._logger.error(f"Shutdown deadline callback failed, {error}", error)
+
     async def before_shutdown(self) -> None:
         """Readiness turns 503 now; the delay lets load balancers notice before anything stops."""
         self._shutting_down = True
@@ -91,6 +106,7 @@ class BackendLifecycle(PluginLifecycle):
         if self._shutdown_timeout is not None and self._deadline is None:
             loop = asyncio.get_running_loop()
             self._deadline = loop.time() + self._shutdown_timeout.total_seconds()
+            loop.call_at(self._deadline, self._deadline_passed)
         # not bounded here: the drain bounds itself by the same timeout, and must then
         # still stop the server
         await self._before_shutdown.run()
