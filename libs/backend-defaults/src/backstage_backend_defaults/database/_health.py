@@ -18,8 +18,6 @@ PROBE_TIMEOUT_SECONDS = 2.0
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return f"no answer within {PROBE_TIMEOUT_SECONDS:g} s"
     if isinstance(error, ServiceUnavailableError) and error.__cause__ is not None:
         error = error.__cause__  # the log line of readiness names what actually failed
     if isinstance(error, TimeoutError):
