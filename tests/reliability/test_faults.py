@@ -2,8 +2,8 @@
 and Redis: outages of each, as a server that went away (refuse) and as a partition
 (blackhole), then recovery without a restart.
 
-- Redis down: the catalog keeps serving and stays ready; a cache call is at worst a miss
-  bounded by `backend.cache.timeout`.
+- Redis down: the catalog keeps serving, within the cache timeout, and stays ready (the
+  cache service itself under the same faults: `test_cache_faults.py`).
 - Postgres down: requests answer 503 `ServiceUnavailableError` with a generic message, in a
   bounded time (not 500, not hanging), readiness is 503; once the database is back every
   request answers 200 again."""
