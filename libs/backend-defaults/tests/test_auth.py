@@ -1016,3 +1016,21 @@ async def test_legacy_tokens_with_bad_claims_get_401(pair: Pair) -> None:
         error = error_body(await pair.call_callee(token), 401)
         assert error["message"] == message, (name, error["message"])
     pair.assert_not_logged(good, with_iat, *(token for token, _ in cases.values()))
+
+
+async def test_a_flood_of_bad_tokens_logs_one_warning_and_counts_the_rest(pair: Pair) -> None:
+    valid = await pair.token_for("callee")
+    await pair.call_callee(valid)
+    head, body, signature = valid.split(".")
+    for attempt in range(30):
+        flipped = "A" if signature[attempt] != "A" else "B"
+        bad = f"{head}.{body}.{signature[:attempt]}{flipped}{signature[attempt + 1 :]}"
+        assert (await pair.call_callee(bad)).status_code == 401
+    warnings = [
+        entry
+        for entry in pair.logs_two.entries()
+        if entry.get("message") == "Failed to verify incoming plugin token"
+    ]
+    assert len(warnings) == 1, warnings
+    assert warnings[0]["error"]["name"] == "InvalidSignatureError"
+    assert "stack" not in warnings[0]["error"]

@@ -134,7 +134,12 @@ class PluginTokenHandler:
                 options={"require": _REQUIRED_CLAIMS, "verify_iat": False},
             )
         except jwt.PyJWTError as error:
-            self._logger.warn(f"Failed to verify incoming plugin token: {error}")
+            # a mapping, not the exception: counted when repeated (a flood of bad tokens
+            # is one line and a count), and no stack for a refused token
+            self._logger.warn(
+                "Failed to verify incoming plugin token",
+                {"error": {"name": type(error).__name__, "message": str(error)}},
+            )
             raise AuthenticationError("Failed plugin token verification") from None
         check_claims(claims, kind="plugin", max_lifetime=TOKEN_LIFETIME, strings=("aud", "obo"))
         return VerifiedPluginToken(f"plugin:{claims['sub']}", claims.get("obo"))

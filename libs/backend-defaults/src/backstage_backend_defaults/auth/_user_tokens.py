@@ -136,7 +136,12 @@ class UserTokenHandler:
                     options={**options, "verify_aud": False},
                 )
         except jwt.PyJWTError as error:
-            self._logger.warn(f"Failed to verify incoming user token: {error}")
+            # a mapping, not the exception: counted when repeated (a flood of bad tokens
+            # is one line and a count), and no stack for a refused token
+            self._logger.warn(
+                "Failed to verify incoming user token",
+                {"error": {"name": type(error).__name__, "message": str(error)}},
+            )
             raise AuthenticationError("Failed user token verification") from None
         check_claims(
             claims,
