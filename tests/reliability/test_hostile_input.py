@@ -324,8 +324,11 @@ def test_hostile_input_never_gets_a_5xx(
     # A HEAD is answered as its GET (headers only): it must hold the same way.
     methods = ["GET", "HEAD"] if route[0] == "GET" else [route[0]]
 
+    # The same examples on every run, so that CI fails for a change, never for a draw;
+    # to explore further, run it with derandomize=False and more examples.
     @settings(
         max_examples=EXAMPLES_PER_ROUTE,
+        derandomize=True,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
