@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from backstage_backend_defaults import BackendFeature
 from backstage_backend_plugin_api import PluginRegistrationPoints, create_backend_plugin
@@ -9,7 +11,7 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import mock_services, start_test_backend
 from backstage_common.errors import ConflictError
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 
 async def test_the_database_lives_as_long_as_its_engine() -> None:
@@ -88,3 +90,47 @@ async def test_the_factory_gives_each_plugin_its_own_database_and_disposes_them(
         assert count == 1
     with pytest.raises(ConflictError, match="disposed"):
         await one.get_engine()
+
+
+REVISION = """
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table("items", sa.Column("name", sa.Text()))
+
+
+def downgrade() -> None:
+    op.drop_table("items")
+"""
+
+
+async def test_migrate_and_transactions_work_as_on_the_real_service(tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0001_items.py").write_text(REVISION)
+    skipped = mock_services.database("skipped", skip_migrations=True)
+    database = mock_services.database("one")
+    try:
+        assert await skipped.migrate(versions) is False
+        assert await database.migrate(versions) is True
+        async with database.transaction() as connection:
+            await connection.execute(text("INSERT INTO items VALUES ('a')"))
+
+        async def fail_half_way() -> None:
+            async with database.transaction(purpose="background") as connection:
+                await connection.execute(text("INSERT INTO items VALUES ('b')"))
+                await connection.execute(text("INSERT INTO nowhere VALUES (1)"))
+
+        with pytest.raises(OperationalError, match="no such table"):
+            await fail_half_way()
+        async with (await database.get_engine()).connect() as connection:
+            names = (await connection.execute(text("SELECT name FROM items"))).scalars().all()
+        assert names == ["a"]
+    finally:
+        await skipped.dispose()
+        await database.dispose()

@@ -92,7 +92,7 @@ async def test_three_backends_on_one_postgres_run_a_global_task_once(
     # the backends stopped their schedulers: no lease is left behind
     manager = DatabaseManager(Config.from_data({"backend": {"database": postgres_config}}))
     try:
-        store = TaskStore(await manager.for_plugin("tasks").get_engine())
+        store = TaskStore(manager.for_plugin("tasks"), postgres=True)
         assert (await store.task_states())["sync"]["status"] == "idle"
     finally:
         await manager.close()
@@ -160,7 +160,7 @@ async def test_stopping_a_backend_aborts_its_run_and_frees_the_lease(
 
     manager = DatabaseManager(Config.from_data({"backend": {"database": postgres_config}}))
     try:
-        store = TaskStore(await manager.for_plugin("tasks").get_engine())
+        store = TaskStore(manager.for_plugin("tasks"), postgres=True)
         state = (await store.task_states())["long"]
     finally:
         await manager.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from backstage_backend_defaults.database import create_memory_sqlite_engine
+from backstage_backend_defaults.database import create_memory_sqlite_engine, run_migrations
 from backstage_backend_plugin_api import (
     DatabaseMigrationsOptions,
     DatabaseService,
@@ -14,7 +17,12 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.errors import ConflictError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 __all__ = ["InMemoryDatabaseManager", "InMemoryDatabaseService", "mock_database_factory"]
 
@@ -27,6 +35,7 @@ class InMemoryDatabaseService:
         self._migrations = DatabaseMigrationsOptions(skip=skip_migrations)
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._write_turn = asyncio.Lock()
         self._disposed = False
 
     @property
@@ -45,6 +54,18 @@ class InMemoryDatabaseService:
         if self._sessions is None:
             self._sessions = async_sessionmaker(await self.get_engine(), expire_on_commit=False)
         return self._sessions
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, *, purpose: EnginePurpose = "requests"
+    ) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; like the real SQLite database, writers take turns."""
+        engine = await self.get_engine(purpose=purpose)
+        async with self._write_turn, engine.begin() as connection:
+            yield connection
+
+    async def migrate(self, versions: Path) -> bool:
+        return await run_migrations(self, versions, plugin_id=self.plugin_id)
 
     async def dispose(self) -> None:
         """Close the connection; the database and its data are gone afterwards."""

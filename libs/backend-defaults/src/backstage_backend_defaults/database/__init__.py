@@ -18,6 +18,9 @@ through a connection of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backstage_backend_plugin_api import (
@@ -42,7 +45,12 @@ from backstage_backend_defaults.lifecycle import BackendLifecycle
 from backstage_backend_defaults.telemetry import Telemetry, TelemetryDep
 
 if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import (
+        AsyncConnection,
+        AsyncEngine,
+        AsyncSession,
+        async_sessionmaker,
+    )
 
     from backstage_backend_defaults.telemetry._database import PoolGauges
 
@@ -96,6 +104,22 @@ class PluginDatabase:
 
         return async_sessionmaker(await self.get_engine(), expire_on_commit=False)
 
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, *, purpose: EnginePurpose = "requests"
+    ) -> AsyncIterator[AsyncConnection]:
+        engine = await self.get_engine(purpose=purpose)
+        turn = self._manager.write_turn(self.settings)
+        if turn is None:
+            async with engine.begin() as connection:
+                yield connection
+            return
+        async with turn, engine.begin() as connection:
+            yield connection
+
+    async def migrate(self, versions: Path) -> bool:
+        return await run_migrations(self, versions, plugin_id=self.settings.plugin_id)
+
 
 class DatabaseManager:
     """The plugins' engines, each built once even when asked for concurrently.
@@ -114,6 +138,7 @@ class DatabaseManager:
         self._probe_engines: dict[tuple[str, ...], AsyncEngine] = {}
         self._background_pools: dict[tuple[str, ...], AsyncEngine] = {}
         self._background: dict[str, AsyncEngine] = {}
+        self._write_turns: dict[str, asyncio.Lock] = {}
 
     def for_plugin(self, plugin_id: str) -> PluginDatabase:
         return PluginDatabase(self, read_plugin_settings(self._config, plugin_id))
@@ -150,6 +175,14 @@ class DatabaseManager:
         if settings.ensure_exists:
             await ensure_schema(settings, view)
         return view
+
+    def write_turn(self, settings: PluginDatabaseSettings) -> asyncio.Lock | None:
+        """The lock a plugin's SQLite write transactions take turns on, one per plugin
+        whichever of its services writes (SQLite has one writer at a time; in memory, one
+        connection); None on Postgres, where writers run concurrently."""
+        if settings.client != "sqlite":
+            return None
+        return self._write_turns.setdefault(settings.plugin_id, asyncio.Lock())
 
     async def background_engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
         """The plugin's engine for its background work: the same database, from a pool of

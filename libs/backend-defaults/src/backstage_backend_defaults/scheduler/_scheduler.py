@@ -87,7 +87,7 @@ class PluginTaskScheduler:
         engine = await self._database.get_engine()
         if not self._database.migrations.skip:
             await ensure_tasks_table(engine)
-        store = TaskStore(engine)
+        store = TaskStore(self._database, postgres=engine.dialect.name == "postgresql")
         if not self._stopped:
             self._janitor = asyncio.create_task(self._sweep(store), name="scheduler janitor")
         return store

@@ -7,7 +7,6 @@ come from the database on Postgres, so replicas agree on them whatever their clo
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backstage_backend_plugin_api import DatabaseService
 from backstage_common.errors import BackstageError, ConflictError, NotFoundError
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backstage_backend_defaults.scheduler._settings import TaskSettings
 from backstage_backend_defaults.scheduler._table import tasks
@@ -73,19 +73,15 @@ _IDLE_RUN: dict[str, Any] = {
 class TaskStore:
     """The tasks table of one plugin's database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
-        # SQLite in memory shares one connection: keep this store's transactions apart.
-        self._lock = None if self._postgres else asyncio.Lock()
+    def __init__(self, database: DatabaseService, *, postgres: bool) -> None:
+        self._database = database
+        self._postgres = postgres
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[tuple[AsyncConnection, datetime]]:
-        if self._lock is None:
-            async with self._engine.begin() as connection:
-                yield connection, await self._now(connection)
-            return
-        async with self._lock, self._engine.begin() as connection:
+        # the database service's transactions: on SQLite they take turns with the plugin's
+        # other writers
+        async with self._database.transaction() as connection:
             yield connection, await self._now(connection)
 
     async def _now(self, connection: AsyncConnection) -> datetime:
