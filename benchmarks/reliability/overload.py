@@ -112,7 +112,7 @@ def _start_unit(
     command = [
         sys.executable,
         "-m",
-        "backstage_backend_defaults",
+        "backstage_cli",
         "start",
         "--unit",
         "catalog",

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import redis.asyncio as redis
-from backstage_backend_defaults.topology import render_nginx
+from backstage_cli.topology import render_nginx
 
 from ._support import topology
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from backstage_backend_defaults.topology import Topology, load_topology
 from backstage_backend_test_utils import REQUIRE_SERVICES_ENV
+from backstage_cli.topology import Topology, load_topology
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

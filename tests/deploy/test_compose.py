@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from backstage_backend_defaults.cli import main
 from backstage_backend_defaults.root_config import default_config_paths
-from backstage_backend_defaults.topology import check_compose, compose_unit_services
-from backstage_backend_defaults.units import load_unit
+from backstage_cli import main
+from backstage_cli.topology import check_compose, compose_unit_services
+from backstage_cli.units import load_unit
 from backstage_common.config import load_config
 from click.testing import CliRunner
 

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from backstage_backend_defaults.discovery import HostDiscovery
-from backstage_backend_defaults.topology import check_helm_values, parse_topology
+from backstage_cli.topology import check_helm_values, parse_topology
 from backstage_common.config import Config
 
 from ._support import REPO_ROOT, topology

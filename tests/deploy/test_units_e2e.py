@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from backstage_backend_defaults.topology import compose_discovery_config
 from backstage_backend_test_utils import require_service_url
+from backstage_cli.topology import compose_discovery_config
 
 from ._processes import (
     delete_cache_keys,

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
 from backstage_backend_defaults.http_router import BackendAsgiApp
-from backstage_backend_defaults.topology import installed_plugins, load_plugin
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import TestBackend, start_test_backend
+from backstage_cli.topology import installed_plugins, load_plugin
 from litestar.routes import HTTPRoute
 
 from ._raw_http import RawResponse, raw_request

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-from backstage_backend_defaults.units import load_unit
+from backstage_cli.units import load_unit
 from backstage_common.config import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backstage_backend_defaults.topology import load_topology
-from backstage_backend_defaults.units import load_unit
+from backstage_cli.topology import load_topology
+from backstage_cli.units import load_unit
 from backstage_common.config import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from importlib.resources import files
 
 from backstage_backend_defaults import BackendFeature
-from backstage_backend_defaults.units import Unit
+from backstage_cli.units import Unit
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_search_backend import search_features
 

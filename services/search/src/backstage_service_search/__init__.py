@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from backstage_backend_defaults.units import Unit
+from backstage_cli.units import Unit
 
 __all__ = ["unit"]
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from backstage_backend_plugin_api import BackendModule, BackendPlugin, ServiceFactory
+from backstage_backend_plugin_api import (
+    BackendFeature,
+    BackendModule,
+    BackendPlugin,
+    ServiceFactory,
+)
 from backstage_common.errors import InputError
 
-from backstage_backend_defaults._wiring.backend import BackendFeature
-from backstage_backend_defaults.topology._model import Topology
-from backstage_backend_defaults.units import Unit
+from backstage_cli.topology._model import Topology
+from backstage_cli.units import Unit
 
 __all__ = ["PLUGIN_ENTRY_POINT_GROUP", "installed_plugins", "load_plugin", "unit_features"]
 

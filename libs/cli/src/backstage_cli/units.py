@@ -12,9 +12,8 @@ from importlib.metadata import entry_points
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from backstage_backend_plugin_api import BackendFeature
 from backstage_common.errors import InputError
-
-from backstage_backend_defaults._wiring.backend import BackendFeature
 
 __all__ = ["UNIT_ENTRY_POINT_GROUP", "Unit", "available_units", "load_unit"]
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from backstage_backend_defaults.http_router import read_listen_options
 from backstage_common.config import Config
 from backstage_common.errors import BackstageError
 
-from backstage_backend_defaults.http_router import read_listen_options
-from backstage_backend_defaults.topology._model import Topology
-from backstage_backend_defaults.topology._plugins import installed_plugins
-from backstage_backend_defaults.topology._render import (
+from backstage_cli.topology._model import Topology
+from backstage_cli.topology._plugins import installed_plugins
+from backstage_cli.topology._render import (
     COMPOSE_CONFIG_PATH,
     HELM_VALUES_PATH,
     NGINX_CONFIG_PATH,
@@ -24,7 +24,7 @@ from backstage_backend_defaults.topology._render import (
     render_compose_nginx,
     replace_helm_units,
 )
-from backstage_backend_defaults.units import load_unit
+from backstage_cli.units import load_unit
 
 __all__ = [
     "COMPOSE_FILE",

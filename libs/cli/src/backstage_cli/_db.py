@@ -8,10 +8,11 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import click
+from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
 from backstage_common.config import load_config
 from backstage_common.errors import BackstageError, InputError
 
-from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
+from backstage_cli._project import config_paths_for_unit
 
 __all__ = ["MIGRATIONS_ENTRY_POINT_GROUP", "db", "find_migrations"]
 
@@ -33,8 +34,6 @@ def find_migrations(plugin_id: str) -> Path:
 
 def _run(configs: tuple[Path, ...], plugin_id: str, migrations: Path | None, action: str,
          target: str) -> None:  # fmt: skip
-    from backstage_backend_defaults.cli import config_paths_for_unit
-
     async def work() -> None:
         folder = migrations or find_migrations(plugin_id)
         config = load_config(config_paths_for_unit("all", configs))

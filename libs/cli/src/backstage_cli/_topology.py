@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 from backstage_common.errors import BackstageError
 
-from backstage_backend_defaults.topology import (
+from backstage_cli._project import find_project_root
+from backstage_cli.topology import (
     DEFAULT_TOPOLOGY_PATH,
     Topology,
     check_project,
@@ -23,8 +24,6 @@ _ROOT_HELP = "The project folder (default: the nearest folder up holding an app-
 
 
 def _root(root: Path | None) -> Path:
-    from backstage_backend_defaults.cli import find_project_root
-
     found = root or find_project_root(Path.cwd())
     if found is None:
         raise click.UsageError("No app-config.yaml in this folder or its parents; pass --root DIR")

@@ -11,52 +11,22 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from importlib.resources import as_file
 from pathlib import Path
 
 import click
+from backstage_backend_defaults import BackendFeature, create_backend
+from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
+from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
 from backstage_backend_plugin_api import core_services
 from backstage_common.errors import BackstageError
 
-from backstage_backend_defaults import BackendFeature, create_backend
-from backstage_backend_defaults._db_cli import db
-from backstage_backend_defaults._topology_cli import healthcheck, topology
-from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
-from backstage_backend_defaults.root_config import default_config_paths
-from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
-from backstage_backend_defaults.topology import find_topology, load_topology, unit_features
-from backstage_backend_defaults.units import Unit, available_units, load_unit
+from backstage_cli._db import db
+from backstage_cli._project import find_project_root, unit_config_paths
+from backstage_cli._topology import healthcheck, topology
+from backstage_cli.topology import find_topology, load_topology, unit_features
+from backstage_cli.units import Unit, available_units, load_unit
 
-__all__ = ["config_paths_for_unit", "find_project_root", "main", "run_unit"]
-
-
-def find_project_root(start: Path) -> Path | None:
-    """The nearest folder, from `start` up, that holds an `app-config.yaml`."""
-    for folder in (start, *start.parents):
-        if (folder / "app-config.yaml").is_file():
-            return folder
-    return None
-
-
-def _config_paths(unit: Unit, configs: Sequence[Path]) -> list[Path]:
-    if configs:
-        return list(configs)
-    root = find_project_root(Path.cwd())
-    if root is None:
-        raise click.UsageError(
-            "No app-config.yaml in this folder or its parents; run from the project folder "
-            "or pass --config FILE"
-        )
-    overlays: list[Path] = []
-    if unit.config_overlay is not None:
-        with as_file(unit.config_overlay) as overlay:
-            overlays.append(Path(overlay))
-    return default_config_paths(root, overlays=overlays)
-
-
-def config_paths_for_unit(unit_name: str, configs: Sequence[Path]) -> list[Path]:
-    """The config files a unit starts with: `configs` when given, else the default list."""
-    return _config_paths(load_unit(unit_name), configs)
+__all__ = ["main", "run_unit"]
 
 
 def _telemetry_options(unit: Unit) -> TelemetryOptions:
@@ -164,7 +134,7 @@ def start(unit_name: str, configs: tuple[Path, ...], topology_path: Path | None)
         plan = load_topology(path) if path is not None else None
         unit = load_unit(unit_name, extra_names=list(plan.units) if plan is not None else ())
         features = unit_features(unit, plan)
-        paths = _config_paths(unit, configs)
+        paths = unit_config_paths(unit, configs)
     except BackstageError as error:
         raise click.ClickException(str(error)) from error
     with contextlib.suppress(KeyboardInterrupt):

@@ -6,7 +6,7 @@ discovery config, the proxy's nginx.conf, the chart's default units) are written
 `backstage-py topology render` and verified by `backstage-py topology check`.
 """
 
-from backstage_backend_defaults.topology._check import (
+from backstage_cli.topology._check import (
     COMPOSE_FILE,
     check_compose,
     check_helm_values,
@@ -15,7 +15,7 @@ from backstage_backend_defaults.topology._check import (
     check_unit_configs,
     compose_unit_services,
 )
-from backstage_backend_defaults.topology._model import (
+from backstage_cli.topology._model import (
     DEFAULT_TOPOLOGY_PATH,
     TOPOLOGY_ENV,
     PluginSpec,
@@ -25,13 +25,13 @@ from backstage_backend_defaults.topology._model import (
     load_topology,
     parse_topology,
 )
-from backstage_backend_defaults.topology._plugins import (
+from backstage_cli.topology._plugins import (
     PLUGIN_ENTRY_POINT_GROUP,
     installed_plugins,
     load_plugin,
     unit_features,
 )
-from backstage_backend_defaults.topology._render import (
+from backstage_cli.topology._render import (
     COMPOSE_CONFIG_PATH,
     HELM_VALUES_PATH,
     NGINX_CONFIG_PATH,

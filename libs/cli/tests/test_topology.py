@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from backstage_backend_defaults.cli import main
-from backstage_backend_defaults.topology import (
+from backstage_cli import main
+from backstage_cli.topology import (
     COMPOSE_CONFIG_PATH,
     HELM_VALUES_PATH,
     NGINX_CONFIG_PATH,
@@ -21,7 +21,7 @@ from backstage_backend_defaults.topology import (
     render_project,
     unit_features,
 )
-from backstage_backend_defaults.units import Unit, load_unit
+from backstage_cli.units import Unit, load_unit
 from backstage_common.errors import InputError
 from click.testing import CliRunner
 
@@ -205,7 +205,7 @@ def test_a_unit_overlay_routing_or_listening_elsewhere_fails_the_check(
     def units(name: str, *, extra_names: list[str]) -> Unit:
         return Unit(name=name, config_overlay=overlay if name == "search" else None)
 
-    monkeypatch.setattr("backstage_backend_defaults.topology._check.load_unit", units)
+    monkeypatch.setattr("backstage_cli.topology._check.load_unit", units)
     problems = check(project)
     assert problems == [
         f"{overlay}: unit 'search' listens on port 7008; Compose, nginx and the chart reach "

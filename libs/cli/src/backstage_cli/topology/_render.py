@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from backstage_common.errors import InputError
 
-from backstage_backend_defaults.topology._model import Topology
+from backstage_cli.topology._model import Topology
 
 __all__ = [
     "COMPOSE_CONFIG_PATH",

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
-from backstage_backend_defaults.cli import _config_paths, main
-from backstage_backend_defaults.units import Unit
+from backstage_cli import main, unit_config_paths
+from backstage_cli.units import Unit
 from click.testing import CliRunner
 
 
@@ -62,11 +62,11 @@ def test_default_config_list_is_root_file_unit_overlay_then_local(
     monkeypatch.chdir(nested)
     monkeypatch.delenv("BACKSTAGE_ENV", raising=False)
     unit = Unit(name="t", features=list, config_overlay=overlay)
-    assert _config_paths(unit, ()) == [tmp_path / "app-config.yaml", overlay]
+    assert unit_config_paths(unit, ()) == [tmp_path / "app-config.yaml", overlay]
     (tmp_path / "app-config.local.yaml").write_text("a: 3\n")
-    assert _config_paths(unit, ())[-1] == tmp_path / "app-config.local.yaml"
+    assert unit_config_paths(unit, ())[-1] == tmp_path / "app-config.local.yaml"
     given = [tmp_path / "only.yaml"]
-    assert _config_paths(unit, given) == given
+    assert unit_config_paths(unit, given) == given
 
 
 def test_unknown_unit_and_missing_config_fail_clearly(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_malformed_yaml_fails_with_file_and_line(tmp_path: Path) -> None:
     config = tmp_path / "broken.yaml"
     config.write_text("backend:\n  baseUrl: http://x\n  listen: [unclosed\n")
     result = subprocess.run(
-        [sys.executable, "-m", "backstage_backend_defaults", "start", "--config", str(config)],
+        [sys.executable, "-m", "backstage_cli", "start", "--config", str(config)],
         capture_output=True,
         timeout=60,
         check=False,
@@ -95,8 +95,8 @@ SERVER = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from litestar import get
-    from backstage_backend_defaults.cli import run_unit
-    from backstage_backend_defaults.units import Unit
+    from backstage_cli import run_unit
+    from backstage_cli.units import Unit
     from backstage_backend_plugin_api import core_services as core, create_backend_plugin
 
     @get("/slow")
