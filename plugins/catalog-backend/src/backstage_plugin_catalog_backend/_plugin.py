@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backstage_backend_defaults.database import run_migrations
 from backstage_backend_plugin_api import (
     BackendPlugin,
     PluginRegistrationPoints,
@@ -41,7 +40,7 @@ def _register(env: PluginRegistrationPoints) -> None:
         logger: core.Logger,
         lifecycle: core.Lifecycle,
     ) -> None:
-        await run_migrations(database, MIGRATIONS, plugin_id=PLUGIN_ID)
+        await database.migrate(MIGRATIONS)
         engine = await database.get_engine()
         prefer_custom_plans(engine)
         router.use(*entity_routes(engine, ExpensiveReads.from_config(config)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from backstage_backend_defaults.database import run_migrations
 from backstage_backend_plugin_api import DatabaseService, LoggerService, RootConfigService
 from backstage_common.errors import ConflictError
 from backstage_plugin_search_node import SearchEngine
@@ -50,5 +49,5 @@ async def create_engine(
             f"{engine.dialect.name}; falling back to the in-memory engine"
         )
         return MemorySearchEngine(logger)
-    await run_migrations(database, MIGRATIONS, plugin_id=PLUGIN_ID)
+    await database.migrate(MIGRATIONS)
     return PostgresSearchEngine(engine, logger, read_pg_options(config))
