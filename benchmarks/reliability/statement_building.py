@@ -21,13 +21,13 @@ from collections.abc import Callable
 from typing import Any
 
 from backstage_plugin_catalog_backend.api import _queries
-from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._ordering import OrderField
-from backstage_plugin_catalog_backend.api._predicates import (
+from backstage_plugin_catalog_common import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     MAX_VALUES,
     Predicate,
+    parse_entity_filter,
     predicate_problem,
 )
 from sqlalchemy.dialects import postgresql
@@ -67,7 +67,7 @@ def _filter_sets() -> Predicate:
     """`filter=` parameters: one set per entity ref, as older clients looked refs up."""
     sets = (MAX_CONDITIONS - 1) // 4
     texts = [f"kind=component,metadata.namespace=default,metadata.name=n{i}" for i in range(sets)]
-    predicate, _ = parse_filter_params(texts)
+    predicate = parse_entity_filter(texts)
     assert predicate is not None
     return predicate
 

@@ -15,11 +15,7 @@ from backstage_plugin_catalog_backend.api._input import (
     MAX_JSON_CONTAINERS,
     MAX_JSON_DEPTH,
 )
-from backstage_plugin_catalog_backend.api._predicates import (
-    MAX_CONDITIONS,
-    MAX_DEPTH,
-    MAX_VALUES,
-)
+from backstage_plugin_catalog_common import MAX_CONDITIONS, MAX_DEPTH, MAX_VALUES
 
 from .sample_catalog import Catalog, started_catalog
 

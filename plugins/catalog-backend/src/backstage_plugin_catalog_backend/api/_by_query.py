@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import parse_entity_filter, parse_predicate
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,14 +24,12 @@ from backstage_plugin_catalog_backend.api._cursors import (
     encode_query_cursor,
 )
 from backstage_plugin_catalog_backend.api._fields import Projection, parse_fields
-from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._input import check_integer
 from backstage_plugin_catalog_backend.api._ordering import (
     OrderField,
     parse_order_field_params,
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
-from backstage_plugin_catalog_backend.api._predicates import predicate_problem
 from backstage_plugin_catalog_backend.api._queries import (
     FullTextFilter,
     count_entities,
@@ -170,8 +169,7 @@ def _from_query_params(request: Request[Any, Any, Any]) -> _Request:
             raise InputError("Cursor cannot be empty")
         return _cursor_request(decode_query_cursor(cursor_text), limit, projection)
     limit = DEFAULT_LIMIT if limit is None else limit
-    # The cursor carries the filter in its legacy form, which keeps Backstage's client on GET.
-    _, legacy = parse_filter_params(params.all("filter"))
+    filter_predicate = parse_entity_filter(params.all("filter"))
     total_mode = params.one("totalItems")
     if total_mode is not None and total_mode not in _TOTAL_ITEMS_MODES:
         raise InputError(
@@ -187,7 +185,7 @@ def _from_query_params(request: Request[Any, Any, Any]) -> _Request:
         order_fields=parse_order_field_params(params.all("orderField")),
         full_text_term=params.one("fullTextFilterTerm") or "",
         full_text_fields=text_fields or None,
-        legacy_filter=legacy,
+        filter=filter_predicate,
     )
     return _Request(cursor, True, limit, offset, total_mode != "exclude", projection)
 
@@ -244,9 +242,7 @@ def _from_body(body: dict[str, Any]) -> _Request:
     limit = DEFAULT_LIMIT if limit is None else limit
     query = body.get("query")
     if query is not None:
-        problem = predicate_problem(query)
-        if problem:
-            raise InputError(f"Invalid query: Validation error: {problem}")
+        query = parse_predicate(query, "Invalid query: Validation error: ")
     total_mode = body.get("totalItems")
     if total_mode is not None and total_mode not in _TOTAL_ITEMS_MODES:
         raise InputError(

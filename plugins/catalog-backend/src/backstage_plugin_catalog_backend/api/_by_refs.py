@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import combine_all, parse_entity_filter, parse_predicate
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,9 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backstage_plugin_catalog_backend.api._body import read_json_object
 from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._fields import parse_fields
-from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._params import QueryParams
-from backstage_plugin_catalog_backend.api._predicates import combine_all, predicate_problem
 from backstage_plugin_catalog_backend.api._queries import entities_by_refs
 from backstage_plugin_catalog_backend.api._responses import entity_array, json_response
 
@@ -44,15 +43,13 @@ def by_refs_routes(engine: AsyncEngine, texts: EntityTexts) -> list[HTTPRouteHan
     @post("/entities/by-refs", status_code=200)
     async def entities_by_ref(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"filter"})
-        filter_predicate, _ = parse_filter_params(params.all("filter"))
+        filter_predicate = parse_entity_filter(params.all("filter"))
         body = await read_json_object(request) or {}
         refs = _strings(body, "entityRefs", required=True) or []
         fields = _strings(body, "fields", required=False)
         query = body.get("query")
         if query is not None:
-            problem = predicate_problem(query)
-            if problem:
-                raise InputError(f"{_MALFORMED}{problem}")
+            query = parse_predicate(query, _MALFORMED)
         projection = parse_fields(fields or ())
         predicate = combine_all([filter_predicate, query])
         if predicate is None:

@@ -3,8 +3,9 @@
 A query cursor (`/entities/by-query`) carries everything needed for the next page:
 `orderFields`, `fullTextFilter`, `orderFieldValues` (the sort values of the page's edge
 row, then its uid; one value per order field, as every order field is honoured),
-`filter` (legacy form, from `filter=` parameters) or `query` (a predicate from a body:
-Backstage's client sends the next page as a POST when that key is present), `isPrevious`,
+`filter` (the predicate of the `filter=` parameters, in Backstage's legacy form, which
+keeps its client on GET) or `query` (a predicate from a body: Backstage's client sends the
+next page as a POST when that key is present), `isPrevious`,
 `firstSortFieldValues` and `totalItems`; and `limit`, the page size that made it, used
 when the next request does not give one.
 
@@ -14,7 +15,8 @@ rather than an OFFSET scan. A cursor without `keyset` (e.g. made by hand) still 
 
 A cursor comes from the client: whatever it carries is checked exactly as the same
 input given fresh (JSON nesting and NUL characters, 32-bit integers, the depth and
-size of its filter, the number of its order and full-text fields).
+size of its filter, the number of its order and full-text fields). In memory a cursor
+carries its filter parsed, so a request parses its filter once, and only from its input.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ from typing import Any
 
 import msgspec
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import (
+    Predicate,
+    check_predicate_limits,
+    combine_all,
+    legacy_filter_from_predicate,
+    parse_predicate,
+    predicate_from_legacy_filter,
+)
 
-from backstage_plugin_catalog_backend.api._filters import legacy_filter_predicate
 from backstage_plugin_catalog_backend.api._input import (
     MAX_FULL_TEXT_FIELDS,
     MAX_INTEGER,
@@ -36,12 +45,6 @@ from backstage_plugin_catalog_backend.api._input import (
     decode_json,
 )
 from backstage_plugin_catalog_backend.api._ordering import OrderField
-from backstage_plugin_catalog_backend.api._predicates import (
-    Predicate,
-    check_predicate_limits,
-    combine_all,
-    predicate_problem,
-)
 
 __all__ = [
     "AfterCursor",
@@ -60,11 +63,17 @@ _encode = msgspec.json.Encoder()
 
 @dataclass
 class QueryCursor:
+    """What a page of a query needs: from a request, or from the cursor of a previous page.
+
+    `filter` is the predicate of the `filter=` parameters and `query` the one of a body,
+    both parsed; `predicate` is what the entities must match (both of them).
+    """
+
     order_fields: list[OrderField]
     order_field_values: SortValues | None = None
     full_text_term: str | None = None
     full_text_fields: list[str] | None = None
-    legacy_filter: dict[str, Any] | None = None
+    filter: Predicate | None = None
     query: Predicate | None = None
     is_previous: bool = False
     first_sort_field_values: SortValues | None = None
@@ -75,8 +84,8 @@ class QueryCursor:
     def __post_init__(self) -> None:
         check_count(len(self.order_fields), MAX_ORDER_FIELDS, "order fields")
         check_count(len(self.full_text_fields or ()), MAX_FULL_TEXT_FIELDS, "full text fields")
-        legacy = None if self.legacy_filter is None else legacy_filter_predicate(self.legacy_filter)
-        self.predicate = combine_all([legacy, self.query])
+        self.predicate = combine_all([self.filter, self.query])
+        # each is within the limits; together they may not be
         check_predicate_limits(self.predicate)
 
 
@@ -150,20 +159,20 @@ def decode_query_cursor(text: str) -> QueryCursor:
         raise InputError(f"Malformed cursor: limit must be a number from 0 to {MAX_INTEGER}")
     query = data.get("query")
     if query is not None:
-        problem = predicate_problem(query)
-        if problem:
-            raise InputError(f"Malformed cursor: {problem}")
+        query = parse_predicate(query, "Malformed cursor: ")
     term, fields = _full_text(data)
     order_fields = _order_fields(data.get("orderFields"))
     values = _sort_values(data["orderFieldValues"], "orderFieldValues")
     if len(values) != len(order_fields) + 1:
         raise InputError("Malformed cursor: orderFieldValues do not match orderFields")
+    legacy = data.get("filter")
+    filter_predicate = None if legacy is None else predicate_from_legacy_filter(legacy)
     return QueryCursor(
         order_fields=order_fields,
         order_field_values=values,
         full_text_term=term,
         full_text_fields=fields,
-        legacy_filter=data.get("filter"),
+        filter=filter_predicate,
         query=query,
         is_previous=data["isPrevious"],
         first_sort_field_values=_optional_sort_values(data, "firstSortFieldValues"),
@@ -182,8 +191,8 @@ def encode_query_cursor(cursor: QueryCursor) -> str:
             **({"fields": cursor.full_text_fields} if cursor.full_text_fields else {}),
         }
     data["orderFieldValues"] = cursor.order_field_values or []
-    if cursor.legacy_filter is not None:
-        data["filter"] = cursor.legacy_filter
+    if cursor.filter is not None:
+        data["filter"] = legacy_filter_from_predicate(cursor.filter)
     if cursor.query is not None:
         data["query"] = cursor.query
     data["isPrevious"] = cursor.is_previous

@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from backstage_plugin_catalog_common import Predicate
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from backstage_plugin_catalog_backend.api._predicates import Predicate
 from backstage_plugin_catalog_backend.api._queries import entity_facets, predicate_key
 
 __all__ = ["MAX_AGE_S", "FacetCounts"]

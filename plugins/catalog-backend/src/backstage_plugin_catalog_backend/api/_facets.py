@@ -9,16 +9,15 @@ from typing import Any
 
 import msgspec
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import Predicate, parse_entity_filter, parse_predicate
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._body import read_json_object
 from backstage_plugin_catalog_backend.api._facet_counts import FacetCounts
-from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._input import MAX_FACETS, check_count
 from backstage_plugin_catalog_backend.api._params import QueryParams
-from backstage_plugin_catalog_backend.api._predicates import Predicate, predicate_problem
 from backstage_plugin_catalog_backend.api._responses import json_response
 
 __all__ = ["facet_routes"]
@@ -47,7 +46,7 @@ def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
         facets = [facet for facet in params.all("facet") if facet]
         if not facets:
             raise InputError("Missing facet parameter")
-        predicate, _ = parse_filter_params(params.all("filter"))
+        predicate = parse_entity_filter(params.all("filter"))
         return await _facets(counts, facets, predicate)
 
     @post("/entity-facets", status_code=200)
@@ -62,9 +61,7 @@ def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             raise InputError("Missing or empty facets parameter")
         query = body.get("query")
         if query is not None:
-            problem = predicate_problem(query)
-            if problem:
-                raise InputError(f"Invalid query: Validation error: {problem}")
+            query = parse_predicate(query, "Invalid query: Validation error: ")
         return await _facets(counts, facets, query)
 
     return [get_facets, post_facets]

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import Predicate, parse_entity_filter
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Stream
@@ -26,13 +27,11 @@ from backstage_plugin_catalog_backend.api._cursors import (
     encode_after_cursor,
 )
 from backstage_plugin_catalog_backend.api._fields import Projection, parse_fields
-from backstage_plugin_catalog_backend.api._filters import parse_filter_params
 from backstage_plugin_catalog_backend.api._ordering import (
     OrderField,
     parse_order_params,
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
-from backstage_plugin_catalog_backend.api._predicates import Predicate
 from backstage_plugin_catalog_backend.api._queries import EntitySelect, select_entities
 from backstage_plugin_catalog_backend.api._responses import (
     JSON_MEDIA_TYPE,
@@ -173,7 +172,7 @@ def list_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
     @get("/entities")
     async def list_entities(request: Request[Any, Any, Any]) -> Response[Any]:
         params = QueryParams(request, _PARAMS)
-        predicate, _ = parse_filter_params(params.all("filter"))
+        predicate = parse_entity_filter(params.all("filter"))
         projection = parse_fields(params.all("fields"))
         order = parse_order_params(params.all("order"))
         limit, offset = params.integer("limit"), params.integer("offset")

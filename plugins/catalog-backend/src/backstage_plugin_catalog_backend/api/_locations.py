@@ -11,6 +11,7 @@ import msgspec
 import sqlalchemy as sa
 from backstage_common.catalog_model import ANNOTATION_ORIGIN_LOCATION, parse_location_ref
 from backstage_common.errors import InputError, NotAllowedError, NotFoundError
+from backstage_plugin_catalog_common import limits_problem
 from backstage_plugin_catalog_node import LocationSpec
 from litestar import Request, Response, delete, get, post, put
 from litestar.handlers import HTTPRouteHandler
@@ -20,7 +21,6 @@ from backstage_plugin_catalog_backend._tables import final_entities
 from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._input import MAX_INTEGER, decode_json, has_nul
 from backstage_plugin_catalog_backend.api._location_query import location_predicate
-from backstage_plugin_catalog_backend.api._predicates import limits_problem
 from backstage_plugin_catalog_backend.processing import (
     CatalogProcessingEngine,
     location_entity_ref,

@@ -1,54 +1,32 @@
-"""The JSON filter predicate (`query` in request bodies) and its translation to SQL.
+"""Filter predicates (the model of `backstage_plugin_catalog_common`) as SQL.
 
-A predicate is an expression `{"<field>": <value>, ...}` (fields ANDed, `{}` matches all)
-or `{"$all": [...]}`, `{"$any": [...]}`, `{"$not": ...}`. A value is a primitive (exact,
-case-insensitive), or one of `{"$exists": bool}`, `{"$in": [...]}`, `{"$hasPrefix": str}`,
-`{"$contains": ...}`. An object may hold logic operators beside field keys; all its keys
-are ANDed. Each field condition becomes an EXISTS over the `search` rows of the
-entity, so any combination stays one set-based query.
-
-A predicate's cost is bounded before any SQL is built: it may nest `MAX_DEPTH` levels,
-hold `MAX_CONDITIONS` conditions (each field key, each logic operator and each empty
-object counts one) and `MAX_VALUES` values (each primitive, each item of an `$in`).
-Building the statement of the largest allowed predicate takes tens of milliseconds; an
-unbounded one held the event loop for minutes.
+Each field condition becomes an EXISTS over the `search` rows of the entity, so any
+combination stays one set-based query. Predicates arrive parsed and within their limits;
+what only the SQL can refuse (the object form of `$contains` outside `relations`) is an
+InputError here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import VALUE_OPERATORS, Predicate, combine_all, is_primitive
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from backstage_plugin_catalog_backend._tables import search
 
 __all__ = [
-    "MAX_CONDITIONS",
-    "MAX_DEPTH",
-    "MAX_VALUES",
-    "Predicate",
-    "check_predicate_limits",
-    "combine_all",
-    "limits_problem",
     "predicate_clause",
-    "predicate_problem",
     "search_text",
     "split_equality",
     "split_required",
 ]
 
-Predicate = dict[str, Any]
-
-_VALUE_OPERATORS = ("$exists", "$in", "$hasPrefix", "$contains")
-_LOGIC_OPERATORS = ("$all", "$any", "$not")
-MAX_DEPTH = 32
-MAX_CONDITIONS = 100
-MAX_VALUES = 5000
 _encode = msgspec.json.encode
 # The search table without its foreign key: each condition aliases the table, and an
 # alias of the full table copies the foreign key, most of the cost of building a condition.
@@ -62,150 +40,6 @@ def search_text(value: str | int | float | bool) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).lower()
-
-
-def _is_primitive(value: object) -> bool:
-    return isinstance(value, str | int | float | bool)
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _at(path: str) -> str:
-    return f' at "{path}"'
-
-
-def _operand_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
-    if operator == "$exists" and not isinstance(operand, bool):
-        return f"Expected boolean, received {_describe(operand)}{_at(path)}"
-    if operator == "$hasPrefix" and not isinstance(operand, str):
-        return f"Expected string, received {_describe(operand)}{_at(path)}"
-    if operator == "$in":
-        if not isinstance(operand, list):
-            return f"Expected array, received {_describe(operand)}{_at(path)}"
-        for index, item in enumerate(operand):
-            if not _is_primitive(item):
-                return (
-                    "Expected string, number or boolean, received "
-                    f"{_describe(item)}{_at(f'{path}[{index}]')}"
-                )
-    if operator == "$contains" and not _is_primitive(operand):
-        return _shape_problem(operand, path, depth + 1)
-    return None
-
-
-def _value_problem(value: object, path: str, depth: int) -> str | None:
-    if _is_primitive(value):
-        return None
-    if not isinstance(value, dict) or len(value) != 1:
-        return (
-            "Expected a string, number, boolean or one operator of "
-            f"{', '.join(_VALUE_OPERATORS)}, received {_describe(value)}{_at(path)}"
-        )
-    [(operator, operand)] = value.items()
-    if operator not in _VALUE_OPERATORS:
-        return f"Unknown operator {operator}{_at(path)}"
-    return _operand_problem(operator, operand, f"{path}.{operator}", depth)
-
-
-def _logic_problem(operator: str, operand: object, path: str, depth: int) -> str | None:
-    inner = f"{path}.{operator}"
-    if operator == "$not":
-        return _shape_problem(operand, inner, depth + 1)
-    if not isinstance(operand, list):
-        return f"Expected array, received {_describe(operand)}{_at(inner)}"
-    for index, item in enumerate(operand):
-        problem = _shape_problem(item, f"{inner}[{index}]", depth + 1)
-        if problem:
-            return problem
-    return None
-
-
-def _count_values(operand: object, budget: int) -> int:
-    """The values in an operand, counted up to `budget` at most."""
-    if not isinstance(operand, list | dict):
-        return 1
-    count = 0
-    for item in operand if isinstance(operand, list) else operand.values():
-        count += _count_values(item, budget - count)
-        if count >= budget:
-            break
-    return count
-
-
-def limits_problem(predicate: object) -> str | None:
-    """Whether a predicate holds more conditions or values than allowed. It stops at the
-    first one past the limits, so its cost is bounded by them too."""
-    conditions = values = 0
-    pending = [predicate]
-    while pending:
-        item = pending.pop()
-        if not isinstance(item, dict):
-            continue
-        conditions += max(1, len(item))
-        if conditions > MAX_CONDITIONS:
-            return f"Filters may hold at most {MAX_CONDITIONS} conditions"
-        for key, value in item.items():
-            if key in ("$all", "$any") and isinstance(value, list):
-                pending.extend(value)
-            elif key == "$not":
-                pending.append(value)
-            elif not key.startswith("$"):
-                values += _count_values(value, MAX_VALUES + 1 - values)
-                if values > MAX_VALUES:
-                    return f"Filters may hold at most {MAX_VALUES} values"
-    return None
-
-
-def check_predicate_limits(predicate: Predicate | None) -> None:
-    """InputError when `predicate` holds more conditions or values than allowed."""
-    problem = None if predicate is None else limits_problem(predicate)
-    if problem:
-        raise InputError(problem)
-
-
-def predicate_problem(value: object, path: str = "query") -> str | None:
-    """What is wrong with the shape of a predicate, or None when it is well formed and
-    within the limits."""
-    return limits_problem(value) or _shape_problem(value, path, 0)
-
-
-def _shape_problem(value: object, path: str, depth: int) -> str | None:
-    if depth > MAX_DEPTH:
-        return f"Predicates may nest at most {MAX_DEPTH} levels deep{_at(path)}"
-    if not isinstance(value, dict):
-        return f"Expected object, received {_describe(value)}{_at(path)}"
-    for key, item in value.items():
-        if key.startswith("$"):
-            if key not in _LOGIC_OPERATORS:
-                return f"Unknown operator {key}, expected one of $all, $any, $not{_at(path)}"
-            problem = _logic_problem(key, item, path, depth)
-        elif "\n" in key[:1] or "\r" in key[:1]:
-            problem = f"Invalid field name{_at(path)}"
-        else:
-            problem = _value_problem(item, f"{path}.{key}", depth + 1)
-        if problem:
-            return problem
-    return None
-
-
-def combine_all(predicates: Sequence[Predicate | None]) -> Predicate | None:
-    """The AND of the given predicates (None ones skipped)."""
-    present = [predicate for predicate in predicates if predicate is not None]
-    if not present:
-        return None
-    return present[0] if len(present) == 1 else {"$all": present}
 
 
 # Keys most entities share a few values of: a poor first condition to walk.
@@ -233,7 +67,7 @@ def split_required(predicate: Predicate | None, key: str) -> tuple[str, Predicat
     parts = _conjuncts(predicate)
     for index, part in enumerate(parts):
         [(field, value)] = part.items()
-        if field.lower() == key and _is_primitive(value):
+        if field.lower() == key and is_primitive(value):
             return search_text(value), combine_all(parts[:index] + parts[index + 1 :])
     return None
 
@@ -251,7 +85,7 @@ def split_equality(predicate: Predicate | None) -> tuple[str, str, Predicate | N
     found = [
         index
         for index, part in enumerate(parts)
-        if not next(iter(part)).startswith("$") and _is_primitive(next(iter(part.values())))
+        if not next(iter(part)).startswith("$") and is_primitive(next(iter(part.values())))
     ]
     if not found:
         return None
@@ -329,7 +163,7 @@ def _field_conditions(
         escaped = escaped.replace("%", "\\%").replace("_", "\\_")
         return [flt.c.key == key, flt.c.value.like(f"{escaped}%", escape="\\")]
     # $contains
-    if _is_primitive(operand):
+    if is_primitive(operand):
         return [flt.c.key == key, flt.c.value == search_text(operand)]
     if isinstance(operand, dict) and key == "relations":
         return _relation_contains(flt, operand)
@@ -340,11 +174,11 @@ def _field_conditions(
 
 def _field_clause(entity_id: ColumnElement[Any], field: str, value: object) -> ColumnElement[bool]:
     key = field.lower()
-    if _is_primitive(value):
+    if is_primitive(value):
         text = search_text(value)  # type: ignore[arg-type]
         return _exists(entity_id, lambda flt: [flt.c.key == key, flt.c.value == text])
     operator, operand = next(iter(value.items())) if isinstance(value, dict) else ("", None)
-    if not isinstance(value, dict) or len(value) != 1 or operator not in _VALUE_OPERATORS:
+    if not isinstance(value, dict) or len(value) != 1 or operator not in VALUE_OPERATORS:
         raise InputError(
             f'Invalid filter predicate value for field "{key}": expected a primitive value, '
             "$exists, $in, $hasPrefix, or $contains operator, but got "

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from backstage_plugin_catalog_common import Predicate
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -29,7 +30,6 @@ from backstage_plugin_catalog_backend.api._ordering import (
     smallest_value,
 )
 from backstage_plugin_catalog_backend.api._predicates import (
-    Predicate,
     predicate_clause,
     split_equality,
     split_required,

@@ -1,0 +1,85 @@
+"""backstage_plugin_catalog_common: what the catalog's server and its clients share.
+
+The entity filter (the `filter=` grammar, its client-side form and the legacy form of query
+cursors), the filter predicate model (the JSON `query` of request bodies) and its parser,
+with the limits that bound a predicate's cost, and the catalog's permissions. It imports no
+backend package, so a client can use it without a server.
+"""
+
+from backstage_plugin_catalog_common._filter import (
+    CATALOG_FILTER_EXISTS,
+    EntityFilterQuery,
+    LegacyFilter,
+    entity_filter_params,
+    entity_filter_predicate,
+    legacy_filter_from_predicate,
+    parse_entity_filter,
+    predicate_from_legacy_filter,
+)
+from backstage_plugin_catalog_common._permissions import (
+    RESOURCE_TYPE_CATALOG_ENTITY,
+    Permission,
+    catalog_entity_create_permission,
+    catalog_entity_delete_permission,
+    catalog_entity_read_permission,
+    catalog_entity_refresh_permission,
+    catalog_entity_validate_permission,
+    catalog_ingestion_manage_permission,
+    catalog_ingestion_read_permission,
+    catalog_location_analyze_permission,
+    catalog_location_create_permission,
+    catalog_location_delete_permission,
+    catalog_location_read_permission,
+    catalog_permissions,
+)
+from backstage_plugin_catalog_common._predicates import (
+    LOGIC_OPERATORS,
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_VALUES,
+    VALUE_OPERATORS,
+    Predicate,
+    check_predicate_limits,
+    combine_all,
+    is_primitive,
+    limits_problem,
+    parse_predicate,
+    predicate_problem,
+)
+
+__all__ = [
+    "CATALOG_FILTER_EXISTS",
+    "LOGIC_OPERATORS",
+    "MAX_CONDITIONS",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "RESOURCE_TYPE_CATALOG_ENTITY",
+    "VALUE_OPERATORS",
+    "EntityFilterQuery",
+    "LegacyFilter",
+    "Permission",
+    "Predicate",
+    "catalog_entity_create_permission",
+    "catalog_entity_delete_permission",
+    "catalog_entity_read_permission",
+    "catalog_entity_refresh_permission",
+    "catalog_entity_validate_permission",
+    "catalog_ingestion_manage_permission",
+    "catalog_ingestion_read_permission",
+    "catalog_location_analyze_permission",
+    "catalog_location_create_permission",
+    "catalog_location_delete_permission",
+    "catalog_location_read_permission",
+    "catalog_permissions",
+    "check_predicate_limits",
+    "combine_all",
+    "entity_filter_params",
+    "entity_filter_predicate",
+    "is_primitive",
+    "legacy_filter_from_predicate",
+    "limits_problem",
+    "parse_entity_filter",
+    "parse_predicate",
+    "predicate_from_legacy_filter",
+    "predicate_problem",
+]
