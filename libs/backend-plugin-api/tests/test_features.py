@@ -15,8 +15,8 @@ from backstage_backend_plugin_api import (
     create_extension_point,
     create_service_factory,
     create_service_ref,
-    read_dependencies,
 )
+from backstage_backend_plugin_api._injection import read_dependencies
 from backstage_common.errors import InputError
 
 # Dependencies are resolved from annotations at runtime, so the refs they name live at

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typing
 
-from backstage_backend_plugin_api import read_dependencies
 from backstage_plugin_catalog_node import (
     CatalogAnalysis,
     CatalogProcessing,
@@ -30,10 +29,11 @@ def test_aliases_inject_the_extension_points() -> None:
     ) -> None:
         return None
 
-    assert read_dependencies(init) == {
-        "processing": catalog_processing_extension_point,
-        "analysis": catalog_analysis_extension_point,
-        "readers": catalog_url_readers_extension_point,
+    hints = typing.get_type_hints(init, include_extras=True)
+    assert {name: hint.__metadata__ for name, hint in hints.items() if name != "return"} == {
+        "processing": (catalog_processing_extension_point,),
+        "analysis": (catalog_analysis_extension_point,),
+        "readers": (catalog_url_readers_extension_point,),
     }
 
 

@@ -5,23 +5,16 @@ Protocols. No I/O and no implementations: those live in `backstage_backend_defau
 """
 
 from backstage_backend_plugin_api import core_services
-from backstage_backend_plugin_api._factories import (
-    ServiceFactory,
-    ServiceInitialization,
-    create_service_factory,
-)
+from backstage_backend_plugin_api._factories import ServiceFactory, create_service_factory
 from backstage_backend_plugin_api._features import (
+    BackendFeature,
     BackendModule,
     BackendPlugin,
-    ExtensionPointRegistration,
-    InitRegistration,
     ModuleRegistrationPoints,
     PluginRegistrationPoints,
     create_backend_module,
     create_backend_plugin,
-    validate_feature_id,
 )
-from backstage_backend_plugin_api._injection import Dependency, read_dependencies
 from backstage_backend_plugin_api._refs import (
     ExtensionPoint,
     ServiceRef,
@@ -84,8 +77,6 @@ from backstage_backend_plugin_api._services.scheduler_schedules import (
     task_schedule_definition,
 )
 
-BackendFeature = BackendPlugin | BackendModule | ServiceFactory  # type: ignore[type-arg]
-
 __all__ = [
     "AccessRestrictions",
     "AuthPolicy",
@@ -102,15 +93,12 @@ __all__ = [
     "CronFrequency",
     "DatabaseMigrationsOptions",
     "DatabaseService",
-    "Dependency",
     "DiscoveryService",
     "EnginePurpose",
     "ExtensionPoint",
-    "ExtensionPointRegistration",
     "HealthCheckResult",
     "HttpAuthService",
     "HttpRouterService",
-    "InitRegistration",
     "JsonValue",
     "LifecycleHook",
     "LifecycleService",
@@ -134,7 +122,6 @@ __all__ = [
     "SchedulerServiceTaskRunner",
     "SchedulerServiceTaskScheduleDefinition",
     "ServiceFactory",
-    "ServiceInitialization",
     "ServiceRef",
     "ServiceScope",
     "TaskFunction",
@@ -146,8 +133,6 @@ __all__ = [
     "create_service_factory",
     "create_service_ref",
     "is_principal",
-    "read_dependencies",
     "read_scheduler_service_task_schedule_definition_from_config",
     "task_schedule_definition",
-    "validate_feature_id",
 ]

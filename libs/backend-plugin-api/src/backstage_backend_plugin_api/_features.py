@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from backstage_common.errors import InputError
 
+from backstage_backend_plugin_api._factories import ServiceFactory
 from backstage_backend_plugin_api._injection import Dependency, read_dependencies
 from backstage_backend_plugin_api._refs import ExtensionPoint
 
 __all__ = [
+    "BackendFeature",
     "BackendModule",
     "BackendPlugin",
     "ExtensionPointRegistration",
@@ -146,6 +148,12 @@ class BackendModule:
 
     def __str__(self) -> str:
         return f"module '{self.module_id}' for plugin '{self.plugin_id}'"
+
+
+BackendFeature: TypeAlias = BackendPlugin | BackendModule | ServiceFactory[Any]
+"""What a backend installs: a plugin, a module, or a service factory (which replaces the
+default implementation of its service). A package exports its features for a backend to
+add, e.g. `def search_features() -> list[BackendFeature]`."""
 
 
 def create_backend_plugin(

@@ -5,19 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from backstage_backend_plugin_api import (
-    BackendModule,
-    BackendPlugin,
-    ServiceFactory,
-    ServiceRef,
-)
+from backstage_backend_plugin_api import BackendFeature, ServiceFactory, ServiceRef
 
 from backstage_backend_defaults._wiring.initializer import BackendInitializer
 
 __all__ = ["Backend", "BackendFeature"]
 
 T = TypeVar("T")
-BackendFeature = BackendPlugin | BackendModule | ServiceFactory[Any]
 
 
 class Backend:

@@ -10,12 +10,12 @@ from backstage_backend_plugin_api import (
     BackendModule,
     BackendPlugin,
     ExtensionPoint,
-    InitRegistration,
     LoggerService,
     ServiceFactory,
     ServiceRef,
     core_services,
 )
+from backstage_backend_plugin_api._features import InitRegistration
 from backstage_common.errors import InputError
 
 from backstage_backend_defaults._wiring.errors import (

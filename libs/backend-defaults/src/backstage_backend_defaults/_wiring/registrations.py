@@ -9,8 +9,8 @@ from backstage_backend_plugin_api import (
     BackendModule,
     BackendPlugin,
     ExtensionPoint,
-    InitRegistration,
 )
+from backstage_backend_plugin_api._features import InitRegistration
 from backstage_common.errors import ConflictError
 
 from backstage_backend_defaults._wiring.errors import FeatureStartupFailure
