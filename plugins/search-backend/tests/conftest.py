@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from backstage_backend_defaults.database import DatabaseManager, run_migrations
+from backstage_backend_defaults.database import DatabaseManager
 from backstage_backend_test_utils import (
     CapturingLogger,
     postgres_database_config,
@@ -34,7 +34,7 @@ async def engine(request: pytest.FixtureRequest) -> AsyncIterator[SearchEngine]:
         manager = DatabaseManager(Config.from_data({"backend": {"database": database}}))
         try:
             plugin_database = manager.for_plugin("search")
-            await run_migrations(plugin_database, MIGRATIONS, plugin_id="search")
+            await plugin_database.migrate(MIGRATIONS)
             yield PostgresSearchEngine(await plugin_database.get_engine(), logger, PgOptions())
         finally:
             await manager.close()
