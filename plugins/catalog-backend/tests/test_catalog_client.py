@@ -12,6 +12,7 @@ from backstage_common.errors import InputError
 from backstage_plugin_catalog_node import (
     CATALOG_FILTER_EXISTS,
     CatalogClient,
+    EntityFilterQuery,
     EntityOrderField,
     FacetBucket,
 )
@@ -115,3 +116,36 @@ async def test_client_pages(database_config: dict[str, Any]) -> None:
             )
         ]
         assert [names(p) for p in pages] == [["worker", "website", "petstore"], ["monitor"]]
+
+
+_FILTERS: list[EntityFilterQuery] = [
+    {"kind": "user"},
+    {"kind": ["component", "api"], "spec.type": CATALOG_FILTER_EXISTS},
+    [{"kind": "group"}, {"kind": "component", "metadata.tags": CATALOG_FILTER_EXISTS}],
+    [{"metadata.name": ["petstore", "alice"]}, {}],
+]
+
+
+@pytest.mark.parametrize("filter", _FILTERS)
+async def test_client_filters_mean_the_same_as_params_and_as_predicates(
+    database_config: dict[str, Any], filter: EntityFilterQuery
+) -> None:
+    """The client sends a filter as `filter=` parameters (GET) or, beside a `query`, as a
+    predicate (POST): the server finds the same entities either way, and a cursor made
+    from the parameters pages on with the same filter."""
+    async with catalog_client(database_config) as client:
+        order = [EntityOrderField("metadata.name")]
+        by_params = await client.query_entities(filter=filter, order_fields=order, limit=1)
+        by_predicate = await client.query_entities(
+            filter=filter, query={}, order_fields=order, limit=100
+        )
+        listed = await client.get_entities(filter=filter)
+        expected = sorted(names(listed))
+        assert expected
+        assert names(by_predicate.items) == expected
+        assert by_params.total_items == len(expected)
+        items, cursor = by_params.items, by_params.next_cursor
+        while cursor is not None:
+            page = await client.query_entities(cursor=cursor, limit=1)
+            items, cursor = items + page.items, page.next_cursor
+        assert names(items) == expected

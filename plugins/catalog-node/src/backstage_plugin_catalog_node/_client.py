@@ -19,6 +19,13 @@ import httpx
 import msgspec
 from backstage_backend_plugin_api import AuthService, BackstageCredentials, DiscoveryService
 from backstage_common import errors
+from backstage_plugin_catalog_common import (
+    CATALOG_FILTER_EXISTS,
+    EntityFilterQuery,
+    combine_all,
+    entity_filter_params,
+    entity_filter_predicate,
+)
 
 __all__ = [
     "CATALOG_FILTER_EXISTS",
@@ -33,18 +40,7 @@ CATALOG_PLUGIN_ID: Final = "catalog"
 BY_REFS_CHUNK: Final = 1000
 
 
-class _Exists:
-    def __repr__(self) -> str:
-        return "CATALOG_FILTER_EXISTS"
-
-
-CATALOG_FILTER_EXISTS: Final = _Exists()
-"""A filter value matching every entity that has the key, whatever its value."""
-
 Entity = dict[str, Any]
-FilterValue = str | Sequence[str] | _Exists
-EntityFilterQuery = Mapping[str, FilterValue] | Sequence[Mapping[str, FilterValue]]
-"""One filter set (keys ANDed, listed values ORed) or several sets (ORed)."""
 
 
 @dataclass(frozen=True)
@@ -89,21 +85,7 @@ _ERRORS: Mapping[str, type[errors.BackstageError]] = {
 
 
 def _filter_params(filter: EntityFilterQuery | None) -> list[tuple[str, str]]:
-    if filter is None:
-        return []
-    sets = [filter] if isinstance(filter, Mapping) else list(filter)
-    params = []
-    for filter_set in sets:
-        statements: list[str] = []
-        for key, value in filter_set.items():
-            if isinstance(value, _Exists):
-                statements.append(key)
-            else:
-                values = [value] if isinstance(value, str) else list(value)
-                statements.extend(f"{key}={item}" for item in values)
-        if statements:
-            params.append(("filter", ",".join(statements)))
-    return params
+    return [("filter", text) for text in entity_filter_params(filter)]
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -318,7 +300,7 @@ class CatalogClient:
         predicate = query
         params: list[tuple[str, str]] = []
         if query is not None and filter is not None:
-            predicate = {"$all": [_filter_predicate(filter), dict(query)]}
+            predicate = combine_all([entity_filter_predicate(filter), dict(query)])
         elif filter is not None:
             params = _filter_params(filter)
         items: list[Entity | None] = []
@@ -364,10 +346,7 @@ class CatalogClient:
     ) -> dict[str, list[FacetBucket]]:
         """Value counts per facet among the matching entities."""
         if query is not None:
-            predicate = dict(query)
-            filter_predicate = _filter_predicate(filter)
-            if filter_predicate is not None:
-                predicate = {"$all": [filter_predicate, predicate]}
+            predicate = combine_all([entity_filter_predicate(filter), dict(query)])
             data = await self._json(
                 "POST",
                 "/entity-facets",
@@ -390,10 +369,7 @@ def _predicate_body(
     full_text_term: str | None,
     full_text_fields: Sequence[str],
 ) -> dict[str, Any]:
-    predicate = dict(query)
-    filter_predicate = _filter_predicate(filter)
-    if filter_predicate is not None:
-        predicate = {"$all": [filter_predicate, predicate]}
+    predicate = combine_all([entity_filter_predicate(filter), dict(query)])
     body: dict[str, Any] = {"query": predicate}
     if order_fields:
         body["orderBy"] = [{"field": o.field, "order": o.order} for o in order_fields]
@@ -416,22 +392,3 @@ def _page_body(
     if fields:
         body["fields"] = list(fields)
     return body
-
-
-def _filter_predicate(filter: EntityFilterQuery | None) -> dict[str, Any] | None:
-    """A filter query as a predicate, to combine it with a `query`."""
-    if filter is None:
-        return None
-    sets = [filter] if isinstance(filter, Mapping) else list(filter)
-    predicates = []
-    for filter_set in sets:
-        parts: list[dict[str, Any]] = []
-        for key, value in filter_set.items():
-            if isinstance(value, _Exists):
-                parts.append({key: {"$exists": True}})
-            elif isinstance(value, str):
-                parts.append({key: value})
-            else:
-                parts.append({key: {"$in": list(value)}})
-        predicates.append(parts[0] if len(parts) == 1 else {"$all": parts})
-    return predicates[0] if len(predicates) == 1 else {"$any": predicates}
