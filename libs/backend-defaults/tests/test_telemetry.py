@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -51,8 +46,6 @@ from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, InMemoryMetr
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
-
-from .test_cli import free_port, wait_ready
 
 
 def json_root_logger(lines: list[bytes]) -> ServiceFactory[Any]:
@@ -187,39 +180,6 @@ async def test_the_service_is_the_unit_with_its_version() -> None:
     finally:
         await telemetry.shutdown()
         await renamed.shutdown()
-
-
-def test_backstage_py_start_sets_up_telemetry_from_the_environment(tmp_path: Path) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = tmp_path / "app-config.yaml"
-    config.write_text(
-        f"backend:\n  baseUrl: {base}\n  listen: {{host: 127.0.0.1, port: {port}}}\n"
-        "  logging: {level: warn, format: json}\n"
-    )
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    command = [str(Path(sys.executable).parent / "backstage-py"), "start", "--unit", "all"]
-    process = subprocess.Popen(
-        [*command, "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    )
-    try:
-        wait_ready(base, process)
-        assert httpx.get(f"{base}/api/catalog/entities").status_code == 401
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, stderr.decode()
-    output = stdout.decode()
-    assert '"service.name": "all"' in output
-    assert '"backstage.unit": "all"' in output
-    assert '"url.path": "/api/catalog/entities"' in output
-    assert '"backstage.plugin_id": "catalog"' in output
 
 
 async def test_a_request_is_one_trace_with_its_statements_cache_calls_and_log_lines() -> None:

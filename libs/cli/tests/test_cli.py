@@ -182,3 +182,36 @@ def test_db_commands_upgrade_list_and_downgrade_one_plugin(tmp_path: Path) -> No
     unknown = runner.invoke(main, ["db", "history", "--plugin", "nothing", "--config", str(config)])
     assert unknown.exit_code != 0
     assert "registers no migrations" in unknown.output
+
+
+def test_backstage_py_start_sets_up_telemetry_from_the_environment(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = tmp_path / "app-config.yaml"
+    config.write_text(
+        f"backend:\n  baseUrl: {base}\n  listen: {{host: 127.0.0.1, port: {port}}}\n"
+        "  logging: {level: warn, format: json}\n"
+    )
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    command = [str(Path(sys.executable).parent / "backstage-py"), "start", "--unit", "all"]
+    process = subprocess.Popen(
+        [*command, "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        wait_ready(base, process)
+        assert httpx.get(f"{base}/api/catalog/entities").status_code == 401
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr.decode()
+    output = stdout.decode()
+    assert '"service.name": "all"' in output
+    assert '"backstage.unit": "all"' in output
+    assert '"url.path": "/api/catalog/entities"' in output
+    assert '"backstage.plugin_id": "catalog"' in output

@@ -13,24 +13,22 @@ and counted, and reads as a miss; it never fails a request.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from backstage_backend_plugin_api import LoggerService, RootConfigService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import parse_duration
 
 from backstage_backend_defaults.cache._client import CacheClient, CacheHealth, to_seconds
+from backstage_backend_defaults.cache._hooks import CACHE_HOOKS, CacheHooks
 from backstage_backend_defaults.cache._keys import stored_key
 from backstage_backend_defaults.cache._settings import StoreSettings, read_store_settings
 from backstage_backend_defaults.cache._stores import CacheStore, create_store
-from backstage_backend_defaults.telemetry import Telemetry, TelemetryDep
-
-if TYPE_CHECKING:
-    from backstage_backend_defaults.telemetry._cache import CacheInstruments
+from backstage_backend_defaults.instrumentation import InstrumentationDep
 
 __all__ = [
+    "CACHE_HOOKS",
     "CacheClient",
     "CacheHealth",
+    "CacheHooks",
     "CacheManager",
     "CacheStore",
     "StoreSettings",
@@ -53,26 +51,20 @@ class CacheManager:
     """The backend's one store connection, handing each plugin its own namespace."""
 
     def __init__(
-        self, config: RootConfigService, logger: LoggerService, telemetry: Telemetry | None = None
+        self, config: RootConfigService, logger: LoggerService, hooks: CacheHooks | None = None
     ) -> None:
         self.settings = read_store_settings(config)
         self.store = create_store(self.settings)
         self.health = CacheHealth(self.settings.describe(), logger)
         self._default_ttl = _read_default_ttl(config)
-        self._instruments: CacheInstruments | None = None
-        if telemetry is not None and telemetry.enabled:
-            from backstage_backend_defaults.telemetry._cache import CacheInstruments
-
-            self._instruments = CacheInstruments(
-                telemetry.tracer, telemetry.meter, self.settings.store
-            )
+        self._hooks = hooks
 
     def for_plugin(self, plugin_id: str) -> CacheClient:
         store: CacheStore = self.store
-        if self._instruments is not None:  # traced and counted; untouched when telemetry is off
-            from backstage_backend_defaults.telemetry._cache import InstrumentedStore
-
-            store = InstrumentedStore(self.store, plugin_id, self._instruments)
+        if self._hooks is not None:  # traced and counted; untouched when telemetry is off
+            store = self._hooks.plugin_store(
+                self.store, store_name=self.settings.store, plugin_id=plugin_id
+            )
         return CacheClient(
             store,
             plugin_id=plugin_id,
@@ -89,9 +81,10 @@ def _create_manager(
     config: core.RootConfig,
     logger: core.RootLogger,
     lifecycle: core.RootLifecycle,
-    telemetry: TelemetryDep,
+    instrumentation: InstrumentationDep,
 ) -> CacheManager:
-    manager = CacheManager(config, logger.child({"service": "cache"}), telemetry)
+    hooks = instrumentation.get(CACHE_HOOKS)
+    manager = CacheManager(config, logger.child({"service": "cache"}), hooks)
     lifecycle.add_shutdown_hook(manager.close)
     return manager
 

@@ -31,6 +31,7 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 
+from backstage_backend_defaults.database._hooks import DATABASE_HOOKS, DatabaseHooks
 from backstage_backend_defaults.database._migrations import (
     MIGRATIONS_VERSION_TABLE,
     migration_history,
@@ -41,8 +42,8 @@ from backstage_backend_defaults.database._settings import (
     read_plugin_settings,
 )
 from backstage_backend_defaults.health import ReadinessChecks
+from backstage_backend_defaults.instrumentation import InstrumentationDep
 from backstage_backend_defaults.lifecycle import BackendLifecycle
-from backstage_backend_defaults.telemetry import Telemetry, TelemetryDep
 
 if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its database
     from sqlalchemy.ext.asyncio import (
@@ -52,11 +53,11 @@ if TYPE_CHECKING:  # SQLAlchemy and asyncpg load only when a plugin uses its dat
         async_sessionmaker,
     )
 
-    from backstage_backend_defaults.telemetry._database import PoolGauges
-
 __all__ = [
+    "DATABASE_HOOKS",
     "DISPOSE_SECONDS",
     "MIGRATIONS_VERSION_TABLE",
+    "DatabaseHooks",
     "DatabaseManager",
     "PluginDatabase",
     "PluginDatabaseSettings",
@@ -128,10 +129,9 @@ class DatabaseManager:
     one engine, and so one pool: each gets a view of it confined to its own schema.
     """
 
-    def __init__(self, config: RootConfigService, telemetry: Telemetry | None = None) -> None:
+    def __init__(self, config: RootConfigService, hooks: DatabaseHooks | None = None) -> None:
         self._config = config
-        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
-        self._pool_gauges: PoolGauges | None = None
+        self._hooks = hooks
         self._engines: dict[str, asyncio.Task[AsyncEngine]] = {}
         self._settings: dict[str, PluginDatabaseSettings] = {}
         self._shared: dict[tuple[str, ...], AsyncEngine] = {}
@@ -213,14 +213,12 @@ class DatabaseManager:
     def _trace(
         self, settings: PluginDatabaseSettings, engine: AsyncEngine, *, shared: bool
     ) -> None:
-        """Spans for a new engine's statements (a shared one's are tagged per statement)."""
-        if self._telemetry is None or self._telemetry.tracer is None:
+        """The hooks told of a new engine (a shared one's statements are tagged per
+        statement)."""
+        if self._hooks is None:
             return
-        from backstage_backend_defaults.telemetry._database import trace_statements
-
-        trace_statements(
+        self._hooks.engine_created(
             engine.sync_engine,
-            self._telemetry.tracer,
             system="sqlite" if settings.client == "sqlite" else "postgresql",
             database=settings.database_name or settings.plugin_id,
             plugin_id=None if shared else settings.plugin_id,
@@ -229,14 +227,9 @@ class DatabaseManager:
     def _measure(
         self, settings: PluginDatabaseSettings, engine: AsyncEngine, *, shared: bool
     ) -> None:
-        """The plugin's pool in the pool metrics."""
-        if self._telemetry is None or self._telemetry.meter is None:
-            return
-        if self._pool_gauges is None:
-            from backstage_backend_defaults.telemetry._database import PoolGauges
-
-            self._pool_gauges = PoolGauges(self._telemetry.meter)
-        self._pool_gauges.add(settings.plugin_id, engine.sync_engine.pool, shared=shared)
+        """The hooks told of the plugin's pool (the pool metrics)."""
+        if self._hooks is not None:
+            self._hooks.pool_in_use(settings.plugin_id, engine.sync_engine.pool, shared=shared)
 
     def _probe_engine(self, settings: PluginDatabaseSettings) -> AsyncEngine:
         """The engine readiness probes the plugin's database with: a pool of its own, one
@@ -303,8 +296,8 @@ class DatabaseManager:
         self._settings.clear()
         self._shared.clear()
         self._probe_engines.clear()
-        if self._pool_gauges is not None:
-            self._pool_gauges.remove_all()
+        if self._hooks is not None:
+            self._hooks.pools_closed()
         await asyncio.gather(*(dispose_within(engine, DISPOSE_SECONDS) for engine in engines))
 
 
@@ -312,9 +305,9 @@ def _create_manager(
     config: core.RootConfig,
     lifecycle: core.RootLifecycle,
     health: core.RootHealth,
-    telemetry: TelemetryDep,
+    instrumentation: InstrumentationDep,
 ) -> DatabaseManager:
-    manager = DatabaseManager(config, telemetry)
+    manager = DatabaseManager(config, instrumentation.get(DATABASE_HOOKS))
     lifecycle.add_shutdown_hook(manager.close)
     if isinstance(lifecycle, BackendLifecycle):
         lifecycle.add_shutdown_deadline_callback(manager.terminate)

@@ -11,6 +11,9 @@ counted), with how long the loop's thread ran and waited for a CPU meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeAlias
+
 from backstage_backend_plugin_api import (
     ServiceFactory,
     ServiceRef,
@@ -24,16 +27,24 @@ from backstage_backend_defaults.event_loop._settings import (
     LagMonitorSettings,
     read_lag_monitor_settings,
 )
-from backstage_backend_defaults.telemetry import TelemetryDep
+from backstage_backend_defaults.instrumentation import HookPoint, InstrumentationDep
 
 __all__ = [
+    "LAG_HOOKS",
     "EventLoopLagMonitor",
     "LagMonitorSettings",
+    "LagRecorder",
     "LagSample",
     "event_loop_lag_service_factory",
     "event_loop_lag_service_ref",
     "read_lag_monitor_settings",
 ]
+
+LagRecorder: TypeAlias = Callable[[float], None]
+"""Records one lag, in seconds."""
+
+LAG_HOOKS: HookPoint[LagRecorder] = HookPoint("eventLoop.lag")
+"""Where the lag recorder is registered; the monitor reads it when it is created."""
 
 event_loop_lag_service_ref: ServiceRef[EventLoopLagMonitor | None] = create_service_ref(
     id="backstage-py.eventLoopLag", scope="root"
@@ -44,12 +55,14 @@ def _create_monitor(
     config: core.RootConfig,
     logger: core.RootLogger,
     lifecycle: core.RootLifecycle,
-    telemetry: TelemetryDep,
+    instrumentation: InstrumentationDep,
 ) -> EventLoopLagMonitor | None:
     settings = read_lag_monitor_settings(config)
     if settings is None:
         return None
-    monitor = EventLoopLagMonitor(settings, logger.child({"service": "eventLoop"}), telemetry.meter)
+    monitor = EventLoopLagMonitor(
+        settings, logger.child({"service": "eventLoop"}), instrumentation.get(LAG_HOOKS)
+    )
     monitor.start()
     lifecycle.add_shutdown_hook(monitor.stop)
     return monitor

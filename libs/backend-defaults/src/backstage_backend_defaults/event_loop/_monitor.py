@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from backstage_backend_plugin_api import LoggerService
 
 from backstage_backend_defaults.event_loop._clock import ThreadClock
 from backstage_backend_defaults.event_loop._settings import LagMonitorSettings
 
-if TYPE_CHECKING:
-    from opentelemetry.metrics import Histogram, Meter
-
 __all__ = ["EventLoopLagMonitor", "LagSample"]
-
-_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +31,21 @@ def _ms(seconds: float | None) -> int | None:
 class EventLoopLagMonitor:
     """Every `interval` a callback is due on the loop; how late it runs is the loop's lag.
 
-    Each lag goes to the `backstage.event_loop.lag` histogram (when metrics are on). A lag
+    Each lag goes to `record_lag` (the `backstage.event_loop.lag` histogram when metrics
+    are on). A lag
     of `warn_threshold` or more is logged as a warning, at most one per `warn_interval`:
     the lags in between are counted and logged with the worst of them once it has passed.
     """
 
     def __init__(
-        self, settings: LagMonitorSettings, logger: LoggerService, meter: Meter | None
+        self,
+        settings: LagMonitorSettings,
+        logger: LoggerService,
+        record_lag: Callable[[float], None] | None,
     ) -> None:
         self._settings = settings
         self._logger = logger
-        self._histogram: Histogram | None = None
-        if meter is not None:
-            self._histogram = meter.create_histogram(
-                "backstage.event_loop.lag",
-                unit="s",
-                description="How late the event loop ran a callback that was due",
-                explicit_bucket_boundaries_advisory=list(_BUCKETS),
-            )
+        self._record_lag = record_lag
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._clock: ThreadClock | None = None
@@ -100,8 +92,8 @@ class EventLoopLagMonitor:
         running, waiting = cpu = clock.read()
         sample = self._sample(lag, running, waiting)
         self._cpu = cpu
-        if self._histogram is not None:
-            self._histogram.record(lag)
+        if self._record_lag is not None:
+            self._record_lag(lag)
         if self._worst is None or lag > self._worst.lag:
             self._worst = sample
         if lag >= self._settings.warn_threshold:

@@ -27,6 +27,12 @@ from backstage_backend_defaults.http_router._compression import (
 from backstage_backend_defaults.http_router._cors import read_cors_config
 from backstage_backend_defaults.http_router._errors import ErrorRenderer, error_status
 from backstage_backend_defaults.http_router._gate import PluginGate
+from backstage_backend_defaults.http_router._hooks import (
+    REQUEST_HOOKS,
+    RequestHooks,
+    RequestSpan,
+    StartedRequest,
+)
 from backstage_backend_defaults.http_router._routers import PluginHttpRouter, RootHttpRouter
 from backstage_backend_defaults.http_router._server import (
     HttpServer,
@@ -35,16 +41,20 @@ from backstage_backend_defaults.http_router._server import (
     read_server_timeouts,
 )
 from backstage_backend_defaults.http_router._sizes import read_size
-from backstage_backend_defaults.telemetry import TelemetryDep
+from backstage_backend_defaults.instrumentation import InstrumentationDep
 
 __all__ = [
+    "REQUEST_HOOKS",
     "BackendAsgiApp",
     "CompressionOptions",
     "ErrorRenderer",
     "HttpServer",
     "ListenOptions",
     "PluginHttpRouter",
+    "RequestHooks",
+    "RequestSpan",
     "RootHttpRouter",
+    "StartedRequest",
     "error_status",
     "http_router_service_factory",
     "read_compression_options",
@@ -83,7 +93,7 @@ async def _create_root_http_router(
     logger: core.RootLogger,
     lifecycle: core.RootLifecycle,
     health: core.RootHealth,
-    telemetry: TelemetryDep,
+    instrumentation: InstrumentationDep,
 ) -> BackendHttp:
     show_stacks = bool(config.get_optional_boolean("backend.errors.showStackTraces"))
     errors = ErrorRenderer(logger, show_stack_traces=show_stacks)
@@ -95,17 +105,12 @@ async def _create_root_http_router(
         openapi_config=None,
         logging_config=None,
     )
-    request_telemetry = None
-    if telemetry.enabled:  # with telemetry off, OpenTelemetry is not even imported
-        from backstage_backend_defaults.telemetry._http import RequestTelemetry
-
-        request_telemetry = RequestTelemetry(telemetry)
     timeouts = read_server_timeouts(config)
     asgi = BackendAsgiApp(
         app,
         logger.child({"type": "incomingRequest"}),
         errors,
-        request_telemetry,
+        instrumentation.get(REQUEST_HOOKS),
         compression=read_compression_options(config),
         request_timeout=timeouts.request,
     )

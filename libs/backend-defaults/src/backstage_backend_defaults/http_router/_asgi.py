@@ -12,7 +12,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from backstage_backend_plugin_api import LoggerService
@@ -23,11 +23,9 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 from backstage_backend_defaults.http_router._compression import CompressionOptions, GzipResponses
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
+from backstage_backend_defaults.http_router._hooks import RequestHooks, StartedRequest
 from backstage_backend_defaults.http_router._paths import canonical_path, encode_path, plugin_of
 from backstage_backend_defaults.http_router._request_log import RequestLog
-
-if TYPE_CHECKING:  # OpenTelemetry loads only when telemetry is on
-    from backstage_backend_defaults.telemetry._http import RequestTelemetry, StartedRequest
 
 __all__ = ["BackendAsgiApp", "RequestTimeoutError"]
 
@@ -132,8 +130,8 @@ def _record_escaped(started: StartedRequest, error: BaseException) -> None:
 class BackendAsgiApp:
     """Wraps the Litestar app: every request is logged, and plugin routes pass their gate.
 
-    With `telemetry`, each request is also traced (its span current while it runs and while
-    its log line is written) and measured.
+    With `telemetry` (the hooks registered on `REQUEST_HOOKS`), each request is also traced
+    (its span current while it runs and while its log line is written) and measured.
     """
 
     def __init__(
@@ -141,7 +139,7 @@ class BackendAsgiApp:
         app: Litestar,
         logger: LoggerService,
         errors: ErrorRenderer,
-        telemetry: RequestTelemetry | None = None,
+        telemetry: RequestHooks | None = None,
         compression: CompressionOptions | None = None,
         request_timeout: float = _DEFAULT_REQUEST_TIMEOUT,
     ) -> None:

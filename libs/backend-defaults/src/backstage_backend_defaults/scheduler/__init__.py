@@ -15,25 +15,24 @@ Config `backend.scheduler` (durations): `pollInterval` (5s), `janitorInterval` (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from backstage_backend_plugin_api import SchedulerService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 
+from backstage_backend_defaults.instrumentation import InstrumentationDep
+from backstage_backend_defaults.scheduler._hooks import TASK_HOOKS, TaskHooks
 from backstage_backend_defaults.scheduler._options import SchedulerOptions, read_scheduler_options
 from backstage_backend_defaults.scheduler._router import scheduler_route_handlers
 from backstage_backend_defaults.scheduler._scheduler import PluginTaskScheduler
 from backstage_backend_defaults.scheduler._settings import TaskSettings
 from backstage_backend_defaults.scheduler._table import TASKS_TABLE
-from backstage_backend_defaults.telemetry import TelemetryDep
-
-if TYPE_CHECKING:
-    from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
 
 __all__ = [
     "TASKS_TABLE",
+    "TASK_HOOKS",
     "PluginTaskScheduler",
     "SchedulerOptions",
+    "TaskHooks",
     "TaskSettings",
     "read_scheduler_options",
     "scheduler_route_handlers",
@@ -44,16 +43,13 @@ __all__ = [
 @dataclass(frozen=True)
 class _SchedulerContext:
     options: SchedulerOptions
-    instruments: TaskInstruments | None
+    hooks: TaskHooks | None
 
 
-def _read_options(config: core.RootConfig, telemetry: TelemetryDep) -> _SchedulerContext:
-    instruments = None
-    if telemetry.enabled:
-        from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
-
-        instruments = TaskInstruments(telemetry)
-    return _SchedulerContext(read_scheduler_options(config), instruments)
+def _read_options(
+    config: core.RootConfig, instrumentation: InstrumentationDep
+) -> _SchedulerContext:
+    return _SchedulerContext(read_scheduler_options(config), instrumentation.get(TASK_HOOKS))
 
 
 def _create_scheduler(
@@ -69,7 +65,7 @@ def _create_scheduler(
         database=database,
         logger=logger,
         options=context.options,
-        instruments=context.instruments,
+        instruments=context.hooks,
     )
     router.use(*scheduler_route_handlers(scheduler))
     lifecycle.add_shutdown_hook(scheduler.shutdown)

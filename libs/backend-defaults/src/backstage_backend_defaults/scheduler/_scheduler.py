@@ -27,7 +27,7 @@ from backstage_backend_defaults.scheduler._store import TaskStore
 from backstage_backend_defaults.scheduler._table import ensure_tasks_table
 
 if TYPE_CHECKING:
-    from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
+    from backstage_backend_defaults.scheduler._hooks import TaskHooks
 
 __all__ = ["PluginTaskScheduler"]
 
@@ -61,7 +61,7 @@ class PluginTaskScheduler:
         database: DatabaseService,
         logger: LoggerService,
         options: SchedulerOptions | None = None,
-        instruments: TaskInstruments | None = None,
+        instruments: TaskHooks | None = None,
     ) -> None:
         self.plugin_id = plugin_id
         self._instruments = instruments

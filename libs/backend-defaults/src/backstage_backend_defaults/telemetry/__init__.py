@@ -14,16 +14,12 @@ on a port of their own (see `_prometheus`).
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import Annotated, TypeAlias, cast
 
-from backstage_backend_plugin_api import (
-    ServiceFactory,
-    ServiceRef,
-    create_service_factory,
-    create_service_ref,
-)
+from backstage_backend_plugin_api import ServiceFactory, ServiceRef, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 
+from backstage_backend_defaults.instrumentation import Instrumentation, instrumentation_service_ref
 from backstage_backend_defaults.logger import StructuredLogger
 from backstage_backend_defaults.telemetry._exporters import exporter_names
 from backstage_backend_defaults.telemetry._prometheus import (
@@ -50,13 +46,15 @@ __all__ = [
     "telemetry_service_ref",
 ]
 
-telemetry_service_ref: ServiceRef[Telemetry] = create_service_ref(
-    id="backstage-py.telemetry", scope="root"
-)
+telemetry_service_ref = cast(ServiceRef[Telemetry], instrumentation_service_ref)
+"""The backend's instrumentation service, which `telemetry_service_factory` provides: the
+ref the core services depend on, typed as what the factory makes."""
 TelemetryDep: TypeAlias = Annotated[Telemetry, telemetry_service_ref]
 
 
-def telemetry_service_factory(options: TelemetryOptions | None = None) -> ServiceFactory[Telemetry]:
+def telemetry_service_factory(
+    options: TelemetryOptions | None = None,
+) -> ServiceFactory[Instrumentation]:
     """The backend's telemetry; by default only what the config asks for (Prometheus).
 
     `backstage-py start` passes the unit's name and the process's `OTEL_*` variables.
@@ -65,7 +63,7 @@ def telemetry_service_factory(options: TelemetryOptions | None = None) -> Servic
 
     async def factory(
         config: core.RootConfig, logger: core.RootLogger, lifecycle: core.RootLifecycle
-    ) -> Telemetry:
+    ) -> Instrumentation:
         from backstage_backend_defaults.http_router import read_listen_options
 
         settings = read_prometheus_settings(config, read_listen_options(config).host)
@@ -83,5 +81,5 @@ def telemetry_service_factory(options: TelemetryOptions | None = None) -> Servic
         return telemetry
 
     return create_service_factory(
-        service=telemetry_service_ref, factory=factory, initialization="always"
+        service=instrumentation_service_ref, factory=factory, initialization="always"
     )

@@ -7,17 +7,17 @@ from collections.abc import Awaitable
 from opentelemetry.metrics import Counter, Meter
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
-from backstage_backend_defaults.cache._stores import CacheStore
+from backstage_backend_defaults.cache import CacheStore
 
 __all__ = ["CacheInstruments", "InstrumentedStore"]
 
 
 class CacheInstruments:
-    """The backend's cache counters, shared by every plugin's instrumented store."""
+    """The cache hooks (`CACHE_HOOKS`): the backend's cache counters, shared by every
+    plugin's instrumented store."""
 
-    def __init__(self, tracer: Tracer | None, meter: Meter | None, store_name: str) -> None:
+    def __init__(self, tracer: Tracer | None, meter: Meter | None) -> None:
         self.tracer = tracer
-        self.store_name = store_name
         self.operations: Counter | None = None
         if meter is not None:
             self.operations = meter.create_counter(
@@ -26,14 +26,20 @@ class CacheInstruments:
                 "ok, error)",
             )
 
+    def plugin_store(self, store: CacheStore, *, store_name: str, plugin_id: str) -> CacheStore:
+        return InstrumentedStore(store, plugin_id, store_name, self)
+
 
 class InstrumentedStore:
     """One plugin's view of the backend's store that traces and counts each call; errors
     are counted and passed on (the cache client turns them into misses)."""
 
-    def __init__(self, store: CacheStore, plugin_id: str, instruments: CacheInstruments) -> None:
+    def __init__(
+        self, store: CacheStore, plugin_id: str, store_name: str, instruments: CacheInstruments
+    ) -> None:
         self._store = store
         self._plugin_id = plugin_id
+        self._store_name = store_name
         self._instruments = instruments
 
     def _record(self, operation: str, result: str) -> None:
@@ -43,7 +49,7 @@ class InstrumentedStore:
                 1,
                 {
                     "backstage.plugin_id": self._plugin_id,
-                    "backstage.cache.store": self._instruments.store_name,
+                    "backstage.cache.store": self._store_name,
                     "backstage.cache.operation": operation,
                     "backstage.cache.result": result,
                 },
@@ -85,7 +91,7 @@ class InstrumentedStore:
 
     def _tag(self, span: Span, operation: str) -> None:
         span.set_attribute("backstage.plugin_id", self._plugin_id)
-        span.set_attribute("backstage.cache.store", self._instruments.store_name)
+        span.set_attribute("backstage.cache.store", self._store_name)
         span.set_attribute("backstage.cache.operation", operation)
 
     async def _write(self, operation: str, call: Awaitable[None]) -> None:

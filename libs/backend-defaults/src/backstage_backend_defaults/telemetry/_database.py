@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import Pool
 
-__all__ = ["PLUGIN_OPTION", "PoolGauges", "trace_statements"]
+__all__ = ["PLUGIN_OPTION", "DatabaseInstruments", "PoolGauges", "trace_statements"]
 
 PLUGIN_OPTION = "backstage_plugin"
 """The execution option naming the plugin of a view of a shared engine."""
@@ -137,3 +137,32 @@ class PoolGauges:
             pool: Any = entry.pool
             if hasattr(pool, "size"):
                 yield Observation(pool.size(), self._attributes(entry))
+
+
+class DatabaseInstruments:
+    """The database hooks (`DATABASE_HOOKS`): statement spans when tracing is on, pool
+    gauges (registered with the first pool) when metrics are."""
+
+    def __init__(self, tracer: Tracer | None, meter: Meter | None) -> None:
+        self._tracer = tracer
+        self._meter = meter
+        self._pool_gauges: PoolGauges | None = None
+
+    def engine_created(
+        self, engine: Engine, *, system: str, database: str, plugin_id: str | None
+    ) -> None:
+        if self._tracer is not None:
+            trace_statements(
+                engine, self._tracer, system=system, database=database, plugin_id=plugin_id
+            )
+
+    def pool_in_use(self, plugin_id: str, pool: Pool, *, shared: bool) -> None:
+        if self._meter is None:
+            return
+        if self._pool_gauges is None:
+            self._pool_gauges = PoolGauges(self._meter)
+        self._pool_gauges.add(plugin_id, pool, shared=shared)
+
+    def pools_closed(self) -> None:
+        if self._pool_gauges is not None:
+            self._pool_gauges.remove_all()

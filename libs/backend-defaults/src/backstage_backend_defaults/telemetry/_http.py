@@ -14,11 +14,16 @@ from contextvars import Token
 from typing import Any
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.metrics import Meter
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.util.types import AttributeValue
 
-from backstage_backend_defaults.telemetry._server_span import ServerSpan, current_context_var
-from backstage_backend_defaults.telemetry._telemetry import Telemetry
+from backstage_backend_defaults.http_router import StartedRequest as RouterStartedRequest
+from backstage_backend_defaults.telemetry._server_span import (
+    ServerSpan,
+    ServerSpans,
+    current_context_var,
+)
 
 __all__ = ["RequestTelemetry", "StartedRequest"]
 
@@ -48,16 +53,17 @@ _getter = _HeaderGetter()
 
 
 class RequestTelemetry:
-    """Span `<METHOD> <route>` (kind server), request count and duration, per request."""
+    """The request hooks (`REQUEST_HOOKS`): span `<METHOD> <route>` (kind server), request
+    count and duration, per request."""
 
     __slots__ = ("_current", "_duration", "_spans")
 
-    def __init__(self, telemetry: Telemetry) -> None:
-        self._spans = telemetry.server_spans
+    def __init__(self, server_spans: ServerSpans | None, meter: Meter | None) -> None:
+        self._spans = server_spans
         self._current = current_context_var()
         self._duration = None
-        if telemetry.meter is not None:
-            self._duration = telemetry.meter.create_histogram(
+        if meter is not None:
+            self._duration = meter.create_histogram(
                 "http.server.request.duration",
                 unit="s",
                 description="Duration of incoming HTTP requests, per plugin and route",
@@ -92,7 +98,7 @@ class RequestTelemetry:
 
     def end(
         self,
-        started: StartedRequest,
+        started: RouterStartedRequest,
         scope: Any,
         status: int,
         duration: float,
@@ -101,7 +107,8 @@ class RequestTelemetry:
         """Ends the span (named after Litestar's route, once matched) and records the
         request's duration."""
         route: str = scope.get("path_template") or ""
-        span, token = started
+        span: ServerSpan | None
+        span, token = started  # type: ignore[assignment]  # the span `start` made
         if span is not None:
             span.end_request(scope["method"], route, status)
         if token is not None:

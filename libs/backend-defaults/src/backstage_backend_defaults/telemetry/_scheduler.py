@@ -6,9 +6,8 @@ import asyncio
 
 from backstage_backend_plugin_api import TaskFunction
 from opentelemetry.context import Context
-from opentelemetry.trace import StatusCode
-
-from backstage_backend_defaults.telemetry._telemetry import Telemetry
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import StatusCode, Tracer
 
 __all__ = ["TaskInstruments"]
 
@@ -17,11 +16,11 @@ class TaskInstruments:
     """Wraps task bodies: span `task <id>` and `backstage.scheduler.task.runs` by result
     (`succeeded`, `failed`, `aborted`)."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
-        self._tracer = telemetry.tracer
+    def __init__(self, tracer: Tracer | None, meter: Meter | None) -> None:
+        self._tracer = tracer
         self._runs = None
-        if telemetry.meter is not None:
-            self._runs = telemetry.meter.create_counter(
+        if meter is not None:
+            self._runs = meter.create_counter(
                 "backstage.scheduler.task.runs",
                 description="Scheduled task runs per plugin and task, by result",
             )

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from backstage_backend_defaults.instrumentation import Instrumentation
 from backstage_backend_defaults.telemetry._exporters import (
     metric_exporters,
     sampler,
@@ -50,12 +51,14 @@ class TelemetryOptions:
     instrument_httpx: bool = True
 
 
-class Telemetry:
-    """The tracer and meter the backend's services use; None where a signal is off.
+class Telemetry(Instrumentation):
+    """The backend's instrumentation: the tracer and meter (None where a signal is off) and
+    the hooks on the core services that use them.
 
-    With neither traces nor metrics configured both are None, and the services take their
-    plain code paths: no span, no counter, no per-request work. `span_processors` are those
-    added to `tracer_provider`: `server_spans` ends each request's span into them.
+    With neither traces nor metrics configured both are None and no hook is registered, so
+    the services take their plain code paths: no span, no counter, no per-request work.
+    `span_processors` are those added to `tracer_provider`: `server_spans` ends each
+    request's span into them.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Telemetry:
         prometheus: PrometheusEndpoint | None = None,
         httpx_instrumented: bool = False,
     ) -> None:
+        super().__init__()
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.prometheus = prometheus
@@ -81,6 +85,10 @@ class Telemetry:
         self.meter: Meter | None = (
             meter_provider.get_meter(INSTRUMENTATION_NAME) if meter_provider else None
         )
+        if self.enabled:
+            from backstage_backend_defaults.telemetry._hooks import register_hooks
+
+            register_hooks(self, self.tracer, self.meter, self.server_spans)
 
     @property
     def enabled(self) -> bool:
