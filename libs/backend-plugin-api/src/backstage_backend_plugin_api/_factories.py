@@ -19,12 +19,21 @@ FactoryFn = Callable[..., T | Awaitable[T]]
 
 @dataclass(frozen=True, eq=False)
 class ServiceFactory(Generic[T]):
-    """Ties a service ref to its implementation and its dependencies.
+    """Ties a service ref to its implementation and its dependencies; create one with
+    `create_service_factory`.
 
-    `deps` are read from the factory's `Annotated` parameters. When `create_root_context`
-    is set, it runs once per backend (it may depend on root services only) and its result
-    is passed as the first argument of `factory`, which runs once per plugin: this is how
-    a per-backend manager hands each plugin its own view.
+    When `create_root_context` is set, it runs once per backend (it may depend on root
+    services only) and its result is passed as the first argument of `factory`, which runs
+    once per plugin: this is how a per-backend manager hands each plugin its own view.
+
+    Args:
+        service: the ref of the service it implements.
+        factory: builds the service (sync or async).
+        deps: the services `factory` depends on, read from its `Annotated` parameters.
+        create_root_context: builds the per-backend context, if any.
+        root_context_deps: the services `create_root_context` depends on.
+        initialization: `always` to build the service even when nothing depends on it,
+            `lazy` (the default) to build it on first use.
     """
 
     service: ServiceRef[T]
@@ -58,13 +67,20 @@ def create_service_factory(
     create_root_context: Callable[..., Any] | None = None,
     initialization: ServiceInitialization = "lazy",
 ) -> ServiceFactory[T]:
-    """Create a factory for `service`.
+    """Create a factory for `service`; add it to a backend to replace the default one.
 
-    `factory` (sync or async) declares its dependencies as annotated parameters; with
-    `create_root_context`, its first parameter receives the root context. A root-scoped
-    service may only depend on root-scoped services; the backend checks it at start.
-    `initialization="always"` builds the service for every plugin (or, for a root service,
-    at start) even when nothing depends on it.
+    A root-scoped service may only depend on root-scoped services; the backend checks it
+    at start.
+
+    Args:
+        service: the ref of the service it implements.
+        factory: builds the service, sync or async; its parameters are its dependencies,
+            each annotated with a service ref (e.g. `config: core_services.RootConfig`).
+            With `create_root_context`, its first parameter receives the root context.
+        create_root_context: for a plugin-scoped service, builds a context once per
+            backend (from root services only) that every plugin's `factory` call receives.
+        initialization: `always` builds the service for every plugin (or, for a root
+            service, at start) even when nothing depends on it; `lazy` on first use.
     """
     if create_root_context is not None and service.scope == "root":
         raise TypeError(

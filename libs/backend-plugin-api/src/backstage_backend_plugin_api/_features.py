@@ -46,11 +46,22 @@ class PluginRegistrationPoints(Protocol):
     """What a plugin's `register` function may call, only while it runs."""
 
     def register_extension_point(self, extension_point: ExtensionPoint[T], impl: T) -> None:
-        """Offer `impl` to this plugin's modules; must come before `register_init`."""
+        """Offer an implementation of an extension point to this plugin's modules; must
+        come before `register_init`.
+
+        Args:
+            extension_point: the extension point's ref.
+            impl: what modules that depend on it receive.
+        """
         ...
 
     def register_init(self, init: InitFn) -> None:
-        """Register the plugin's async init; its annotated parameters are its dependencies."""
+        """Register the async init, called once at backend start; exactly once.
+
+        Args:
+            init: an async function whose parameters are its dependencies, each annotated
+                with a service ref or extension point (e.g. `logger: core_services.Logger`).
+        """
         ...
 
 
@@ -121,12 +132,18 @@ def _run_register(
 
 @dataclass(frozen=True, eq=False)
 class BackendPlugin:
-    """A plugin: an id and one init. Created by `create_backend_plugin`."""
+    """A plugin: an id and one init. Created by `create_backend_plugin`.
+
+    Args:
+        plugin_id: the plugin's id; its routes are mounted at `/api/<pluginId>`.
+        register: called at backend start with the registration points.
+    """
 
     plugin_id: str
     register: Callable[[PluginRegistrationPoints], None] = field(repr=False)
 
     def get_registration(self) -> InitRegistration:
+        """Run `register` (the backend does this at start) and return what it registered."""
         return _run_register(f"plugin '{self.plugin_id}'", self.register)
 
     def __str__(self) -> str:
@@ -135,13 +152,20 @@ class BackendPlugin:
 
 @dataclass(frozen=True, eq=False)
 class BackendModule:
-    """A module extending one plugin. Created by `create_backend_module`."""
+    """A module extending one plugin. Created by `create_backend_module`.
+
+    Args:
+        plugin_id: the id of the plugin it extends.
+        module_id: the module's id, unique among the plugin's modules.
+        register: called at backend start with the registration points.
+    """
 
     plugin_id: str
     module_id: str
     register: Callable[[ModuleRegistrationPoints], None] = field(repr=False)
 
     def get_registration(self) -> InitRegistration:
+        """Run `register` (the backend does this at start) and return what it registered."""
         return _run_register(
             f"module '{self.module_id}' for plugin '{self.plugin_id}'", self.register
         )
@@ -159,7 +183,14 @@ add, e.g. `def search_features() -> list[BackendFeature]`."""
 def create_backend_plugin(
     *, plugin_id: str, register: Callable[[PluginRegistrationPoints], None]
 ) -> BackendPlugin:
-    """Create a plugin. `register` runs at backend start and calls `register_init` once."""
+    """Create a plugin.
+
+    Args:
+        plugin_id: the plugin's id (letters, digits and single dashes, starting with a
+            letter); its routes are mounted at `/api/<pluginId>`.
+        register: runs at backend start; it calls `register_init` once, and may offer
+            extension points to the plugin's modules first.
+    """
     return BackendPlugin(validate_feature_id("pluginId", plugin_id), register)
 
 
@@ -169,7 +200,15 @@ def create_backend_module(
     module_id: str,
     register: Callable[[ModuleRegistrationPoints], None],
 ) -> BackendModule:
-    """Create a module for the plugin `plugin_id`; it initialises before that plugin."""
+    """Create a module for a plugin; it initialises before that plugin.
+
+    Args:
+        plugin_id: the id of the plugin it extends.
+        module_id: the module's id (letters, digits and single dashes, starting with a
+            letter), unique among the plugin's modules.
+        register: runs at backend start; it calls `register_init` once, whose init may
+            depend on the plugin's extension points.
+    """
     return BackendModule(
         validate_feature_id("pluginId", plugin_id),
         validate_feature_id("moduleId", module_id),

@@ -15,21 +15,26 @@ __all__ = [
 
 T = TypeVar("T")
 ServiceScope = Literal["root", "plugin"]
+"""`root`: one instance per backend. `plugin`: one instance per plugin."""
 
 
 @dataclass(frozen=True, eq=False)
 class ServiceRef(Generic[T]):
-    """A typed id of a service; `T` is the service's Protocol.
+    """A typed id of a service; `T` is the service's Protocol. Create one with
+    `create_service_ref`.
 
-    `scope="root"`: one instance per backend. `scope="plugin"`: one instance per plugin.
-    `multiton=True`: any number of factories; dependents receive a list of all instances.
+    Args:
+        id: the service's id, e.g. `core.cache`.
+        scope: `root` (one instance per backend) or `plugin` (one per plugin).
+        multiton: any number of factories; dependents receive a list of all instances.
+        default_factory: a `ServiceFactory` used when the backend has no factory for
+            this id.
     """
 
     id: str
     scope: ServiceScope = "plugin"
     multiton: bool = False
     default_factory: Any = None
-    """A `ServiceFactory` used when the backend has no factory for this id."""
 
     def __str__(self) -> str:
         return f"serviceRef{{{self.id}}}"
@@ -37,7 +42,12 @@ class ServiceRef(Generic[T]):
 
 @dataclass(frozen=True, eq=False)
 class ExtensionPoint(Generic[T]):
-    """A typed id of an extension point; `T` is the interface modules receive."""
+    """A typed id of an extension point; `T` is the interface modules receive. Create one
+    with `create_extension_point`.
+
+    Args:
+        id: the extension point's id, e.g. `catalog.processing`.
+    """
 
     id: str
 
@@ -54,7 +64,15 @@ def create_service_ref(
 ) -> ServiceRef[T]:
     """Create a service reference. Annotate the result with its type::
 
-    cache: ServiceRef[CacheService] = create_service_ref(id="core.cache")
+        cache: ServiceRef[CacheService] = create_service_ref(id="core.cache")
+
+    Args:
+        id: the service's id, unique in the backend, e.g. `myplugin.client`.
+        scope: `plugin` (one instance per plugin, the default) or `root` (one instance
+            per backend).
+        multiton: any number of factories may be added; dependents receive a list of
+            every instance.
+        default_factory: the `ServiceFactory` used when the backend is given none.
     """
     if not id:
         raise ValueError("A service ref needs a non-empty id")
@@ -66,9 +84,13 @@ def create_service_ref(
 def create_extension_point(*, id: str) -> ExtensionPoint[T]:
     """Create an extension point reference. Annotate the result with its type::
 
-    processing: ExtensionPoint[CatalogProcessingExtensionPoint] = create_extension_point(
-        id="catalog.processing"
-    )
+        processing: ExtensionPoint[CatalogProcessingExtensionPoint] = create_extension_point(
+            id="catalog.processing"
+        )
+
+    Args:
+        id: the extension point's id, unique in the backend, by convention
+            `<pluginId>.<name>`.
     """
     if not id:
         raise ValueError("An extension point needs a non-empty id")

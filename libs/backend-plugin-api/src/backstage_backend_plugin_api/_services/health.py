@@ -10,13 +10,24 @@ __all__ = ["HealthCheckResult", "RootHealthService"]
 
 @dataclass(frozen=True)
 class HealthCheckResult:
-    """An HTTP status and the JSON body the health endpoint answers with."""
+    """What a health endpoint answers.
+
+    Args:
+        status: the HTTP status (200 healthy, 503 not).
+        payload: the JSON body.
+    """
 
     status: int
     payload: dict[str, Any]
 
 
 class RootHealthService(Protocol):
-    async def get_liveness(self) -> HealthCheckResult: ...
+    """core.rootHealth: what `/.backstage/health/v1/liveness` and `readiness` answer."""
 
-    async def get_readiness(self) -> HealthCheckResult: ...
+    async def get_liveness(self) -> HealthCheckResult:
+        """Whether the process is alive (it answers at all)."""
+        ...
+
+    async def get_readiness(self) -> HealthCheckResult:
+        """Whether the backend has started, is not stopping, and can reach what it needs."""
+        ...

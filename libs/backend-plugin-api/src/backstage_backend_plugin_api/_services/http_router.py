@@ -9,13 +9,21 @@ from litestar.types import ControllerRouterHandler
 __all__ = ["AuthPolicy", "HttpRouterService", "RootHttpRouterService"]
 
 AuthPolicy = Literal["unauthenticated", "user-cookie"]
+"""How a path may be reached without a bearer token: by anyone (`unauthenticated`), or
+with the user cookie (`user-cookie`)."""
 
 
 class RootHttpRouterService(Protocol):
     """The backend's HTTP app; `use` mounts handlers at an absolute path."""
 
     def use(self, path: str, *handlers: ControllerRouterHandler) -> None:
-        """Mount `handlers` under `path`; a path that overlaps another mount is refused."""
+        """Mount route handlers under an absolute path.
+
+        Args:
+            path: the mount path, e.g. `/api/catalog`; one that overlaps another mount is
+                refused.
+            handlers: Litestar route handlers, routers or controllers.
+        """
         ...
 
 
@@ -23,9 +31,19 @@ class HttpRouterService(Protocol):
     """A plugin's part of the HTTP app, mounted at `/api/<pluginId>`."""
 
     def use(self, *handlers: ControllerRouterHandler) -> None:
-        """Add route handlers, routers or controllers under `/api/<pluginId>`."""
+        """Add routes under `/api/<pluginId>`; every route requires credentials unless an
+        auth policy lets it through.
+
+        Args:
+            handlers: Litestar route handlers, routers or controllers.
+        """
         ...
 
     def add_auth_policy(self, *, path: str, allow: AuthPolicy) -> None:
-        """Let requests under `path` (plugin-relative, a prefix) through without credentials."""
+        """Let requests through without a bearer token.
+
+        Args:
+            path: a plugin-relative path prefix, e.g. `/static`.
+            allow: who may call it then (see `AuthPolicy`).
+        """
         ...

@@ -10,6 +10,7 @@ from backstage_backend_plugin_api._services.logger import LoggerService
 __all__ = ["LifecycleHook", "LifecycleService", "RootLifecycleService"]
 
 LifecycleHook = Callable[[], Awaitable[None] | None]
+"""A startup or shutdown hook: a function, sync or async, taking no arguments."""
 
 
 class LifecycleService(Protocol):
@@ -19,13 +20,25 @@ class LifecycleService(Protocol):
     never fatal.
     """
 
-    def add_startup_hook(
-        self, hook: LifecycleHook, *, logger: LoggerService | None = None
-    ) -> None: ...
+    def add_startup_hook(self, hook: LifecycleHook, *, logger: LoggerService | None = None) -> None:
+        """Run `hook` once the plugin (for the root service: every plugin) has started.
+
+        Args:
+            hook: a function, sync or async, taking no arguments.
+            logger: where its failure is logged; None: the service's own logger.
+        """
+        ...
 
     def add_shutdown_hook(
         self, hook: LifecycleHook, *, logger: LoggerService | None = None
-    ) -> None: ...
+    ) -> None:
+        """Run `hook` when the plugin (for the root service: the backend) stops.
+
+        Args:
+            hook: a function, sync or async, taking no arguments.
+            logger: where its failure is logged; None: the service's own logger.
+        """
+        ...
 
 
 class RootLifecycleService(LifecycleService, Protocol):
@@ -34,5 +47,10 @@ class RootLifecycleService(LifecycleService, Protocol):
     def add_before_shutdown_hook(
         self, hook: LifecycleHook, *, logger: LoggerService | None = None
     ) -> None:
-        """Runs first at shutdown, once readiness reports 503, before anything stops."""
+        """Run `hook` first at shutdown, once readiness reports 503, before anything stops.
+
+        Args:
+            hook: a function, sync or async, taking no arguments.
+            logger: where its failure is logged; None: the service's own logger.
+        """
         ...

@@ -8,4 +8,8 @@ __all__ = ["PluginMetadataService"]
 
 
 class PluginMetadataService(Protocol):
-    def get_id(self) -> str: ...
+    """core.pluginMetadata: the plugin a plugin-scoped service is created for."""
+
+    def get_id(self) -> str:
+        """The plugin's id, e.g. `catalog`."""
+        ...

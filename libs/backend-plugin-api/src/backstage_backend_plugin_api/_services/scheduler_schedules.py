@@ -104,6 +104,13 @@ def task_schedule_definition(
     `'manual'`, or a duration (`'PT5M'`, `'5m'`), as are string durations.
 
     Raises InputError naming the field (`<key>.<field>` when `key` is given).
+
+    Args:
+        frequency: how often the task runs (see `ScheduleFrequency`).
+        timeout: how long a run may take before it is aborted.
+        initial_delay: how long to wait before the first run; None: run at once.
+        scope: `global` (once across replicas) or `local`.
+        key: where the values came from, to name in errors (e.g. a config key).
     """
 
     def at(field: str) -> str:
@@ -170,6 +177,9 @@ def read_scheduler_service_task_schedule_definition_from_config(
     Reads `frequency` (a duration such as `{minutes: 5}` or `'PT5M'`, `{cron: ...}`, or
     `{trigger: manual}`), `timeout`, and the optional `initialDelay` and `scope`. Errors
     are ConfigErrors (InputErrors) naming the full key and its file.
+
+    Args:
+        config: the `schedule:` block, e.g. `config.get_config("catalog.schedule")`.
     """
     frequency = _read_frequency(config)
     timeout = _read_positive(config, "timeout")
