@@ -55,7 +55,7 @@ async def run(database: dict[str, Any], count: int) -> float:
         }
         start = time.perf_counter()
         async with start_test_backend(features=[catalog_plugin(), probe], config=config) as test:
-            await found[0].catalog.engine.wait_until_idle()
+            await found[0].catalog.processing.wait_until_idle()
             elapsed = time.perf_counter() - start
             response = await test.client.get("/api/catalog/entities")
             assert len(response.json()) == count + 1, len(response.json())

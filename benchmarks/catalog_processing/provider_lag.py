@@ -136,17 +136,17 @@ async def measure(database: dict[str, Any], entities: list[dict[str, Any]]) -> d
         gc.freeze()  # as `backstage-py start` does once the backend has started
         connection = provider.connection
         assert connection is not None
-        engine = found[0].catalog.engine
+        processing = found[0].catalog.processing
         everything = FullMutation([DeferredEntity(entity, LOCATION) for entity in entities])
         half = FullMutation([DeferredEntity(entity, LOCATION) for entity in entities[::2]])
 
         async def replace() -> None:
             await connection.apply_mutation(half)
-            await engine.wait_until_idle()
+            await processing.wait_until_idle()
 
         return {
             "apply": await lags.phase(lambda: connection.apply_mutation(everything)),
-            "process": await lags.phase(engine.wait_until_idle),
+            "process": await lags.phase(processing.wait_until_idle),
             "reapply": await lags.phase(lambda: connection.apply_mutation(everything)),
             "replace": await lags.phase(replace),
         }

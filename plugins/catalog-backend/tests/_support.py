@@ -26,7 +26,7 @@ class Probe:
         return catalog
 
     async def idle(self) -> None:
-        await self.catalog.engine.wait_until_idle()
+        await self.catalog.processing.wait_until_idle()
 
 
 def probe_module(probe: Probe) -> BackendModule:

@@ -27,7 +27,7 @@ def component(name: str, description: str) -> str:
 
 
 async def entity_errors(probe: Probe, ref: str) -> list[dict[str, Any]]:
-    async with probe.catalog.engine.transaction() as connection:
+    async with probe.catalog.processing.transaction() as connection:
         errors = await connection.scalar(
             sa.select(refresh_state.c.errors).where(refresh_state.c.entity_ref == ref)
         )

@@ -129,17 +129,33 @@ async def test_register_list_update_and_delete_locations(database_config: dict[s
             )
             assert bad_query.status_code == 400
 
-            # moving the location to another file: the old subtree goes, the new one comes
+            # moving the location to another file: the old subtree goes, the new one comes;
+            # the location keeps its entityRef, and its entity now stands for the new file
+            # (as in Backstage)
             other = server.put("/repo/other.yaml", SERVICE.replace("petstore", "shop"))
             moved = await client.put(
                 f"/api/catalog/locations/{location['id']}", json={"type": "url", "target": other}
             )
             assert moved.status_code == 200
-            assert moved.json()["target"] == other
+            assert moved.json() == {**location, "target": other}
+            assert moved.json()["entityRef"] == generated_ref(root) != generated_ref(other)
             await probe.idle()
             assert await names(test) == sorted(
-                [generated_ref(other).split("/")[1], "shop", "shop-api"]
+                [generated_ref(root).split("/")[1], "shop", "shop-api"]
             )
+            assert (await client.get(f"/api/catalog/locations/{location['id']}")).json() == (
+                moved.json()
+            )
+            entity = await client.get(
+                "/api/catalog/entities/by-name/location/default/"
+                + generated_ref(root).split("/")[1]
+            )
+            assert entity.json()["spec"]["target"] == other
+            by_ref = await client.post(
+                "/api/catalog/locations/by-query",
+                json={"query": {"entityRef": generated_ref(root)}},
+            )
+            assert by_ref.json()["items"] == [moved.json()]
 
             deleted = await client.delete(f"/api/catalog/locations/{location['id']}")
             assert deleted.status_code == 204

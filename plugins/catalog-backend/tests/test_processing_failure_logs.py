@@ -114,7 +114,7 @@ async def test_a_database_cut_mid_batch_logs_the_batch_once(tmp_path: Path) -> N
             await wait_for(lambda: failed_batches(lines))
             await proxy.restore()
             # the entities stay due, and are written once the database is back
-            async with probe.catalog.engine.transaction() as connection:
+            async with probe.catalog.processing.transaction() as connection:
                 due = (
                     await connection.execute(
                         sa.select(sa.func.count()).where(
@@ -150,15 +150,15 @@ async def test_entities_that_fail_to_process_are_logged_once_per_batch(tmp_path:
             config=config,
         ):
             await probe.idle()
-            engine = probe.catalog.engine
-            async with engine.transaction() as connection:
+            processing = probe.catalog.processing
+            async with processing.transaction() as connection:
                 # rows no processor can read: processing them fails, not just records errors
                 await connection.execute(
                     sa.update(refresh_state)
                     .where(refresh_state.c.entity_ref.like("component:%"))
                     .values(unprocessed_entity="{not json", next_update_at=sa.func.now())
                 )
-            await engine.process_batch()
+            await processing.process_batch()
             await wait_for(lambda: sum(failed_counts(lines)) == COMPONENTS)
     # one line per batch (the loop may claim some of them in a batch of its own)
     batches = failed_batches(lines)

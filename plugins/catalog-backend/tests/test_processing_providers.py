@@ -243,10 +243,10 @@ async def test_provider_input_checks_unchanged_entities_and_refresh_keys(
             )
         await provider.connection.apply_mutation(FullMutation([DeferredEntity(component("a"))]))
         await probe.idle()
-        engine = probe.catalog.engine
+        processing = probe.catalog.processing
 
         async def next_updates() -> dict[str, Any]:
-            async with engine.transaction() as connection:
+            async with processing.transaction() as connection:
                 rows = await connection.execute(
                     sa.select(refresh_state.c.entity_ref, refresh_state.c.next_update_at)
                 )

@@ -126,7 +126,7 @@ async def test_disallowed_hosts_and_redirects_are_never_fetched(
                 await register(test, target)
             await probe.idle()
             entities = await entities_by_name(test)
-            async with probe.catalog.engine.transaction() as connection:
+            async with probe.catalog.processing.transaction() as connection:
                 errors = await connection.scalar(
                     sa.select(refresh_state.c.errors).where(
                         refresh_state.c.entity_ref == "component:default/petstore"

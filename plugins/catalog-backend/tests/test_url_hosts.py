@@ -186,7 +186,7 @@ async def test_ambiguous_urls_found_while_processing_are_errors(
             response = await test.client.get("/api/catalog/entities")
             entities = {e["metadata"]["name"]: e for e in response.json()}
             errors: dict[str, list[dict[str, Any]]] = {}
-            async with probe.catalog.engine.transaction() as connection:
+            async with probe.catalog.processing.transaction() as connection:
                 rows = await connection.execute(
                     sa.select(refresh_state.c.entity_ref, refresh_state.c.errors)
                 )

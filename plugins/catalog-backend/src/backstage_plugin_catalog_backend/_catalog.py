@@ -1,11 +1,14 @@
-"""Assembling the processing side of the catalog from config and what modules added."""
+"""Assembling the catalog from config and what modules added: the processing loop on the
+background pool; the services the routes call, and the location store, on the request pool.
+
+The wiring runs one way: providers and services wake the loop; the loop knows neither."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import httpx
-from backstage_backend_plugin_api import LoggerService
+from backstage_backend_plugin_api import DatabaseService, LoggerService
 from backstage_common.config import Config
 from backstage_common.durations import parse_duration
 from backstage_common.errors import InputError
@@ -27,16 +30,22 @@ from backstage_plugin_catalog_backend.api import (
 from backstage_plugin_catalog_backend.processing import (
     AnnotateLocationProcessor,
     BuiltinKindsProcessor,
-    CatalogProcessingEngine,
     CatalogRules,
-    EngineOptions,
     FileReaderProcessor,
     Orchestrator,
     PlaceholderProcessor,
+    ProcessingLoop,
+    ProcessingOptions,
     UrlReaderProcessor,
 )
-from backstage_plugin_catalog_backend.providers import ConfigLocationProvider, LocationStore
+from backstage_plugin_catalog_backend.providers import (
+    ConfigLocationProvider,
+    LocationStore,
+    ProviderDatabase,
+    connect_providers,
+)
 from backstage_plugin_catalog_backend.readers import HttpUrlReader, ReadingAllowList, UrlReaders
+from backstage_plugin_catalog_backend.service import LocationService, RefreshService
 
 __all__ = ["Catalog", "CatalogExtensions", "build_catalog"]
 
@@ -67,16 +76,23 @@ class CatalogExtensions:
 
 @dataclass
 class Catalog:
-    engine: CatalogProcessingEngine
-    locations: LocationStore
+    processing: ProcessingLoop
+    providers: ProviderDatabase
+    """Where the entity providers write, on the background pool."""
+    installed: list[EntityProvider]
+    evict_uninstalled: bool
+    locations: LocationService
     routes: list[HTTPRouteHandler]
     client: httpx.AsyncClient
 
     async def start(self) -> None:
-        await self.engine.start()
+        await connect_providers(
+            self.providers, self.installed, evict_uninstalled=self.evict_uninstalled
+        )
+        await self.processing.start()
 
     async def stop(self) -> None:
-        await self.engine.stop()
+        await self.processing.stop()
         await self.client.aclose()
 
 
@@ -119,30 +135,39 @@ def _stitching(config: Config, interval: tuple[float, float] | None) -> tuple[fl
     return poll, timeout
 
 
-def _engine_options(config: Config) -> EngineOptions:
+def _processing_options(config: Config) -> ProcessingOptions:
     strategy = config.get_optional_string("catalog.orphanStrategy") or "delete"
     if strategy not in ("delete", "keep"):
         raise InputError("catalog.orphanStrategy must be delete or keep")
-    provider_strategy = config.get_optional_string("catalog.orphanProviderStrategy") or "delete"
-    if provider_strategy not in ("delete", "keep"):
-        raise InputError("catalog.orphanProviderStrategy must be delete or keep")
     interval = _interval(config)
     poll, stitch_timeout = _stitching(config, interval)
-    return EngineOptions(
+    return ProcessingOptions(
         interval=interval,
         poll_seconds=poll,
         stitch_timeout=stitch_timeout,
         orphan_strategy="keep" if strategy == "keep" else "delete",
-        orphan_provider_strategy="keep" if provider_strategy == "keep" else "delete",
     )
+
+
+def _evict_uninstalled(config: Config) -> bool:
+    """`catalog.orphanProviderStrategy`: `delete` removes, at start, what providers that
+    are no longer installed emitted."""
+    strategy = config.get_optional_string("catalog.orphanProviderStrategy") or "delete"
+    if strategy not in ("delete", "keep"):
+        raise InputError("catalog.orphanProviderStrategy must be delete or keep")
+    return strategy == "delete"
 
 
 def build_catalog(
     config: Config,
-    database: AsyncEngine,
+    database: DatabaseService,
+    background: AsyncEngine,
     logger: LoggerService,
     extensions: CatalogExtensions,
 ) -> Catalog:
+    """The catalog: the routes' services and the location store write on the request
+    pool, the processing loop (`background` is its engine) and the other entity providers
+    on the background pool; every transaction comes from `database`."""
     client = httpx.AsyncClient(timeout=30.0)
     readers = UrlReaders(
         [*extensions.readers, HttpUrlReader(client, ReadingAllowList.from_config(config))]
@@ -156,10 +181,14 @@ def build_catalog(
         ]
     processors += extensions.processors
     orchestrator = Orchestrator(processors, CatalogRules.from_config(config))
-    providers: list[EntityProvider] = [ConfigLocationProvider(config)]
-    engine = CatalogProcessingEngine(database, orchestrator, [], logger, _engine_options(config))
-    store = LocationStore(engine)
-    engine.add_providers([store, *providers, *extensions.providers])
+    evict_uninstalled = _evict_uninstalled(config)
+    processing = ProcessingLoop(
+        database, background, orchestrator, logger, _processing_options(config)
+    )
+    store = LocationStore(ProviderDatabase(database, "requests", logger, processing.wake))
+    installed: list[EntityProvider] = [store, ConfigLocationProvider(config), *extensions.providers]
+    refresh = RefreshService(database, processing.wake)
+    locations = LocationService(store, refresh, orchestrator)
     options = LocationRoutesOptions(
         readonly=bool(config.get_optional_boolean("catalog.readonly")),
         refresh_on_conflict=config.get_optional_string("catalog.defaultLocationConflictStrategy")
@@ -167,7 +196,15 @@ def build_catalog(
     )
     analyzer = extensions.analyzer or DefaultLocationAnalyzer()
     routes = [
-        *location_routes(engine, store, options),
-        *processing_routes(engine, analyzer),
+        *location_routes(locations, options),
+        *processing_routes(refresh, orchestrator, analyzer),
     ]
-    return Catalog(engine, store, routes, client)
+    return Catalog(
+        processing,
+        ProviderDatabase(database, "background", logger, processing.wake),
+        installed,
+        evict_uninstalled,
+        locations,
+        routes,
+        client,
+    )

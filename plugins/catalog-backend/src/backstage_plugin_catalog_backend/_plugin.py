@@ -1,4 +1,4 @@
-"""The `catalog` plugin: migrations, the REST API and the processing engine."""
+"""The `catalog` plugin: migrations, the REST API and the processing loop."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ def _register(env: PluginRegistrationPoints) -> None:
         router.use(*entity_routes(engine, ExpensiveReads.from_config(config)))
         # processing and stitching have connections of their own: under a flood of
         # expensive reads the catalog keeps ingesting, and they never queue requests
+        # (the location and refresh routes stay on the request pool)
         background = await database.get_engine(purpose="background")
         prefer_custom_plans(background)
-        catalog = extensions.catalog = build_catalog(config, background, logger, extensions)
+        catalog = build_catalog(config, database, background, logger, extensions)
+        extensions.catalog = catalog
         router.use(*catalog.routes)
         lifecycle.add_startup_hook(catalog.start)
         lifecycle.add_shutdown_hook(catalog.stop)

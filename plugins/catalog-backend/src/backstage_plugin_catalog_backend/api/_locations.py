@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
-from backstage_common.catalog_model import ANNOTATION_ORIGIN_LOCATION, parse_location_ref
 from backstage_common.errors import InputError, NotAllowedError, NotFoundError
 from backstage_plugin_catalog_common import parse_predicate
 from backstage_plugin_catalog_node import LocationSpec
@@ -17,16 +15,10 @@ from litestar import Request, Response, delete, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from backstage_plugin_catalog_backend._tables import final_entities
 from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._input import MAX_INTEGER, decode_json, has_nul
 from backstage_plugin_catalog_backend.api._location_query import location_predicate
-from backstage_plugin_catalog_backend.processing import (
-    CatalogProcessingEngine,
-    location_entity_ref,
-)
-from backstage_plugin_catalog_backend.providers import LocationRow, LocationStore
-from backstage_plugin_catalog_backend.readers import parse_fetch_url
+from backstage_plugin_catalog_backend.service import LocationService
 
 __all__ = ["LocationRoutesOptions", "json_response", "location_routes"]
 
@@ -37,7 +29,6 @@ AnyRequest = Request[Any, Any, Any]
 @dataclass(frozen=True, slots=True)
 class LocationRoutesOptions:
     readonly: bool = False
-    allowed_types: tuple[str, ...] = ("url",)
     refresh_on_conflict: bool = False
 
 
@@ -83,26 +74,13 @@ def _page_request(body: dict[str, Any]) -> tuple[int, str | None, Any]:
 
 
 class _Locations:
-    def __init__(
-        self,
-        engine: CatalogProcessingEngine,
-        store: LocationStore,
-        options: LocationRoutesOptions,
-    ) -> None:
-        self.engine = engine
-        self.store = store
+    def __init__(self, service: LocationService, options: LocationRoutesOptions) -> None:
+        self.service = service
         self.options = options
 
     def check_writable(self) -> None:
         if self.options.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")
-
-    def check_type(self, type_: str, target: str) -> None:
-        if type_ not in self.options.allowed_types:
-            allowed = ",".join(f'"{t}"' for t in self.options.allowed_types)
-            raise InputError(f"Registered locations must be of an allowed type [{allowed}]")
-        if type_ == "url":
-            parse_fetch_url(target)  # an ambiguous host is the caller's error: 400
 
     async def add(self, request: AnyRequest) -> Response[bytes]:
         dry_run = request.query_params.get("dryRun", "false").lower() == "true"
@@ -110,35 +88,20 @@ class _Locations:
         if on_conflict not in (None, "refresh", "reject"):
             raise InputError("Invalid onConflict parameter, must be refresh or reject")
         type_, target, presence = _spec(await read_json_body(request))
-        self.check_type(type_, target)
-        existing = await self.store.find_by_spec(type_, target)
         if dry_run:
-            return await self._dry_run(type_, target, presence, existing)
+            spec = LocationSpec(type_, target, "optional" if presence == "optional" else "required")
+            result = await self.service.dry_run(spec, presence=presence)
+            body = {"exists": result.exists, "location": result.location}
+            return json_response({**body, "entities": result.entities}, 201)
+        self.service.check_type(type_, target)
         self.check_writable()
         refresh = on_conflict == "refresh" or (
             on_conflict is None and self.options.refresh_on_conflict
         )
-        if existing is not None and refresh:
-            await self.store.refresh(existing)
-            return json_response({"location": existing.to_json(), "entities": []}, 201)
-        row = await self.store.create(type_, target)
+        row = await self.service.create(
+            LocationSpec(type_, target), on_conflict="refresh" if refresh else "reject"
+        )
         return json_response({"location": row.to_json(), "entities": []}, 201)
-
-    async def _dry_run(
-        self, type_: str, target: str, presence: str | None, existing: LocationRow | None
-    ) -> Response[bytes]:
-        spec = LocationSpec(type_, target, "optional" if presence == "optional" else "required")
-        entities = await self.engine.dry_run(spec)
-        location: dict[str, Any] = {
-            "type": type_,
-            "target": target,
-            "id": f"{type_}:{target}",
-            "entityRef": location_entity_ref(spec),
-        }
-        if presence:
-            location["presence"] = presence
-        body = {"exists": existing is not None, "location": location, "entities": entities}
-        return json_response(body, 201)
 
     async def query(self, request: AnyRequest) -> Response[bytes]:
         raw = await request.body()
@@ -148,7 +111,7 @@ class _Locations:
         limit, after_id, query = _page_request(body)
         where = location_predicate(query) if query is not None else None
         # one row more than the page tells whether there is a next one (within 32 bits)
-        rows, total = await self.store.query(where, after_id, min(limit + 1, MAX_INTEGER))
+        rows, total = await self.service.query(where, after_id, min(limit + 1, MAX_INTEGER))
         page = rows[:limit]
         page_info: dict[str, str] = {}
         if len(rows) > limit:
@@ -157,40 +120,16 @@ class _Locations:
         items = [row.to_json() for row in page]
         return json_response({"items": items, "totalItems": total, "pageInfo": page_info})
 
-    async def by_entity(self, kind: str, namespace: str, name: str) -> LocationRow:
-        ref = f"{kind}:{namespace}/{name}".lower()
-        if has_nul(ref):
-            raise NotFoundError(
-                f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
-            )
-        async with self.engine.transaction() as connection:
-            text = await connection.scalar(
-                sa.select(final_entities.c.final_entity).where(final_entities.c.entity_ref == ref)
-            )
-        if not text:
-            raise NotFoundError(
-                f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
-            )
-        annotations = (msgspec.json.decode(text).get("metadata") or {}).get("annotations") or {}
-        origin = annotations.get(ANNOTATION_ORIGIN_LOCATION)
-        if not isinstance(origin, str):
-            raise NotFoundError(f"Entity {ref} has no origin location")
-        type_, target = parse_location_ref(origin)
-        row = await self.store.find_by_spec(type_, target)
-        if row is None:
-            raise NotFoundError(f"Found no location with type {type_} and target {target}")
-        return row
-
 
 def location_routes(
-    engine: CatalogProcessingEngine, store: LocationStore, options: LocationRoutesOptions
+    service: LocationService, options: LocationRoutesOptions
 ) -> list[HTTPRouteHandler]:
-    """The location endpoints over the location store and the processing engine."""
-    api = _Locations(engine, store, options)
+    """The location endpoints, over the location service."""
+    api = _Locations(service, options)
 
     @get("/locations")
     async def list_locations() -> Response[bytes]:
-        return json_response([{"data": row.to_json()} for row in await store.list_all()])
+        return json_response([{"data": row.to_json()} for row in await service.list_all()])
 
     @post("/locations")
     async def add_location(request: AnyRequest) -> Response[bytes]:
@@ -203,27 +142,30 @@ def location_routes(
     @get("/locations/{location_id:str}")
     async def get_location(location_id: FromPath[str]) -> Response[bytes]:
         _check_id(location_id)
-        return json_response((await store.get(location_id)).to_json())
+        return json_response((await service.get(location_id)).to_json())
 
     @put("/locations/{location_id:str}")
     async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
         api.check_writable()
         _check_id(location_id)
         type_, target, _ = _spec(await read_json_body(request))
-        api.check_type(type_, target)
-        return json_response((await store.update(location_id, type_, target)).to_json())
+        return json_response((await service.update(location_id, type_, target)).to_json())
 
     @delete("/locations/{location_id:str}")
     async def delete_location(location_id: FromPath[str]) -> None:
         api.check_writable()
         _check_id(location_id)
-        await store.delete(location_id)
+        await service.delete(location_id)
 
     @get("/locations/by-entity/{kind:str}/{namespace:str}/{name:str}")
     async def location_by_entity(
         kind: FromPath[str], namespace: FromPath[str], name: FromPath[str]
     ) -> Response[bytes]:
-        return json_response((await api.by_entity(kind, namespace, name)).to_json())
+        if has_nul(f"{kind}{namespace}{name}"):
+            raise NotFoundError(
+                f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+            )
+        return json_response((await service.by_entity(kind, namespace, name)).to_json())
 
     return [
         list_locations,

@@ -17,7 +17,8 @@ from litestar.handlers import HTTPRouteHandler
 
 from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._locations import json_response
-from backstage_plugin_catalog_backend.processing import CatalogProcessingEngine, serialize_error
+from backstage_plugin_catalog_backend.processing import Orchestrator, serialize_error
+from backstage_plugin_catalog_backend.service import RefreshService
 
 __all__ = ["DefaultLocationAnalyzer", "processing_routes"]
 
@@ -74,7 +75,7 @@ def _validation_input(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def processing_routes(
-    engine: CatalogProcessingEngine, analyzer: LocationAnalyzer
+    refresh_service: RefreshService, orchestrator: Orchestrator, analyzer: LocationAnalyzer
 ) -> list[HTTPRouteHandler]:
     @post("/refresh", status_code=200)
     async def refresh(request: AnyRequest) -> Response[bytes]:
@@ -82,7 +83,7 @@ def processing_routes(
         ref = body.get("entityRef")
         if not isinstance(ref, str) or set(body) - {"entityRef", "authorizationToken"}:
             raise InputError("Malformed request: expected {entityRef: string}")
-        await engine.refresh_now([ref])
+        await refresh_service.refresh([ref])
         return Response(b"", status_code=200)
 
     @post("/validate-entity", status_code=200)
@@ -91,7 +92,7 @@ def processing_routes(
             entity = _validation_input(await read_json_body(request))
         except InputError as error:
             return json_response({"errors": [serialize_error(error)]}, 400)
-        outcome = await engine.orchestrator.process(entity)
+        outcome = await orchestrator.process(entity)
         if not outcome.ok:
             return json_response({"errors": outcome.errors}, 400)
         return Response(b"", status_code=200)

@@ -1,4 +1,4 @@
-"""The processing engine: processors, the orchestrator, catalog rules and the loop."""
+"""Catalog processing: processors, the orchestrator, catalog rules and the processing loop."""
 
 from backstage_plugin_catalog_backend.processing._builtin_processors import (
     AnnotateLocationProcessor,
@@ -7,38 +7,39 @@ from backstage_plugin_catalog_backend.processing._builtin_processors import (
     PlaceholderProcessor,
     UrlReaderProcessor,
 )
-from backstage_plugin_catalog_backend.processing._engine import (
-    CatalogProcessingEngine,
-    EngineOptions,
-)
+from backstage_plugin_catalog_backend.processing._dry_run import dry_run
 from backstage_plugin_catalog_backend.processing._entities import (
     entity_ref,
     location_entity,
     location_entity_ref,
     serialize_error,
 )
+from backstage_plugin_catalog_backend.processing._loop import ProcessingLoop, ProcessingOptions
 from backstage_plugin_catalog_backend.processing._orchestrator import (
     Child,
     Orchestrator,
     ProcessingOutcome,
 )
+from backstage_plugin_catalog_backend.processing._refresh import schedule_refresh
 from backstage_plugin_catalog_backend.processing._rules import CatalogRules, resolve_target
 
 __all__ = [
     "AnnotateLocationProcessor",
     "BuiltinKindsProcessor",
-    "CatalogProcessingEngine",
     "CatalogRules",
     "Child",
-    "EngineOptions",
     "FileReaderProcessor",
     "Orchestrator",
     "PlaceholderProcessor",
+    "ProcessingLoop",
+    "ProcessingOptions",
     "ProcessingOutcome",
     "UrlReaderProcessor",
+    "dry_run",
     "entity_ref",
     "location_entity",
     "location_entity_ref",
     "resolve_target",
+    "schedule_refresh",
     "serialize_error",
 ]

@@ -1,5 +1,5 @@
-"""The processing engine: provider mutations in, a replica-safe processing queue over
-`refresh_state`, one transaction per processed entity, and a stitch queue with tickets.
+"""The processing loop: a replica-safe processing queue over `refresh_state`, results
+written in one transaction per batch, and a stitch queue with tickets.
 
 Replicas share the work through the database: a claim pushes `next_update_at` (or
 `next_stitch_at`) into the future in the same statement that selects the due rows, with
@@ -11,78 +11,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
 import sqlalchemy as sa
-from backstage_backend_plugin_api import LoggerService
-from backstage_common.catalog_model import normalize_entity_ref_key
-from backstage_common.errors import InputError, NotFoundError, ServiceUnavailableError
-from backstage_plugin_catalog_node import (
-    DeferredEntity,
-    DeltaMutation,
-    EntityProvider,
-    EntityProviderMutation,
-    LocationSpec,
-    RemovedEntityRef,
-)
+from backstage_backend_plugin_api import DatabaseService, LoggerService
+from backstage_common.errors import ServiceUnavailableError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backstage_plugin_catalog_backend._tables import (
-    refresh_keys,
     refresh_state,
     refresh_state_references,
     stitch_queue,
 )
-from backstage_plugin_catalog_backend.processing._entities import (
-    entity_ref,
-    location_entity,
-    stable_hash,
-)
-from backstage_plugin_catalog_backend.processing._orchestrator import (
-    Orchestrator,
-)
-from backstage_plugin_catalog_backend.processing._store import (
-    Conflict,
-    Source,
-    UnprocessedItem,
-    chunks,
-    enqueue_stitch,
-    lock_source,
-    prune,
-    upsert_unprocessed,
-)
+from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
+from backstage_plugin_catalog_backend.processing._entities import stable_hash
+from backstage_plugin_catalog_backend.processing._orchestrator import Orchestrator
+from backstage_plugin_catalog_backend.processing._store import chunks, enqueue_stitch, prune
 from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
 from backstage_plugin_catalog_backend.stitching import stitch_entities
 
-__all__ = ["CatalogProcessingEngine", "EngineOptions", "ProviderTransaction"]
+__all__ = ["ProcessingLoop", "ProcessingOptions"]
 
-_encode = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
 _RELEASE_ON_STOP_SECONDS = 2.0
-_DRY_RUN_LIMIT = 10_000
-_CHECKED_PER_TURN = 1_000
-"""Entities of a provider's mutation checked between two turns of the event loop."""
 _REFS_LOGGED = 5
 """Entities named in the line that logs the failures of a batch."""
 _ANALYZE_AFTER = 1_000
+"""Final entities written since the planner's statistics were last refreshed, after which
+they are refreshed once the loop is idle (Postgres)."""
 # Children held before a processing batch writes what it has (a location's file emits its
 # entities as children: 100 locations of 500 entities would otherwise be 50,000 at once).
 _CHILDREN_PER_WRITE = 2_000
-"""Final entities written since the planner's statistics were last refreshed, after which
-they are refreshed once the engine is idle (Postgres)."""
 
 
 @dataclass(frozen=True, slots=True)
-class EngineOptions:
+class ProcessingOptions:
     interval: tuple[float, float] | None = (100.0, 150.0)
     """Seconds between two processings of an entity (random in the range); None: off."""
     orphan_strategy: Literal["delete", "keep"] = "delete"
-    orphan_provider_strategy: Literal["delete", "keep"] = "delete"
-    """`delete`: at start, remove what providers that are no longer installed emitted."""
     concurrency: int = 10
     batch_size: int = 100
     poll_seconds: float = 1.0
@@ -101,118 +70,24 @@ class _Claimed:
     result_hash: str | None
 
 
-def _check_envelope(entity: Any) -> None:
-    metadata = entity.get("metadata") if isinstance(entity, dict) else None
-    if (
-        not isinstance(metadata, dict)
-        or not isinstance(entity.get("apiVersion"), str)
-        or not isinstance(entity.get("kind"), str)
-        or not isinstance(metadata.get("name"), str)
-    ):
-        raise InputError(
-            "Malformed entity envelope, apiVersion, kind and metadata.name must be strings"
-        )
-
-
-class _ProviderConnection:
-    def __init__(self, engine: CatalogProcessingEngine, name: str) -> None:
-        self._engine = engine
-        self._name = name
-
-    async def apply_mutation(self, mutation: EntityProviderMutation) -> None:
-        await self._engine.apply_mutation(self._name, mutation)
-
-    async def refresh(self, keys: Sequence[str]) -> None:
-        await self._engine.refresh_keys(keys)
-
-
-async def _checked_items(mutation: EntityProviderMutation) -> dict[str, UnprocessedItem]:
-    added = mutation.entities if not isinstance(mutation, DeltaMutation) else mutation.added
-    items: dict[str, UnprocessedItem] = {}
-    for index, deferred in enumerate(added, 1):
-        _check_envelope(deferred.entity)
-        ref = entity_ref(deferred.entity)
-        items[ref] = UnprocessedItem(ref, deferred.entity, deferred.location_key)
-        if index % _CHECKED_PER_TURN == 0:
-            await asyncio.sleep(0)  # a mutation of many thousands must not hold the loop
-    return items
-
-
-def _removed_ref(item: DeferredEntity | RemovedEntityRef) -> str:
-    if isinstance(item, RemovedEntityRef):
-        return normalize_entity_ref_key(item.entity_ref)
-    return entity_ref(item.entity)
-
-
-class ProviderTransaction:
-    """A provider's open transaction (see `CatalogProcessingEngine.provider_transaction`)."""
-
-    def __init__(self, connection: AsyncConnection, name: str) -> None:
-        self.connection = connection
-        self.name = name
-        self.conflicts: list[Conflict] = []
-
-    async def apply(self, mutation: EntityProviderMutation) -> None:
-        await self.apply_checked(mutation, await _checked_items(mutation))
-
-    async def apply_checked(
-        self, mutation: EntityProviderMutation, items: dict[str, UnprocessedItem]
-    ) -> None:
-        connection, name = self.connection, self.name
-        existing = await self._provider_refs()
-        if isinstance(mutation, DeltaMutation):
-            removed = {_removed_ref(item) for item in mutation.removed} - set(items)
-        else:
-            removed = existing - set(items)
-        for batch in chunks(sorted(removed)):
-            await connection.execute(
-                sa.delete(refresh_state_references).where(
-                    refresh_state_references.c.source_key == name,
-                    refresh_state_references.c.target_entity_ref.in_(batch),
-                )
-            )
-        accepted, conflicts = await upsert_unprocessed(
-            connection, list(items.values()), Source(key=name)
-        )
-        new_refs = [ref for ref in accepted if ref not in existing]
-        for batch in chunks(new_refs):
-            await connection.execute(
-                sa.insert(refresh_state_references),
-                [{"source_key": name, "target_entity_ref": ref} for ref in batch],
-            )
-        await enqueue_stitch(connection, await prune(connection, removed))
-        self.conflicts.extend(conflicts)
-
-    async def _provider_refs(self) -> set[str]:
-        return set(
-            (
-                await self.connection.execute(
-                    sa.select(refresh_state_references.c.target_entity_ref).where(
-                        refresh_state_references.c.source_key == self.name
-                    )
-                )
-            ).scalars()
-        )
-
-
-class CatalogProcessingEngine:
-    """Runs the catalog's processing and stitching; `start` connects the providers and
-    starts the loop, `stop` ends it. Also the internal API of the REST endpoints."""
+class ProcessingLoop:
+    """The catalog's processing and stitching, on the background pool (`engine` is its
+    engine): `start` starts the loop, `stop` ends it, `wake` has it look for due work at
+    once."""
 
     def __init__(
         self,
+        database: DatabaseService,
         engine: AsyncEngine,
         orchestrator: Orchestrator,
-        providers: Sequence[EntityProvider],
         logger: LoggerService,
-        options: EngineOptions,
+        options: ProcessingOptions,
     ) -> None:
+        self._database = database
         self._engine = engine
         self.orchestrator = orchestrator
-        self._providers = tuple(providers)
         self._logger = logger
         self._options = options
-        self._sqlite_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
@@ -223,49 +98,14 @@ class CatalogProcessingEngine:
         self._unwritten: set[str] = set()
         """Entities whose results the database did not take: due again once it is back."""
 
-    # -- transactions ----------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; on SQLite (one shared connection in memory) they are
-        serialised."""
-        if self._sqlite_lock is None:
-            async with self._engine.begin() as connection:
-                yield connection
-            return
-        async with self._sqlite_lock, self._engine.begin() as connection:
-            yield connection
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction on the background pool."""
+        return self._database.transaction(purpose="background")
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        names = [provider.name for provider in self._providers]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise InputError(f"Duplicate entity provider names: {', '.join(duplicates)}")
-        if self._options.orphan_provider_strategy == "delete":
-            await self._evict_uninstalled_providers(set(names))
-        for provider in self._providers:
-            await provider.connect(_ProviderConnection(self, provider.name))
         self._task = asyncio.create_task(self._run(), name="catalog-processing")
-
-    async def _evict_uninstalled_providers(self, installed: set[str]) -> None:
-        references = refresh_state_references.c
-        async with self.transaction() as connection:
-            rows = await connection.execute(
-                sa.select(references.source_key, references.target_entity_ref).where(
-                    references.source_key.is_not(None), references.source_key.not_in(installed)
-                )
-            )
-            gone = {(key, ref) for key, ref in rows}
-            if not gone:
-                return
-            for key in sorted({key for key, _ in gone}):
-                self._logger.info(f"Removing the entities of the uninstalled provider {key}")
-                await connection.execute(
-                    sa.delete(refresh_state_references).where(references.source_key == key)
-                )
-            await enqueue_stitch(connection, await prune(connection, {ref for _, ref in gone}))
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -279,109 +119,8 @@ class CatalogProcessingEngine:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._release_stitches(), _RELEASE_ON_STOP_SECONDS)
 
-    def add_providers(self, providers: Sequence[EntityProvider]) -> None:
-        """Providers to connect at `start`."""
-        self._providers += tuple(providers)
-
     def wake(self) -> None:
         self._wake.set()
-
-    # -- providers -------------------------------------------------------------------
-
-    async def apply_mutation(self, name: str, mutation: EntityProviderMutation) -> None:
-        items = await _checked_items(mutation)
-        async with self.provider_transaction(name) as transaction:
-            await transaction.apply_checked(mutation, items)
-
-    @contextlib.asynccontextmanager
-    async def provider_transaction(self, name: str) -> AsyncIterator[ProviderTransaction]:
-        """One transaction, holding provider `name`'s lock, in which a provider changes its
-        own tables and applies its mutations: all of it is written, or none of it (a
-        registered location is never left without its entity, nor a deleted one with it).
-        Conflicts are logged and the loop woken once the transaction committed."""
-        async with self.transaction() as connection:
-            await lock_source(connection, name)
-            transaction = ProviderTransaction(connection, name)
-            yield transaction
-        for conflict in transaction.conflicts:
-            self._logger.warn(conflict.message)
-        self.wake()
-
-    async def refresh_keys(self, keys: Sequence[str]) -> None:
-        """Process now every entity that registered one of `keys`."""
-        async with self.transaction() as connection:
-            for batch in chunks(list(keys)):
-                ids = sa.select(refresh_keys.c.entity_id).where(refresh_keys.c.key.in_(batch))
-                await connection.execute(
-                    sa.update(refresh_state)
-                    .where(refresh_state.c.entity_id.in_(ids))
-                    .values(next_update_at=datetime.now(UTC))
-                )
-        self.wake()
-
-    async def refresh_now(self, refs: Collection[str]) -> None:
-        """Process now these entities and their `location:` ancestors. Raises
-        `NotFoundError` for a ref nothing references."""
-        wanted = {normalize_entity_ref_key(ref) for ref in refs}
-        async with self.transaction() as connection:
-            known = set(
-                (
-                    await connection.execute(
-                        sa.select(refresh_state_references.c.target_entity_ref)
-                        .where(refresh_state_references.c.target_entity_ref.in_(wanted))
-                        .distinct()
-                    )
-                ).scalars()
-            )
-            missing = sorted(wanted - known)
-            if missing:
-                raise NotFoundError(f"Entity {missing[0]} not found")
-            scheduled, frontier = set(wanted), set(wanted)
-            while frontier:
-                parents = set(
-                    (
-                        await connection.execute(
-                            sa.select(refresh_state_references.c.source_entity_ref).where(
-                                refresh_state_references.c.target_entity_ref.in_(frontier),
-                                refresh_state_references.c.source_entity_ref.is_not(None),
-                            )
-                        )
-                    ).scalars()
-                )
-                frontier = {ref for ref in parents - scheduled if ref.startswith("location:")}
-                scheduled |= frontier
-            await connection.execute(
-                sa.update(refresh_state)
-                .where(refresh_state.c.entity_ref.in_(scheduled))
-                .values(next_update_at=datetime.now(UTC))
-            )
-        self.wake()
-
-    # -- in-memory processing ---------------------------------------------------------
-
-    async def dry_run(self, location: LocationSpec) -> list[dict[str, Any]]:
-        """Process a location and everything it leads to in memory; nothing is written."""
-        queue: list[dict[str, Any]] = [location_entity(location)]
-        seen: set[str] = set()
-        entities: list[dict[str, Any]] = []
-        while queue:
-            outcome = await self.orchestrator.process(queue.pop(0))
-            if not outcome.ok:
-                messages = [f"{e['name']}: {e['message']}" for e in outcome.errors]
-                raise InputError("; ".join(messages))
-            ref = entity_ref(outcome.entity)
-            for duplicate in outcome.duplicates:
-                raise InputError(f"Duplicate nested entity: {duplicate.ref}")
-            if ref in seen:
-                raise InputError(f"Duplicate nested entity: {ref}")
-            seen.add(ref)
-            entities.append(outcome.entity)
-            queue.extend(child.entity for child in outcome.children)
-            if len(entities) > _DRY_RUN_LIMIT:
-                raise InputError(
-                    f"Location {location} leads to more than {_DRY_RUN_LIMIT} entities"
-                )
-        return entities
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -572,8 +311,11 @@ class CatalogProcessingEngine:
         self._unwritten -= ids
 
     async def _write_together(self, results: list[ProcessedResult]) -> None:
-        async with self.transaction() as connection:
-            await write_results(connection, results, self._logger.warn)
+        async def write() -> None:
+            async with self.transaction() as connection:
+                await write_results(connection, results, self._logger.warn)
+
+        await retry_on_deadlock(write)
 
     def _log_failures(self, action: str, total: int, failures: list[tuple[str, Exception]]) -> None:
         """One line for the failures of a batch: how many, the first few entities, and the

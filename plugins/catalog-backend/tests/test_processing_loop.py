@@ -13,8 +13,7 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_backend_test_utils import start_test_backend
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_catalog_backend._tables import refresh_state, refresh_state_references
-from backstage_plugin_catalog_backend.processing import _engine
-from backstage_plugin_catalog_backend.processing._engine import CatalogProcessingEngine
+from backstage_plugin_catalog_backend.processing import ProcessingLoop, _loop
 
 from ._support import Probe, probe_module
 
@@ -170,7 +169,7 @@ async def test_unchanged_results_are_not_rewritten_and_shutdown_leaves_no_task(
     ) as test:
         await probe.idle()
         before = (await by_name(test))["one"]
-        async with probe.catalog.engine.transaction() as connection:
+        async with probe.catalog.processing.transaction() as connection:
             hashes = dict(
                 (
                     await connection.execute(
@@ -183,7 +182,7 @@ async def test_unchanged_results_are_not_rewritten_and_shutdown_leaves_no_task(
             await probe.idle()
         after = (await by_name(test))["one"]
         assert after["metadata"]["etag"] == before["metadata"]["etag"]
-        async with probe.catalog.engine.transaction() as connection:
+        async with probe.catalog.processing.transaction() as connection:
             again = dict(
                 (
                     await connection.execute(
@@ -221,7 +220,7 @@ async def test_two_replicas_on_one_postgres(
         await refresh(b, location_ref(await by_name(a), files[0]))
         await asyncio.gather(probes[0].idle(), probes[1].idle())
         seen_a, seen_b = await by_name(a), await by_name(b)
-        async with probes[0].catalog.engine.transaction() as connection:
+        async with probes[0].catalog.processing.transaction() as connection:
             refs = (await connection.execute(sa.select(refresh_state.c.entity_ref))).scalars().all()
             references = (
                 await connection.execute(
@@ -285,9 +284,9 @@ async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
     locations of 100 entities each never holds more than two writes' worth of children (the
     one being written and the one waiting), each at most a full write plus what the
     processing under way when it filled emits."""
-    monkeypatch.setattr(_engine, "_CHILDREN_PER_WRITE", 200)
+    monkeypatch.setattr(_loop, "_CHILDREN_PER_WRITE", 200)
     processed = written = most_waiting = 0
-    process, write = CatalogProcessingEngine._process, CatalogProcessingEngine._write
+    process, write = ProcessingLoop._process, ProcessingLoop._write
 
     async def counted_process(self: Any, item: Any, *rest: Any) -> Any:
         nonlocal processed, most_waiting
@@ -304,8 +303,8 @@ async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
         await write(self, results)
         written += sum(len(result.outcome.children) for result in results)
 
-    monkeypatch.setattr(CatalogProcessingEngine, "_process", counted_process)
-    monkeypatch.setattr(CatalogProcessingEngine, "_write", slow_write)
+    monkeypatch.setattr(ProcessingLoop, "_process", counted_process)
+    monkeypatch.setattr(ProcessingLoop, "_write", slow_write)
     files = []
     for index in range(40):
         path = tmp_path / f"catalog-{index}.yaml"
