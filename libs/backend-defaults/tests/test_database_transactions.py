@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from backstage_backend_defaults.database import DatabaseManager
+from backstage_backend_defaults.scheduler._settings import TaskSettings
+from backstage_backend_defaults.scheduler._store import TaskStore
+from backstage_backend_defaults.scheduler._table import ensure_tasks_table
 from backstage_common.config import Config
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 MIGRATIONS = Path(__file__).parent / "migrations_fixture" / "versions"
 BOUND_SECONDS = 30  # generous: only proves that nothing waits forever
@@ -147,5 +151,40 @@ async def test_migrate_does_nothing_when_migrations_are_skipped() -> None:
         async with engine.connect() as connection:
             tables = await connection.execute(text("SELECT name FROM sqlite_master"))
             assert [row[0] for row in tables] == []
+    finally:
+        await manager.close()
+
+
+async def test_sqlite_the_scheduler_takes_its_turn_with_the_plugins_writers(
+    tmp_path: Path,
+) -> None:
+    # SQLite would make the second writer wait anyway (its busy timeout); what is shown
+    # here is that the scheduler's transaction does not even begin before the plugin's ends
+    manager = manager_for({"client": "sqlite3", "connection": {"directory": str(tmp_path)}})
+    transactions: list[str] = []
+    plugin_in = asyncio.Event()
+
+    async def plugin_writes() -> None:
+        async with manager.for_plugin("catalog").transaction(purpose="background") as connection:
+            plugin_in.set()
+            await connection.execute(text("INSERT INTO items VALUES ('entity')"))
+            await asyncio.sleep(0.3)  # room for the scheduler to barge in, if it could
+
+    async def scheduler_writes(store: TaskStore) -> None:
+        await plugin_in.wait()
+        await store.register("refresh", TaskSettings("PT1M", timedelta(seconds=30)))
+
+    try:
+        await _create_items(manager)
+        engine = await manager.for_plugin("catalog").get_engine()
+        await ensure_tasks_table(engine)
+        store = TaskStore(manager.for_plugin("catalog"), postgres=False)
+        event.listen(engine.sync_engine, "begin", lambda _: transactions.append("begin"))
+        event.listen(engine.sync_engine, "commit", lambda _: transactions.append("commit"))
+        await asyncio.wait_for(
+            asyncio.gather(plugin_writes(), scheduler_writes(store)), BOUND_SECONDS
+        )
+        assert transactions == ["begin", "commit", "begin", "commit"]
+        assert "refresh" in await store.task_states()
     finally:
         await manager.close()
