@@ -12,7 +12,9 @@ schema mode the plugins share one pool, see `_shared_pool`), and per-plugin over
 keepAliveInitialDelayMillis}` and `jit`, also per plugin. Engines are created on first use,
 so a plugin that never touches its database opens nothing, and are disposed at shutdown
 (by force past `DISPOSE_SECONDS`). Every plugin database in use is probed by readiness,
-through a connection of its own.
+through a connection of its own. On SQLite the write transactions of a plugin (from
+`PluginDatabase.transaction`, whoever takes them: the plugin, its scheduler) take turns on
+one lock per plugin, the only such lock in the backend.
 """
 
 from __future__ import annotations
