@@ -283,6 +283,12 @@ await check('queryLocations', async () => {
   const result = await client.queryLocations({ query: { type: 'url' }, limit: 10 });
   assert.ok(result.items.some(l => l.id === location.id));
   assert.ok(result.totalItems >= 1);
+  // the full predicate grammar on every location field
+  const prefix = locationUrl.slice(0, locationUrl.lastIndexOf('/') + 1);
+  const byPrefix = await client.queryLocations({ query: { target: { $hasPrefix: prefix } } });
+  assert.deepEqual(byPrefix.items, [location]);
+  const none = await client.queryLocations({ query: { target: { $hasPrefix: 'https://' } } });
+  assert.ok(!none.items.some(l => l.id === location.id));
 });
 
 await check('streamLocations', async () => {
@@ -304,6 +310,9 @@ await check('getLocationByEntity', async () => {
 await check('updateLocation', async () => {
   const updated = await client.updateLocation(location.id, { target: `${locationUrl}?v=2` });
   assert.equal(updated.target, `${locationUrl}?v=2`);
+  // Backstage keeps the location's entityRef when its target changes
+  assert.equal(updated.entityRef, location.entityRef);
+  assert.deepEqual(await client.getLocationById(location.id), updated);
 });
 
 await check('removeLocationById', async () => {

@@ -14,14 +14,15 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from backstage_backend_test_utils import start_test_backend
+from backstage_backend_test_utils import postgres_database_config, start_test_backend
 from backstage_plugin_catalog_backend import catalog_plugin
 
 HERE = Path(__file__).parent
@@ -78,6 +79,16 @@ def client_packages() -> None:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_config(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """`backend.database`: SQLite in memory, or a fresh database on the test Postgres."""
+    if request.param == "sqlite":
+        yield {"client": "better-sqlite3", "connection": ":memory:"}
+        return
+    async with postgres_database_config() as config:
+        yield config
+
+
 @pytest.fixture
 def served_location(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A catalog-info.yaml on a local HTTP server: (its URL, the host:port to allow)."""
@@ -106,10 +117,12 @@ async def _wait_for_entities(client: httpx.AsyncClient, count: int) -> None:
 
 
 @pytest.mark.usefixtures("client_packages")
-async def test_every_catalog_client_method(served_location: tuple[str, str]) -> None:
+async def test_every_catalog_client_method(
+    served_location: tuple[str, str], database_config: dict[str, Any]
+) -> None:
     location_url, allowed_host = served_location
     config = {
-        "backend": {"reading": {"allow": [{"host": allowed_host}]}},
+        "backend": {"database": database_config, "reading": {"allow": [{"host": allowed_host}]}},
         "catalog": {
             "processingInterval": {"seconds": 1},
             "locations": [
