@@ -20,6 +20,7 @@ from backstage_plugin_catalog_backend._catalog import CatalogExtensions, build_c
 from backstage_plugin_catalog_backend._custom_plans import prefer_custom_plans
 from backstage_plugin_catalog_backend.api import entity_routes
 from backstage_plugin_catalog_backend.api._expensive import ExpensiveReads
+from backstage_plugin_catalog_backend.service import EntitiesCatalog
 
 __all__ = ["MIGRATIONS", "PLUGIN_ID", "catalog_plugin"]
 
@@ -43,7 +44,9 @@ def _register(env: PluginRegistrationPoints) -> None:
         await database.migrate(MIGRATIONS)
         engine = await database.get_engine()
         prefer_custom_plans(engine)
-        router.use(*entity_routes(engine, ExpensiveReads.from_config(config)))
+        reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        entities = EntitiesCatalog(database, engine, reads)
+        router.use(*entity_routes(entities, ExpensiveReads.from_config(config)))
         # processing and stitching have connections of their own: under a flood of
         # expensive reads the catalog keeps ingesting, and they never queue requests
         # (the location and refresh routes stay on the request pool)

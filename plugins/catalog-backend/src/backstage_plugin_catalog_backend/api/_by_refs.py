@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import combine_all, parse_entity_filter, parse_predicate
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._body import read_json_object
-from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._fields import parse_fields
 from backstage_plugin_catalog_backend.api._params import QueryParams
-from backstage_plugin_catalog_backend.api._queries import entities_by_refs
 from backstage_plugin_catalog_backend.api._responses import entity_array, json_response
+
+if TYPE_CHECKING:  # the services import the storage modules of this package
+    from backstage_plugin_catalog_backend.service import EntitiesCatalog
 
 __all__ = ["by_refs_routes"]
 
@@ -39,7 +39,7 @@ def _strings(body: dict[str, Any], name: str, *, required: bool) -> list[str] | 
     return value
 
 
-def by_refs_routes(engine: AsyncEngine, texts: EntityTexts) -> list[HTTPRouteHandler]:
+def by_refs_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
     @post("/entities/by-refs", status_code=200)
     async def entities_by_ref(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"filter"})
@@ -52,11 +52,7 @@ def by_refs_routes(engine: AsyncEngine, texts: EntityTexts) -> list[HTTPRouteHan
             query = parse_predicate(query, _MALFORMED)
         projection = parse_fields(fields or ())
         predicate = combine_all([filter_predicate, query])
-        if predicate is None:
-            found = await texts.by_refs(refs)
-        else:
-            async with engine.connect() as connection:
-                found = await entities_by_refs(connection, refs, predicate)
+        found = await catalog.by_refs(refs, predicate)
         items = entity_array([found.get(ref.lower()) for ref in refs], projection)
         return json_response('{"items":' + items + "}")
 

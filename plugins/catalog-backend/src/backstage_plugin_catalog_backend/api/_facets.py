@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import Predicate, parse_entity_filter, parse_predicate
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._body import read_json_object
-from backstage_plugin_catalog_backend.api._facet_counts import FacetCounts
 from backstage_plugin_catalog_backend.api._input import MAX_FACETS, check_count
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._responses import json_response
+
+if TYPE_CHECKING:  # the services import the storage modules of this package
+    from backstage_plugin_catalog_backend.service import EntitiesCatalog
 
 __all__ = ["facet_routes"]
 
@@ -26,10 +27,10 @@ _encode = msgspec.json.encode
 
 
 async def _facets(
-    counts: FacetCounts, facets: Sequence[str], predicate: Predicate | None
+    catalog: EntitiesCatalog, facets: Sequence[str], predicate: Predicate | None
 ) -> Response[bytes]:
     check_count(len(set(facets)), MAX_FACETS, "facets")
-    rows = await counts.rows(facets, predicate)
+    rows = await catalog.facets(facets, predicate)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for key, value, count in rows:
         by_key[key].append({"value": value, "count": count})
@@ -37,9 +38,7 @@ async def _facets(
     return json_response(_encode(body).decode())
 
 
-def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
-    counts = FacetCounts(engine)
-
+def facet_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
     @get("/entity-facets")
     async def get_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"facet", "filter"})
@@ -47,7 +46,7 @@ def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
         if not facets:
             raise InputError("Missing facet parameter")
         predicate = parse_entity_filter(params.all("filter"))
-        return await _facets(counts, facets, predicate)
+        return await _facets(catalog, facets, predicate)
 
     @post("/entity-facets", status_code=200)
     async def post_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -62,6 +61,6 @@ def facet_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
         query = body.get("query")
         if query is not None:
             query = parse_predicate(query, "Invalid query: Validation error: ")
-        return await _facets(counts, facets, query)
+        return await _facets(catalog, facets, query)
 
     return [get_facets, post_facets]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_common.errors import InputError, NotAllowedError, NotFoundError
@@ -18,7 +18,9 @@ from litestar.params import FromPath
 from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._input import MAX_INTEGER, decode_json, has_nul
 from backstage_plugin_catalog_backend.api._location_query import location_predicate
-from backstage_plugin_catalog_backend.service import LocationService
+
+if TYPE_CHECKING:  # the services import the storage modules of this package
+    from backstage_plugin_catalog_backend.service import LocationService
 
 __all__ = ["LocationRoutesOptions", "json_response", "location_routes"]
 
