@@ -43,6 +43,10 @@ from backstage_backend_defaults.database._settings import (
     PluginDatabaseSettings,
     read_plugin_settings,
 )
+from backstage_backend_defaults.database._unavailable import (
+    DatabaseUnavailableError,
+    as_unavailable,
+)
 from backstage_backend_defaults.health import ReadinessChecks
 from backstage_backend_defaults.instrumentation import InstrumentationDep
 from backstage_backend_defaults.lifecycle import BackendLifecycle
@@ -61,8 +65,10 @@ __all__ = [
     "MIGRATIONS_VERSION_TABLE",
     "DatabaseHooks",
     "DatabaseManager",
+    "DatabaseUnavailableError",
     "PluginDatabase",
     "PluginDatabaseSettings",
+    "as_unavailable",
     "create_memory_sqlite_engine",
     "database_service_factory",
     "migration_history",

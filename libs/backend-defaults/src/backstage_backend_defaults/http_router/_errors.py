@@ -11,11 +11,8 @@ from backstage_common import errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from backstage_backend_defaults.database._unavailable import (
-    DatabaseUnavailableError,
-    as_unavailable,
-)
-from backstage_backend_defaults.logger._describe import error_message, redact_message
+from backstage_backend_defaults.database import DatabaseUnavailableError, as_unavailable
+from backstage_backend_defaults.logger import error_message, redact_message
 
 __all__ = ["ErrorRenderer", "error_status"]
 

@@ -20,6 +20,7 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
 
+from backstage_backend_defaults.logger._describe import error_message, redact_message
 from backstage_backend_defaults.logger._logger import StructuredLogger
 from backstage_backend_defaults.logger._repeats import RepeatedFailures
 from backstage_backend_defaults.logger._sink import (
@@ -37,7 +38,9 @@ __all__ = [
     "StdlibLogBridge",
     "StructuredLogger",
     "create_root_logger",
+    "error_message",
     "logger_service_factory",
+    "redact_message",
     "root_logger_service_factory",
 ]
 
