@@ -19,6 +19,7 @@ from typing import Annotated, TypeAlias, cast
 from backstage_backend_plugin_api import ServiceFactory, ServiceRef, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 
+from backstage_backend_defaults.http_router import read_listen_options
 from backstage_backend_defaults.instrumentation import Instrumentation, instrumentation_service_ref
 from backstage_backend_defaults.logger import StructuredLogger
 from backstage_backend_defaults.telemetry._exporters import exporter_names
@@ -55,17 +56,19 @@ TelemetryDep: TypeAlias = Annotated[Telemetry, telemetry_service_ref]
 def telemetry_service_factory(
     options: TelemetryOptions | None = None,
 ) -> ServiceFactory[Instrumentation]:
-    """The backend's telemetry; by default only what the config asks for (Prometheus).
+    """The backend's instrumentation service: a `Telemetry` exporting, by default, only
+    what the config asks for (Prometheus), with its hooks on the core services.
 
-    `backstage-py start` passes the unit's name and the process's `OTEL_*` variables.
+    Args:
+        options: The unit's name and version, the `OTEL_*` variables to read, and exporters
+            of the caller's own; `backstage-py start` passes the unit's name and the
+            process's `OTEL_*` variables.
     """
     chosen = options or TelemetryOptions()
 
     async def factory(
         config: core.RootConfig, logger: core.RootLogger, lifecycle: core.RootLifecycle
     ) -> Instrumentation:
-        from backstage_backend_defaults.http_router import read_listen_options
-
         settings = read_prometheus_settings(config, read_listen_options(config).host)
         telemetry = build_telemetry(chosen, settings)
         lifecycle.add_shutdown_hook(telemetry.shutdown)
