@@ -17,6 +17,7 @@ from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import Predicate, is_primitive
 
 from backstage_plugin_catalog_backend._tables import locations
+from backstage_plugin_catalog_backend.api._predicates import search_text
 
 __all__ = ["location_predicate"]
 
@@ -26,15 +27,6 @@ _COLUMNS = {
     "target": locations.c.target,
     "entityref": locations.c.location_entity_ref,
 }
-
-
-def _text(value: Any) -> str:
-    """A primitive as the lowercased text it is compared as (JavaScript's String())."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).lower()
 
 
 def _prefix_pattern(prefix: str) -> str:
@@ -48,16 +40,16 @@ def _field(key: str, value: Any) -> sa.ColumnElement[bool]:
         raise InputError(f"Invalid query: unknown location field '{key}'")
     lowered = sa.func.lower(column)
     if is_primitive(value):
-        return lowered == _text(value)
+        return lowered == search_text(value)
     [(operator, operand)] = value.items()
     if operator == "$exists":
         return column.is_not(None) if operand else column.is_(None)
     if operator == "$in":
-        return lowered.in_([_text(item) for item in operand]) if operand else sa.false()
+        return lowered.in_([search_text(item) for item in operand]) if operand else sa.false()
     if operator == "$hasPrefix":
         return lowered.like(_prefix_pattern(operand), escape="\\")
     if is_primitive(operand):  # $contains
-        return lowered == _text(operand)
+        return lowered == search_text(operand)
     raise InputError(f"Invalid query: the object form of $contains is not supported for '{key}'")
 
 
