@@ -13,11 +13,13 @@ from backstage_plugin_catalog_common import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     EntityFilterQuery,
+    Predicate,
     entity_filter_params,
     entity_filter_predicate,
     legacy_filter_from_predicate,
     parse_entity_filter,
     predicate_from_legacy_filter,
+    predicate_problem,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,6 +60,19 @@ def _nested(predicate: dict[str, Any]) -> dict[str, Any]:
     sets = predicate.get("$any", [predicate])
     nested = [{"$all": item.get("$all", [item])} for item in sets]
     return {"$any": nested} if "$any" in predicate else nested[0]
+
+
+@given(st.lists(st.text(max_size=20), max_size=4))
+def test_any_text_is_a_predicate_or_an_input_error(texts: list[str]) -> None:
+    outcome: Predicate | InputError | None
+    try:
+        outcome = parse_entity_filter(texts)
+    except InputError as error:
+        outcome = error
+    if isinstance(outcome, InputError):
+        assert str(outcome).startswith("Invalid filter, ")
+    else:
+        assert outcome is None or predicate_problem(outcome, "filter") is None
 
 
 @given(st.one_of(_FILTER_SET, st.lists(_FILTER_SET, max_size=3)))

@@ -40,10 +40,15 @@ Predicate = dict[str, Any]
 `parse_predicate`)."""
 
 VALUE_OPERATORS: Final = ("$exists", "$in", "$hasPrefix", "$contains")
+"""The operators a field's value may be instead of a primitive."""
 LOGIC_OPERATORS: Final = ("$all", "$any", "$not")
+"""The operators that combine predicates."""
 MAX_DEPTH: Final = 32
+"""How many levels a predicate may nest."""
 MAX_CONDITIONS: Final = 100
+"""How many conditions a predicate may hold (field keys, logic operators, empty objects)."""
 MAX_VALUES: Final = 5000
+"""How many values a predicate may hold (primitives, items of `$in`)."""
 
 
 def is_primitive(value: object) -> bool:
