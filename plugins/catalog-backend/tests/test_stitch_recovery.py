@@ -22,7 +22,7 @@ from backstage_backend_test_utils import (
 from backstage_common.config import Config
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_backend import catalog_plugin
-from backstage_plugin_catalog_backend._catalog import _engine_options
+from backstage_plugin_catalog_backend._catalog import _processing_options
 
 from ._support import FileServer, serve_files
 
@@ -173,8 +173,8 @@ async def test_a_write_the_database_dropped_is_processed_again_once_it_is_back(
 
 def test_the_stitch_timeout_defaults_to_the_shorter_of_60_s_and_the_interval() -> None:
     def options(catalog: dict[str, Any]) -> tuple[float, float]:
-        engine = _engine_options(Config.from_data({"catalog": catalog}))
-        return engine.stitch_timeout, engine.poll_seconds
+        processing = _processing_options(Config.from_data({"catalog": catalog}))
+        return processing.stitch_timeout, processing.poll_seconds
 
     assert options({}) == (60.0, 1.0)
     assert options({"processingInterval": "10s"}) == (10.0, 1.0)
@@ -198,7 +198,7 @@ def test_the_stitch_timeout_defaults_to_the_shorter_of_60_s_and_the_interval() -
 )
 def test_a_bad_stitching_strategy_is_refused(strategy: dict[str, Any]) -> None:
     with pytest.raises(InputError, match=r"catalog\.stitchingStrategy"):
-        _engine_options(Config.from_data({"catalog": {"stitchingStrategy": strategy}}))
+        _processing_options(Config.from_data({"catalog": {"stitchingStrategy": strategy}}))
 
 
 async def test_a_stitch_cut_short_by_shutdown_hands_its_leases_back(

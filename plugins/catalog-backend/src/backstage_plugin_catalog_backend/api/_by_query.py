@@ -8,14 +8,13 @@ did not say `totalItems: exclude`; later pages copy it from the cursor.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import parse_entity_filter, parse_predicate
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backstage_plugin_catalog_backend.api._body import read_json_object
 from backstage_plugin_catalog_backend.api._cursors import (
@@ -30,12 +29,11 @@ from backstage_plugin_catalog_backend.api._ordering import (
     parse_order_field_params,
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
-from backstage_plugin_catalog_backend.api._queries import (
-    FullTextFilter,
-    count_entities,
-    select_entities,
-)
+from backstage_plugin_catalog_backend.api._queries import FullTextFilter
 from backstage_plugin_catalog_backend.api._responses import entity_array, json_response
+
+if TYPE_CHECKING:  # the services import the storage modules of this package
+    from backstage_plugin_catalog_backend.service import EntitiesCatalog
 
 __all__ = ["DEFAULT_LIMIT", "by_query_routes"]
 
@@ -76,36 +74,23 @@ def _full_text(cursor: QueryCursor) -> FullTextFilter | None:
     return FullTextFilter(term, tuple(key.lower() for key in keys))
 
 
-async def _run(engine: AsyncEngine, request: _Request) -> str:
+async def _run(catalog: EntitiesCatalog, request: _Request) -> str:
     cursor = request.cursor
-    full_text = _full_text(cursor)
-    entities = select_entities(
-        cursor.order_fields, predicate=cursor.predicate, full_text=full_text, require_first=True
-    )
     backwards = cursor.is_previous
     limit = request.limit
-    async with engine.connect() as connection:
-        rows = []
-        if limit > 0:
-            rows = await entities.rows(
-                connection,
-                cursor.order_field_values,
-                backwards=backwards,
-                limit=limit if backwards else limit + 1,
-                offset=request.offset if request.initial else None,
-            )
-        if cursor.total_items is not None:
-            total = cursor.total_items
-        elif request.count:
-            required = cursor.order_fields[0].key if cursor.order_fields else None
-            total = await count_entities(
-                connection,
-                predicate=cursor.predicate,
-                full_text=full_text,
-                required_key=required,
-            )
-        else:
-            total = 0
+    page = await catalog.query(
+        cursor.order_fields,
+        predicate=cursor.predicate,
+        full_text=_full_text(cursor),
+        after=cursor.order_field_values,
+        backwards=backwards,
+        limit=limit if backwards or limit == 0 else limit + 1,
+        offset=request.offset if request.initial else None,
+        count=cursor.total_items is None and request.count,
+    )
+    rows, entities = page.rows, page.selection
+    # later pages copy the total from the cursor
+    total = cursor.total_items if cursor.total_items is not None else page.total or 0
 
     if backwards:
         rows.reverse()
@@ -267,15 +252,15 @@ def _from_body(body: dict[str, Any]) -> _Request:
     return _Request(cursor, True, limit, offset, total_mode != "exclude", projection)
 
 
-def by_query_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
+def by_query_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
     @get("/entities/by-query")
     async def query_entities(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return json_response(await _run(engine, _from_query_params(request)))
+        return json_response(await _run(catalog, _from_query_params(request)))
 
     @post("/entities/by-query", status_code=200)
     async def query_entities_by_predicate(request: Request[Any, Any, Any]) -> Response[bytes]:
         QueryParams(request, ())
         body = await read_json_object(request)
-        return json_response(await _run(engine, _from_body(body or {})))
+        return json_response(await _run(catalog, _from_body(body or {})))
 
     return [query_entities, query_entities_by_predicate]

@@ -32,8 +32,8 @@ def entity_routes(
     """
     expensive = expensive or ExpensiveReads()
     return [
-        *expensive.limit(list_routes(catalog.reads)),
-        *expensive.limit(by_query_routes(catalog.reads)),
+        *expensive.limit(list_routes(catalog)),
+        *expensive.limit(by_query_routes(catalog)),
         *by_refs_routes(catalog),
         *single_routes(catalog),
         *expensive.limit(facet_routes(catalog)),

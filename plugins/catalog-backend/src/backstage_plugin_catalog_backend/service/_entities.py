@@ -5,7 +5,9 @@ transaction of the database service."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from backstage_backend_plugin_api import DatabaseService
@@ -19,13 +21,22 @@ from backstage_plugin_catalog_backend._tables import (
     refresh_state_references,
     relations,
 )
+from backstage_plugin_catalog_backend.api._cursors import SortValues
 from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._facet_counts import FacetCounts, FacetRows
-from backstage_plugin_catalog_backend.api._queries import entities_by_refs
+from backstage_plugin_catalog_backend.api._ordering import OrderField
+from backstage_plugin_catalog_backend.api._queries import (
+    EntitySelect,
+    FullTextFilter,
+    count_entities,
+    entities_by_refs,
+    select_entities,
+)
 from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
+from backstage_plugin_catalog_backend.service._listing import Listing, ListingPage, ListingPart
 from backstage_plugin_catalog_backend.stitching import stitch_entities
 
-__all__ = ["CHILD_WAS_DELETED", "EntitiesCatalog"]
+__all__ = ["CHILD_WAS_DELETED", "EntitiesCatalog", "EntityPage"]
 
 CHILD_WAS_DELETED = "child-was-deleted"
 
@@ -108,6 +119,17 @@ async def _delete_entity(connection: AsyncConnection, uid: str) -> None:
         await stitch_entities(connection, peer_refs)
 
 
+@dataclass(frozen=True, slots=True)
+class EntityPage:
+    """Rows of a keyset page (each with `final_entity` and its sort values), in the order
+    walked, and the total (None when not counted)."""
+
+    rows: list[Any]
+    total: int | None
+    selection: EntitySelect
+    """The query, for the sort values of a row (`selection.sort_values(row)`)."""
+
+
 class EntitiesCatalog:
     """Entities by uid, ref and refs, an entity's ancestry, facet counts, and deletion.
 
@@ -135,6 +157,67 @@ class EntitiesCatalog:
             return await self._texts.by_refs(refs)
         async with self.reads.connect() as connection:
             return await entities_by_refs(connection, refs, predicate)
+
+    async def query(
+        self,
+        order_fields: Sequence[OrderField],
+        *,
+        predicate: Predicate | None,
+        full_text: FullTextFilter | None,
+        after: Sequence[str | None] | None,
+        backwards: bool,
+        limit: int,
+        offset: int | None,
+        count: bool,
+    ) -> EntityPage:
+        """Up to `limit` entities matching `predicate` and `full_text` that have a value for
+        the first order field, after (or, `backwards`, before) the sort values `after`, and
+        with `count` how many match in all."""
+        selection = select_entities(
+            order_fields, predicate=predicate, full_text=full_text, require_first=True
+        )
+        rows: list[Any] = []
+        total = None
+        async with self.reads.connect() as connection:
+            if limit > 0:
+                rows = await selection.rows(
+                    connection, after, backwards=backwards, limit=limit, offset=offset
+                )
+            if count:
+                total = await count_entities(
+                    connection,
+                    predicate=predicate,
+                    full_text=full_text,
+                    required_key=order_fields[0].key if order_fields else None,
+                )
+        return EntityPage(rows, total, selection)
+
+    async def list_page(
+        self, listing: Listing, after: SortValues | None, limit: int
+    ) -> ListingPage:
+        """Up to `limit` entities of `listing` after the sort values `after`."""
+        async with self.reads.connect() as connection:
+            return await listing.page(connection, after, limit)
+
+    async def list_paged(
+        self,
+        listing: Listing,
+        keyset: SortValues | None,
+        limit: int | None,
+        offset: int | None,
+    ) -> ListingPage:
+        """One page and the row after it: by keyset when the cursor has one, else by
+        OFFSET."""
+        wanted = None if limit is None else limit + 1
+        seek = keyset is not None and len(keyset) == len(listing.order) + 1
+        async with self.reads.connect() as connection:
+            if seek and wanted is not None:
+                return await listing.page(connection, keyset, wanted)
+            entities = select_entities(
+                listing.order, predicate=listing.predicate, tie_breaker=listing.tie_breaker
+            )
+            rows = await entities.rows(connection, limit=wanted, offset=offset)
+        return ListingPage([ListingPart(entities, rows)])
 
     async def ancestry(self, ref: str) -> list[tuple[str, str, list[str]]]:
         """(ref, JSON, parent refs) of the entity and every entity above it, level by level.
