@@ -1,4 +1,4 @@
-"""Helpers for the processing tests: a probe module reaching the running engine, and a
+"""Helpers for the processing tests: a probe module reaching the running catalog, and a
 real local HTTP server serving catalog files."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A small realistic catalog (groups, users, systems, components, APIs, a location) with
-relations in both directions as the processing engine emits them, and a started backend
+relations in both directions as the processing loop emits them, and a started backend
 serving it."""
 
 from __future__ import annotations
