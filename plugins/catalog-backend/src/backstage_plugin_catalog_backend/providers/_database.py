@@ -183,14 +183,18 @@ class ProviderDatabase:
 
     async def refresh_keys(self, keys: Sequence[str]) -> None:
         """Process now every entity that registered one of `keys`."""
-        async with self.transaction() as connection:
-            for batch in chunks(list(keys)):
-                ids = sa.select(refresh_keys.c.entity_id).where(refresh_keys.c.key.in_(batch))
-                await connection.execute(
-                    sa.update(refresh_state)
-                    .where(refresh_state.c.entity_id.in_(ids))
-                    .values(next_update_at=datetime.now(UTC))
-                )
+
+        async def schedule() -> None:
+            async with self.transaction() as connection:
+                for batch in chunks(list(keys)):
+                    ids = sa.select(refresh_keys.c.entity_id).where(refresh_keys.c.key.in_(batch))
+                    await connection.execute(
+                        sa.update(refresh_state)
+                        .where(refresh_state.c.entity_id.in_(ids))
+                        .values(next_update_at=datetime.now(UTC))
+                    )
+
+        await retry_on_deadlock(schedule)
         self._changed()
 
     async def evict_uninstalled(self, installed: set[str]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from backstage_backend_plugin_api import DatabaseService
 
 from backstage_plugin_catalog_backend.processing import schedule_refresh
+from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
 
 __all__ = ["RefreshService"]
 
@@ -22,6 +23,10 @@ class RefreshService:
     async def refresh(self, refs: Collection[str]) -> None:
         """Process these entities and their `location:` ancestors now. Raises
         `NotFoundError` for a ref nothing references."""
-        async with self._database.transaction() as connection:
-            await schedule_refresh(connection, refs)
+
+        async def schedule() -> None:
+            async with self._database.transaction() as connection:
+                await schedule_refresh(connection, refs)
+
+        await retry_on_deadlock(schedule)
         self._changed()
