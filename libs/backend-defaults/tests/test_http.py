@@ -140,6 +140,16 @@ async def test_request_body_limit_answers_413() -> None:
     async with start_test_backend(features=[*REAL_AUTH, demo_plugin()], config=config) as backend:
         small = await backend.client.post("/api/demo/echo", json={"a": "x" * 100}, headers=AUTH)
         large = await backend.client.post("/api/demo/echo", json={"a": "x" * 5000}, headers=AUTH)
+        # the unread rest of a refused body stays on its connection: the 413 closes it, so
+        # the client's next request goes out on a fresh one and is answered
+        for _ in range(10):
+            refused = await backend.client.post(
+                "/api/demo/echo", json={"a": "x" * 300_000}, headers=AUTH
+            )
+            assert refused.status_code == 413
+            assert refused.headers["connection"] == "close"
+            after = await backend.client.post("/api/demo/echo", json={"a": "y"}, headers=AUTH)
+            assert after.status_code == 201
     assert small.status_code == 201
     assert large.status_code == 413
     assert large.json()["error"]["name"] == "PayloadTooLargeError"

@@ -185,6 +185,10 @@ class ErrorRenderer:
         url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         status, body = self.body(error, request.method, url)
         headers = getattr(error, "headers", None) if isinstance(error, HTTPException) else None
+        if status == 413:
+            # the rest of the body is still on the connection, unread: a client must not
+            # send its next request after it (as Node's server, the connection is closed)
+            headers = {**(headers or {}), "connection": "close"}
         return Response(
             content=body, status_code=status, headers=headers, media_type="application/json"
         )
