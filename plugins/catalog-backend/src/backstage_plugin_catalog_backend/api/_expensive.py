@@ -65,11 +65,15 @@ class ExpensiveReads:
 
     def _middleware(self, app: ASGIApp) -> ASGIApp:
         async def limited(scope: Scope, receive: Receive, send: Send) -> None:
-            try:
-                async with asyncio.timeout(self._queue_timeout):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise ServiceUnavailableError("The catalog is busy, try again later") from None
+            if self._slots.locked():
+                try:
+                    async with asyncio.timeout(self._queue_timeout):
+                        await self._slots.acquire()
+                except TimeoutError:
+                    raise ServiceUnavailableError("The catalog is busy, try again later") from None
+            else:
+                # a free slot is taken at once: no timer for the common case
+                await self._slots.acquire()
             try:
                 await app(scope, receive, send)
             finally:
