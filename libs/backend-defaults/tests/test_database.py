@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
+from backstage_backend_test_utils import SAMPLE_MIGRATIONS
 from backstage_common.config import Config
 from backstage_common.errors import InputError, ServiceUnavailableError
 from sqlalchemy import inspect, text
@@ -234,7 +235,7 @@ async def test_sessions_killed_by_the_server_are_replaced(
         await manager.close()
 
 
-MIGRATIONS = Path(__file__).parent / "migrations_fixture" / "versions"
+MIGRATIONS = SAMPLE_MIGRATIONS
 
 
 async def _runs(manager: DatabaseManager) -> list[str]:

@@ -12,10 +12,11 @@ from backstage_backend_defaults.database import DatabaseManager
 from backstage_backend_defaults.scheduler._settings import TaskSettings
 from backstage_backend_defaults.scheduler._store import TaskStore
 from backstage_backend_defaults.scheduler._table import ensure_tasks_table
+from backstage_backend_test_utils import SAMPLE_MIGRATIONS
 from backstage_common.config import Config
 from sqlalchemy import event, text
 
-MIGRATIONS = Path(__file__).parent / "migrations_fixture" / "versions"
+MIGRATIONS = SAMPLE_MIGRATIONS
 BOUND_SECONDS = 30  # generous: only proves that nothing waits forever
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+from backstage_backend_test_utils import SAMPLE_MIGRATIONS
 from backstage_cli import main, unit_config_paths
 from backstage_cli.units import Unit
 from click.testing import CliRunner
@@ -160,7 +161,7 @@ def test_the_console_script_is_installed() -> None:
 
 
 def test_db_commands_upgrade_list_and_downgrade_one_plugin(tmp_path: Path) -> None:
-    migrations = Path(__file__).parent / "migrations_fixture" / "versions"
+    migrations = SAMPLE_MIGRATIONS
     config = tmp_path / "app-config.yaml"
     config.write_text(
         "backend:\n  baseUrl: http://localhost\n"

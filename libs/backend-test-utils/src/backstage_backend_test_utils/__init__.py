@@ -6,6 +6,8 @@
 - `mock_services.<name>()` / `mock_services.<name>_factory()`: a working fake of each core
   service and a factory that installs it, after Backstage's `mockServices`.
 - `mock_credentials`: credentials, mock tokens and `Authorization` headers.
+- `SAMPLE_MIGRATIONS`: the folder of a two-revision Alembic history (`0001`, `0002`), for
+  tests of migration tooling.
 - `tcp_fault_proxy(host, port)`: a TCP proxy in front of a real server that a test can make
   refuse connections or blackhole them (a partition), then restore.
 """
@@ -24,6 +26,7 @@ from backstage_backend_test_utils._fault_proxy import FaultMode, TcpFaultProxy, 
 from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
 from backstage_backend_test_utils._mock_services import mock_services
 from backstage_backend_test_utils._postgres import postgres_database_config
+from backstage_backend_test_utils._sample_migrations import SAMPLE_MIGRATIONS
 from backstage_backend_test_utils._scheduler import MockScheduler
 from backstage_backend_test_utils._services import REQUIRE_SERVICES_ENV, require_service_url
 from backstage_backend_test_utils._test_backend import (
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_MOCK_SERVICE_SUBJECT",
     "DEFAULT_MOCK_USER_ENTITY_REF",
     "REQUIRE_SERVICES_ENV",
+    "SAMPLE_MIGRATIONS",
     "CapturingLogger",
     "FaultMode",
     "InMemoryCache",

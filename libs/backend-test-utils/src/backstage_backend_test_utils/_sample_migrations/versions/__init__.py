@@ -1,0 +1,1 @@
+"""The sample revisions, oldest first."""
