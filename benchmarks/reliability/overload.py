@@ -52,6 +52,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks" / "catalog"))
 from _seed import seed  # noqa: E402
 
+sys.path.insert(0, str(REPO))
+from tests.deploy._processes import drop_databases  # noqa: E402
+
 TOKEN = "overload-benchmark-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 READINESS = "/.backstage/health/v1/readiness"
@@ -376,15 +379,7 @@ async def main() -> None:
     finally:
         if process is not None and process.poll() is None:
             process.kill()
-        admin = await asyncpg.connect(database="postgres", **connection)
-        try:
-            rows = await admin.fetch(
-                "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-            )
-            for row in rows:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_databases(args.postgres, prefix)
 
 
 if __name__ == "__main__":
