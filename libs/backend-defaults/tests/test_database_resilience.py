@@ -16,6 +16,8 @@ import httpx
 import pytest
 from backstage_backend_defaults.database import (
     DatabaseManager,
+    DatabaseUnavailableError,
+    as_unavailable,
     read_plugin_settings,
     run_migrations,
 )
@@ -490,3 +492,29 @@ async def test_a_database_first_used_by_a_request_while_down_answers_a_generic_5
             assert str(proxy.port) not in response.text
             await proxy.restore()
             assert (await until_ok(backend.client, "/api/lazy/lazy")).json() == {"value": 1}
+
+
+async def test_asyncpg_errors_raised_unwrapped_are_503s_only_when_the_connection_is_gone(
+    postgres: tuple[dict[str, Any], str],
+) -> None:
+    """A pool's checkout hooks use the driver's connection directly, so a connection cut
+    there reaches the error renderer as asyncpg's own error, not SQLAlchemy's."""
+    connection, _ = postgres
+    async with tcp_fault_proxy(connection["host"], connection["port"]) as proxy:
+        driver = await asyncpg.connect(
+            database="postgres", **{**connection, "host": "127.0.0.1", "port": proxy.port}
+        )
+        await proxy.refuse()
+        with pytest.raises(asyncpg.PostgresError) as cut:
+            await driver.execute("SET plan_cache_mode = force_custom_plan")
+        driver.terminate()
+    unavailable = as_unavailable(cut.value)
+    assert isinstance(unavailable, DatabaseUnavailableError)
+    assert unavailable.public_message == "The database is unavailable, try again later"
+    admin = await asyncpg.connect(database="postgres", **connection)
+    try:
+        with pytest.raises(asyncpg.PostgresError) as syntax:
+            await admin.execute("SELEKT 1")
+    finally:
+        await admin.close()
+    assert as_unavailable(syntax.value) is None

@@ -93,20 +93,32 @@ def _message(error: BaseException) -> str | None:
             return TOO_SLOW
         if isinstance(layer, OSError) or _asyncpg_connection_error(layer):
             return UNREACHABLE
-    return None
+    return UNREACHABLE if _asyncpg_connection_error(error) else None
+
+
+def _is_database_layer(error: BaseException) -> bool:
+    """Raised by SQLAlchemy, or by asyncpg itself: a pool's checkout hooks and code that
+    uses the driver's connection directly get asyncpg's errors unwrapped."""
+    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_errors is not None and isinstance(error, sqlalchemy_errors.SQLAlchemyError):
+        return True
+    asyncpg_errors = sys.modules.get("asyncpg.exceptions")
+    return asyncpg_errors is not None and isinstance(
+        error, asyncpg_errors.PostgresError | asyncpg_errors.InterfaceError
+    )
 
 
 def as_unavailable(error: BaseException) -> DatabaseUnavailableError | None:
     """`error` as the 503 it means when it is a database that cannot serve now, else None.
 
-    Only errors of the database layer are considered: a bare `OSError` or `TimeoutError`
-    counts only when raised through SQLAlchemy (`install_unavailable_errors` turns those
-    into `DatabaseUnavailableError` where they happen).
+    Only errors of the database layer (SQLAlchemy's and asyncpg's) are considered: a bare
+    `OSError` or `TimeoutError` counts only when raised through SQLAlchemy
+    (`install_unavailable_errors` turns those into `DatabaseUnavailableError` where they
+    happen).
     """
     if isinstance(error, DatabaseUnavailableError):
         return error
-    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
-    if sqlalchemy_errors is None or not isinstance(error, sqlalchemy_errors.SQLAlchemyError):
+    if not _is_database_layer(error):
         return None
     message = _message(error)
     if message is None:
