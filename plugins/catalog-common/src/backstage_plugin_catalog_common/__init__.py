@@ -2,7 +2,8 @@
 
 The entity filter (the `filter=` grammar, its client-side form and the legacy form of query
 cursors), the filter predicate model (the JSON `query` of request bodies) and its parser,
-with the limits that bound a predicate's cost, and the catalog's permissions. It imports no
+with the limits that bound a predicate's cost, how an entity is flattened into the rows
+filters match (`search_rows`), and the catalog's permissions and permission rules. It imports no
 backend package, so a client can use it without a server.
 """
 
@@ -15,6 +16,16 @@ from backstage_plugin_catalog_common._filter import (
     legacy_filter_from_predicate,
     parse_entity_filter,
     predicate_from_legacy_filter,
+)
+from backstage_plugin_catalog_common._permission_rules import (
+    CatalogPermissionRule,
+    catalog_permission_rules,
+    has_annotation,
+    has_label,
+    has_metadata,
+    has_spec,
+    is_entity_kind,
+    is_entity_owner,
 )
 from backstage_plugin_catalog_common._permissions import (
     RESOURCE_TYPE_CATALOG_ENTITY,
@@ -46,19 +57,29 @@ from backstage_plugin_catalog_common._predicates import (
     parse_predicate,
     predicate_problem,
 )
+from backstage_plugin_catalog_common._search_rows import (
+    MAX_KEY_LENGTH,
+    MAX_VALUE_LENGTH,
+    SearchRow,
+    search_rows,
+)
 
 __all__ = [
     "CATALOG_FILTER_EXISTS",
     "LOGIC_OPERATORS",
     "MAX_CONDITIONS",
     "MAX_DEPTH",
+    "MAX_KEY_LENGTH",
     "MAX_VALUES",
+    "MAX_VALUE_LENGTH",
     "RESOURCE_TYPE_CATALOG_ENTITY",
     "VALUE_OPERATORS",
+    "CatalogPermissionRule",
     "EntityFilterQuery",
     "LegacyFilter",
     "Permission",
     "Predicate",
+    "SearchRow",
     "catalog_entity_create_permission",
     "catalog_entity_delete_permission",
     "catalog_entity_read_permission",
@@ -70,11 +91,18 @@ __all__ = [
     "catalog_location_create_permission",
     "catalog_location_delete_permission",
     "catalog_location_read_permission",
+    "catalog_permission_rules",
     "catalog_permissions",
     "check_predicate_limits",
     "combine_all",
     "entity_filter_params",
     "entity_filter_predicate",
+    "has_annotation",
+    "has_label",
+    "has_metadata",
+    "has_spec",
+    "is_entity_kind",
+    "is_entity_owner",
     "is_primitive",
     "legacy_filter_from_predicate",
     "limits_problem",
@@ -82,4 +110,5 @@ __all__ = [
     "parse_predicate",
     "predicate_from_legacy_filter",
     "predicate_problem",
+    "search_rows",
 ]

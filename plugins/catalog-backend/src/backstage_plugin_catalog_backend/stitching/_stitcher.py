@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import SearchRow, search_rows
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backstage_plugin_catalog_backend._tables import (
@@ -29,7 +30,6 @@ from backstage_plugin_catalog_backend._tables import (
     relations,
     search,
 )
-from backstage_plugin_catalog_backend.stitching._search_rows import SearchRow, search_rows
 
 __all__ = ["BATCH_SIZE", "build_final_entity", "entity_hash", "stitch_entities"]
 

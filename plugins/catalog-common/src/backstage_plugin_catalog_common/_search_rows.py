@@ -1,4 +1,6 @@
-"""Flattening a final entity into the rows of the `search` table (filters, sorting, facets).
+"""Flattening a final entity into the rows of the catalog's `search` table (filters, sorting,
+facets), and of the `HAS_METADATA` / `HAS_SPEC` permission rules, which must see an entity
+exactly as the table does.
 
 Each row is `(key, value, original_value)`: the dotted path lowercased, its value lowercased,
 and the value as written. Arrays put every element under the array's own path, and each
