@@ -1,0 +1,80 @@
+"""backstage_plugin_auth_node: what auth provider modules build on.
+
+The `auth.providers` extension point, the `OAuthAuthenticator` protocol an OAuth provider
+implements, the generic OAuth flow around it (`create_oauth_provider_factory`: routes,
+`state`, cookies, origins, environments, the popup page), proxy providers
+(`create_proxy_provider_factory`), sign-in resolvers and the context they run in, and the
+resolvers every provider offers (`common_sign_in_resolvers`).
+"""
+
+from typing import Annotated, TypeAlias
+
+from backstage_plugin_auth_node._authenticator import (
+    OAuthAuthenticateInput,
+    OAuthAuthenticator,
+    OAuthLogoutInput,
+    OAuthRefreshInput,
+    OAuthStartInput,
+    OAuthStartResponse,
+    ProfileTransform,
+)
+from backstage_plugin_auth_node._extension_point import (
+    AuthProvidersExtensionPoint,
+    auth_providers_extension_point,
+)
+from backstage_plugin_auth_node._provider import (
+    AuthProviderFactory,
+    AuthProviderFactoryOptions,
+    AuthProviderRequest,
+    AuthProviderResponse,
+    AuthProviderRouteHandlers,
+    OAuthFlowStateStore,
+)
+from backstage_plugin_auth_node._resolvers import (
+    AuthResolverCatalogUserQuery,
+    AuthResolverContext,
+    SignInInfo,
+    SignInResolver,
+    SignInResolverFactory,
+)
+from backstage_plugin_auth_node._types import (
+    BackstageIdentityResponse,
+    BackstageSignInResult,
+    BackstageUserIdentity,
+    OAuthAuthenticatorResult,
+    OAuthSession,
+    ProfileInfo,
+)
+
+AuthProviders: TypeAlias = Annotated[AuthProvidersExtensionPoint, auth_providers_extension_point]
+"""Inject the providers extension point into a module's init."""
+
+__all__ = [
+    "AuthProviderFactory",
+    "AuthProviderFactoryOptions",
+    "AuthProviderRequest",
+    "AuthProviderResponse",
+    "AuthProviderRouteHandlers",
+    "AuthProviders",
+    "AuthProvidersExtensionPoint",
+    "AuthResolverCatalogUserQuery",
+    "AuthResolverContext",
+    "BackstageIdentityResponse",
+    "BackstageSignInResult",
+    "BackstageUserIdentity",
+    "OAuthAuthenticateInput",
+    "OAuthAuthenticator",
+    "OAuthAuthenticatorResult",
+    "OAuthFlowStateStore",
+    "OAuthLogoutInput",
+    "OAuthRefreshInput",
+    "OAuthSession",
+    "OAuthStartInput",
+    "OAuthStartResponse",
+    "ProfileInfo",
+    "ProfileTransform",
+    "SignInInfo",
+    "SignInResolver",
+    "SignInResolverFactory",
+    "auth_providers_extension_point",
+]
