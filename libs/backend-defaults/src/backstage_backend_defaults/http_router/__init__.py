@@ -113,6 +113,8 @@ async def _create_root_http_router(
         instrumentation.get(REQUEST_HOOKS),
         compression=read_compression_options(config),
         request_timeout=timeouts.request,
+        # As Backstage's default indexPath, `/api/app`: the app plugin serves the frontend.
+        index_plugin="app",
     )
     server = HttpServer(asgi, read_listen_options(config), timeouts)
     timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")

@@ -1,6 +1,6 @@
-"""The backend's outermost ASGI layer: the canonical path, request log, plugin gates,
-in-flight tracking, `HEAD` as `GET`, the request body deadline, response compression around
-the app, and the request's telemetry when it is on.
+"""The backend's outermost ASGI layer: the canonical path, the index plugin, request log,
+plugin gates, in-flight tracking, `HEAD` as `GET`, the request body deadline, response
+compression around the app, and the request's telemetry when it is on.
 
 It runs on every request, so it is written for speed: no per-request objects beyond the
 status recorder and the body deadline, no awaits on the common path of a started plugin.
@@ -18,6 +18,7 @@ import msgspec
 from backstage_backend_plugin_api import LoggerService
 from backstage_common.errors import InputError, ServiceUnavailableError
 from litestar import Litestar
+from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from backstage_backend_defaults.http_router._compression import CompressionOptions, GzipResponses
@@ -130,6 +131,12 @@ def _record_escaped(started: StartedRequest, error: BaseException) -> None:
 class BackendAsgiApp:
     """Wraps the Litestar app: every request is logged, and plugin routes pass their gate.
 
+    With `index_plugin`, a request outside `/api` and `/.backstage` that no root-mounted
+    route answers goes to that plugin's routes (`/catalog/x` is served as
+    `/api/app/catalog/x`, through the plugin's gate), as Backstage's root router forwards
+    such requests to its index path (`/api/app`): that is how the app plugin serves the
+    frontend at `/`.
+
     With `telemetry` (the hooks registered on `REQUEST_HOOKS`), each request is also traced
     (its span current while it runs and while its log line is written) and measured.
     """
@@ -142,8 +149,10 @@ class BackendAsgiApp:
         telemetry: RequestHooks | None = None,
         compression: CompressionOptions | None = None,
         request_timeout: float = _DEFAULT_REQUEST_TIMEOUT,
+        index_plugin: str | None = None,
     ) -> None:
         self.app = app
+        self._index_prefix = None if index_plugin is None else f"/api/{index_plugin}"
         self._request_timeout = request_timeout
         self._cors = app.cors_config is not None
         self._telemetry = telemetry
@@ -231,6 +240,9 @@ class BackendAsgiApp:
         requested: str = scope["path"]  # as sent, for the request log
         path = self._canonicalise(scope)
         plugin_id = None if path is None else plugin_of(path)
+        if plugin_id is None and path is not None and self._index_prefix is not None:
+            path = self._to_index(scope, path, self._index_prefix)
+            plugin_id = plugin_of(path)
         gate: PluginGate | None = None
         if plugin_id is not None:
             gate = self._gates.get(plugin_id)
@@ -333,6 +345,25 @@ class BackendAsgiApp:
             scope["path"] = full
             scope["raw_path"] = encode_path(full)
         return path
+
+    def _to_index(self, scope: Any, path: str, prefix: str) -> str:
+        """The path under the index plugin's mount for a request no other part of the
+        backend answers; the path itself otherwise."""
+        if path == "/api" or path.startswith(("/api/", "/.backstage/")) or path == "/.backstage":
+            return path
+        try:
+            self.app.asgi_router.handle_routing(path=path, method=scope["method"])
+        except NotFoundException:
+            pass
+        except Exception:  # routed, though not for this method: the root route's answer
+            return path
+        else:
+            return path
+        indexed = prefix if path == "/" else prefix + path
+        full = scope.get("root_path", "") + indexed
+        scope["path"] = full
+        scope["raw_path"] = encode_path(full)
+        return indexed
 
     def _routes_head(self, path: str) -> bool:
         """Whether a handler answers `HEAD` itself; otherwise `HEAD` is served as `GET`."""
