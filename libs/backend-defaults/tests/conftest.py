@@ -10,6 +10,7 @@ import random
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -218,3 +219,58 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tup
             process.terminate()
         for process in processes:
             process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+SASL_USER = "backstage"
+SASL_PASSWORD = "s3cr@t:pw"  # an `@` and a `:`: percent-encoded in a connection string
+
+
+@pytest.fixture(scope="session")
+def sasl_memcached() -> Iterator[dict[str, Any]]:
+    """Debian's memcached with SASL on (`-S`, binary protocol only) on a free loopback port,
+    with one user in a sasldb of its own, for this session: `host`, `port`, `username`,
+    `password`."""
+    memcached = require_binary("memcached")
+    saslpasswd2 = require_binary("saslpasswd2")
+    # readable by the user memcached drops to (pytest's own temporary folders are not)
+    folder = Path(tempfile.mkdtemp(prefix="memcached-sasl-"))
+    folder.chmod(0o755)
+    sasldb = folder / "sasldb2"
+    subprocess.run(
+        [saslpasswd2, "-p", "-a", "memcached", "-c", "-f", str(sasldb), SASL_USER],
+        input=SASL_PASSWORD.encode(),
+        check=True,
+        capture_output=True,
+    )
+    sasldb.chmod(0o644)
+    (folder / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {sasldb}\n")
+    port = _free_port()
+    command = [memcached, "-S", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16"]
+    if os.geteuid() == 0:
+        command += ["-u", "nobody"]
+    env = {**os.environ, "SASL_CONF_PATH": str(folder)}
+    with (folder / "memcached.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(f"memcached -S exited: {(folder / 'memcached.log').read_text()}")
+                time.sleep(0.05)
+        else:
+            pytest.fail(f"memcached -S never listened on port {port}")
+        yield {"host": "127.0.0.1", "port": port, "username": SASL_USER, "password": SASL_PASSWORD}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)

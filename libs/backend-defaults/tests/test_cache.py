@@ -1,5 +1,5 @@
 """One contract for every cache store: memory, and real Redis, Redis Cluster and memcached
-servers."""
+(plain, and with SASL) servers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from backstage_backend_defaults.cache import CacheManager, stored_key
@@ -18,12 +18,18 @@ from backstage_backend_test_utils import require_service_url
 from backstage_common.config import Config
 from backstage_common.errors import InputError
 
-STORES = ["memory", "redis", "redis-cluster", "memcache"]
+STORES = ["memory", "redis", "redis-cluster", "memcache", "memcache-sasl"]
 
 
 def cluster_config(nodes: list[tuple[str, int]]) -> dict[str, Any]:
     root_nodes = [{"url": f"redis://{host}:{port}"} for host, port in nodes]
     return {"store": "redis", "redis": {"cluster": {"rootNodes": root_nodes}}}
+
+
+def sasl_connection(server: dict[str, Any], port: int | None = None) -> str:
+    """Backstage's `user:pass@host:port`, the user and password percent-encoded."""
+    credentials = f"{quote(server['username'], safe='')}:{quote(server['password'], safe='')}"
+    return f"{credentials}@{server['host']}:{port or server['port']}"
 
 
 def store_config(store: str, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -33,6 +39,11 @@ def store_config(store: str, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {"store": "redis", "connection": require_service_url("BACKSTAGE_TEST_REDIS_URL")}
     if store == "redis-cluster":  # started only for the tests that use it
         return cluster_config(request.getfixturevalue("redis_cluster"))
+    if store == "memcache-sasl":  # Debian's memcached started with -S
+        return {
+            "store": "memcache",
+            "connection": sasl_connection(request.getfixturevalue("sasl_memcached")),
+        }
     url = require_service_url("BACKSTAGE_TEST_MEMCACHED_URL")
     return {"store": "memcache", "connection": url.removeprefix("memcache://")}
 
@@ -298,12 +309,17 @@ async def _blackhole() -> asyncio.Server:
     return await asyncio.start_server(swallow, "127.0.0.1", 0)
 
 
-@pytest.mark.parametrize("store", ["memcache", "redis"])
+@pytest.mark.parametrize("store", ["memcache", "memcache-sasl", "redis"])
 async def test_a_server_that_never_answers_is_a_miss_within_the_timeout(store: str) -> None:
     server = await _blackhole()
     port = server.sockets[0].getsockname()[1]
-    connection = f"127.0.0.1:{port}" if store == "memcache" else f"redis://127.0.0.1:{port}"
-    manager = manager_for({"store": store, "connection": connection, "timeout": 200})
+    connection = {
+        "memcache": f"127.0.0.1:{port}",
+        "memcache-sasl": f"user:pw@127.0.0.1:{port}",
+        "redis": f"redis://127.0.0.1:{port}",
+    }[store]
+    kind = store.removesuffix("-sasl")
+    manager = manager_for({"store": kind, "connection": connection, "timeout": 200})
     cache = manager.for_plugin("catalog")
     try:
         async with asyncio.timeout(30):  # a hang fails the test instead of stalling it
@@ -319,13 +335,20 @@ async def test_a_server_that_never_answers_is_a_miss_within_the_timeout(store: s
         await server.wait_closed()
 
 
-async def test_a_timed_out_memcached_answer_never_reaches_another_call(tcp_proxy: Any) -> None:
-    address = require_service_url("BACKSTAGE_TEST_MEMCACHED_URL").removeprefix("memcache://")
-    host, _, port = address.rpartition(":")
-    proxy = await tcp_proxy((host, int(port)))
-    manager = manager_for(
-        {"store": "memcache", "connection": f"127.0.0.1:{proxy.port}", "timeout": 200}
-    )
+@pytest.mark.parametrize("sasl", [False, True], ids=["plain", "sasl"])
+async def test_a_timed_out_memcached_answer_never_reaches_another_call(
+    tcp_proxy: Any, sasl: bool, request: pytest.FixtureRequest
+) -> None:
+    if sasl:
+        server = request.getfixturevalue("sasl_memcached")
+        proxy = await tcp_proxy((server["host"], server["port"]))
+        connection = sasl_connection(server, proxy.port)
+    else:
+        address = require_service_url("BACKSTAGE_TEST_MEMCACHED_URL").removeprefix("memcache://")
+        host, _, port = address.rpartition(":")
+        proxy = await tcp_proxy((host, int(port)))
+        connection = f"127.0.0.1:{proxy.port}"
+    manager = manager_for({"store": "memcache", "connection": connection, "timeout": 200})
     cache = manager.for_plugin("catalog")
     first, second = unique("first"), unique("second")
     try:

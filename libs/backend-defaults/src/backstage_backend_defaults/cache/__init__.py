@@ -1,14 +1,18 @@
 """core.cache: one store per backend (memory; Redis, Valkey or a Redis Cluster through redis-py;
-memcached through aiomcache), one namespace per plugin.
+memcached through aiomcache, or its binary protocol with SASL; Infinispan's RESP endpoint),
+one namespace per plugin.
 
-Config: `backend.cache.store` (`memory` by default, `redis`, `valkey`, `memcache`),
-`backend.cache.connection` (`redis://user:pass@host:6379/0`, `host:11211`),
+Config: `backend.cache.store` (`memory` by default, `redis`, `valkey`, `memcache`,
+`infinispan`), `backend.cache.connection` (`redis://user:pass@host:6379/0`, `host:11211`,
+`user:pass@host:11211`), `backend.cache.infinispan.{servers, authentication, ssl}`,
 `backend.cache.defaultTtl` (milliseconds or a duration), `backend.cache.timeout` (per
 operation, 2 s), `backend.cache.redis.client.namespace` and `keyPrefixSeparator`,
 `backend.cache.valkey.client.keyPrefix`, and Redis Cluster through
 `backend.cache.<redis|valkey>.cluster.rootNodes` (`[{url}]`), `defaults.{username,
 password}` and `useReplicas`. A store outage or a timeout is logged (at most every 30 s)
-and counted, and reads as a miss; it never fails a request.
+and counted, and reads as a miss; it never fails a request. At start, a server that answers
+but is not what the config says (credentials refused, a memcached without SASL given
+credentials, an Infinispan endpoint without RESP) stops the start, naming the problem.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from backstage_backend_plugin_api import LoggerService, RootConfigService, creat
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import parse_duration
 
+from backstage_backend_defaults.cache._checks import check_store
 from backstage_backend_defaults.cache._client import CacheClient, CacheHealth, to_seconds
 from backstage_backend_defaults.cache._hooks import CACHE_HOOKS, CacheHooks
 from backstage_backend_defaults.cache._keys import stored_key
@@ -56,6 +61,7 @@ class CacheManager:
         self.settings = read_store_settings(config)
         self.store = create_store(self.settings)
         self.health = CacheHealth(self.settings.describe(), logger)
+        self._logger = logger
         self._default_ttl = _read_default_ttl(config)
         self._hooks = hooks
 
@@ -73,11 +79,16 @@ class CacheManager:
             default_ttl=self._default_ttl,
         )
 
+    async def check(self) -> None:
+        """Raise `InputError` naming the problem when the store's server is not what the
+        config says; only warn when it does not answer (an outage is a miss)."""
+        await check_store(self.settings, self._logger)
+
     async def close(self) -> None:
         await self.store.close()
 
 
-def _create_manager(
+async def _create_manager(
     config: core.RootConfig,
     logger: core.RootLogger,
     lifecycle: core.RootLifecycle,
@@ -85,6 +96,11 @@ def _create_manager(
 ) -> CacheManager:
     hooks = instrumentation.get(CACHE_HOOKS)
     manager = CacheManager(config, logger.child({"service": "cache"}), hooks)
+    try:
+        await manager.check()
+    except BaseException:
+        await manager.close()
+        raise
     lifecycle.add_shutdown_hook(manager.close)
     return manager
 

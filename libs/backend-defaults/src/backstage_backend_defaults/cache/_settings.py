@@ -42,6 +42,9 @@ class StoreSettings:
             return f"{self.store} cluster at {nodes}"
         return f"{self.store} at {self.host}:{self.port}"
 
+    def __repr__(self) -> str:  # never the password, in a log line or a traceback
+        return f"StoreSettings({self.describe()!r}, username={self.username!r})"
+
 
 def _parse_redis(url: str, store: str) -> StoreSettings:
     parts = urlsplit(url if "://" in url else f"redis://{url}")
@@ -62,11 +65,31 @@ def _parse_redis(url: str, store: str) -> StoreSettings:
 
 
 def _parse_memcache(connection: str) -> StoreSettings:
-    where = connection.rsplit("@", 1)[-1]
+    """`host:port` or, as Backstage documents it, `user:pass@host:port` (SASL PLAIN; `@`
+    and `:` inside the user or password percent-encoded)."""
+    credentials, _, where = connection.rpartition("@")
     host, _, port = where.rpartition(":")
-    if not host or not port.isdigit():
-        raise InputError(f"Invalid backend.cache.connection '{where}' for memcache, use host:port")
-    return StoreSettings(store="memcache", host=host.strip("[]"), port=int(port))
+    if not host or not port.isdigit() or "," in where:
+        raise InputError(
+            f"Invalid backend.cache.connection '{where}' for memcache, use host:port or "
+            "user:pass@host:port (one server)"
+        )
+    username = password = None
+    if credentials:
+        user_text, colon, password_text = credentials.partition(":")
+        if not user_text or not colon:
+            raise InputError(
+                "Invalid credentials in backend.cache.connection for memcache, use "
+                "user:pass@host:port"
+            )
+        username, password = unquote(user_text), unquote(password_text)
+    return StoreSettings(
+        store="memcache",
+        host=host.strip("[]"),
+        port=int(port),
+        username=username,
+        password=password,
+    )
 
 
 def _read_infinispan(config: RootConfigService) -> StoreSettings:

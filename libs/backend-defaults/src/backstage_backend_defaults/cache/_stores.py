@@ -5,7 +5,8 @@ slots (no `CROSSSLOT`). Network operations are bounded by `backend.cache.timeout
 runs out raises `TimeoutError`, which the service reads as a miss.
 
 Redis, Valkey (and Infinispan's RESP endpoint) go through redis-py's client, or its cluster
-client; memcached through aiomcache; the memory store is aiocache's. aiocache's Redis and
+client; memcached through aiomcache, or with credentials through `_memcached_binary` (SASL);
+the memory store is aiocache's. aiocache's Redis and
 memcached caches are not used: the former cannot take a cluster client, and its per-call
 timeout cancels aiomcache mid-answer and puts that connection back in the pool, where the
 late answer would be read as the next command's.
@@ -224,10 +225,30 @@ def _redis_client(settings: StoreSettings) -> Any:
     )
 
 
+def _memcached_sasl_client(settings: StoreSettings) -> Any:
+    from backstage_backend_defaults.cache._memcached_binary import BinaryMemcachedClient
+
+    assert settings.username is not None
+    assert settings.password is not None
+    return BinaryMemcachedClient(
+        settings.host,
+        settings.port,
+        username=settings.username,
+        password=settings.password,
+        connect_timeout=settings.timeout,
+    )
+
+
 def create_store(settings: StoreSettings) -> CacheStore:
     if settings.store == "memory":
         return MemoryStore()
     if settings.store == "memcache":
-        return MemcachedStore(_memcached_client(settings), settings.timeout)
+        # credentials need SASL, which needs the binary protocol; aiomcache has neither
+        client = (
+            _memcached_sasl_client(settings)
+            if settings.username is not None
+            else _memcached_client(settings)
+        )
+        return MemcachedStore(client, settings.timeout)
     cluster = bool(settings.cluster_nodes)
     return RedisStore(_redis_client(settings), settings.timeout, cluster=cluster)
