@@ -20,11 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_PREFIX = "backstage_"
 
 COMMON = {"backstage_common"}
-PLUGIN_API = COMMON | {"backstage_backend_plugin_api"}
+# the core speaks the isomorphic permission types, as Backstage's backend-plugin-api does
+PLUGIN_API = COMMON | {"backstage_backend_plugin_api", "backstage_plugin_permission_common"}
 CORE = PLUGIN_API | {"backstage_backend_defaults", "backstage_backend_test_utils"}
 PLUGIN_SHARED = {
     "backstage_plugin_catalog_common",
     "backstage_plugin_catalog_node",
+    "backstage_plugin_permission_common",
+    "backstage_plugin_permission_node",
     "backstage_plugin_search_node",
 }
 PLUGIN_TESTS = CORE | PLUGIN_SHARED
@@ -38,6 +41,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "plugins/catalog-common/tests": COMMON | {"backstage_plugin_catalog_common"},
     "plugins/catalog-node/tests": PLUGIN_TESTS,
     "plugins/catalog-backend/tests": PLUGIN_TESTS | {"backstage_plugin_catalog_backend"},
+    "plugins/permission-common/tests": COMMON | {"backstage_plugin_permission_common"},
+    "plugins/permission-node/tests": PLUGIN_TESTS,
+    "plugins/permission-backend/tests": PLUGIN_TESTS | {"backstage_plugin_permission_backend"},
     "plugins/search-node/tests": PLUGIN_TESTS,
     "plugins/search-backend/tests": PLUGIN_TESTS | {"backstage_plugin_search_backend"},
     # deployment units and cross-unit tests put the pieces together: anything goes

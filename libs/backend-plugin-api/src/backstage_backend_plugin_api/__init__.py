@@ -60,6 +60,18 @@ from backstage_backend_plugin_api._services.logger import (
     LogMeta,
     RootLoggerService,
 )
+from backstage_backend_plugin_api._services.permissions import (
+    AuthorizePermissionRequest,
+    PermissionsService,
+    QueryPermissionRequest,
+)
+from backstage_backend_plugin_api._services.permissions_registry import (
+    GetResources,
+    PermissionResourceRef,
+    PermissionRule,
+    PermissionRuleset,
+    PermissionsRegistryService,
+)
 from backstage_backend_plugin_api._services.plugin_metadata import PluginMetadataService
 from backstage_backend_plugin_api._services.scheduler import (
     CronFrequency,
@@ -81,6 +93,7 @@ __all__ = [
     "AccessRestrictions",
     "AuthPolicy",
     "AuthService",
+    "AuthorizePermissionRequest",
     "BackendFeature",
     "BackendModule",
     "BackendPlugin",
@@ -96,6 +109,7 @@ __all__ = [
     "DiscoveryService",
     "EnginePurpose",
     "ExtensionPoint",
+    "GetResources",
     "HealthCheckResult",
     "HttpAuthService",
     "HttpRouterService",
@@ -107,10 +121,16 @@ __all__ = [
     "LoggerService",
     "ManualTrigger",
     "ModuleRegistrationPoints",
+    "PermissionResourceRef",
+    "PermissionRule",
+    "PermissionRuleset",
+    "PermissionsRegistryService",
+    "PermissionsService",
     "PluginMetadataService",
     "PluginRegistrationPoints",
     "PluginRequestToken",
     "PrincipalType",
+    "QueryPermissionRequest",
     "RootConfigService",
     "RootHealthService",
     "RootHttpRouterService",

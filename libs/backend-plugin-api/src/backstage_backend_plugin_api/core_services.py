@@ -28,6 +28,8 @@ from backstage_backend_plugin_api._services.lifecycle import (
     RootLifecycleService,
 )
 from backstage_backend_plugin_api._services.logger import LoggerService, RootLoggerService
+from backstage_backend_plugin_api._services.permissions import PermissionsService
+from backstage_backend_plugin_api._services.permissions_registry import PermissionsRegistryService
 from backstage_backend_plugin_api._services.plugin_metadata import PluginMetadataService
 from backstage_backend_plugin_api._services.scheduler import SchedulerService
 
@@ -40,6 +42,8 @@ __all__ = [
     "HttpRouter",
     "Lifecycle",
     "Logger",
+    "Permissions",
+    "PermissionsRegistry",
     "PluginMetadata",
     "RootConfig",
     "RootHealth",
@@ -55,6 +59,8 @@ __all__ = [
     "http_router",
     "lifecycle",
     "logger",
+    "permissions",
+    "permissions_registry",
     "plugin_metadata",
     "root_config",
     "root_health",
@@ -83,6 +89,10 @@ scheduler: ServiceRef[SchedulerService] = create_service_ref(id="core.scheduler"
 auth: ServiceRef[AuthService] = create_service_ref(id="core.auth")
 http_auth: ServiceRef[HttpAuthService] = create_service_ref(id="core.httpAuth")
 plugin_metadata: ServiceRef[PluginMetadataService] = create_service_ref(id="core.pluginMetadata")
+permissions: ServiceRef[PermissionsService] = create_service_ref(id="core.permissions")
+permissions_registry: ServiceRef[PermissionsRegistryService] = create_service_ref(
+    id="core.permissionsRegistry"
+)
 
 RootConfig: TypeAlias = Annotated[RootConfigService, root_config]
 RootLogger: TypeAlias = Annotated[RootLoggerService, root_logger]
@@ -99,3 +109,5 @@ Scheduler: TypeAlias = Annotated[SchedulerService, scheduler]
 Auth: TypeAlias = Annotated[AuthService, auth]
 HttpAuth: TypeAlias = Annotated[HttpAuthService, http_auth]
 PluginMetadata: TypeAlias = Annotated[PluginMetadataService, plugin_metadata]
+Permissions: TypeAlias = Annotated[PermissionsService, permissions]
+PermissionsRegistry: TypeAlias = Annotated[PermissionsRegistryService, permissions_registry]

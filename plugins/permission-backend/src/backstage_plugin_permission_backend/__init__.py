@@ -1,0 +1,1 @@
+"""backstage_plugin_permission_backend: the permission plugin (being built)."""

@@ -1,0 +1,95 @@
+"""backstage_plugin_permission_common: the permission framework's isomorphic types.
+
+What `@backstage/plugin-permission-common` holds: permissions (`create_permission`),
+conditions and criteria, policy decisions, and the JSON bodies of `/api/permission/authorize`
+and of a plugin's `/.well-known/backstage/permissions/apply-conditions`, read and written as
+Backstage's (camelCase). Reading raises `InputError` naming what is malformed.
+"""
+
+from backstage_plugin_permission_common._criteria import (
+    AllOf,
+    AnyOf,
+    Not,
+    PermissionCondition,
+    PermissionCriteria,
+    criteria_from_json,
+    criteria_to_json,
+    evaluate_criteria,
+    map_criteria,
+)
+from backstage_plugin_permission_common._decisions import (
+    AuthorizeResult,
+    ConditionalPolicyDecision,
+    DefinitivePolicyDecision,
+    PolicyDecision,
+    decision_from_json,
+    decision_to_json,
+)
+from backstage_plugin_permission_common._permissions import (
+    BasicPermission,
+    Permission,
+    PermissionAction,
+    PermissionAttributes,
+    ResourcePermission,
+    create_permission,
+    is_permission,
+    is_resource_permission,
+    permission_from_json,
+    permission_to_json,
+)
+from backstage_plugin_permission_common._wire import (
+    ApplyConditionsRequestItem,
+    ApplyConditionsResponseItem,
+    AuthorizeRequestItem,
+    AuthorizeResponseItem,
+    ResourceRef,
+    apply_conditions_request_from_json,
+    apply_conditions_request_to_json,
+    apply_conditions_response_from_json,
+    apply_conditions_response_to_json,
+    authorize_request_from_json,
+    authorize_request_to_json,
+    authorize_response_from_json,
+    authorize_response_to_json,
+)
+
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "ApplyConditionsRequestItem",
+    "ApplyConditionsResponseItem",
+    "AuthorizeRequestItem",
+    "AuthorizeResponseItem",
+    "AuthorizeResult",
+    "BasicPermission",
+    "ConditionalPolicyDecision",
+    "DefinitivePolicyDecision",
+    "Not",
+    "Permission",
+    "PermissionAction",
+    "PermissionAttributes",
+    "PermissionCondition",
+    "PermissionCriteria",
+    "PolicyDecision",
+    "ResourcePermission",
+    "ResourceRef",
+    "apply_conditions_request_from_json",
+    "apply_conditions_request_to_json",
+    "apply_conditions_response_from_json",
+    "apply_conditions_response_to_json",
+    "authorize_request_from_json",
+    "authorize_request_to_json",
+    "authorize_response_from_json",
+    "authorize_response_to_json",
+    "create_permission",
+    "criteria_from_json",
+    "criteria_to_json",
+    "decision_from_json",
+    "decision_to_json",
+    "evaluate_criteria",
+    "is_permission",
+    "is_resource_permission",
+    "map_criteria",
+    "permission_from_json",
+    "permission_to_json",
+]
