@@ -7,6 +7,9 @@ FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 # Build: the locked third-party dependencies first (a layer that changes only with
 # uv.lock), then the workspace itself, installed without editable links into /opt/venv.
+# Only the deployment units (services/*) and what they need at run time are installed:
+# no dev group (pytest, linters) and no test utilities, which no unit depends on
+# (tests/deploy/test_image.py checks both lines against the lock file).
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
@@ -17,10 +20,14 @@ WORKDIR /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    uv sync --frozen --no-dev --no-install-workspace --all-packages
+    uv sync --frozen --no-dev --no-install-workspace \
+      --package backstage-service-all --package backstage-service-catalog \
+      --package backstage-service-search
 COPY . /src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --no-editable --all-packages
+    uv sync --locked --no-dev --no-editable \
+      --package backstage-service-all --package backstage-service-catalog \
+      --package backstage-service-search
 
 # Runtime: the virtual environment, the deployed config and the topology; no build tools.
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
@@ -33,6 +40,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY deploy/app-config.production.yaml /app/app-config.yaml
 COPY deploy/topology.yaml /app/deploy/topology.yaml
+# The health check: one HTTP request from a Python without site-packages (no backend import).
+COPY deploy/image/healthcheck.py /app/healthcheck.py
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -40,7 +49,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 # Numeric, so that Kubernetes can verify runAsNonRoot.
 USER 10001:10001
 EXPOSE 7007
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD ["backstage-py", "healthcheck"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+  CMD ["python3", "-I", "-S", "/app/healthcheck.py"]
 # tini is PID 1: it forwards SIGTERM to the unit (which drains and exits 0) and reaps.
 ENTRYPOINT ["tini", "--", "backstage-py"]
 CMD ["start"]

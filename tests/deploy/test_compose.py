@@ -3,6 +3,7 @@ point, the proxy's routes, and the secrets in `.env`."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,11 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 from backstage_backend_defaults.root_config import default_config_paths
-from backstage_cli import main
 from backstage_cli.topology import check_compose, compose_unit_services
 from backstage_cli.units import load_unit
 from backstage_common.config import load_config
-from click.testing import CliRunner
 
 from ._support import (
     REPO_ROOT,
@@ -26,8 +25,10 @@ from ._support import (
     require_nginx,
     topology,
 )
+from ._units import EXAMPLE_KINDS, example_entities
 
 ENV = read_env_file(REPO_ROOT / ".env.example")
+HEALTHCHECK = ["CMD", "python3", "-I", "-S", "/app/healthcheck.py"]
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
 
 
@@ -56,12 +57,31 @@ def test_units_wait_for_healthy_infrastructure_and_report_readiness() -> None:
         service = services[unit]
         assert service["depends_on"]["postgres"] == {"condition": "service_healthy"}
         assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
-        assert service["healthcheck"]["test"] == ["CMD", "backstage-py", "healthcheck"]
+        # The image's own health check (one HTTP request, no backend start): the same
+        # command as the Dockerfile's HEALTHCHECK, on the file the image holds.
+        assert service["healthcheck"]["test"] == HEALTHCHECK
     assert set(services["proxy"]["depends_on"]) == set(topology().units)
-    # The health check command exists in the image's CLI and asks the readiness endpoint.
-    help_text = CliRunner().invoke(main, ["healthcheck", "--help"])
-    assert help_text.exit_code == 0
-    assert "http://127.0.0.1:7007/.backstage/health/v1/readiness" in help_text.output
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "COPY deploy/image/healthcheck.py /app/healthcheck.py" in dockerfile
+    assert f"CMD {json.dumps(HEALTHCHECK[1:])}" in dockerfile
+    script = (REPO_ROOT / "deploy/image/healthcheck.py").read_text()
+    assert 'DEFAULT_URL = "http://127.0.0.1:7007/.backstage/health/v1/readiness"' in script
+
+
+def test_compose_builds_the_image_from_the_clone() -> None:
+    """`docker compose up --build` works from a clone: every unit builds the repository's
+    Dockerfile under the one tag they all run."""
+    compose = compose_file(ENV)
+    for unit in topology().units:
+        service = compose["services"][unit]
+        assert service["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+        assert service["image"] == ENV["BACKSTAGE_IMAGE"]
+    assert (REPO_ROOT / "Dockerfile").is_file()
+    # The build context keeps what the image build copies and leaves out local state.
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    needed = ["pyproject.toml", "uv.lock", "libs", "plugins", "services", "deploy/image"]
+    assert not [path for path in needed if path in ignored]
+    assert "deploy/app-config.production.yaml" not in ignored
 
 
 def test_only_the_proxy_publishes_a_port_and_postgres_keeps_a_named_volume() -> None:
@@ -98,7 +118,12 @@ def test_a_unit_config_in_compose_loads_with_the_default_auth_policy_on(tmp_path
     shutil.copy(REPO_ROOT / "deploy/app-config.production.yaml", app / "app-config.yaml")
     for volume in service["volumes"]:
         source, target, _ = volume.split(":")
-        shutil.copy(REPO_ROOT / source, app / Path(target).relative_to("/app"))
+        destination = app / Path(target).relative_to("/app")
+        if (REPO_ROOT / source).is_dir():
+            shutil.copytree(REPO_ROOT / source, destination)
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO_ROOT / source, destination)
     env = {key: str(value) for key, value in service["environment"].items()}
     overlay = load_unit("catalog").config_overlay
     assert overlay is not None
@@ -107,6 +132,7 @@ def test_a_unit_config_in_compose_loads_with_the_default_auth_policy_on(tmp_path
         assert [p.name for p in files] == [
             "app-config.yaml",
             "app-config.compose.yaml",
+            "app-config.example-catalog.yaml",
             "app-config.catalog.yaml",
         ]
         config = load_config(files, env=env)
@@ -123,6 +149,19 @@ def test_a_unit_config_in_compose_loads_with_the_default_auth_policy_on(tmp_path
         "dangerouslyDisableDefaultAuthPolicy"
         not in (REPO_ROOT / "deploy/app-config.production.yaml").read_text()
     )
+    # Seeded with the example catalog, read from the mounted folder (file targets are
+    # relative to the working directory, /app).
+    (location,) = config.get_config_array("catalog.locations")
+    assert location.get_string("type") == "file"
+    target = (app / location.get_string("target")).resolve()
+    assert target.is_relative_to(app / "examples/catalog")
+    root = yaml.safe_load(target.read_text())
+    assert root["kind"] == "Location"
+    assert all((target.parent / t).is_file() for t in root["spec"]["targets"])
+    (rule,) = location.get_config_array("rules")
+    assert set(rule.get_string_array("allow")) == set(EXAMPLE_KINDS)
+    kinds = {entity["kind"] for entity in example_entities()} | {"Location"}
+    assert kinds <= set(EXAMPLE_KINDS)
     endpoints = config.get_config_array("discovery.endpoints")
     assert [e.get_string("target.internal") for e in endpoints] == [
         "http://catalog:7007/api/{{pluginId}}",
