@@ -18,10 +18,21 @@ from backstage_plugin_auth_node._authenticator import (
     OAuthStartResponse,
     ProfileTransform,
 )
+from backstage_plugin_auth_node._common_resolvers import (
+    ProfileEmailMissingError,
+    common_sign_in_resolvers,
+)
+from backstage_plugin_auth_node._declarative import (
+    SignInResolutionError,
+    read_declarative_sign_in_resolver,
+)
 from backstage_plugin_auth_node._extension_point import (
     AuthProvidersExtensionPoint,
     auth_providers_extension_point,
 )
+from backstage_plugin_auth_node._identity import prepare_backstage_identity_response
+from backstage_plugin_auth_node._oauth._factory import create_oauth_provider_factory
+from backstage_plugin_auth_node._oauth._state import decode_oauth_state, encode_oauth_state
 from backstage_plugin_auth_node._provider import (
     AuthProviderFactory,
     AuthProviderFactoryOptions,
@@ -29,6 +40,11 @@ from backstage_plugin_auth_node._provider import (
     AuthProviderResponse,
     AuthProviderRouteHandlers,
     OAuthFlowStateStore,
+)
+from backstage_plugin_auth_node._proxy import (
+    ProxyAuthenticator,
+    ProxyAuthenticatorResult,
+    create_proxy_provider_factory,
 )
 from backstage_plugin_auth_node._resolvers import (
     AuthResolverCatalogUserQuery,
@@ -71,10 +87,21 @@ __all__ = [
     "OAuthSession",
     "OAuthStartInput",
     "OAuthStartResponse",
+    "ProfileEmailMissingError",
     "ProfileInfo",
     "ProfileTransform",
+    "ProxyAuthenticator",
+    "ProxyAuthenticatorResult",
     "SignInInfo",
+    "SignInResolutionError",
     "SignInResolver",
     "SignInResolverFactory",
     "auth_providers_extension_point",
+    "common_sign_in_resolvers",
+    "create_oauth_provider_factory",
+    "create_proxy_provider_factory",
+    "decode_oauth_state",
+    "encode_oauth_state",
+    "prepare_backstage_identity_response",
+    "read_declarative_sign_in_resolver",
 ]

@@ -1,0 +1,1 @@
+"""The generic OAuth flow: routes, state, cookies, origins, environments, popup page."""
