@@ -8,6 +8,9 @@
 - `mock_credentials`: credentials, mock tokens and `Authorization` headers.
 - `SAMPLE_MIGRATIONS`: the folder of a two-revision Alembic history (`0001`, `0002`), for
   tests of migration tooling.
+- `require_service_url(env_name)`: a real Postgres, Redis or memcached for a test: the
+  variable's URL, else a testcontainers container where Docker runs, else a skip (a failure
+  under `BACKSTAGE_TEST_REQUIRE_SERVICES=1`); `choose_service_source` is that decision.
 - `tcp_fault_proxy(host, port)`: a TCP proxy in front of a real server that a test can make
   refuse connections or blackhole them (a partition), then restore.
 """
@@ -28,7 +31,15 @@ from backstage_backend_test_utils._mock_services import mock_services
 from backstage_backend_test_utils._postgres import postgres_database_config
 from backstage_backend_test_utils._sample_migrations import SAMPLE_MIGRATIONS
 from backstage_backend_test_utils._scheduler import MockScheduler
-from backstage_backend_test_utils._services import REQUIRE_SERVICES_ENV, require_service_url
+from backstage_backend_test_utils._services import (
+    CONTAINERS,
+    REQUIRE_SERVICES_ENV,
+    ContainerSpec,
+    ServiceSource,
+    choose_service_source,
+    docker_engine_running,
+    require_service_url,
+)
 from backstage_backend_test_utils._test_backend import (
     TestBackend,
     service_factories_for_tests,
@@ -36,11 +47,13 @@ from backstage_backend_test_utils._test_backend import (
 )
 
 __all__ = [
+    "CONTAINERS",
     "DEFAULT_MOCK_SERVICE_SUBJECT",
     "DEFAULT_MOCK_USER_ENTITY_REF",
     "REQUIRE_SERVICES_ENV",
     "SAMPLE_MIGRATIONS",
     "CapturingLogger",
+    "ContainerSpec",
     "FaultMode",
     "InMemoryCache",
     "InMemoryCacheStore",
@@ -51,9 +64,12 @@ __all__ = [
     "MockDiscovery",
     "MockHttpAuthService",
     "MockScheduler",
+    "ServiceSource",
     "TcpFaultProxy",
     "TestBackend",
+    "choose_service_source",
     "deep_merge",
+    "docker_engine_running",
     "mock_credentials",
     "mock_services",
     "postgres_database_config",
