@@ -17,6 +17,7 @@ from backstage_plugin_search_backend._engines import PLUGIN_ID, EngineRegistry, 
 from backstage_plugin_search_backend._indexing import IndexRegistry, SearchIndexService
 from backstage_plugin_search_backend._router import search_routes
 from backstage_plugin_search_backend._settings import read_search_settings
+from backstage_plugin_search_backend.schema import openapi_document
 
 __all__ = ["search_plugin"]
 
@@ -40,6 +41,7 @@ def _register(env: PluginRegistrationPoints) -> None:
             engine=engine, registry=index_registry, scheduler=scheduler, logger=logger
         )
         router.use(*search_routes(engine, service.document_types, settings, logger))
+        router.set_openapi_document(openapi_document())
         await service.start()
 
     env.register_init(init)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
@@ -18,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 
 from backstage_backend_defaults.http_router._asgi import BackendAsgiApp
 from backstage_backend_defaults.http_router._gate import PluginGate
+from backstage_backend_defaults.http_router._openapi import OPENAPI_PATH, OpenApiDocument
 
 __all__ = ["PluginHttpRouter", "RootHttpRouter"]
 
@@ -63,6 +65,9 @@ class PluginHttpRouter:
         self._root = root
         self._gate = gate
         self._mounted = False
+        self._openapi = OpenApiDocument(gate.plugin_id, gate.prefix)
+        self.use(self._openapi.route())
+        self._gate.add_policy(OPENAPI_PATH, "unauthenticated")
         if auth is not None:
             self._mount_jwks(auth)
         if http_auth is not None:
@@ -101,6 +106,7 @@ class PluginHttpRouter:
     def use(self, *handlers: ControllerRouterHandler) -> None:
         if not handlers:
             return
+        self._openapi.add_handlers(handlers)
         if not self._mounted:
             self._root.use(self._gate.prefix, *handlers)
             self._mounted = True
@@ -109,3 +115,9 @@ class PluginHttpRouter:
 
     def add_auth_policy(self, *, path: str, allow: AuthPolicy) -> None:
         self._gate.add_policy(path, allow)
+
+    def set_openapi_document(self, document: Mapping[str, Any]) -> None:
+        try:
+            self._openapi.set_document(document)
+        except ValueError as error:
+            raise InputError(f"Plugin '{self._gate.plugin_id}': {error}") from error

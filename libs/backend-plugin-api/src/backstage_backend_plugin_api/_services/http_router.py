@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
 
 from litestar.types import ControllerRouterHandler
 
@@ -45,5 +46,16 @@ class HttpRouterService(Protocol):
         Args:
             path: a plugin-relative path prefix, e.g. `/static`.
             allow: who may call it then (see `AuthPolicy`).
+        """
+        ...
+
+    def set_openapi_document(self, document: Mapping[str, Any]) -> None:
+        """Serve this OpenAPI document at `/api/<pluginId>/openapi.json` (open to all, its
+        paths prefixed with the plugin's mount path, as Backstage serves them). Without
+        one, the backend serves a document generated from the plugin's routes.
+
+        Args:
+            document: an OpenAPI 3 document whose paths are relative to the plugin, e.g.
+                the plugin's committed `openapi.yaml`, parsed.
         """
         ...
