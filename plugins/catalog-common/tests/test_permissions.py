@@ -4,6 +4,7 @@ them (`createPermission` of `@backstage/plugin-permission-common`)."""
 from __future__ import annotations
 
 from backstage_plugin_catalog_common import RESOURCE_TYPE_CATALOG_ENTITY, catalog_permissions
+from backstage_plugin_permission_common import permission_to_json
 
 _BACKSTAGE = [
     {
@@ -37,4 +38,4 @@ _BACKSTAGE = [
 
 def test_permissions_are_backstages() -> None:
     assert RESOURCE_TYPE_CATALOG_ENTITY == "catalog-entity"
-    assert [permission.to_json() for permission in catalog_permissions] == _BACKSTAGE
+    assert [permission_to_json(permission) for permission in catalog_permissions] == _BACKSTAGE

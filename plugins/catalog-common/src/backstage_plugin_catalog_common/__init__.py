@@ -29,7 +29,6 @@ from backstage_plugin_catalog_common._permission_rules import (
 )
 from backstage_plugin_catalog_common._permissions import (
     RESOURCE_TYPE_CATALOG_ENTITY,
-    Permission,
     catalog_entity_create_permission,
     catalog_entity_delete_permission,
     catalog_entity_read_permission,
@@ -77,7 +76,6 @@ __all__ = [
     "CatalogPermissionRule",
     "EntityFilterQuery",
     "LegacyFilter",
-    "Permission",
     "Predicate",
     "SearchRow",
     "catalog_entity_create_permission",

@@ -1,19 +1,26 @@
-"""The catalog's permissions, as `@backstage/plugin-catalog-common` defines them.
+"""The catalog's permissions, as `@backstage/plugin-catalog-common` defines them, made with
+permission-common's `create_permission`.
 
 A permission is what a policy decides on: its `name`, its `attributes` (the `action`) and,
 for a resource permission, the `resourceType` of the resources it is checked against. The
-JSON form is Backstage's, so that a permission backend and its policies see the same
-permissions from this catalog as from Backstage's.
+catalog checks eight of them itself (see its services); `catalog.entity.create` and the two
+ingestion permissions are for other plugins and the frontend, and all eleven are published
+in the catalog's permission metadata.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final
+
+from backstage_plugin_permission_common import (
+    BasicPermission,
+    Permission,
+    ResourcePermission,
+    create_permission,
+)
 
 __all__ = [
     "RESOURCE_TYPE_CATALOG_ENTITY",
-    "Permission",
     "catalog_entity_create_permission",
     "catalog_entity_delete_permission",
     "catalog_entity_read_permission",
@@ -31,69 +38,49 @@ __all__ = [
 RESOURCE_TYPE_CATALOG_ENTITY: Final = "catalog-entity"
 """The resource type of the catalog's entities."""
 
-PermissionAction = Literal["create", "read", "update", "delete"]
-
-
-@dataclass(frozen=True)
-class Permission:
-    """A permission, as Backstage's `createPermission` makes it.
-
-    Args:
-        name: the permission's unique name (`catalog.entity.read`).
-        action: the `action` attribute, or None when the permission has none.
-        resource_type: the type of resource it is checked against; None for a basic
-            permission.
-    """
-
-    name: str
-    action: PermissionAction | None = None
-    resource_type: str | None = field(default=None)
-
-    @property
-    def type(self) -> Literal["basic", "resource"]:
-        """`resource` when the permission has a resource type, else `basic`."""
-        return "basic" if self.resource_type is None else "resource"
-
-    def to_json(self) -> dict[str, Any]:
-        """The permission as Backstage serializes it: `type`, `name`, `attributes` and, for a
-        resource permission, `resourceType`."""
-        data: dict[str, Any] = {
-            "type": self.type,
-            "name": self.name,
-            "attributes": {} if self.action is None else {"action": self.action},
-        }
-        if self.resource_type is not None:
-            data["resourceType"] = self.resource_type
-        return data
-
-
-catalog_entity_read_permission: Final = Permission(
-    "catalog.entity.read", "read", RESOURCE_TYPE_CATALOG_ENTITY
+catalog_entity_read_permission: Final[ResourcePermission] = create_permission(
+    "catalog.entity.read", action="read", resource_type=RESOURCE_TYPE_CATALOG_ENTITY
 )
 """Reading entities."""
-catalog_entity_create_permission: Final = Permission("catalog.entity.create", "create")
+catalog_entity_create_permission: Final[BasicPermission] = create_permission(
+    "catalog.entity.create", action="create"
+)
 """Creating entities (registering their location)."""
-catalog_entity_delete_permission: Final = Permission(
-    "catalog.entity.delete", "delete", RESOURCE_TYPE_CATALOG_ENTITY
+catalog_entity_delete_permission: Final[ResourcePermission] = create_permission(
+    "catalog.entity.delete", action="delete", resource_type=RESOURCE_TYPE_CATALOG_ENTITY
 )
 """Deleting an entity."""
-catalog_entity_refresh_permission: Final = Permission(
-    "catalog.entity.refresh", "update", RESOURCE_TYPE_CATALOG_ENTITY
+catalog_entity_refresh_permission: Final[ResourcePermission] = create_permission(
+    "catalog.entity.refresh", action="update", resource_type=RESOURCE_TYPE_CATALOG_ENTITY
 )
 """Asking for an entity to be refreshed."""
-catalog_entity_validate_permission: Final = Permission("catalog.entity.validate")
+catalog_entity_validate_permission: Final[BasicPermission] = create_permission(
+    "catalog.entity.validate"
+)
 """Validating an entity."""
-catalog_location_read_permission: Final = Permission("catalog.location.read", "read")
+catalog_location_read_permission: Final[BasicPermission] = create_permission(
+    "catalog.location.read", action="read"
+)
 """Reading locations."""
-catalog_location_create_permission: Final = Permission("catalog.location.create", "create")
+catalog_location_create_permission: Final[BasicPermission] = create_permission(
+    "catalog.location.create", action="create"
+)
 """Registering a location."""
-catalog_location_delete_permission: Final = Permission("catalog.location.delete", "delete")
+catalog_location_delete_permission: Final[BasicPermission] = create_permission(
+    "catalog.location.delete", action="delete"
+)
 """Removing a location."""
-catalog_location_analyze_permission: Final = Permission("catalog.location.analyze")
+catalog_location_analyze_permission: Final[BasicPermission] = create_permission(
+    "catalog.location.analyze"
+)
 """Analyzing a location."""
-catalog_ingestion_read_permission: Final = Permission("catalog.ingestion.read", "read")
+catalog_ingestion_read_permission: Final[BasicPermission] = create_permission(
+    "catalog.ingestion.read", action="read"
+)
 """Reading the state of the catalog's ingestion."""
-catalog_ingestion_manage_permission: Final = Permission("catalog.ingestion.manage", "update")
+catalog_ingestion_manage_permission: Final[BasicPermission] = create_permission(
+    "catalog.ingestion.manage", action="update"
+)
 """Managing the catalog's ingestion."""
 
 catalog_permissions: Final[tuple[Permission, ...]] = (
