@@ -26,6 +26,8 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
     profile: ['name', 'picture'],
   },
+  // PKCE for every client, so a flow without it fails at the IdP.
+  pkce: { methods: ['S256'], required: () => true },
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
