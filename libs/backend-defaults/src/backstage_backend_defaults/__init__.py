@@ -29,6 +29,10 @@ from backstage_backend_defaults.lifecycle import (
     root_lifecycle_service_factory,
 )
 from backstage_backend_defaults.logger import logger_service_factory, root_logger_service_factory
+from backstage_backend_defaults.permissions import (
+    permissions_registry_service_factory,
+    permissions_service_factory,
+)
 from backstage_backend_defaults.root_config import root_config_service_factory
 from backstage_backend_defaults.scheduler import scheduler_service_factory
 from backstage_backend_defaults.telemetry import telemetry_service_factory
@@ -65,6 +69,8 @@ def default_service_factories(
         cache_service_factory,
         database_service_factory,
         scheduler_service_factory,
+        permissions_service_factory,
+        permissions_registry_service_factory,
         telemetry_service_factory(),
         event_loop_lag_service_factory,
     ]

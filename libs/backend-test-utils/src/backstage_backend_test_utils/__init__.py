@@ -11,6 +11,8 @@
 - `require_service_url(env_name)`: a real Postgres, Redis or memcached for a test: the
   variable's URL, else a testcontainers container where Docker runs, else a skip (a failure
   under `BACKSTAGE_TEST_REQUIRE_SERVICES=1`); `choose_service_source` is that decision.
+- `TestUserTokens`: real ES256 user tokens and a plugin `auth` publishing their keys and
+  user info, for tests that verify users as a deployed backend does.
 - `tcp_fault_proxy(host, port)`: a TCP proxy in front of a real server that a test can make
   refuse connections or blackhole them (a partition), then restore.
 """
@@ -45,6 +47,7 @@ from backstage_backend_test_utils._test_backend import (
     service_factories_for_tests,
     start_test_backend,
 )
+from backstage_backend_test_utils._user_tokens import TestUserTokens
 
 __all__ = [
     "CONTAINERS",
@@ -67,6 +70,7 @@ __all__ = [
     "ServiceSource",
     "TcpFaultProxy",
     "TestBackend",
+    "TestUserTokens",
     "choose_service_source",
     "deep_merge",
     "docker_engine_running",

@@ -10,6 +10,8 @@ framework, as `@backstage/plugin-permission-node`.
   `create_condition_factory`, `create_conditional_decision`, `create_condition_exports`.
 """
 
+from typing import Annotated, TypeAlias
+
 from backstage_backend_plugin_api import PermissionResourceRef, PermissionRule, PermissionRuleset
 
 from backstage_plugin_permission_node._conditions import (
@@ -43,6 +45,7 @@ __all__ = [
     "PermissionResourceRef",
     "PermissionRule",
     "PermissionRuleset",
+    "PolicyExtension",
     "PolicyExtensionPoint",
     "PolicyQuery",
     "PolicyQueryUser",
@@ -56,3 +59,6 @@ __all__ = [
     "create_permission_rule",
     "policy_extension_point",
 ]
+
+PolicyExtension: TypeAlias = Annotated[PolicyExtensionPoint, policy_extension_point]
+"""Injects the permission plugin's policy extension point into a module's init."""
