@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "libs/backend-defaults/tests": CORE,
     "libs/backend-test-utils/tests": CORE,
     "libs/cli/tests": CORE | {"backstage_cli"},
+    "plugins/app-backend/tests": PLUGIN_TESTS | {"backstage_plugin_app_backend"},
     "plugins/catalog-common/tests": COMMON | {"backstage_plugin_catalog_common"},
     "plugins/catalog-node/tests": PLUGIN_TESTS,
     "plugins/catalog-backend/tests": PLUGIN_TESTS | {"backstage_plugin_catalog_backend"},
