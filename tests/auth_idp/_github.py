@@ -11,7 +11,8 @@ serves its own app):
 - `POST /login/oauth/access_token`: the code (single use, ten minutes, bound to its client
   and redirect URI) for a token, answered as a form or as JSON (`Accept: application/json`);
   failures are 200s carrying `error` (`bad_verification_code`,
-  `incorrect_client_credentials`, `redirect_uri_mismatch`), as GitHub answers them.
+  `incorrect_client_credentials`, `redirect_uri_mismatch`), as GitHub answers them. With
+  `expiring_tokens`, tokens expire and come with a refresh token, as a GitHub App's do.
 - `GET /api/v3/user` (GitHub Enterprise Server) and `GET /user` (the `api.` host form): the
   user JSON for `Authorization: token <t>` or `Bearer <t>`, with `X-OAuth-Scopes`; any
   other token is 401 `Bad credentials`.
@@ -101,6 +102,12 @@ class LoopbackGithub:
     base_url: str = ""
     deny_next: bool = False
     """The next authorisation is cancelled by the user (`error=access_denied`)."""
+    expiring_tokens: bool = False
+    """Tokens as a GitHub App with expiring user tokens issues them: `expires_in` and a
+    refresh token (`grant_type=refresh_token` trades it, once)."""
+    refuse_user_endpoint: bool = False
+    """`/user` refuses every token (401), as for a token GitHub no longer honours."""
+    refresh_tokens: dict[str, tuple[GithubUser, str]] = field(default_factory=dict)
     codes: dict[str, _Grant] = field(default_factory=dict)
     tokens: dict[str, tuple[GithubUser, str]] = field(default_factory=dict)
     """Issued access tokens: the user and the granted scope."""
@@ -163,6 +170,11 @@ def _exchange(state: LoopbackGithub, form: dict[str, Any]) -> dict[str, str]:
             "incorrect_client_credentials",
             "The client_id and/or client_secret passed are incorrect.",
         )
+    if form.get("grant_type") == "refresh_token":
+        refreshed = state.refresh_tokens.pop(str(form.get("refresh_token", "")), None)
+        if refreshed is None:
+            return _token_error("bad_refresh_token", "The refresh token passed is incorrect.")
+        return _issue(state, *refreshed)
     # A code is spent by any attempt to use it, as GitHub does.
     grant = state.codes.pop(str(form.get("code", "")), None)
     if grant is None or grant.client_id != app.client_id or grant.expires_at < time.time():
@@ -173,9 +185,22 @@ def _exchange(state: LoopbackGithub, form: dict[str, Any]) -> dict[str, str]:
             "redirect_uri_mismatch",
             "The redirect_uri MUST match the registered callback URL for this application.",
         )
-    token = "gho_" + secrets.token_urlsafe(27)
-    state.tokens[token] = (grant.user, grant.scope)
-    return {"access_token": token, "token_type": "bearer", "scope": grant.scope}
+    return _issue(state, grant.user, grant.scope)
+
+
+def _issue(state: LoopbackGithub, user: GithubUser, scope: str) -> dict[str, str]:
+    token = ("ghu_" if state.expiring_tokens else "gho_") + secrets.token_urlsafe(27)
+    state.tokens[token] = (user, scope)
+    answer = {"access_token": token, "token_type": "bearer", "scope": scope}
+    if state.expiring_tokens:
+        refresh_token = "ghr_" + secrets.token_urlsafe(54)
+        state.refresh_tokens[refresh_token] = (user, scope)
+        answer |= {
+            "expires_in": "28800",
+            "refresh_token": refresh_token,
+            "refresh_token_expires_in": "15811200",
+        }
+    return answer
 
 
 def _app(state: LoopbackGithub) -> Litestar:
@@ -221,7 +246,7 @@ def _app(state: LoopbackGithub) -> Litestar:
         state.user_requests += 1
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         issued = state.tokens.get(token) if scheme.lower() in ("token", "bearer") else None
-        if issued is None:
+        if issued is None or state.refuse_user_endpoint:
             return Response(
                 {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
                 status_code=HTTP_401_UNAUTHORIZED,
