@@ -101,7 +101,9 @@ def widgets_plugin() -> BackendPlugin:
                 return {"result": decision.result.value}
 
             @get("/can-read/{ref:str}")
-            async def can_read(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
+            async def can_read(
+                request: Request[Any, Any, Any], ref: FromPath[str]
+            ) -> dict[str, Any]:
                 credentials = await http_auth.credentials(request)
                 (decision,) = await permissions.authorize(
                     [AuthorizePermissionRequest(widget_read, ref)], credentials=credentials

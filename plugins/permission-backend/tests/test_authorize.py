@@ -21,7 +21,11 @@ ADMIN = "user:default/admin"
 POLICY: dict[str, Any] = {
     "default": "deny",
     "rules": [
-        {"permission": "widgets.item.create", "members": ["group:default/admins"], "decision": "allow"},
+        {
+            "permission": "widgets.item.create",
+            "members": ["group:default/admins"],
+            "decision": "allow",
+        },
         {
             "resourceType": "widgets-item",
             "members": [JANE],
@@ -37,7 +41,12 @@ POLICY: dict[str, Any] = {
     ],
 }
 
-READ = {"type": "resource", "name": "widgets.item.read", "attributes": {"action": "read"}, "resourceType": "widgets-item"}
+READ = {
+    "type": "resource",
+    "name": "widgets.item.read",
+    "attributes": {"action": "read"},
+    "resourceType": "widgets-item",
+}
 CREATE = {"type": "basic", "name": "widgets.item.create", "attributes": {"action": "create"}}
 
 
@@ -77,12 +86,22 @@ async def test_basic_permissions_batched_with_ids_in_request_order(
 ) -> None:
     admin = tokens.token(ADMIN, [ADMIN, "group:default/admins"])
     jane = tokens.token(JANE, JANE_REFS)
-    body = {"items": [{"id": "b", "permission": CREATE}, {"id": "a", "permission": {**CREATE, "name": "other"}}]}
+    body = {
+        "items": [
+            {"id": "b", "permission": CREATE},
+            {"id": "a", "permission": {**CREATE, "name": "other"}},
+        ]
+    }
     response = await authorize(backend, admin, body)
     assert response.status_code == 200
-    assert response.json() == {"items": [{"id": "b", "result": "ALLOW"}, {"id": "a", "result": "DENY"}]}
+    assert response.json() == {
+        "items": [{"id": "b", "result": "ALLOW"}, {"id": "a", "result": "DENY"}]
+    }
     response = await authorize(backend, jane, body)
-    assert response.json()["items"] == [{"id": "b", "result": "DENY"}, {"id": "a", "result": "DENY"}]
+    assert response.json()["items"] == [
+        {"id": "b", "result": "DENY"},
+        {"id": "a", "result": "DENY"},
+    ]
 
 
 async def test_resource_refs_are_decided_by_the_owning_plugin(
@@ -94,7 +113,11 @@ async def test_resource_refs_are_decided_by_the_owning_plugin(
         "items": [
             {"id": "1", "permission": READ, "resourceRef": "widget:red-one"},
             {"id": "2", "permission": READ, "resourceRef": "widget:green-one"},
-            {"id": "3", "permission": READ, "resourceRef": ["widget:blue-one", "widget:green-one", "widget:missing"]},
+            {
+                "id": "3",
+                "permission": READ,
+                "resourceRef": ["widget:blue-one", "widget:green-one", "widget:missing"],
+            },
         ]
     }
     response = await authorize(backend, jane, body)
@@ -110,8 +133,14 @@ async def test_resource_refs_are_decided_by_the_owning_plugin(
     assert loaded == [["widget:red-one", "widget:green-one", "widget:blue-one", "widget:missing"]]
     # a definitive decision stays one value for an array of refs
     other = tokens.token("user:default/bob")
-    body = {"items": [{"id": "x", "permission": READ, "resourceRef": ["widget:red-one", "widget:green-one"]}]}
-    assert (await authorize(backend, other, body)).json() == {"items": [{"id": "x", "result": "ALLOW"}]}
+    body = {
+        "items": [
+            {"id": "x", "permission": READ, "resourceRef": ["widget:red-one", "widget:green-one"]}
+        ]
+    }
+    assert (await authorize(backend, other, body)).json() == {
+        "items": [{"id": "x", "result": "ALLOW"}]
+    }
 
 
 async def test_a_plugin_on_a_users_behalf_gets_the_conditions(
@@ -125,8 +154,16 @@ async def test_a_plugin_on_a_users_behalf_gets_the_conditions(
         "pluginId": "widgets",
         "conditions": {
             "anyOf": [
-                {"rule": "IS_OWNER", "resourceType": "widgets-item", "params": {"claims": JANE_REFS}},
-                {"rule": "HAS_COLOR", "resourceType": "widgets-item", "params": {"colors": ["yellow"]}},
+                {
+                    "rule": "IS_OWNER",
+                    "resourceType": "widgets-item",
+                    "params": {"claims": JANE_REFS},
+                },
+                {
+                    "rule": "HAS_COLOR",
+                    "resourceType": "widgets-item",
+                    "params": {"colors": ["yellow"]},
+                },
             ]
         },
     }
@@ -134,7 +171,9 @@ async def test_a_plugin_on_a_users_behalf_gets_the_conditions(
         response = await backend.client.get(f"/api/widgets/can-read/{ref}", headers=jane)
         assert response.json() == {"result": result}
     bob = tokens.header("user:default/bob")
-    assert (await backend.client.get("/api/widgets/visible", headers=bob)).json() == {"result": "ALLOW"}
+    assert (await backend.client.get("/api/widgets/visible", headers=bob)).json() == {
+        "result": "ALLOW"
+    }
 
 
 async def test_ownership_refs_come_from_userinfo_when_the_token_has_none(
@@ -142,10 +181,14 @@ async def test_ownership_refs_come_from_userinfo_when_the_token_has_none(
 ) -> None:
     token = tokens.token(JANE, JANE_REFS, include_ent=False)
     body = {"items": [{"id": "1", "permission": READ, "resourceRef": "widget:blue-one"}]}
-    assert (await authorize(backend, token, body)).json()["items"] == [{"id": "1", "result": "ALLOW"}]
+    assert (await authorize(backend, token, body)).json()["items"] == [
+        {"id": "1", "result": "ALLOW"}
+    ]
 
 
-async def test_direct_users_must_name_the_resource(backend: TestBackend, tokens: TestUserTokens) -> None:
+async def test_direct_users_must_name_the_resource(
+    backend: TestBackend, tokens: TestUserTokens
+) -> None:
     jane = tokens.token(JANE, JANE_REFS)
     response = await authorize(backend, jane, {"items": [{"id": "1", "permission": READ}]})
     assert error_message(response, 400) == (
@@ -157,13 +200,19 @@ async def test_direct_users_must_name_the_resource(backend: TestBackend, tokens:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"items": [{"id": "1", "permission": CREATE, "resourceRef": "x"}]}, "must not be set for basic"),
+        (
+            {"items": [{"id": "1", "permission": CREATE, "resourceRef": "x"}]},
+            "must not be set for basic",
+        ),
         ({"items": [{"id": "1", "permission": READ, "resourceRef": []}]}, "non-empty array"),
         ({"items": [{"id": "1", "permission": READ, "resourceRef": [1]}]}, "non-empty array"),
         ({"items": [{"permission": CREATE}]}, "items[0].id"),
         ({"items": [{"id": "1", "permission": {**CREATE, "type": "other"}}]}, "permission.type"),
         ({"items": [{"id": "1", "permission": {"type": "basic", "name": "x"}}]}, "attributes"),
-        ({"items": [{"id": "1", "permission": {**CREATE, "attributes": {"action": "fly"}}}]}, "action"),
+        (
+            {"items": [{"id": "1", "permission": {**CREATE, "attributes": {"action": "fly"}}}]},
+            "action",
+        ),
         ({"items": [{"id": "1", "permission": {**READ, "resourceType": None}}]}, "resourceType"),
         ({"items": {}}, "items must be an array"),
         ([], "expected an object"),
@@ -180,7 +229,10 @@ async def test_bad_json_gets_400(backend: TestBackend, tokens: TestUserTokens) -
     response = await backend.client.post(
         "/api/permission/authorize",
         content=b'{"items": [',
-        headers={"authorization": f"Bearer {tokens.token(JANE)}", "content-type": "application/json"},
+        headers={
+            "authorization": f"Bearer {tokens.token(JANE)}",
+            "content-type": "application/json",
+        },
     )
     assert "Invalid JSON" in error_message(response, 400)
 
@@ -188,7 +240,9 @@ async def test_bad_json_gets_400(backend: TestBackend, tokens: TestUserTokens) -
 async def test_service_principals_and_missing_tokens_are_refused(backend: TestBackend) -> None:
     auth = await backend.get_service(core_services.auth, "widgets")
     own = await auth.get_own_service_credentials()
-    token = (await auth.get_plugin_request_token(on_behalf_of=own, target_plugin_id="permission")).token
+    token = (
+        await auth.get_plugin_request_token(on_behalf_of=own, target_plugin_id="permission")
+    ).token
     response = await authorize(backend, token, {"items": [{"id": "1", "permission": CREATE}]})
     assert error_message(response, 403) == "This endpoint does not allow 'service' credentials"
     response = await authorize(backend, None, {"items": [{"id": "1", "permission": CREATE}]})
@@ -200,7 +254,9 @@ async def test_health_is_open(backend: TestBackend) -> None:
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_a_registering_plugin_serves_its_metadata(backend: TestBackend, tokens: TestUserTokens) -> None:
+async def test_a_registering_plugin_serves_its_metadata(
+    backend: TestBackend, tokens: TestUserTokens
+) -> None:
     url = "/api/widgets/.well-known/backstage/permissions/metadata"
     assert (await backend.client.get(url)).status_code == 401
     response = await backend.client.get(url, headers=tokens.header(JANE))
@@ -212,13 +268,15 @@ async def test_a_registering_plugin_serves_its_metadata(backend: TestBackend, to
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert schema["required"] == ["colors"]
     assert body["rules"][0]["resourceType"] == "widgets-item"
-    assert widget_read.name == READ["name"] and widget_create.name == CREATE["name"]
+    assert [widget_read.name, widget_create.name] == [READ["name"], CREATE["name"]]
 
 
 APPLY = "/api/widgets/.well-known/backstage/permissions/apply-conditions"
 
 
-def apply_item(conditions: Any, ref: Any = "widget:red-one", resource_type: str = "widgets-item") -> dict[str, Any]:
+def apply_item(
+    conditions: Any, ref: Any = "widget:red-one", resource_type: str = "widgets-item"
+) -> dict[str, Any]:
     return {
         "items": [
             {
@@ -236,7 +294,9 @@ def apply_item(conditions: Any, ref: Any = "widget:red-one", resource_type: str 
 async def service_token(test: TestBackend) -> dict[str, str]:
     auth = await test.get_service(core_services.auth, "permission")
     own = await auth.get_own_service_credentials()
-    token = (await auth.get_plugin_request_token(on_behalf_of=own, target_plugin_id="widgets")).token
+    token = (
+        await auth.get_plugin_request_token(on_behalf_of=own, target_plugin_id="widgets")
+    ).token
     return {"authorization": f"Bearer {token}"}
 
 
@@ -252,7 +312,9 @@ async def test_apply_conditions_evaluates_criteria(backend: TestBackend) -> None
         (red, ["widget:red-one", "widget:blue-one"], ["ALLOW", "DENY"]),
     ]
     for conditions, ref, expected in cases:
-        response = await backend.client.post(APPLY, json=apply_item(conditions, ref), headers=headers)
+        response = await backend.client.post(
+            APPLY, json=apply_item(conditions, ref), headers=headers
+        )
         assert response.status_code == 200, response.text
         assert response.json() == {"items": [{"id": "i", "result": expected}]}, conditions
 
@@ -264,7 +326,9 @@ async def test_apply_conditions_refusals(backend: TestBackend, tokens: TestUserT
     assert error_message(response, 401) == "Missing credentials"
     response = await backend.client.post(APPLY, json=apply_item(red), headers=tokens.header(JANE))
     error_message(response, 403)  # a direct user
-    response = await backend.client.post(APPLY, json=apply_item(red, resource_type="gadgets"), headers=headers)
+    response = await backend.client.post(
+        APPLY, json=apply_item(red, resource_type="gadgets"), headers=headers
+    )
     assert error_message(response, 400) == "Unexpected resource types: gadgets"
     bad = {**red, "params": {"colors": "red"}}
     response = await backend.client.post(APPLY, json=apply_item(bad), headers=headers)
