@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from backstage_backend_plugin_api import (
+    BackendFeature,
     BackendModule,
     ModuleRegistrationPoints,
     SchedulerServiceTaskScheduleDefinition,
@@ -84,15 +85,17 @@ async def started_search(
     *collators: ListCollator,
     config: Mapping[str, Any] | None = None,
     schedule: SchedulerServiceTaskScheduleDefinition = MANUAL,
+    features: Sequence[BackendFeature] = (),
 ) -> AsyncIterator[SearchBackend]:
     logs = CapturingLogger("info")
-    features = [
+    all_features = [
         search_plugin(),
         list_collator_module(*collators, schedule=schedule),
         mock_services.root_logger_factory(logger=logs),
         mock_services.logger_factory(),
+        *features,
     ]
-    async with start_test_backend(features=features, config=config) as test:
+    async with start_test_backend(features=all_features, config=config) as test:
         scheduler = await test.get_service(core.scheduler, "search")
         assert isinstance(scheduler, MockScheduler)
         yield SearchBackend(test, logs, scheduler)

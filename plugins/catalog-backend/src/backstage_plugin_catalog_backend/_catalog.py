@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
-from backstage_backend_plugin_api import DatabaseService, LoggerService
+from backstage_backend_plugin_api import DatabaseService, HttpAuthService, LoggerService
 from backstage_common.config import Config
 from backstage_common.durations import parse_duration
 from backstage_common.errors import InputError
@@ -27,6 +27,7 @@ from backstage_plugin_catalog_backend.api import (
     location_routes,
     processing_routes,
 )
+from backstage_plugin_catalog_backend.permissions import CatalogPermissions
 from backstage_plugin_catalog_backend.processing import (
     AnnotateLocationProcessor,
     BuiltinKindsProcessor,
@@ -164,10 +165,13 @@ def build_catalog(
     background: AsyncEngine,
     logger: LoggerService,
     extensions: CatalogExtensions,
+    permissions: CatalogPermissions,
+    http_auth: HttpAuthService,
 ) -> Catalog:
     """The catalog: the routes' services and the location store write on the request
     pool, the processing loop (`background` is its engine) and the other entity providers
-    on the background pool; every transaction comes from `database`."""
+    on the background pool; every transaction comes from `database`. The services act for
+    the caller of each request (`http_auth`) as its `permissions` allow."""
     client = httpx.AsyncClient(timeout=30.0)
     readers = UrlReaders(
         [*extensions.readers, HttpUrlReader(client, ReadingAllowList.from_config(config))]
@@ -187,8 +191,8 @@ def build_catalog(
     )
     store = LocationStore(ProviderDatabase(database, "requests", logger, processing.wake))
     installed: list[EntityProvider] = [store, ConfigLocationProvider(config), *extensions.providers]
-    refresh = RefreshService(database, processing.wake)
-    locations = LocationService(store, refresh, orchestrator)
+    refresh = RefreshService(database, processing.wake, permissions)
+    locations = LocationService(store, refresh, orchestrator, permissions)
     options = LocationRoutesOptions(
         readonly=bool(config.get_optional_boolean("catalog.readonly")),
         refresh_on_conflict=config.get_optional_string("catalog.defaultLocationConflictStrategy")
@@ -196,8 +200,8 @@ def build_catalog(
     )
     analyzer = extensions.analyzer or DefaultLocationAnalyzer()
     routes = [
-        *location_routes(locations, options),
-        *processing_routes(refresh, orchestrator, analyzer),
+        *location_routes(locations, options, http_auth),
+        *processing_routes(refresh, orchestrator, analyzer, permissions, http_auth),
     ]
     return Catalog(
         processing,

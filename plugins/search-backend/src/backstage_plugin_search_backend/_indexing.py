@@ -14,6 +14,7 @@ from backstage_backend_plugin_api import (
     SchedulerServiceTaskScheduleDefinition,
 )
 from backstage_common.errors import ConflictError, InputError
+from backstage_plugin_permission_common import Permission
 from backstage_plugin_search_node import (
     DocumentCollatorFactory,
     DocumentDecoratorFactory,
@@ -21,6 +22,8 @@ from backstage_plugin_search_node import (
     SearchEngine,
     SearchEngineIndexer,
 )
+
+from backstage_plugin_search_backend._authorized import visibility_permission_of
 
 __all__ = ["IndexRegistry", "IndexingAbortedError", "SearchIndexService", "index_task_id"]
 
@@ -86,6 +89,14 @@ class SearchIndexService:
 
     def document_types(self) -> list[str]:
         return list(self._collators)
+
+    def visibility_permissions(self) -> dict[str, Permission]:
+        """The visibility permission of each type whose collator declares one."""
+        return {
+            type: permission
+            for type, collator in self._collators.items()
+            if (permission := visibility_permission_of(collator.factory)) is not None
+        }
 
     async def start(self) -> None:
         for type, collator in self._collators.items():

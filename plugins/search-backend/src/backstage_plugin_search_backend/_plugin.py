@@ -13,6 +13,7 @@ from backstage_plugin_search_node import (
     search_index_registry_extension_point,
 )
 
+from backstage_plugin_search_backend._authorized import AuthorizedSearch
 from backstage_plugin_search_backend._engines import PLUGIN_ID, EngineRegistry, create_engine
 from backstage_plugin_search_backend._indexing import IndexRegistry, SearchIndexService
 from backstage_plugin_search_backend._router import search_routes
@@ -34,13 +35,18 @@ def _register(env: PluginRegistrationPoints) -> None:
         database: core.Database,
         scheduler: core.Scheduler,
         router: core.HttpRouter,
+        http_auth: core.HttpAuth,
+        permissions: core.Permissions,
     ) -> None:
         settings = read_search_settings(config)
         engine = engine_registry.engine or await create_engine(settings, config, database, logger)
         service = SearchIndexService(
             engine=engine, registry=index_registry, scheduler=scheduler, logger=logger
         )
-        router.use(*search_routes(engine, service.document_types, settings, logger))
+        search = AuthorizedSearch(
+            engine, service.visibility_permissions, permissions, settings.query_latency_budget_s
+        )
+        router.use(*search_routes(search, service.document_types, settings, logger, http_auth))
         router.set_openapi_document(openapi_document())
         await service.start()
 

@@ -7,12 +7,13 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import msgspec
-from backstage_backend_plugin_api import LoggerService
+from backstage_backend_plugin_api import HttpAuthService, LoggerService
 from backstage_common.errors import BackstageError, InputError, ServiceUnavailableError
-from backstage_plugin_search_node import SearchEngine, SearchResult, SearchResultSet
+from backstage_plugin_search_node import SearchResult, SearchResultSet
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
+from backstage_plugin_search_backend._authorized import AuthorizedSearch
 from backstage_plugin_search_backend._query import read_search_query
 from backstage_plugin_search_backend._query_string import parse_query_string
 from backstage_plugin_search_backend._settings import SearchSettings
@@ -51,11 +52,13 @@ def _response(result_set: SearchResultSet, logger: LoggerService) -> SearchResul
 
 
 def search_routes(
-    engine: SearchEngine,
+    search: AuthorizedSearch,
     document_types: Callable[[], Collection[str]],
     settings: SearchSettings,
     logger: LoggerService,
+    http_auth: HttpAuthService,
 ) -> list[HTTPRouteHandler]:
+    """`GET /query`: the results the caller (`http_auth`) may see."""
     encoder = msgspec.json.Encoder()
 
     @get("/query")
@@ -72,8 +75,9 @@ def search_routes(
             f"filters={msgspec.json.encode(search_query.filters).decode()}, "
             f"types={','.join(search_query.types)}, pageCursor={search_query.page_cursor or ''}"
         )
+        credentials = await http_auth.credentials(request)
         try:
-            result_set = await engine.query(search_query)
+            result_set = await search.query(search_query, credentials)
         except (InputError, ServiceUnavailableError):
             # the client's mistake (400), or a database that cannot serve now (503)
             raise

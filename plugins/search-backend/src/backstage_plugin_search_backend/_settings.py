@@ -1,4 +1,5 @@
-"""The search plugin's own config: the engine and the query limits."""
+"""The search plugin's own config: the engine, the query limits, and how long filtering
+results by permission may take."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class SearchSettings:
     engine: EngineName = "memory"
     max_page_limit: int = 100
     max_term_length: int = 100
+    query_latency_budget_s: float = 1.0
+    """How long a query may go on reading the engine to fill a page with results the reader
+    may see (`search.permissions.queryLatencyBudgetMs`)."""
 
 
 def _limit(config: Config, key: str, default: int) -> int:
@@ -32,7 +36,7 @@ def _limit(config: Config, key: str, default: int) -> int:
 
 def read_search_settings(config: Config) -> SearchSettings:
     """`search.engine` (`memory`, the default, or `postgres`), `search.maxPageLimit` and
-    `search.maxTermLength` (100 each)."""
+    `search.maxTermLength` (100 each), `search.permissions.queryLatencyBudgetMs` (1000)."""
     engine = config.get_optional_string("search.engine") or "memory"
     if engine not in _ENGINES:
         raise InputError(f"Invalid search.engine '{engine}': use one of {', '.join(_ENGINES)}")
@@ -41,4 +45,6 @@ def read_search_settings(config: Config) -> SearchSettings:
         engine="postgres" if engine == "postgres" else "memory",
         max_page_limit=_limit(config, "search.maxPageLimit", defaults.max_page_limit),
         max_term_length=_limit(config, "search.maxTermLength", defaults.max_term_length),
+        query_latency_budget_s=_limit(config, "search.permissions.queryLatencyBudgetMs", 1000)
+        / 1000,
     )

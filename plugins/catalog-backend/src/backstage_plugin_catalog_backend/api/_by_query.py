@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from backstage_backend_plugin_api import BackstageCredentials, HttpAuthService
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import parse_entity_filter, parse_predicate
 from litestar import Request, Response, get, post
@@ -74,7 +75,9 @@ def _full_text(cursor: QueryCursor) -> FullTextFilter | None:
     return FullTextFilter(term, tuple(key.lower() for key in keys))
 
 
-async def _run(catalog: EntitiesCatalog, request: _Request) -> str:
+async def _run(
+    catalog: EntitiesCatalog, request: _Request, credentials: BackstageCredentials[Any]
+) -> str:
     cursor = request.cursor
     backwards = cursor.is_previous
     limit = request.limit
@@ -87,6 +90,7 @@ async def _run(catalog: EntitiesCatalog, request: _Request) -> str:
         limit=limit if backwards or limit == 0 else limit + 1,
         offset=request.offset if request.initial else None,
         count=cursor.total_items is None and request.count,
+        credentials=credentials,
     )
     rows, entities = page.rows, page.selection
     # later pages copy the total from the cursor
@@ -252,15 +256,19 @@ def _from_body(body: dict[str, Any]) -> _Request:
     return _Request(cursor, True, limit, offset, total_mode != "exclude", projection)
 
 
-def by_query_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
+def by_query_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HTTPRouteHandler]:
     @get("/entities/by-query")
     async def query_entities(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return json_response(await _run(catalog, _from_query_params(request)))
+        query = _from_query_params(request)
+        credentials = await http_auth.credentials(request)
+        return json_response(await _run(catalog, query, credentials))
 
     @post("/entities/by-query", status_code=200)
     async def query_entities_by_predicate(request: Request[Any, Any, Any]) -> Response[bytes]:
         QueryParams(request, ())
         body = await read_json_object(request)
-        return json_response(await _run(catalog, _from_body(body or {})))
+        query = _from_body(body or {})
+        credentials = await http_auth.credentials(request)
+        return json_response(await _run(catalog, query, credentials))
 
     return [query_entities, query_entities_by_predicate]

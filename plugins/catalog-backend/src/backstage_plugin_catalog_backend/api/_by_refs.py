@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from backstage_backend_plugin_api import HttpAuthService
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import combine_all, parse_entity_filter, parse_predicate
 from litestar import Request, Response, post
@@ -39,7 +40,7 @@ def _strings(body: dict[str, Any], name: str, *, required: bool) -> list[str] | 
     return value
 
 
-def by_refs_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
+def by_refs_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HTTPRouteHandler]:
     @post("/entities/by-refs", status_code=200)
     async def entities_by_ref(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"filter"})
@@ -52,7 +53,9 @@ def by_refs_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
             query = parse_predicate(query, _MALFORMED)
         projection = parse_fields(fields or ())
         predicate = combine_all([filter_predicate, query])
-        found = await catalog.by_refs(refs, predicate)
+        credentials = await http_auth.credentials(request)
+        # refs the caller may not read are null, as missing ones are
+        found = await catalog.by_refs(refs, predicate, credentials)
         items = entity_array([found.get(ref.lower()) for ref in refs], projection)
         return json_response('{"items":' + items + "}")
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from backstage_backend_plugin_api import BackstageCredentials, HttpAuthService
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import Predicate, parse_entity_filter, parse_predicate
 from litestar import Request, Response, get, post
@@ -27,10 +28,13 @@ _encode = msgspec.json.encode
 
 
 async def _facets(
-    catalog: EntitiesCatalog, facets: Sequence[str], predicate: Predicate | None
+    catalog: EntitiesCatalog,
+    facets: Sequence[str],
+    predicate: Predicate | None,
+    credentials: BackstageCredentials[Any],
 ) -> Response[bytes]:
     check_count(len(set(facets)), MAX_FACETS, "facets")
-    rows = await catalog.facets(facets, predicate)
+    rows = await catalog.facets(facets, predicate, credentials)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for key, value, count in rows:
         by_key[key].append({"value": value, "count": count})
@@ -38,7 +42,7 @@ async def _facets(
     return json_response(_encode(body).decode())
 
 
-def facet_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
+def facet_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HTTPRouteHandler]:
     @get("/entity-facets")
     async def get_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
         params = QueryParams(request, {"facet", "filter"})
@@ -46,7 +50,8 @@ def facet_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
         if not facets:
             raise InputError("Missing facet parameter")
         predicate = parse_entity_filter(params.all("filter"))
-        return await _facets(catalog, facets, predicate)
+        credentials = await http_auth.credentials(request)
+        return await _facets(catalog, facets, predicate, credentials)
 
     @post("/entity-facets", status_code=200)
     async def post_facets(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -61,6 +66,7 @@ def facet_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
         query = body.get("query")
         if query is not None:
             query = parse_predicate(query, "Invalid query: Validation error: ")
-        return await _facets(catalog, facets, query)
+        credentials = await http_auth.credentials(request)
+        return await _facets(catalog, facets, query, credentials)
 
     return [get_facets, post_facets]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
+from backstage_backend_plugin_api import HttpAuthService
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_common import parse_entity_filter
 from litestar import Request, Response, get
@@ -75,7 +76,7 @@ def _next_link(request: Request[Any, Any, Any], after: str) -> str:
     return f'</entities?{urlencode(pairs)}>; rel="next"'
 
 
-def list_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
+def list_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HTTPRouteHandler]:
     @get("/entities")
     async def list_entities(request: Request[Any, Any, Any]) -> Response[Any]:
         params = QueryParams(request, _PARAMS)
@@ -85,7 +86,10 @@ def list_routes(catalog: EntitiesCatalog) -> list[HTTPRouteHandler]:
         limit, offset = params.integer("limit"), params.integer("offset")
         after = params.one("after")
         # Without an order, pages follow the entity ref as in Backstage.
-        listing = Listing(order, predicate, "entity_id" if order else "entity_ref")
+        credentials = await http_auth.credentials(request)
+        listing = await catalog.listing(
+            order, predicate, "entity_id" if order else "entity_ref", credentials
+        )
         if limit is None and offset is None and after is None:
             first = await catalog.list_page(listing, None, STREAM_CHUNK_SIZE)
             if len(first.texts) < STREAM_CHUNK_SIZE:

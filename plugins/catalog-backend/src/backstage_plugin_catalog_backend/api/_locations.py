@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from backstage_backend_plugin_api import HttpAuthService
 from backstage_common.errors import InputError, NotAllowedError, NotFoundError
 from backstage_plugin_catalog_common import parse_predicate
 from backstage_plugin_catalog_node import LocationSpec
@@ -76,9 +77,12 @@ def _page_request(body: dict[str, Any]) -> tuple[int, str | None, Any]:
 
 
 class _Locations:
-    def __init__(self, service: LocationService, options: LocationRoutesOptions) -> None:
+    def __init__(
+        self, service: LocationService, options: LocationRoutesOptions, http_auth: HttpAuthService
+    ) -> None:
         self.service = service
         self.options = options
+        self.http_auth = http_auth
 
     def check_writable(self) -> None:
         if self.options.readonly:
@@ -90,9 +94,10 @@ class _Locations:
         if on_conflict not in (None, "refresh", "reject"):
             raise InputError("Invalid onConflict parameter, must be refresh or reject")
         type_, target, presence = _spec(await read_json_body(request))
+        credentials = await self.http_auth.credentials(request)
         if dry_run:
             spec = LocationSpec(type_, target, "optional" if presence == "optional" else "required")
-            result = await self.service.dry_run(spec, presence=presence)
+            result = await self.service.dry_run(spec, presence=presence, credentials=credentials)
             body = {"exists": result.exists, "location": result.location}
             return json_response({**body, "entities": result.entities}, 201)
         self.service.check_type(type_, target)
@@ -101,7 +106,9 @@ class _Locations:
             on_conflict is None and self.options.refresh_on_conflict
         )
         row = await self.service.create(
-            LocationSpec(type_, target), on_conflict="refresh" if refresh else "reject"
+            LocationSpec(type_, target),
+            on_conflict="refresh" if refresh else "reject",
+            credentials=credentials,
         )
         return json_response({"location": row.to_json(), "entities": []}, 201)
 
@@ -113,7 +120,10 @@ class _Locations:
         limit, after_id, query = _page_request(body)
         where = location_predicate(query) if query is not None else None
         # one row more than the page tells whether there is a next one (within 32 bits)
-        rows, total = await self.service.query(where, after_id, min(limit + 1, MAX_INTEGER))
+        credentials = await self.http_auth.credentials(request)
+        rows, total = await self.service.query(
+            where, after_id, min(limit + 1, MAX_INTEGER), credentials
+        )
         page = rows[:limit]
         page_info: dict[str, str] = {}
         if len(rows) > limit:
@@ -124,14 +134,16 @@ class _Locations:
 
 
 def location_routes(
-    service: LocationService, options: LocationRoutesOptions
+    service: LocationService, options: LocationRoutesOptions, http_auth: HttpAuthService
 ) -> list[HTTPRouteHandler]:
-    """The location endpoints, over the location service."""
-    api = _Locations(service, options)
+    """The location endpoints, over the location service, for the caller `http_auth` reads
+    from each request."""
+    api = _Locations(service, options, http_auth)
 
     @get("/locations")
-    async def list_locations() -> Response[bytes]:
-        return json_response([{"data": row.to_json()} for row in await service.list_all()])
+    async def list_locations(request: AnyRequest) -> Response[bytes]:
+        rows = await service.list_all(await http_auth.credentials(request))
+        return json_response([{"data": row.to_json()} for row in rows])
 
     @post("/locations")
     async def add_location(request: AnyRequest) -> Response[bytes]:
@@ -142,32 +154,37 @@ def location_routes(
         return await api.query(request)
 
     @get("/locations/{location_id:str}")
-    async def get_location(location_id: FromPath[str]) -> Response[bytes]:
+    async def get_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
         _check_id(location_id)
-        return json_response((await service.get(location_id)).to_json())
+        credentials = await http_auth.credentials(request)
+        return json_response((await service.get(location_id, credentials)).to_json())
 
     @put("/locations/{location_id:str}")
     async def update_location(location_id: FromPath[str], request: AnyRequest) -> Response[bytes]:
         api.check_writable()
         _check_id(location_id)
         type_, target, _ = _spec(await read_json_body(request))
-        return json_response((await service.update(location_id, type_, target)).to_json())
+        credentials = await http_auth.credentials(request)
+        row = await service.update(location_id, type_, target, credentials)
+        return json_response(row.to_json())
 
     @delete("/locations/{location_id:str}")
-    async def delete_location(location_id: FromPath[str]) -> None:
+    async def delete_location(location_id: FromPath[str], request: AnyRequest) -> None:
         api.check_writable()
         _check_id(location_id)
-        await service.delete(location_id)
+        await service.delete(location_id, await http_auth.credentials(request))
 
     @get("/locations/by-entity/{kind:str}/{namespace:str}/{name:str}")
     async def location_by_entity(
-        kind: FromPath[str], namespace: FromPath[str], name: FromPath[str]
+        kind: FromPath[str], namespace: FromPath[str], name: FromPath[str], request: AnyRequest
     ) -> Response[bytes]:
         if has_nul(f"{kind}{namespace}{name}"):
             raise NotFoundError(
                 f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
             )
-        return json_response((await service.by_entity(kind, namespace, name)).to_json())
+        credentials = await http_auth.credentials(request)
+        row = await service.by_entity(kind, namespace, name, credentials)
+        return json_response(row.to_json())
 
     return [
         list_locations,

@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from backstage_backend_plugin_api import HttpAuthService
 from backstage_common.catalog_model import (
     ANNOTATION_LOCATION,
     ANNOTATION_ORIGIN_LOCATION,
     parse_location_ref,
 )
 from backstage_common.errors import InputError
+from backstage_plugin_catalog_common import (
+    catalog_entity_validate_permission,
+    catalog_location_analyze_permission,
+)
 from backstage_plugin_catalog_node import LocationAnalyzer
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from backstage_plugin_catalog_backend.api._body import read_json_body
 from backstage_plugin_catalog_backend.api._locations import json_response
+from backstage_plugin_catalog_backend.permissions import CatalogPermissions
 from backstage_plugin_catalog_backend.processing import Orchestrator, serialize_error
 from backstage_plugin_catalog_backend.service import RefreshService
 
@@ -75,19 +81,28 @@ def _validation_input(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def processing_routes(
-    refresh_service: RefreshService, orchestrator: Orchestrator, analyzer: LocationAnalyzer
+    refresh_service: RefreshService,
+    orchestrator: Orchestrator,
+    analyzer: LocationAnalyzer,
+    permissions: CatalogPermissions,
+    http_auth: HttpAuthService,
 ) -> list[HTTPRouteHandler]:
+    """`/refresh` (`catalog.entity.refresh` for the entity, checked by the refresh service),
+    `/validate-entity` and `/analyze-location` (their basic permissions)."""
+
     @post("/refresh", status_code=200)
     async def refresh(request: AnyRequest) -> Response[bytes]:
         body = await read_json_body(request)
         ref = body.get("entityRef")
         if not isinstance(ref, str) or set(body) - {"entityRef", "authorizationToken"}:
             raise InputError("Malformed request: expected {entityRef: string}")
-        await refresh_service.refresh([ref])
+        await refresh_service.refresh_entity(ref, await http_auth.credentials(request))
         return Response(b"", status_code=200)
 
     @post("/validate-entity", status_code=200)
     async def validate_entity(request: AnyRequest) -> Response[bytes]:
+        credentials = await http_auth.credentials(request)
+        await permissions.require(catalog_entity_validate_permission, credentials)
         try:
             entity = _validation_input(await read_json_body(request))
         except InputError as error:
@@ -99,6 +114,8 @@ def processing_routes(
 
     @post("/analyze-location", status_code=200)
     async def analyze_location(request: AnyRequest) -> Response[bytes]:
+        credentials = await http_auth.credentials(request)
+        await permissions.require(catalog_location_analyze_permission, credentials)
         body = await read_json_body(request)
         location, filename = body.get("location"), body.get("catalogFilename")
         if not isinstance(location, dict) or not isinstance(location.get("target"), str):

@@ -41,6 +41,7 @@ __all__ = [
     "count_entities",
     "entities_by_refs",
     "entity_facets",
+    "entity_text_where",
     "predicate_key",
     "select_entities",
 ]
@@ -374,6 +375,27 @@ async def entities_by_refs(
         conditions.append(predicate_clause(predicate, fe.c.entity_id))
     statement = sa.select(fe.c.entity_ref, fe.c.final_entity).where(*conditions)
     return {ref: text for ref, text in await connection.execute(statement)}
+
+
+async def entity_text_where(
+    connection: AsyncConnection, column: str, key: str, predicate: Predicate
+) -> str | None:
+    """The stored JSON of the entity whose `column` (`entity_id` or `entity_ref`) is `key`,
+    when it matches `predicate`; else None."""
+    statement = _entity_where_statement(column, predicate_key(predicate))
+    text: str | None = (await connection.execute(statement, {"key": key})).scalar()
+    return text
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_KEPT)
+def _entity_where_statement(column: str, predicate_json: bytes | None) -> sa.Select[Any]:
+    fe = final_entities
+    # one row at most, by the unique index of `column`; the predicate probes that row only
+    return sa.select(fe.c.final_entity).where(
+        fe.c[column] == sa.bindparam("key", type_=sa.Text),
+        fe.c.final_entity.is_not(None),
+        predicate_clause(_from_key(predicate_json), fe.c.entity_id),
+    )
 
 
 async def entity_facets(

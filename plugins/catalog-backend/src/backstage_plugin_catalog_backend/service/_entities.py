@@ -1,6 +1,7 @@
-"""`EntitiesCatalog`: reading and deleting entities, over the catalog's storage (Backstage's
-`EntitiesCatalog`). Reads run on the request pool without a transaction; the deletion in a
-transaction of the database service."""
+"""`EntitiesCatalog`: reading and deleting entities, over the catalog's storage, as the
+caller's permissions allow (Backstage's `EntitiesCatalog` and `AuthorizedEntitiesCatalog`
+in one: the permission is part of each read's SQL). Reads run on the request pool without a
+transaction; the deletion in a transaction of the database service."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from backstage_backend_plugin_api import DatabaseService
+from backstage_backend_plugin_api import BackstageCredentials, DatabaseService
 from backstage_common.errors import NotFoundError
-from backstage_plugin_catalog_common import Predicate
+from backstage_plugin_catalog_common import (
+    Predicate,
+    catalog_entity_delete_permission,
+    catalog_entity_read_permission,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backstage_plugin_catalog_backend._tables import (
@@ -30,7 +35,13 @@ from backstage_plugin_catalog_backend.api._queries import (
     FullTextFilter,
     count_entities,
     entities_by_refs,
+    entity_text_where,
     select_entities,
+)
+from backstage_plugin_catalog_backend.permissions import (
+    CatalogPermissions,
+    EntityAccess,
+    not_allowed,
 )
 from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
 from backstage_plugin_catalog_backend.service._listing import Listing, ListingPage, ListingPart
@@ -39,6 +50,7 @@ from backstage_plugin_catalog_backend.stitching import stitch_entities
 __all__ = ["CHILD_WAS_DELETED", "EntitiesCatalog", "EntityPage"]
 
 CHILD_WAS_DELETED = "child-was-deleted"
+Credentials = BackstageCredentials[Any]
 
 
 async def _final_text(connection: AsyncConnection, condition: sa.ColumnElement[bool]) -> str | None:
@@ -119,6 +131,19 @@ async def _delete_entity(connection: AsyncConnection, uid: str) -> None:
         await stitch_entities(connection, peer_refs)
 
 
+def _with_ancestors(refs: set[str], items: Sequence[tuple[str, str, list[str]]]) -> set[str]:
+    """`refs` and every entity above them in an ancestry."""
+    parents = {ref: item_parents for ref, _, item_parents in items}
+    found = set(refs)
+    pending = list(refs)
+    while pending:
+        for parent in parents.get(pending.pop(), ()):
+            if parent not in found:
+                found.add(parent)
+                pending.append(parent)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class EntityPage:
     """Rows of a keyset page (each with `final_entity` and its sort values), in the order
@@ -131,28 +156,69 @@ class EntityPage:
 
 
 class EntitiesCatalog:
-    """Entities by uid, ref and refs, an entity's ancestry, facet counts, and deletion.
+    """Entities by uid, ref and refs, an entity's ancestry, facet counts, and deletion, for
+    the caller whose credentials are given.
+
+    Every read asks for `catalog.entity.read` without a resource: denied, it reads nothing;
+    conditional, the conditions' predicate is ANDed into the read's SQL (never a filter over
+    rows read), so pages, counts and facets are exact. The caller's own filter is kept
+    apart, so a cursor carries it alone and the permission is applied again on each page.
 
     `reads` is the request pool's engine without transactions (autocommit): no BEGIN and
     ROLLBACK around every read, two round trips fewer on Postgres.
     """
 
-    def __init__(self, database: DatabaseService, engine: AsyncEngine, reads: AsyncEngine) -> None:
+    def __init__(
+        self,
+        database: DatabaseService,
+        engine: AsyncEngine,
+        reads: AsyncEngine,
+        permissions: CatalogPermissions,
+    ) -> None:
         self._database = database
         self.reads = reads
+        self._permissions = permissions
         self._texts = EntityTexts(engine, reads)
         self._facets = FacetCounts(reads)
 
-    async def by_uid(self, uid: str) -> str | None:
-        """The entity's JSON, or None."""
-        return await self._texts.by_uid(uid)
+    async def read_access(self, credentials: Credentials) -> EntityAccess:
+        """Which entities the caller may read."""
+        return await self._permissions.entity_access(catalog_entity_read_permission, credentials)
 
-    async def by_ref(self, ref: str) -> str | None:
-        """The entity's JSON by its lowercased ref, or None."""
-        return await self._texts.by_ref(ref)
+    async def _text_where(self, column: str, key: str, access: EntityAccess) -> str | None:
+        if access.denied:
+            return None
+        if access.predicate is None:
+            if column == "entity_id":
+                return await self._texts.by_uid(key)
+            return await self._texts.by_ref(key)
+        async with self.reads.connect() as connection:
+            return await entity_text_where(connection, column, key, access.predicate)
 
-    async def by_refs(self, refs: Sequence[str], predicate: Predicate | None) -> dict[str, str]:
-        """The JSON of those of `refs` that exist (and match `predicate`), by lowercased ref."""
+    async def by_uid(self, uid: str, credentials: Credentials) -> str | None:
+        """The entity's JSON, or None (also when the caller may not read it)."""
+        return await self._text_where("entity_id", uid, await self.read_access(credentials))
+
+    async def by_ref(self, ref: str, credentials: Credentials) -> str | None:
+        """The entity's JSON by its lowercased ref, or None (also when the caller may not
+        read it)."""
+        return await self._text_where("entity_ref", ref, await self.read_access(credentials))
+
+    async def by_refs(
+        self, refs: Sequence[str], predicate: Predicate | None, credentials: Credentials
+    ) -> dict[str, str]:
+        """The JSON of those of `refs` that exist, match `predicate` and the caller may
+        read, by lowercased ref."""
+        access = await self.read_access(credentials)
+        if access.denied:
+            return {}
+        return await self.unrestricted_by_refs(refs, access.restrict(predicate))
+
+    async def unrestricted_by_refs(
+        self, refs: Sequence[str], predicate: Predicate | None = None
+    ) -> dict[str, str]:
+        """`by_refs` without any permission: for the permission framework itself, which
+        decides on the entities it loads."""
         if predicate is None:
             return await self._texts.by_refs(refs)
         async with self.reads.connect() as connection:
@@ -169,13 +235,18 @@ class EntitiesCatalog:
         limit: int,
         offset: int | None,
         count: bool,
+        credentials: Credentials,
     ) -> EntityPage:
         """Up to `limit` entities matching `predicate` and `full_text` that have a value for
         the first order field, after (or, `backwards`, before) the sort values `after`, and
-        with `count` how many match in all."""
+        with `count` how many match in all; only entities the caller may read."""
+        access = await self.read_access(credentials)
+        predicate = access.restrict(predicate)
         selection = select_entities(
             order_fields, predicate=predicate, full_text=full_text, require_first=True
         )
+        if access.denied:
+            return EntityPage([], 0 if count else None, selection)
         rows: list[Any] = []
         total = None
         async with self.reads.connect() as connection:
@@ -192,10 +263,24 @@ class EntitiesCatalog:
                 )
         return EntityPage(rows, total, selection)
 
+    async def listing(
+        self,
+        order: list[OrderField],
+        predicate: Predicate | None,
+        tie_breaker: str,
+        credentials: Credentials,
+    ) -> Listing:
+        """The entities of a `GET /entities` request that the caller may read, to be read a
+        page at a time (the decision is taken once for all its pages)."""
+        access = await self.read_access(credentials)
+        return Listing(order, access.restrict(predicate), tie_breaker, denied=access.denied)
+
     async def list_page(
         self, listing: Listing, after: SortValues | None, limit: int
     ) -> ListingPage:
         """Up to `limit` entities of `listing` after the sort values `after`."""
+        if listing.denied:
+            return ListingPage([])
         async with self.reads.connect() as connection:
             return await listing.page(connection, after, limit)
 
@@ -208,6 +293,8 @@ class EntitiesCatalog:
     ) -> ListingPage:
         """One page and the row after it: by keyset when the cursor has one, else by
         OFFSET."""
+        if listing.denied:
+            return ListingPage([])
         wanted = None if limit is None else limit + 1
         seek = keyset is not None and len(keyset) == len(listing.order) + 1
         async with self.reads.connect() as connection:
@@ -219,18 +306,57 @@ class EntitiesCatalog:
             rows = await entities.rows(connection, limit=wanted, offset=offset)
         return ListingPage([ListingPart(entities, rows)])
 
-    async def ancestry(self, ref: str) -> list[tuple[str, str, list[str]]]:
+    async def ancestry(
+        self, ref: str, credentials: Credentials
+    ) -> list[tuple[str, str, list[str]]]:
         """(ref, JSON, parent refs) of the entity and every entity above it, level by level.
-        Raises `NotFoundError` when there is no such entity."""
+        Raises `NotFoundError` when there is no such entity, `NotAllowedError` when the
+        caller may not read it; ancestors the caller may not read are left out, with
+        everything above them."""
+        access = await self.read_access(credentials)
+        if access.denied:
+            raise not_allowed(catalog_entity_read_permission)
         async with self.reads.connect() as connection:
-            return await _ancestry(connection, ref)
+            try:
+                items = await _ancestry(connection, ref)
+            except NotFoundError:
+                if access.predicate is None:
+                    raise
+                # a missing entity is a denied one to a conditional decision (Backstage)
+                raise not_allowed(catalog_entity_read_permission) from None
+            if access.predicate is None:
+                return items
+            readable = await entities_by_refs(
+                connection, [item[0] for item in items], access.predicate
+            )
+        if ref not in readable:
+            raise not_allowed(catalog_entity_read_permission)
+        hidden = _with_ancestors({item[0] for item in items} - readable.keys(), items)
+        return [item for item in items if item[0] not in hidden]
 
-    async def facets(self, facets: Sequence[str], predicate: Predicate | None) -> FacetRows:
-        """(lowercased facet, value, count) of the entities matching `predicate`."""
-        return await self._facets.rows(facets, predicate)
+    async def facets(
+        self, facets: Sequence[str], predicate: Predicate | None, credentials: Credentials
+    ) -> FacetRows:
+        """(lowercased facet, value, count) of the entities matching `predicate` that the
+        caller may read."""
+        access = await self.read_access(credentials)
+        if access.denied:
+            return []
+        return await self._facets.rows(facets, access.restrict(predicate))
 
-    async def delete(self, uid: str) -> None:
-        """Delete the entity (nothing when there is none); its parents reprocess."""
+    async def delete(self, uid: str, credentials: Credentials) -> None:
+        """Delete the entity (nothing when there is none); its parents reprocess. Raises
+        `NotAllowedError` unless the caller may delete it (under a conditional decision,
+        also when there is no such entity, as in Backstage)."""
+        permission = catalog_entity_delete_permission
+        access = await self._permissions.entity_access(permission, credentials)
+        if access.denied:
+            raise not_allowed(permission)
+        if access.predicate is not None:
+            async with self.reads.connect() as connection:
+                found = await entity_text_where(connection, "entity_id", uid, access.predicate)
+            if found is None:
+                raise not_allowed(permission)
 
         async def delete() -> None:
             async with self._database.transaction() as connection:

@@ -54,7 +54,10 @@ class Listing:
 
     order: list[OrderField]
     predicate: Predicate | None
+    """What the entities match: the caller's filter and the read permission's."""
     tie_breaker: str
+    denied: bool = False
+    """The caller may read no entity: every page is empty."""
 
     async def page(
         self, connection: AsyncConnection, after: SortValues | None, limit: int

@@ -15,7 +15,9 @@ from backstage_backend_plugin_api import (
 )
 from backstage_common.config import Config
 from backstage_common.errors import BackstageError, InputError, ServiceUnavailableError
+from backstage_plugin_catalog_common import catalog_entity_read_permission
 from backstage_plugin_catalog_node import CatalogClient
+from backstage_plugin_permission_common import Permission
 from backstage_plugin_search_node import IndexableDocument
 
 from backstage_plugin_search_backend.catalog._documents import (
@@ -85,7 +87,10 @@ def read_catalog_collator_settings(config: Config) -> CatalogCollatorSettings:
 
 class CatalogCollatorFactory:
     """Every entity of the catalog as a `CatalogEntityDocument`, read page by page through
-    the catalog's client (a cursor per page, only the fields documents are made of)."""
+    the catalog's client (a cursor per page, only the fields documents are made of).
+
+    The documents are visible to readers allowed `catalog.entity.read` on their entity
+    (`authorization.resourceRef`), as Backstage's catalog collator declares."""
 
     def __init__(
         self,
@@ -101,6 +106,10 @@ class CatalogCollatorFactory:
     @property
     def type(self) -> str:
         return "software-catalog"
+
+    @property
+    def visibility_permission(self) -> Permission:
+        return catalog_entity_read_permission
 
     async def _pages(self) -> AsyncIterator[list[dict[str, Any]]]:
         pages = self._client.stream_entities(
