@@ -3,7 +3,8 @@
 The refs come from the token's `ent` claim (the core has verified the token already); a
 token without one (the limited token a plugin forwards on a user's behalf) is looked up at
 the auth backend's `GET /v1/userinfo`, remembered five seconds per token, as Backstage's
-user info service does.
+user info service does. A token that is no JWT at all (only test doubles of the auth
+service make those) stands for the user alone.
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ class UserInfoLookup:
         token = credentials.token
         if not token:
             raise AuthenticationError("User credentials are missing their token")
-        refs = _ent(self._claims(token))
-        if refs is None:
-            refs = await self._looked_up(token)
+        claims = self._claims(token)
+        if claims is None:
+            refs: list[str] = [credentials.principal.user_entity_ref]
+        else:
+            found = _ent(claims)
+            refs = found if found is not None else await self._looked_up(token)
         return PolicyQueryUser(
             user_entity_ref=credentials.principal.user_entity_ref,
             ownership_entity_refs=tuple(refs),
