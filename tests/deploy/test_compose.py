@@ -164,8 +164,7 @@ def test_a_unit_config_in_compose_loads_with_the_default_auth_policy_on(tmp_path
     assert kinds <= set(EXAMPLE_KINDS)
     endpoints = config.get_config_array("discovery.endpoints")
     assert [e.get_string("target.internal") for e in endpoints] == [
-        "http://catalog:7007/api/{{pluginId}}",
-        "http://search:7007/api/{{pluginId}}",
+        f"http://{unit}:7007/api/{{{{pluginId}}}}" for unit in topology().units
     ]
 
 

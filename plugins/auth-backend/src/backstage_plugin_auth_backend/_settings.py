@@ -64,7 +64,8 @@ def read_auth_settings(config: Config, env: Mapping[str, str] | None = None) -> 
     # Backstage omits `ent` by default; the tokens issued here carry it unless told not to
     omit = config.get_optional_boolean("auth.omitIdentityTokenOwnershipClaim") is True
     return AuthSettings(
-        app_url=config.get_string("app.baseUrl"),
+        # the app is usually served by this backend itself (the app plugin)
+        app_url=config.get_optional_string("app.baseUrl") or config.get_string("backend.baseUrl"),
         token_expiration_seconds=read_token_expiration(config),
         algorithm=algorithm,
         omit_ownership_claim=omit,

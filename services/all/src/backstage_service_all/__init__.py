@@ -8,6 +8,7 @@ from importlib.resources import files
 from backstage_backend_defaults import BackendFeature
 from backstage_cli.units import Unit
 from backstage_plugin_app_backend import app_plugin
+from backstage_plugin_auth_backend import auth_features
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_search_backend import search_features
 
@@ -16,7 +17,7 @@ __all__ = ["features", "unit"]
 
 def features() -> Sequence[BackendFeature]:
     """Every plugin: this unit hosts them all."""
-    return [app_plugin(), catalog_plugin(), *search_features()]
+    return [app_plugin(), catalog_plugin(), *search_features(), *auth_features()]
 
 
 unit = Unit(

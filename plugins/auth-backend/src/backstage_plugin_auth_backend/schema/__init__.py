@@ -1,0 +1,1 @@
+"""The auth plugin's config schema (`config.schema.json`)."""
