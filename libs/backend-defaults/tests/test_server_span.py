@@ -140,9 +140,16 @@ async def test_a_request_span_reaches_the_exporter_with_the_backends_attributes(
     assert response.status_code == 200
     server = only(traced.finished(f"GET /api/{PLUGIN}/items/{{key}}"))
     assert server.kind is SpanKind.SERVER
+    port = int(traced.test.base_url.rsplit(":", 1)[1])
     assert dict(server.attributes or {}) == {
         "http.request.method": "GET",
         "url.path": f"/api/{PLUGIN}/items/a",
+        "url.scheme": "http",
+        "network.protocol.version": "1.1",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "client.address": "127.0.0.1",
+        "user_agent.original": f"python-httpx/{httpx.__version__}",
         "backstage.plugin_id": PLUGIN,
         "http.route": f"/api/{PLUGIN}/items/{{key}}",
         "http.response.status_code": 200,
@@ -336,7 +343,7 @@ def _server_spans(sampler: Any) -> tuple[Any, Collected, InMemorySpanExporter]:
     processor = Collected(exporter)
     provider = TracerProvider(sampler=sampler, shutdown_on_exit=False)
     provider.add_span_processor(processor)
-    return ServerSpans(provider, [processor], SCOPE), processor, exporter
+    return ServerSpans(provider, SCOPE), processor, exporter
 
 
 def test_a_record_only_decision_reaches_the_processors_but_not_the_exporter() -> None:

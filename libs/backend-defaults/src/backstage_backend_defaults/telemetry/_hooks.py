@@ -13,6 +13,7 @@ from backstage_backend_defaults.scheduler import TASK_HOOKS
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
+    from opentelemetry.propagators.textmap import TextMapPropagator
     from opentelemetry.trace import Tracer
 
     from backstage_backend_defaults.telemetry._server_span import ServerSpans
@@ -27,16 +28,18 @@ def register_hooks(
     tracer: Tracer | None,
     meter: Meter | None,
     server_spans: ServerSpans | None,
+    propagator: TextMapPropagator | None = None,
 ) -> None:
     """Register on `instrumentation` the hooks that trace (with `tracer`, and
-    `server_spans` for requests) and measure (with `meter`) requests, statements, cache
-    calls and task runs, and record the event loop's lag."""
+    `server_spans` for requests, whose trace context `propagator` reads) and measure (with
+    `meter`) requests, statements, cache calls and task runs, and record the event loop's
+    lag."""
     from backstage_backend_defaults.telemetry._cache import CacheInstruments
     from backstage_backend_defaults.telemetry._database import DatabaseInstruments
     from backstage_backend_defaults.telemetry._http import RequestTelemetry
     from backstage_backend_defaults.telemetry._scheduler import TaskInstruments
 
-    instrumentation.register(REQUEST_HOOKS, RequestTelemetry(server_spans, meter))
+    instrumentation.register(REQUEST_HOOKS, RequestTelemetry(server_spans, meter, propagator))
     instrumentation.register(DATABASE_HOOKS, DatabaseInstruments(tracer, meter))
     instrumentation.register(CACHE_HOOKS, CacheInstruments(tracer, meter))
     instrumentation.register(TASK_HOOKS, TaskInstruments(tracer, meter))

@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.metrics import Meter
-from opentelemetry.propagators.textmap import Getter
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 from backstage_backend_defaults.http_router import StartedRequest as RouterStartedRequest
@@ -52,15 +52,69 @@ class _HeaderGetter(Getter[_Headers]):
 _getter = _HeaderGetter()
 
 
+def _host_and_port(host: bytes) -> tuple[str, int | None]:
+    """`Host` split as the HTTP conventions read it: `[::1]:7007` is `::1` and 7007."""
+    text = host.decode("latin-1")
+    if text.startswith("["):
+        address, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        address, colon, port_text = text.rpartition(":")
+        if not colon:
+            return text, None
+    return address, int(port_text) if port_text.isdigit() else None
+
+
+def _request_attributes(
+    scope: Any, method: str, host: bytes | None, user_agent: bytes | None
+) -> dict[str, AttributeValue]:
+    """The HTTP semantic conventions' attributes of a server span, as known at its start."""
+    attributes: dict[str, AttributeValue] = {
+        "http.request.method": method,
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme") or "http",
+        "network.protocol.version": scope.get("http_version") or "1.1",
+    }
+    address: str | None
+    port: int | None
+    if host is not None:
+        address, port = _host_and_port(host)
+    else:  # no Host header (HTTP/1.0): the address the request came in on
+        address, port = scope.get("server") or (None, None)
+    if address:
+        attributes["server.address"] = address
+        if port is not None:
+            attributes["server.port"] = port
+    client = scope.get("client")
+    if client:
+        attributes["client.address"] = client[0]
+    if user_agent is not None:
+        attributes["user_agent.original"] = user_agent.decode("latin-1")
+    return attributes
+
+
 class RequestTelemetry:
-    """The request hooks (`REQUEST_HOOKS`): span `<METHOD> <route>` (kind server), request
-    count and duration, per request."""
+    """The request hooks (`REQUEST_HOOKS`): span `<METHOD> <route>` (kind server) with the
+    HTTP semantic conventions' attributes, request count and duration, per request.
 
-    __slots__ = ("_current", "_duration", "_spans")
+    Trace context is read with `propagator` (`OTEL_PROPAGATORS`; the global propagator
+    when None), only from a request carrying one of its headers.
+    """
 
-    def __init__(self, server_spans: ServerSpans | None, meter: Meter | None) -> None:
+    __slots__ = ("_context_headers", "_current", "_duration", "_propagator", "_spans")
+
+    def __init__(
+        self,
+        server_spans: ServerSpans | None,
+        meter: Meter | None,
+        propagator: TextMapPropagator | None = None,
+    ) -> None:
         self._spans = server_spans
         self._current = current_context_var()
+        self._propagator = propagator if propagator is not None else propagate.get_global_textmap()
+        self._context_headers = frozenset(
+            field.lower().encode("latin-1") for field in self._propagator.fields
+        )
         self._duration = None
         if meter is not None:
             self._duration = meter.create_histogram(
@@ -75,16 +129,20 @@ class RequestTelemetry:
         if spans is None:
             return _UNTRACED
         headers = scope["headers"]
-        parent = None
-        for name, _ in headers:
-            if name == b"traceparent":  # extract only when a caller sent trace context
-                parent = propagate.extract(headers, getter=_getter)
-                break
+        context_headers = self._context_headers
+        carries_context = False
+        host = user_agent = None
+        for name, value in headers:
+            if name == b"host":
+                host = value
+            elif name == b"user-agent":
+                user_agent = value
+            elif name in context_headers:
+                carries_context = True
+        # extracted only when a caller sent trace context
+        parent = self._propagator.extract(headers, getter=_getter) if carries_context else None
         method: str = scope["method"]
-        attributes: dict[str, AttributeValue] = {
-            "http.request.method": method,
-            "url.path": scope["path"],
-        }
+        attributes = _request_attributes(scope, method, host, user_agent)
         if plugin_id is not None:
             attributes["backstage.plugin_id"] = plugin_id
         span = spans.start(method, attributes, parent)

@@ -17,9 +17,11 @@ module keeps what OpenTelemetry defines and drops the rest:
   instrumentation scope) handed to the provider's span processors, so every exporter sees
   it as it sees the SDK's own spans.
 
-The span processors are called at the end only (`on_end`): the SDK's span processors and
-exporters do nothing when a span starts. A span belongs to its request's task: it takes
-no lock.
+The provider's span processors see the span start (`on_start`, with the request's parent
+context) and end (`on_end`), as they see the SDK's spans; those whose `on_start` does
+nothing (the SDK's simple and batch processors) are not called at the start. Processors
+added to the provider later (`add_span_processor`, on the global provider too) take part
+from the next request on. A span belongs to its request's task: it takes no lock.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, sampling
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util import BoundedList
@@ -125,6 +127,23 @@ def _ending(processor: SpanProcessor) -> Callable[[ServerSpan], None]:
     return processor.on_end
 
 
+# `on_start` methods known to do nothing: not called for each request
+_IDLE_STARTS = frozenset(
+    {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
+)
+_Starting = Callable[..., None]
+
+
+def _processors_of(provider: TracerProvider) -> Callable[[], tuple[SpanProcessor, ...]]:
+    """Reads the provider's current span processors. The SDK keeps them in its multi
+    processor's tuple, which `add_span_processor` replaces (so a changed tuple means a
+    changed list); another multi processor stands for itself."""
+    active = provider._active_span_processor
+    if isinstance(getattr(active, "_span_processors", None), tuple):
+        return lambda: active._span_processors
+    return lambda: (active,)
+
+
 def _fixed_root_decision(sampler: Sampler) -> Decision | None:
     """The decision of the SDK's constant samplers for a span without a parent, which never
     varies (so it need not be asked for each request); None for any other sampler."""
@@ -146,9 +165,11 @@ class ServerSpans:
     """Starts request spans with a provider's sampler and ids; ends them into its processors."""
 
     __slots__ = (
+        "_current_processors",
         "_flags",
         "_new_span_id",
         "_new_trace_id",
+        "_processors",
         "_random_ids",
         "_root_decision",
         "_sampler",
@@ -156,20 +177,20 @@ class ServerSpans:
         "limits",
         "resource",
         "scope",
+        "starting",
     )
 
-    def __init__(
-        self,
-        provider: TracerProvider,
-        processors: Sequence[SpanProcessor],
-        instrumentation_name: str,
-    ) -> None:
+    def __init__(self, provider: TracerProvider, instrumentation_name: str) -> None:
+        self._current_processors = _processors_of(provider)
+        self._processors: tuple[SpanProcessor, ...] | None = None
+        self.ending: tuple[Callable[[ServerSpan], None], ...] = ()
+        self.starting: tuple[_Starting, ...] = ()
+        self._follow_processors()
         self._sampler = provider.sampler
         self._root_decision = _fixed_root_decision(provider.sampler)
         self._new_trace_id, self._new_span_id = _id_makers(provider.id_generator)
         self._random_ids = provider.id_generator.is_trace_id_random()
         self.resource = provider.resource
-        self.ending = tuple(_ending(processor) for processor in processors)
         self.limits = SpanLimits()  # as the provider's: from the OTEL_*_LIMIT variables
         self.scope = InstrumentationScope(instrumentation_name, "")
         random = TraceFlags.RANDOM_TRACE_ID
@@ -181,6 +202,18 @@ class ServerSpans:
             for sampled in (False, True)
             for is_random in (False, True)
         }
+
+    def _follow_processors(self) -> None:
+        processors = self._current_processors()
+        if processors is self._processors:
+            return
+        self._processors = processors
+        self.ending = tuple(_ending(processor) for processor in processors)
+        self.starting = tuple(
+            processor.on_start
+            for processor in processors
+            if getattr(type(processor), "on_start", None) not in _IDLE_STARTS
+        )
 
     def start(
         self, name: str, attributes: dict[str, AttributeValue], parent: Context | None
@@ -213,7 +246,9 @@ class ServerSpans:
             if decision is not Decision.DROP and result.attributes:
                 attributes.update(result.attributes)
         sampled = decision is Decision.RECORD_AND_SAMPLE
-        return ServerSpan(
+        if self._current_processors() is not self._processors:
+            self._follow_processors()
+        span = ServerSpan(
             self,
             name,
             trace_id,
@@ -225,6 +260,10 @@ class ServerSpans:
             decision is not Decision.DROP,
             sampled,
         )
+        if self.starting and span._recording:  # the SDK starts no processor for a dropped span
+            for on_start in self.starting:
+                on_start(span, parent_context=parent)
+        return span
 
 
 class ServerSpan(trace.Span, ReadableSpan):

@@ -13,9 +13,11 @@ from backstage_backend_defaults.telemetry._exporters import (
     span_exporters,
 )
 from backstage_backend_defaults.telemetry._prometheus import PrometheusEndpoint, PrometheusSettings
+from backstage_backend_defaults.telemetry._propagation import text_map_propagator
 
 if TYPE_CHECKING:  # the SDK loads only when something is to be exported
     from opentelemetry.metrics import Meter
+    from opentelemetry.propagators.textmap import TextMapPropagator
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.resources import Resource
@@ -38,8 +40,16 @@ class TelemetryOptions:
     `span_exporter` and `metric_readers` add exporters of the caller's own (an in-memory
     exporter in tests), each span exported as it ends; with `span_exporter_batched`, the
     spans reach `span_exporter` in batches instead, through the batch processor that the
-    `OTEL_*` exporters use. `instrument_httpx` traces outgoing httpx calls and injects W3C
-    trace context into them (process-wide).
+    `OTEL_*` exporters use. `span_processors` are added to the tracer provider after those:
+    they see every span start and end, the requests' spans included. `instrument_httpx`
+    traces outgoing httpx calls and injects trace context into them (process-wide).
+
+    With `global_providers` (what a unit's entry point asks for) the providers become
+    OpenTelemetry's global ones (`trace.set_tracer_provider`, `metrics.set_meter_provider`)
+    and the `OTEL_PROPAGATORS` propagators the global propagator: spans and metrics that
+    plugin code and OpenTelemetry's instrumentations make through the API are then exported
+    with the backend's own, and outgoing calls carry the same headers that requests are read
+    with. A process holds one set of globals: the first backend to install them keeps them.
     """
 
     unit: str = "backstage"
@@ -48,7 +58,9 @@ class TelemetryOptions:
     span_exporter: SpanExporter | None = None
     span_exporter_batched: bool = False
     metric_readers: Sequence[MetricReader] = field(default_factory=tuple)
+    span_processors: Sequence[SpanProcessor] = field(default_factory=tuple)
     instrument_httpx: bool = True
+    global_providers: bool = False
 
 
 class Telemetry(Instrumentation):
@@ -57,18 +69,18 @@ class Telemetry(Instrumentation):
 
     With neither traces nor metrics configured both are None and no hook is registered, so
     the services take their plain code paths: no span, no counter, no per-request work.
-    `span_processors` are those added to `tracer_provider`: `server_spans` ends each
-    request's span into them.
+    `server_spans` starts and ends each request's span through `tracer_provider`'s span
+    processors; `propagator` reads the requests' trace context.
     """
 
     def __init__(
         self,
         *,
         tracer_provider: TracerProvider | None = None,
-        span_processors: Sequence[SpanProcessor] = (),
         meter_provider: MeterProvider | None = None,
         prometheus: PrometheusEndpoint | None = None,
         httpx_instrumented: bool = False,
+        propagator: TextMapPropagator | None = None,
     ) -> None:
         super().__init__()
         self.tracer_provider = tracer_provider
@@ -81,14 +93,14 @@ class Telemetry(Instrumentation):
             from backstage_backend_defaults.telemetry._server_span import ServerSpans
 
             self.tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME)
-            self.server_spans = ServerSpans(tracer_provider, span_processors, INSTRUMENTATION_NAME)
+            self.server_spans = ServerSpans(tracer_provider, INSTRUMENTATION_NAME)
         self.meter: Meter | None = (
             meter_provider.get_meter(INSTRUMENTATION_NAME) if meter_provider else None
         )
         if self.enabled:
             from backstage_backend_defaults.telemetry._hooks import register_hooks
 
-            register_hooks(self, self.tracer, self.meter, self.server_spans)
+            register_hooks(self, self.tracer, self.meter, self.server_spans, propagator)
 
     @property
     def enabled(self) -> bool:
@@ -131,6 +143,20 @@ def _instrument_httpx(tracer_provider: TracerProvider) -> bool:
     return True
 
 
+def _install_globals(
+    tracer_provider: TracerProvider | None,
+    meter_provider: MeterProvider | None,
+    propagator: TextMapPropagator,
+) -> None:
+    from opentelemetry import metrics, propagate, trace
+
+    if tracer_provider is not None:
+        trace.set_tracer_provider(tracer_provider)
+        propagate.set_global_textmap(propagator)
+    if meter_provider is not None:
+        metrics.set_meter_provider(meter_provider)
+
+
 def build_telemetry(
     options: TelemetryOptions, prometheus_settings: PrometheusSettings | None
 ) -> Telemetry:
@@ -140,10 +166,12 @@ def build_telemetry(
         env = {}
     exporters = span_exporters(env)
     metric_exporters_asked = metric_exporters(env)
+    propagator = text_map_propagator(env)  # checked even when nothing is traced
     prometheus = PrometheusEndpoint(prometheus_settings) if prometheus_settings else None
     if (
         not exporters
         and options.span_exporter is None
+        and not options.span_processors
         and not metric_exporters_asked
         and not options.metric_readers
         and prometheus is None
@@ -168,6 +196,7 @@ def build_telemetry(
             processors.append(BatchSpanProcessor(options.span_exporter))
         else:
             processors.append(SimpleSpanProcessor(options.span_exporter))
+    processors.extend(options.span_processors)
     if processors:
         tracer_provider = TracerProvider(resource=resource, sampler=sampler(env))
         for processor in processors:
@@ -176,12 +205,14 @@ def build_telemetry(
     instrumented = False
     if tracer_provider is not None and options.instrument_httpx:
         instrumented = _instrument_httpx(tracer_provider)
+    if options.global_providers:
+        _install_globals(tracer_provider, meter_provider, propagator)
     if prometheus is not None:
         prometheus.start()
     return Telemetry(
         tracer_provider=tracer_provider,
-        span_processors=processors,
         meter_provider=meter_provider,
         prometheus=prometheus,
         httpx_instrumented=instrumented,
+        propagator=propagator,
     )
