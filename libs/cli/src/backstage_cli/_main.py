@@ -20,7 +20,6 @@ from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_ser
 from backstage_backend_plugin_api import core_services
 from backstage_common.errors import BackstageError
 
-from backstage_cli._app import app
 from backstage_cli._db import db
 from backstage_cli._project import find_project_root, unit_config_paths
 from backstage_cli._topology import healthcheck, topology
@@ -31,12 +30,16 @@ __all__ = ["main", "run_unit"]
 
 
 def _telemetry_options(unit: Unit) -> TelemetryOptions:
-    """The unit's telemetry: its name as the service name, the process's `OTEL_*` variables."""
+    """The unit's telemetry: its name as the service name, the process's `OTEL_*` variables,
+    its providers and propagators OpenTelemetry's global ones (plugin code's spans and
+    metrics are exported with the backend's)."""
     try:
         version = importlib.metadata.version("backstage-backend-defaults")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - always installed
         version = "0.0.0"
-    return TelemetryOptions(unit=unit.name, version=version, env=dict(os.environ))
+    return TelemetryOptions(
+        unit=unit.name, version=version, env=dict(os.environ), global_providers=True
+    )
 
 
 async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFeature]) -> int:
@@ -149,7 +152,6 @@ def units() -> None:
         click.echo(name)
 
 
-main.add_command(app)
 main.add_command(db)
 main.add_command(topology)
 main.add_command(healthcheck)
