@@ -20,6 +20,7 @@ from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_ser
 from backstage_backend_plugin_api import core_services
 from backstage_common.errors import BackstageError
 
+from backstage_cli._app import app
 from backstage_cli._db import db
 from backstage_cli._project import find_project_root, unit_config_paths
 from backstage_cli._topology import healthcheck, topology
@@ -152,6 +153,7 @@ def units() -> None:
         click.echo(name)
 
 
+main.add_command(app)
 main.add_command(db)
 main.add_command(topology)
 main.add_command(healthcheck)
