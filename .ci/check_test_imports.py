@@ -24,6 +24,7 @@ COMMON = {"backstage_common"}
 PLUGIN_API = COMMON | {"backstage_backend_plugin_api", "backstage_plugin_permission_common"}
 CORE = PLUGIN_API | {"backstage_backend_defaults", "backstage_backend_test_utils"}
 PLUGIN_SHARED = {
+    "backstage_plugin_auth_node",
     "backstage_plugin_catalog_common",
     "backstage_plugin_catalog_node",
     "backstage_plugin_permission_common",
@@ -39,6 +40,11 @@ ALLOWED: dict[str, set[str] | None] = {
     "libs/backend-test-utils/tests": CORE,
     "libs/cli/tests": CORE | {"backstage_cli"},
     "plugins/app-backend/tests": PLUGIN_TESTS | {"backstage_plugin_app_backend"},
+    "plugins/auth-node/tests": PLUGIN_TESTS,
+    "plugins/auth-backend/tests": PLUGIN_TESTS
+    | {"backstage_plugin_auth_backend", "backstage_plugin_auth_backend_module_guest_provider"},
+    "plugins/auth-backend-module-guest-provider/tests": PLUGIN_TESTS
+    | {"backstage_plugin_auth_backend_module_guest_provider"},
     "plugins/catalog-common/tests": COMMON | {"backstage_plugin_catalog_common"},
     "plugins/catalog-node/tests": PLUGIN_TESTS,
     "plugins/catalog-backend/tests": PLUGIN_TESTS | {"backstage_plugin_catalog_backend"},

@@ -294,7 +294,9 @@ class OAuthEnvironmentRoutes:
         )
         if state is not None and state.get("flow") == "redirect":
             parts = parse_browser_url(self._options.app_url)
-            target = parts._replace(query=urlencode({"error": message}), fragment="").geturl()
+            target = parts._replace(
+                path=parts.path or "/", query=urlencode({"error": message}), fragment=""
+            ).geturl()
             return AuthProviderResponse(
                 status=302, headers=[("location", target), ("content-length", "0")]
             )
