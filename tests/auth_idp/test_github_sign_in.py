@@ -1,0 +1,148 @@
+"""Sign-in with `github` end to end against the loopback GitHub (as a GitHub Enterprise
+Server, `enterpriseInstanceUrl`): the browser opens `/api/auth/github/start` on the auth
+unit, GitHub redirects back to `/api/auth/github/handler/frame`, the popup page carries the
+identity the `userIdMatchingUserEntityAnnotation` resolver found (the user's node id in the
+`github.com/user-id` annotation), the token reads the catalog on the other unit, and
+`/refresh` re-reads the GitHub user with the session kept in the refresh cookie.
+
+A bad code and a token GitHub's user endpoint refuses end on the popup page with an error
+and nothing issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from ._backends import APP_URL, Units, free_port, read_as, start_units
+from ._browser import browse, popup_message
+from ._github import GithubApp, GithubUser, LoopbackGithub, start_loopback_github
+
+XHR = {"X-Requested-With": "XMLHttpRequest", "Origin": APP_URL}
+START = {"env": "development", "origin": APP_URL, "flow": "popup", "scope": "repo"}
+
+
+@dataclass
+class Setup:
+    github: LoopbackGithub
+    units: Units
+
+    @property
+    def callback(self) -> str:
+        return f"{self.units.auth_url}/github/handler/frame"
+
+    def start_url(self, **params: str) -> str:
+        return f"{self.units.auth_url}/github/start?{urlencode({**START, **params})}"
+
+    def refresh_url(self, **params: str) -> str:
+        query = urlencode({"env": "development", **params})
+        return f"{self.units.auth_url}/github/refresh?{query}"
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+    auth_port = free_port()
+    app = GithubApp(
+        "Iv1.backstage",
+        "github-secret",
+        f"http://127.0.0.1:{auth_port}/api/auth/github/handler/frame",
+    )
+    async with start_loopback_github(app) as github:
+        providers = {
+            "github": {
+                "development": {
+                    "clientId": app.client_id,
+                    "clientSecret": app.client_secret,
+                    "enterpriseInstanceUrl": github.base_url,
+                    "signIn": {"resolvers": [{"resolver": "userIdMatchingUserEntityAnnotation"}]},
+                }
+            }
+        }
+        async with start_units(tmp_path, auth_port=auth_port, providers=providers) as units:
+            yield Setup(github, units)
+
+
+def _refused(response: httpx.Response, text: str) -> None:
+    message, origin = popup_message(response)
+    assert origin == APP_URL
+    assert "response" not in message, message
+    assert text in message["error"]["message"], message
+    cookies = response.headers.get_list("set-cookie")
+    assert not [cookie for cookie in cookies if "refresh-token" in cookie], cookies
+
+
+async def test_sign_in_reads_the_catalog_on_another_unit_and_refreshes(setup: Setup) -> None:
+    async with httpx.AsyncClient() as browser:
+        stop = await browse(browser, setup.start_url())
+        assert stop.response is not None
+        message, origin = popup_message(stop.response)
+        assert origin == APP_URL
+        response: dict[str, Any] = message["response"]
+        assert response["profile"] == {
+            "email": "jane@example.com",
+            "picture": "https://avatars.example.com/u/4242",
+            "displayName": "Jane Octo",
+        }
+        assert response["providerInfo"]["scope"] == "repo read:user"
+        assert response["providerInfo"]["accessToken"] in setup.github.tokens
+        identity = response["backstageIdentity"]
+        assert identity["identity"] == {
+            "type": "user",
+            "userEntityRef": "user:default/octo-jane",
+            "ownershipEntityRefs": ["user:default/octo-jane", "group:default/team-a"],
+        }
+        me = await read_as(
+            setup.units, identity["token"], "/entities/by-name/user/default/octo-jane"
+        )
+        assert me.status_code == 200, me.text
+
+        reads = setup.github.user_requests
+        refreshed = await browser.get(setup.refresh_url(scope="read:user"), headers=XHR)
+        assert refreshed.status_code == 200, refreshed.text
+        assert setup.github.user_requests == reads + 1
+        body = refreshed.json()
+        assert body["backstageIdentity"]["identity"]["userEntityRef"] == "user:default/octo-jane"
+        assert body["providerInfo"]["accessToken"] == response["providerInfo"]["accessToken"]
+        again = await read_as(setup.units, body["backstageIdentity"]["token"], "/entities")
+        assert again.status_code == 200, again.text
+
+        # A scope the session was never granted is not handed out on refresh.
+        wider = await browser.get(setup.refresh_url(scope="admin:org"), headers=XHR)
+        assert wider.status_code == 401
+        assert "not been granted the requested scope" in wider.json()["error"]["message"]
+
+        # Once GitHub stops honouring the token, the session is over.
+        setup.github.revoke_all_tokens()
+        revoked = await browser.get(setup.refresh_url(), headers=XHR)
+        assert revoked.status_code == 401
+        assert "Invalid access token" in revoked.json()["error"]["message"]
+
+
+async def test_a_bad_code_issues_nothing(setup: Setup) -> None:
+    async with httpx.AsyncClient() as browser:
+        started = await browser.get(setup.start_url())
+        state = dict(parse_qsl(urlsplit(started.headers["location"]).query))["state"]
+        response = await browser.get(setup.callback, params={"code": "made-up", "state": state})
+        _refused(response, "bad_verification_code")
+
+
+async def test_a_token_the_user_endpoint_refuses_issues_nothing(setup: Setup) -> None:
+    setup.github.refuse_user_endpoint = True
+    async with httpx.AsyncClient() as browser:
+        stop = await browse(browser, setup.start_url())
+        assert stop.response is not None
+        _refused(stop.response, "Invalid access token")
+
+
+async def test_a_github_user_the_catalog_does_not_know_is_refused(setup: Setup) -> None:
+    setup.github.user = GithubUser(login="stranger", id=7, node_id="MDQ6VXNlcjc=")
+    async with httpx.AsyncClient() as browser:
+        stop = await browse(browser, setup.start_url())
+        assert stop.response is not None
+        _refused(stop.response, "Failed to sign-in")
