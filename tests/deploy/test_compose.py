@@ -7,11 +7,14 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from importlib.resources import as_file
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from backstage_backend_defaults.cache import read_store_settings
 from backstage_backend_defaults.root_config import default_config_paths
 from backstage_cli.topology import check_compose, compose_unit_services
 from backstage_cli.units import load_unit
@@ -100,7 +103,8 @@ def test_secrets_come_from_env_and_env_example_sets_every_required_one() -> None
     for name, service in raw["services"].items():
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAME.search(key):
-                assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", str(value)), f"{name}.{key} is literal"
+                # Required from .env, or optional and empty: never a literal.
+                assert re.fullmatch(r"\$\{\w+(:\?[^}]+|:-)\}", str(value)), f"{name}.{key}"
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
         interpolate(raw, {})
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
@@ -132,6 +136,7 @@ def test_a_unit_config_in_compose_loads_with_the_default_auth_policy_on(tmp_path
         assert [p.name for p in files] == [
             "app-config.yaml",
             "app-config.compose.yaml",
+            "app-config.cache.yaml",
             "app-config.example-catalog.yaml",
             "app-config.catalog.yaml",
         ]
@@ -213,3 +218,58 @@ def test_the_compose_file_parses_as_plain_yaml_with_merges() -> None:
     # `<<` is shallow: the unit's environment keeps the shared entries it re-merges.
     assert catalog["BACKSTAGE_UNIT"] == "catalog"
     assert catalog["POSTGRES_HOST"] == "postgres"
+
+
+def cache_settings(env: dict[str, str], cache_file: str) -> Any:
+    """The cache store a Compose unit selects from `.env` values and app-config.cache.yaml."""
+    files = [REPO_ROOT / "deploy/app-config.production.yaml"]
+    compose_env = compose_file({**ENV, **env})["services"]["catalog"]["environment"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "app-config.cache.yaml"
+        path.write_text(cache_file)
+        config = load_config([*files, path], env={k: str(v) for k, v in compose_env.items()})
+    return read_store_settings(config)
+
+
+CACHE_FILE = (REPO_ROOT / "deploy/compose/app-config.cache.yaml").read_text()
+
+
+def uncomment(block_start: str) -> str:
+    """app-config.cache.yaml with the commented block starting at `block_start` enabled."""
+    lines = CACHE_FILE.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"# {block_start}")
+    out = [line for line in lines[:start] if not line.strip().startswith("#")]
+    for line in lines[start:]:
+        if not line.strip().startswith("#") or line.strip() == "#":
+            break
+        out.append(line.replace("# ", "", 1))
+    return "\n".join(out) + "\n"
+
+
+def test_compose_selects_every_cache_store() -> None:
+    default = cache_settings({}, CACHE_FILE)
+    assert (default.store, default.host, default.port) == ("redis", "redis", 6379)
+    memcache = cache_settings(
+        {"BACKSTAGE_CACHE_STORE": "memcache", "BACKSTAGE_CACHE_URL": "bs:pw@memcached:11211"},
+        CACHE_FILE,
+    )
+    assert (memcache.store, memcache.host, memcache.username, memcache.password) == (
+        "memcache",
+        "memcached",
+        "bs",
+        "pw",
+    )
+    cluster = cache_settings({"BACKSTAGE_CACHE_PASSWORD": "cluster-pw"}, uncomment("redis:"))
+    assert cluster.cluster_nodes == (("redis-cluster-0", 6379), ("redis-cluster-1", 6379))
+    assert cluster.password == "cluster-pw"
+    assert cluster.read_from_replicas is True
+    infinispan = cache_settings(
+        {"BACKSTAGE_CACHE_STORE": "infinispan", "BACKSTAGE_CACHE_PASSWORD": "ispn-pw"},
+        uncomment("infinispan:"),
+    )
+    assert (infinispan.store, infinispan.host, infinispan.port) == (
+        "infinispan",
+        "infinispan",
+        11222,
+    )
+    assert (infinispan.username, infinispan.password) == ("backstage", "ispn-pw")

@@ -1,9 +1,14 @@
-"""The Helm chart, rendered by the real Helm engine (helm-python-sdk, no binary) and every
-manifest validated against a current Kubernetes API."""
+"""The Helm chart, rendered by the real Helm engine (helm-python-sdk, no binary), every core
+manifest validated against a current Kubernetes API and every custom resource (HTTPRoute,
+ServiceMonitor) against the schema published with its CRD."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,13 +16,18 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+from backstage_backend_defaults.cache import read_store_settings
 from backstage_backend_defaults.discovery import HostDiscovery
 from backstage_cli.topology import check_helm_values, parse_topology
-from backstage_common.config import Config
+from backstage_common.config import Config, load_config
 
 from ._support import REPO_ROOT, topology
 
 CHART = REPO_ROOT / "deploy/helm/backstage-py"
+CRD_CHECK = REPO_ROOT / "tests/deploy/crd_check"
+CUSTOM_KINDS = {"HTTPRoute", "ServiceMonitor"}
+# What every test renders with unless it says otherwise: the project publishes no image.
+IMAGE = {"registry": "registry.test", "repository": "backstage-py"}
 VALUE_SETS = sorted(
     path.name.removesuffix("-values.yaml") for path in (CHART / "ci").glob("*-values.yaml")
 )
@@ -30,7 +40,9 @@ def values_of(name: str) -> dict[str, Any]:
     return yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text()) or {}
 
 
-def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+def render(values: dict[str, Any], *, image: bool = True) -> list[dict[str, Any]]:
+    if image and "image" not in values:
+        values = {**values, "image": IMAGE}
     with helm.Chart.load(str(CHART)) as chart:
         out = chart.render(values, name=RELEASE, namespace=NAMESPACE)
     return [
@@ -89,8 +101,63 @@ def test_every_manifest_is_valid_for_a_current_kubernetes(
     _, docs = rendered
     assert docs
     for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
         kubernetes_validate.validate(doc, KUBERNETES, strict=True)
     assert "Secret" not in {doc["kind"] for doc in docs}
+
+
+def require_npm() -> str:
+    npm = shutil.which("npm")
+    if shutil.which("node") and npm:
+        return npm
+    message = "node and npm are needed to check custom resources against their CRD schemas"
+    if os.environ.get("BACKSTAGE_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def crd_schemas() -> None:
+    """`npm ci` of the published CRD models from the committed lock file, once per run."""
+    npm = require_npm()
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CRD_CHECK, check=True
+    )
+
+
+def crd_errors(docs: list[dict[str, Any]]) -> dict[str, str | None]:
+    """`kind/name` of each custom resource to its schema error (None when valid)."""
+    result = subprocess.run(
+        ["node", "validate.mjs"],
+        cwd=CRD_CHECK,
+        input=json.dumps(docs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {f"{r['kind']}/{r['name']}": r["error"] for r in json.loads(result.stdout)}
+
+
+def test_custom_resources_match_the_schemas_published_with_their_crds(
+    crd_schemas: None,
+) -> None:
+    docs = render(values_of("community"))
+    custom = [doc for doc in docs if doc["kind"] in CUSTOM_KINDS]
+    assert {doc["kind"] for doc in custom} == CUSTOM_KINDS
+    for doc in custom:
+        with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+    assert crd_errors(custom) == {f"{d['kind']}/{d['metadata']['name']}": None for d in custom}
+    # The check can fail: a path match type Gateway API does not know, a scrape interval
+    # Prometheus cannot parse.
+    route = next(d for d in custom if d["kind"] == "HTTPRoute")
+    route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefix"
+    monitor = next(d for d in custom if d["kind"] == "ServiceMonitor")
+    monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
+    errors = crd_errors(custom)
+    assert "path/type must be equal to one of the allowed values" in str(errors)
+    assert "interval must match pattern" in str(errors)
 
 
 def test_every_plugin_is_routed_to_exactly_one_service_of_the_unit_hosting_it(
@@ -101,12 +168,14 @@ def test_every_plugin_is_routed_to_exactly_one_service_of_the_unit_hosting_it(
     services = by_kind(docs, "Service")
     deployments = by_kind(docs, "Deployment")
     (ingress,) = by_kind(docs, "Ingress").values()
-    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
-    routes = {p["path"]: p["backend"]["service"]["name"] for p in paths}
-    assert len(routes) == len(paths)
-    assert {p["pathType"] for p in paths} == {"Prefix"}
     expected = {f"/api/{plugin}": service_name(u["name"]) for u in units for plugin in u["plugins"]}
-    assert routes == expected
+    # Every host of the Ingress routes every plugin, each once.
+    for rule in ingress["spec"]["rules"]:
+        paths = rule["http"]["paths"]
+        routes = {p["path"]: p["backend"]["service"]["name"] for p in paths}
+        assert len(routes) == len(paths)
+        assert {p["pathType"] for p in paths} == {"Prefix"}
+        assert routes == expected
     for name in set(routes.values()):
         service = services[name]
         assert service["spec"]["ports"][0]["name"] == "http"
@@ -152,7 +221,8 @@ async def test_every_unit_discovers_each_plugin_at_the_service_of_its_host(
         assert "dangerouslyDisableDefaultAuthPolicy" not in data["app-config.unit.yaml"]
         # The unit listens where its Service and probes point.
         deployment = by_kind(docs, "Deployment")[service_name(unit["name"])]
-        (port,) = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        ports = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        (port,) = [p for p in ports if p["name"] == "http"]
         assert app_config["backend"]["listen"]["port"] == port["containerPort"]
 
 
@@ -162,13 +232,15 @@ def test_no_secret_value_reaches_a_config_map(
     _, docs = rendered
     for deployment in by_kind(docs, "Deployment").values():
         for container in containers(deployment):
-            for env in container["env"]:
+            for env in container.get("env", []):
                 if SECRET_ENV.search(env["name"]):
                     assert "value" not in env, env["name"]
                     assert set(env["valueFrom"]) == {"secretKeyRef"}
     for config_map in by_kind(docs, "ConfigMap").values():
-        text = yaml.safe_dump(config_map["data"])
-        assert not re.search(r"(?i)(password|token|secret)\s*:", text), text
+        # A secret field holds only a reference to an environment variable.
+        for text in config_map["data"].values():
+            for value in re.findall(r"(?i)(?:password|token|secret)\w*\s*:\s*(.+)", text):
+                assert re.fullmatch(r"['\"]?\$\{[A-Z_]+\}['\"]?", value.strip()), value
 
 
 def test_pods_are_hardened_probed_and_given_time_to_drain(
@@ -184,7 +256,8 @@ def test_pods_are_hardened_probed_and_given_time_to_drain(
         assert pod["automountServiceAccountToken"] is False
         grace = backend["shutdownDelaySeconds"] + backend["shutdownTimeoutSeconds"] + 10
         assert pod["terminationGracePeriodSeconds"] == grace
-        (container,) = pod["containers"]
+        container = pod["containers"][0]
+        assert container["name"] == "backstage"
         assert container["args"][:3] == ["start", "--unit", unit["name"]]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
@@ -298,5 +371,414 @@ def test_the_readme_install_lines_match_the_chart() -> None:
         for parent in parents:
             target = target.setdefault(parent, {})
         target[leaf] = value
-    docs = render(values)
+    # The README's line alone renders: it names the image too.
+    docs = render(values, image=False)
     assert by_kind(docs, "Ingress")
+
+
+def unit_names(values: dict[str, Any]) -> list[str]:
+    return [unit["name"] for unit in units_of(values)]
+
+
+def deployment_of(docs: list[dict[str, Any]], unit: str) -> dict[str, Any]:
+    return by_kind(docs, "Deployment")[service_name(unit)]
+
+
+def pod_of(docs: list[dict[str, Any]], unit: str) -> dict[str, Any]:
+    return deployment_of(docs, unit)["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def backstage_container(docs: list[dict[str, Any]], unit: str) -> dict[str, Any]:
+    (container,) = [c for c in pod_of(docs, unit)["containers"] if c["name"] == "backstage"]
+    return container
+
+
+def test_the_image_is_the_one_you_pushed_by_tag_or_digest() -> None:
+    def image(values: dict[str, Any]) -> str:
+        return str(backstage_container(render(values), "catalog")["image"])
+
+    # The project publishes no image: without one the chart says what to set.
+    with pytest.raises(
+        helm.HelmRenderError, match=re.escape("image.repository must name the image")
+    ):
+        render({}, image=False)
+    assert image({"image": {"repository": "backstage-py"}}) == "backstage-py:0.1.0"
+    assert image({"image": {**IMAGE, "tag": "1.2.3"}}) == "registry.test/backstage-py:1.2.3"
+    digest = "sha256:" + "ab" * 32
+    pinned = {"image": {**IMAGE, "tag": "1.2.3", "digest": digest}}
+    assert image(pinned) == f"registry.test/backstage-py@{digest}"
+    mirrored = {**pinned, "global": {"imageRegistry": "mirror.test:5000"}}
+    assert image(mirrored) == f"mirror.test:5000/backstage-py@{digest}"
+    for wrong, message in [
+        ({"digest": "sha256:short"}, "at '/image/digest'"),
+        ({"repository": "Backstage Py"}, "at '/image/repository'"),
+        ({"pullPolicy": "Sometimes"}, "at '/image/pullPolicy'"),
+    ]:
+        with pytest.raises(helm.HelmValuesError, match=re.escape(message)):
+            render({"image": {**IMAGE, **wrong}})
+
+
+def test_the_service_account_is_created_or_named_for_workload_identity() -> None:
+    annotations = {"iam.gke.io/gcp-service-account": "backstage@project.iam.gserviceaccount.com"}
+    docs = render({"serviceAccount": {"create": True, "annotations": annotations}})
+    (account,) = by_kind(docs, "ServiceAccount").values()
+    assert account["metadata"]["name"] == f"{RELEASE}-backstage-py"
+    assert account["metadata"]["annotations"] == annotations
+    assert account["automountServiceAccountToken"] is False
+    for unit in unit_names({}):
+        assert pod_of(docs, unit)["serviceAccountName"] == f"{RELEASE}-backstage-py"
+    named = render({"serviceAccount": {"create": True, "name": "backstage"}})
+    assert list(by_kind(named, "ServiceAccount")) == ["backstage"]
+    # An account made elsewhere: only named, never created.
+    existing = render({"serviceAccount": {"name": "platform-backstage"}})
+    assert not by_kind(existing, "ServiceAccount")
+    assert pod_of(existing, "catalog")["serviceAccountName"] == "platform-backstage"
+    assert pod_of(render({}), "catalog")["serviceAccountName"] == "default"
+    with pytest.raises(helm.HelmValuesError, match="additional properties 'annotation'"):
+        render({"serviceAccount": {"annotation": {}}})
+
+
+def test_env_volumes_containers_and_pod_settings_reach_every_unit() -> None:
+    values = values_of("community")
+    defaults = values["unitDefaults"]
+    docs = render(values)
+    for unit in unit_names(values):
+        pod = pod_of(docs, unit)
+        container = backstage_container(docs, unit)
+        assert {"name": "PYTHONFAULTHANDLER", "value": "1"} in container["env"]
+        assert container["envFrom"] == [
+            {"configMapRef": {"name": "backstage-env"}},
+            {"secretRef": {"name": "backstage-github"}},
+            {"secretRef": {"name": "backstage-oidc"}},
+            {"secretRef": {"name": "backstage-extra", "optional": True}},
+        ]
+        assert defaults["extraVolumes"][0] in pod["volumes"]
+        assert defaults["extraVolumeMounts"][0] in container["volumeMounts"]
+        # The chart's own mounts stay.
+        assert {"tmp", "config"} <= {m["name"] for m in container["volumeMounts"]}
+        assert pod["initContainers"] == defaults["initContainers"]
+        assert [c["name"] for c in pod["containers"]] == ["backstage", "cloud-sql-proxy"]
+        metadata = deployment_of(docs, unit)["spec"]["template"]["metadata"]
+        assert metadata["annotations"]["prometheus.io/scrape"] == "false"
+        assert "checksum/config" in metadata["annotations"]
+        assert metadata["labels"]["azure.workload.identity/use"] == "true"
+        assert pod["priorityClassName"] == "backstage-critical"
+        # A spread constraint without a selector spreads the unit's own pods.
+        (spread,) = pod["topologySpreadConstraints"]
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+        selector = deployment_of(docs, unit)["spec"]["selector"]["matchLabels"]
+        assert spread["labelSelector"] == {"matchLabels": selector}
+        assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    # commonLabels and commonAnnotations on every object the chart makes.
+    for doc in docs:
+        assert doc["metadata"]["labels"]["team"] == "platform", doc["kind"]
+        assert doc["metadata"]["annotations"]["owner"] == "platform@example.com", doc["kind"]
+    # A unit's own list replaces the default one.
+    values["units"] = [
+        {"name": "catalog", "plugins": ["catalog"], "extraEnvVarsSecrets": ["only-this"]},
+        {"name": "search", "plugins": ["search"]},
+    ]
+    values["plugins"] = {"search": {"requires": ["catalog"]}}
+    docs = render(values)
+    assert {"secretRef": {"name": "only-this"}} in backstage_container(docs, "catalog")["envFrom"]
+    assert {"secretRef": {"name": "only-this"}} not in backstage_container(docs, "search")[
+        "envFrom"
+    ]
+
+
+def test_the_service_type_and_annotations() -> None:
+    docs = render(values_of("community"))
+    for service in by_kind(docs, "Service").values():
+        assert service["spec"]["type"] == "LoadBalancer"
+        assert service["metadata"]["annotations"] == {
+            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+            "owner": "platform@example.com",
+        }
+    with pytest.raises(helm.HelmValuesError, match="at '/service/type'"):
+        render({"service": {"type": "ExternalIP"}})
+
+
+def test_the_ingress_serves_extra_hosts_with_their_tls() -> None:
+    docs = render(values_of("community"))
+    (ingress,) = by_kind(docs, "Ingress").values()
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert hosts == ["backstage.example.com", "developer.example.com"]
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["backstage.example.com"], "secretName": "backstage-tls"},
+        {"hosts": ["developer.example.com"], "secretName": "developer-tls"},
+    ]
+    with pytest.raises(helm.HelmValuesError, match="at '/ingress/extraHosts/0'"):
+        render({"ingress": {"extraHosts": ["developer.example.com"]}})
+
+
+def test_the_http_route_sends_each_plugin_to_the_service_of_its_unit() -> None:
+    values = values_of("community")
+    docs = render(values)
+    (route,) = by_kind(docs, "HTTPRoute").values()
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["spec"]["parentRefs"] == values["httpRoute"]["parentRefs"]
+    assert route["spec"]["hostnames"] == ["backstage.example.com"]
+    routes = {}
+    for rule in route["spec"]["rules"]:
+        (backend,) = rule["backendRefs"]
+        assert backend["port"] == 7007
+        assert backend["name"] in by_kind(docs, "Service")
+        for match in rule["matches"]:
+            assert match["path"]["type"] == "PathPrefix"
+            routes[match["path"]["value"]] = backend["name"]
+    assert routes == {
+        f"/api/{plugin}": service_name(unit["name"])
+        for unit in units_of(values)
+        for plugin in unit["plugins"]
+    }
+    values["httpRoute"]["hostnames"] = ["a.example.com"]
+    (route,) = by_kind(render(values), "HTTPRoute").values()
+    assert route["spec"]["hostnames"] == ["a.example.com"]
+    with pytest.raises(
+        helm.HelmRenderError, match=re.escape("httpRoute.parentRefs must name the Gateway")
+    ):
+        render({"httpRoute": {"enabled": True}})
+
+
+def policy_peers(policy: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Port name to the peers allowed to it."""
+    peers: dict[str, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["ingress"] or []:
+        for port in rule["ports"]:
+            peers.setdefault(port["port"], []).extend(rule["from"])
+    return peers
+
+
+def unit_peer(unit: str) -> dict[str, Any]:
+    labels = {
+        "app.kubernetes.io/name": "backstage-py",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/component": unit,
+    }
+    return {"podSelector": {"matchLabels": labels}}
+
+
+def test_network_policies_admit_the_ingress_and_the_units_that_talk_to_each_other() -> None:
+    values = values_of("community")
+    docs = render(values)
+    policies = by_kind(docs, "NetworkPolicy")
+    controller = values["networkPolicy"]["ingressFrom"]
+    prometheus = values["networkPolicy"]["metricsFrom"]
+    # From deploy/topology.yaml: a unit admits the units whose plugins call its plugins, and
+    # the units its plugins call (which fetch the caller's public keys to check its tokens).
+    host = topology().placement()
+    for unit in unit_names(values):
+        peers = set()
+        for spec in topology().plugins.values():
+            for required in spec.requires:
+                if host[required] == unit:
+                    peers.add(host[spec.id])
+                if host[spec.id] == unit:
+                    peers.add(host[required])
+        assert policy_peers(policies[service_name(unit)]) == {
+            "http": [*controller, *(unit_peer(peer) for peer in sorted(peers))],
+            "metrics": prometheus,
+        }
+    assert {"search"} <= {spec.id for spec in topology().plugins.values() if spec.requires}
+    for unit in unit_names(values):
+        policy = policies[service_name(unit)]
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        pod_labels = deployment_of(docs, unit)["spec"]["template"]["metadata"]["labels"]
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        # The ports named in the policy are the container's.
+        ports = {p["name"] for p in backstage_container(docs, unit)["ports"]}
+        assert set(policy_peers(policy)) <= ports
+    # A unit nobody calls and that calls nobody admits only the ingress controller.
+    values["units"] = [
+        {"name": "a", "plugins": ["catalog"]},
+        {"name": "b", "plugins": ["search"]},
+        {"name": "c", "plugins": ["todo"]},
+    ]
+    values["plugins"] = {"catalog": {}, "search": {"requires": ["catalog"]}, "todo": {}}
+    values["metrics"] = {"enabled": False}
+    policies = by_kind(render(values), "NetworkPolicy")
+    assert policy_peers(policies[service_name("a")]) == {"http": [*controller, unit_peer("b")]}
+    assert policy_peers(policies[service_name("b")]) == {"http": [*controller, unit_peer("a")]}
+    assert policy_peers(policies[service_name("c")]) == {"http": controller}
+    # Plugins calling one another in one unit: the unit admits itself.
+    values["units"] = [{"name": "a", "plugins": ["catalog", "search"]}]
+    policies = by_kind(render(values), "NetworkPolicy")
+    assert policy_peers(policies[service_name("a")]) == {"http": [*controller, unit_peer("a")]}
+    with pytest.raises(
+        helm.HelmRenderError, match=re.escape("networkPolicy.ingressFrom must say where")
+    ):
+        render({"networkPolicy": {"enabled": True}})
+    with pytest.raises(
+        helm.HelmRenderError, match=re.escape("networkPolicy.metricsFrom must say where")
+    ):
+        render(
+            {
+                "networkPolicy": {"enabled": True, "ingressFrom": controller},
+                "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
+            }
+        )
+
+
+def test_the_service_monitor_scrapes_the_declared_metrics_port() -> None:
+    values = values_of("community")
+    docs = render(values)
+    (monitor,) = by_kind(docs, "ServiceMonitor").values()
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert unit_names(values)
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint == {
+        "port": "metrics",
+        "path": "/metrics",
+        "interval": "30s",
+        "scrapeTimeout": "10s",
+    }
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    for unit in unit_names(values):
+        service = by_kind(docs, "Service")[service_name(unit)]
+        assert selector.items() <= service["metadata"]["labels"].items()
+        (port,) = [p for p in service["spec"]["ports"] if p["name"] == "metrics"]
+        container = backstage_container(docs, unit)
+        (declared,) = [p for p in container["ports"] if p["name"] == "metrics"]
+        assert port["targetPort"] == "metrics"
+        assert (
+            declared["containerPort"]
+            == port["port"]
+            == values_of("community")["metrics"].get("port", 9464)
+        )
+        # The unit serves them there: backend.metrics.prometheus in its config.
+        data = by_kind(docs, "ConfigMap")[service_name(unit)]["data"]
+        app_config = yaml.safe_load(data["app-config.unit.yaml"])
+        assert app_config["backend"]["metrics"]["prometheus"] == {
+            "enabled": True,
+            "port": declared["containerPort"],
+        }
+    plain = render({})
+    assert not by_kind(plain, "ServiceMonitor")
+    assert [p["name"] for p in backstage_container(plain, "catalog")["ports"]] == ["http"]
+    with pytest.raises(
+        helm.HelmRenderError, match=re.escape("metrics.serviceMonitor needs metrics.enabled")
+    ):
+        render({"metrics": {"serviceMonitor": {"enabled": True}}})
+
+
+def test_extra_app_config_comes_inline_or_from_config_maps_of_your_own() -> None:
+    docs = render(values_of("community"))
+    for unit in unit_names({}):
+        container = backstage_container(docs, unit)
+        configs = [
+            a for i, a in enumerate(container["args"]) if container["args"][i - 1] == "--config"
+        ]
+        assert configs == [
+            "/app/app-config.yaml",
+            "/etc/backstage/conf.d/app-config.unit.yaml",
+            "/etc/backstage/extra/0/app-config.github.yaml",
+            "/etc/backstage/extra/1/app-config.auth.yaml",
+        ]
+        volumes = {v["name"]: v for v in pod_of(docs, unit)["volumes"]}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        for index, name in enumerate(["backstage-github-config", "backstage-auth-config"]):
+            volume = mounts[f"/etc/backstage/extra/{index}"]
+            assert volumes[volume]["configMap"] == {"name": name}
+    # The map form is merged into every unit's own ConfigMap.
+    inline = render({"extraAppConfig": {"catalog": {"readonly": True}}})
+    for unit in unit_names({}):
+        data = by_kind(inline, "ConfigMap")[service_name(unit)]["data"]
+        assert yaml.safe_load(data["app-config.unit.yaml"])["catalog"] == {"readonly": True}
+        assert len(backstage_container(inline, unit)["args"]) == 7
+    with pytest.raises(helm.HelmValuesError, match="extraAppConfig"):
+        render({"extraAppConfig": [{"filename": "../escape.yaml", "configMapRef": "x"}]})
+
+
+SECRETS = {
+    ("backstage-py", "postgres-password"): "pg-secret",
+    ("backstage-py", "cache-url"): "redis://:cache-secret@redis-master:6379/2",
+    ("backstage-py", "external-token"): "external-token-secret",
+    ("redis-cluster", "password"): "cluster-secret",
+    ("infinispan", "password"): "ispn-secret",
+    ("memcached", "url"): "backstage:memcached-secret@memcached:11211",
+}
+
+
+def unit_config(docs: list[dict[str, Any]], unit: str, tmp: Any) -> Config:
+    """The config the unit's container reads: the image's app-config, its ConfigMap, and the
+    environment the Deployment gives it (Secrets resolved)."""
+    container = backstage_container(docs, unit)
+    env = {}
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif "secretKeyRef" in entry.get("valueFrom", {}):
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = SECRETS[(ref["name"], ref["key"])]
+    unit_file = tmp / f"app-config.{unit}.yaml"
+    data = by_kind(docs, "ConfigMap")[service_name(unit)]["data"]
+    unit_file.write_text(data["app-config.unit.yaml"])
+    return load_config([REPO_ROOT / "deploy/app-config.production.yaml", unit_file], env=env)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"cache": {"store": "memory"}}, {"store": "memory"}),
+        ({}, {"store": "redis", "host": "redis-master", "port": 6379, "password": "cache-secret"}),
+        (
+            {"cache": {"store": "memcache", "existingSecret": {"name": "memcached", "key": "url"}}},
+            {
+                "store": "memcache",
+                "host": "memcached",
+                "port": 11211,
+                "username": "backstage",
+                "password": "memcached-secret",
+            },
+        ),
+        (
+            values_of("cache-cluster"),
+            {
+                "store": "redis",
+                "cluster_nodes": (
+                    ("redis-cluster-0.redis-cluster", 6379),
+                    ("redis-cluster-1.redis-cluster", 6379),
+                ),
+                "read_from_replicas": True,
+                "username": "backstage",
+                "password": "cluster-secret",
+            },
+        ),
+        (
+            values_of("infinispan"),
+            {
+                "store": "infinispan",
+                "host": "infinispan.cache.svc",
+                "port": 11222,
+                "ssl": True,
+                "username": "backstage",
+                "password": "ispn-secret",
+            },
+        ),
+    ],
+)
+def test_every_cache_store_is_selected_as_the_backend_reads_it(
+    values: dict[str, Any], expected: dict[str, Any], tmp_path: Any
+) -> None:
+    docs = render(values)
+    for unit in unit_names(values):
+        settings = read_store_settings(unit_config(docs, unit, tmp_path))
+        assert {key: getattr(settings, key) for key in expected} == expected
+        env = {e["name"] for e in backstage_container(docs, unit)["env"]}
+        one_server = expected["store"] in ("redis", "memcache") and "cluster_nodes" not in expected
+        assert ("BACKSTAGE_CACHE_URL" in env) is one_server
+        assert ("BACKSTAGE_CACHE_PASSWORD" in env) is ("password" in expected and not one_server)
+
+
+def test_wrong_cache_settings_fail_the_render() -> None:
+    cluster = {"rootNodes": ["redis://r:6379"]}
+    with pytest.raises(
+        helm.HelmRenderError, match=re.escape("cache.cluster is for the redis and valkey")
+    ):
+        render({"cache": {"store": "memcache", "cluster": cluster}})
+    with pytest.raises(helm.HelmRenderError, match=re.escape("cache.infinispan.host must name")):
+        render({"cache": {"store": "infinispan"}})
+    with pytest.raises(helm.HelmValuesError, match="at '/cache/cluster/rootNodes/0'"):
+        render({"cache": {"cluster": {"rootNodes": ["r:6379"]}}})

@@ -24,6 +24,110 @@ app.kubernetes.io/part-of: backstage-py
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The `annotations:` block of an object's metadata: commonAnnotations and `.extra`. */}}
+{{- define "bp.annotations" -}}
+{{- $all := mustMerge (deepCopy (.extra | default dict)) (deepCopy .root.Values.commonAnnotations) -}}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/* <registry>/<repository>:<tag>, or @<digest>; global.imageRegistry wins. */}}
+{{- define "bp.image" -}}
+{{- $image := .Values.image -}}
+{{- $registry := (.Values.global).imageRegistry | default $image.registry -}}
+{{- $repository := required "image.repository must name the image built from this repository's Dockerfile and pushed to your registry (set image.registry too); the project publishes none" $image.repository -}}
+{{- $ref := $repository -}}
+{{- if $registry -}}
+{{- $ref = printf "%s/%s" ($registry | trimSuffix "/") $repository -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $ref $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $ref ($image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bp.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "bp.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The units a unit exchanges requests with, from `plugins.*.requires`: the units whose
+plugins call one of its plugins, and the units hosting the plugins its plugins call (they
+fetch the caller's public keys to check its tokens). As JSON: {"units": [...]}. */}}
+{{- define "bp.peerUnits" -}}
+{{- $table := include "bp.pluginTable" .root | fromJson -}}
+{{- $peers := dict -}}
+{{- range $plugin, $spec := .root.Values.plugins -}}
+{{- $from := get $table $plugin -}}
+{{- range $required := ($spec.requires | default list) -}}
+{{- $to := get $table $required -}}
+{{- if and $from $to -}}
+{{- if eq $to $.unit -}}{{- $_ := set $peers $from true -}}{{- end -}}
+{{- if eq $from $.unit -}}{{- $_ := set $peers $to true -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (dict "units" (keys $peers | sortAlpha)) -}}
+{{- end -}}
+
+{{/* backend.cache keys that cannot come from the environment (lists and objects): a
+Redis Cluster's nodes, Infinispan's server. Passwords stay `${BACKSTAGE_CACHE_PASSWORD}`. */}}
+{{- define "bp.cacheConfig" -}}
+{{- $cache := .Values.cache -}}
+{{- $config := dict -}}
+{{- if $cache.cluster.rootNodes -}}
+{{- if not (has $cache.store (list "redis" "valkey")) -}}
+{{- fail (printf "cache.cluster is for the redis and valkey stores, not %q" $cache.store) -}}
+{{- end -}}
+{{- $nodes := list -}}
+{{- range $url := $cache.cluster.rootNodes -}}
+{{- $nodes = append $nodes (dict "url" $url) -}}
+{{- end -}}
+{{- $cluster := dict "rootNodes" $nodes "useReplicas" $cache.cluster.useReplicas -}}
+{{- $defaults := dict -}}
+{{- with $cache.cluster.username -}}{{- $_ := set $defaults "username" . -}}{{- end -}}
+{{- if $cache.cluster.existingSecret.name -}}{{- $_ := set $defaults "password" "${BACKSTAGE_CACHE_PASSWORD}" -}}{{- end -}}
+{{- if $defaults -}}{{- $_ := set $cluster "defaults" $defaults -}}{{- end -}}
+{{- $_ := set $config $cache.store (dict "cluster" $cluster) -}}
+{{- end -}}
+{{- if eq $cache.store "infinispan" -}}
+{{- $ispn := $cache.infinispan -}}
+{{- $server := dict "host" (required "cache.infinispan.host must name the Infinispan server" $ispn.host) "port" $ispn.port -}}
+{{- $infinispan := dict "servers" $server "ssl" (dict "enabled" $ispn.ssl) -}}
+{{- if or $ispn.username $ispn.existingSecret.name -}}
+{{- $auth := dict "enabled" true -}}
+{{- with $ispn.username -}}{{- $_ := set $auth "userName" . -}}{{- end -}}
+{{- if $ispn.existingSecret.name -}}{{- $_ := set $auth "password" "${BACKSTAGE_CACHE_PASSWORD}" -}}{{- end -}}
+{{- $_ := set $infinispan "authentication" $auth -}}
+{{- end -}}
+{{- $_ := set $config "infinispan" $infinispan -}}
+{{- end -}}
+{{- toJson $config -}}
+{{- end -}}
+
+{{/* The cache store's environment: its store, its connection string or password. */}}
+{{- define "bp.cacheEnv" -}}
+{{- $cache := .Values.cache -}}
+- name: BACKSTAGE_CACHE_STORE
+  value: {{ $cache.store | quote }}
+{{- if and (has $cache.store (list "redis" "valkey" "memcache")) (not $cache.cluster.rootNodes) }}
+{{ include "bp.secretEnv" (dict "env" "BACKSTAGE_CACHE_URL" "ref" $cache.existingSecret "at" "cache.existingSecret") }}
+{{- else if and $cache.cluster.rootNodes $cache.cluster.existingSecret.name }}
+{{ include "bp.secretEnv" (dict "env" "BACKSTAGE_CACHE_PASSWORD" "ref" $cache.cluster.existingSecret "at" "cache.cluster.existingSecret") }}
+{{- else if and (eq $cache.store "infinispan") $cache.infinispan.existingSecret.name }}
+{{ include "bp.secretEnv" (dict "env" "BACKSTAGE_CACHE_PASSWORD" "ref" $cache.infinispan.existingSecret "at" "cache.infinispan.existingSecret") }}
+{{- end }}
 {{- end -}}
 
 {{/* The units, each merged over unitDefaults, as JSON: {"units": [...]}. */}}
@@ -71,8 +175,18 @@ appConfig. No secrets: those reach the unit as environment variables. */}}
 {{- $endpoints = append $endpoints (dict "plugins" (list $plugin) "target" (dict "internal" $internal "external" $external)) -}}
 {{- end -}}
 {{- $backend := dict "listen" (dict "port" $root.Values.backend.port) "database" (dict "prefix" $root.Values.database.prefix) -}}
+{{- with include "bp.cacheConfig" $root | fromJson -}}
+{{- $_ := set $backend "cache" . -}}
+{{- end -}}
+{{- if $root.Values.metrics.enabled -}}
+{{- $_ := set $backend "metrics" (dict "prometheus" (dict "enabled" true "port" $root.Values.metrics.port)) -}}
+{{- end -}}
 {{- $config := dict "backend" $backend "discovery" (dict "endpoints" $endpoints) -}}
-{{- $config = mustMergeOverwrite $config (deepCopy $root.Values.extraAppConfig) (deepCopy (.unit.appConfig | default dict)) -}}
+{{- $extra := dict -}}
+{{- if kindIs "map" $root.Values.extraAppConfig -}}
+{{- $extra = $root.Values.extraAppConfig -}}
+{{- end -}}
+{{- $config = mustMergeOverwrite $config (deepCopy $extra) (deepCopy (.unit.appConfig | default dict)) -}}
 {{- toYaml $config -}}
 {{- end -}}
 
@@ -91,7 +205,8 @@ appConfig. No secrets: those reach the unit as environment variables. */}}
 {{- range $unit := .Values.units -}}
 {{- $_ := set $units $unit.name (dict "plugins" $unit.plugins) -}}
 {{- range $plugin := $unit.plugins -}}
-{{- $_ := set $plugins $plugin (dict) -}}
+{{- $requires := (get ($.Values.plugins | default dict) $plugin | default dict).requires | default list -}}
+{{- $_ := set $plugins $plugin (ternary (dict "requires" $requires) (dict) (gt (len $requires) 0)) -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml (dict "plugins" $plugins "units" $units) -}}

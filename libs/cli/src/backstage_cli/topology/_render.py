@@ -143,9 +143,17 @@ def render_nginx(
 
 
 def render_helm_units(topology: Topology) -> str:
-    """The generated `units:` block of the chart's values.yaml, between its markers."""
+    """The generated block of the chart's values.yaml, between its markers: `units`, and
+    `plugins` with what each calls (`requires`, from which the chart derives which units
+    may reach which in its NetworkPolicies)."""
     units = [{"name": unit.name, "plugins": list(unit.plugins)} for unit in topology.units.values()]
-    body = yaml.safe_dump({"units": units}, sort_keys=False, default_flow_style=None)
+    plugins = {
+        spec.id: {"requires": list(spec.requires)}
+        for spec in sorted(topology.plugins.values(), key=lambda spec: spec.id)
+    }
+    body = yaml.safe_dump(
+        {"units": units, "plugins": plugins}, sort_keys=False, default_flow_style=None
+    )
     return f"{_UNITS_BEGIN} {_HEADER}\n{body}{_UNITS_END}"
 
 
