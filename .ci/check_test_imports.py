@@ -45,7 +45,9 @@ ALLOWED: dict[str, set[str] | None] = {
     | {"backstage_plugin_auth_backend", "backstage_plugin_auth_backend_module_guest_provider"},
     "plugins/auth-backend-module-guest-provider/tests": PLUGIN_TESTS
     | {"backstage_plugin_auth_backend_module_guest_provider"},
-    "plugins/catalog-common/tests": COMMON | {"backstage_plugin_catalog_common"},
+    # the catalog's permissions are permission-common's (isomorphic, as catalog-common is)
+    "plugins/catalog-common/tests": COMMON
+    | {"backstage_plugin_catalog_common", "backstage_plugin_permission_common"},
     "plugins/catalog-node/tests": PLUGIN_TESTS,
     "plugins/catalog-backend/tests": PLUGIN_TESTS | {"backstage_plugin_catalog_backend"},
     "plugins/permission-common/tests": COMMON | {"backstage_plugin_permission_common"},
