@@ -16,11 +16,13 @@ from pathlib import Path
 import click
 from backstage_backend_defaults import BackendFeature, create_backend
 from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
+from backstage_backend_defaults.root_config import config_validation_service_factory
 from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
 from backstage_backend_plugin_api import core_services
 from backstage_common.errors import BackstageError
 
 from backstage_cli._app import app
+from backstage_cli._config import config
 from backstage_cli._db import db
 from backstage_cli._project import find_project_root, unit_config_paths
 from backstage_cli._topology import healthcheck, topology
@@ -45,6 +47,8 @@ def _telemetry_options(unit: Unit) -> TelemetryOptions:
 
 async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFeature]) -> int:
     backend = create_backend(config_paths=paths)
+    # unknown keys are warned about, values of the wrong type stop the start
+    backend.add(config_validation_service_factory())
     backend.add(telemetry_service_factory(_telemetry_options(unit)))
     for feature in features:
         backend.add(feature)
@@ -89,6 +93,7 @@ def run_unit(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="backstage-cli", prog_name="backstage-py")
 def main() -> None:
     """backstage-py: Backstage's backend system, in Python.
 
@@ -154,6 +159,7 @@ def units() -> None:
 
 
 main.add_command(app)
+main.add_command(config)
 main.add_command(db)
 main.add_command(topology)
 main.add_command(healthcheck)

@@ -37,6 +37,7 @@ from backstage_backend_defaults.database._hooks import DATABASE_HOOKS, DatabaseH
 from backstage_backend_defaults.database._migrations import (
     MIGRATIONS_VERSION_TABLE,
     migration_history,
+    migration_revisions,
     run_migrations,
 )
 from backstage_backend_defaults.database._settings import (
@@ -72,6 +73,7 @@ __all__ = [
     "create_memory_sqlite_engine",
     "database_service_factory",
     "migration_history",
+    "migration_revisions",
     "read_plugin_settings",
     "run_migrations",
 ]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # Alembic and SQLAlchemy load only when a plugin migrates
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
 
-__all__ = ["MIGRATIONS_VERSION_TABLE", "migration_history", "run_migrations"]
+__all__ = ["MIGRATIONS_VERSION_TABLE", "migration_history", "migration_revisions", "run_migrations"]
 
 MIGRATIONS_VERSION_TABLE = "backstage_migrations_version"
 
@@ -111,6 +111,12 @@ async def run_migrations(
 
     await _with_lock(database, plugin_id, lambda connection: _run(connection, versions, apply))
     return True
+
+
+def migration_revisions(versions: Path) -> list[str]:
+    """The revisions in `versions`, oldest first, read from the files alone (no database)."""
+    _, script = _scripts(versions)
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
 async def migration_history(database: DatabaseService, versions: Path) -> list[tuple[str, bool]]:
