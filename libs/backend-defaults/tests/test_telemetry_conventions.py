@@ -374,3 +374,51 @@ CONVENTIONS = (
     "user_agent.original",
     "network.protocol.version",
 )
+
+
+async def test_an_instrumentation_set_up_on_its_own_exports_with_the_backend(
+    fresh_globals: None,
+) -> None:
+    """As a plugin or a deployment would add an OpenTelemetry instrumentation package: it
+    is given no provider, so it takes the global ones."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    async with header_capture() as (url, captured), backend(outgoing_url=url) as run:
+        instrumentor = HTTPXClientInstrumentor()
+        instrumentor.instrument()  # no tracer or meter provider: the globals
+        try:
+            response = await run.test.client.get(f"/api/{PLUGIN}/call")
+            assert response.status_code == 200
+            # the histogram under its pre-stable name, which the package still defaults to
+            assert counted_points(run.reader, "http.client.duration") >= 1
+        finally:
+            instrumentor.uninstrument()
+    server = request_span(run, "call")
+    assert server.context is not None
+    # the route's call, a child of the request's span (the test's own request to the route
+    # is traced too, as the instrumentation patches every httpx client)
+    [client] = [
+        span
+        for span in run.spans.get_finished_spans()
+        if span.kind is trace.SpanKind.CLIENT
+        and span.parent is not None
+        and span.parent.span_id == server.context.span_id
+    ]
+    assert client.instrumentation_scope is not None
+    assert client.instrumentation_scope.name == "opentelemetry.instrumentation.httpx"
+    [sent] = captured.requests
+    assert f"{server.context.trace_id:032x}" in sent["traceparent"]
+
+
+def counted_points(reader: InMemoryMetricReader, name: str) -> int:
+    """How many data points (of any kind) the reader holds for metric `name`."""
+    data = reader.get_metrics_data()
+    if data is None:
+        return 0
+    return sum(
+        len(metric.data.data_points)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+    )
