@@ -45,6 +45,10 @@ ALLOWED: dict[str, set[str] | None] = {
     | {"backstage_plugin_auth_backend", "backstage_plugin_auth_backend_module_guest_provider"},
     "plugins/auth-backend-module-guest-provider/tests": PLUGIN_TESTS
     | {"backstage_plugin_auth_backend_module_guest_provider"},
+    "plugins/auth-backend-module-oidc-provider/tests": PLUGIN_TESTS
+    | {"backstage_plugin_auth_backend_module_oidc_provider"},
+    "plugins/auth-backend-module-github-provider/tests": PLUGIN_TESTS
+    | {"backstage_plugin_auth_backend_module_github_provider"},
     # the catalog's permissions are permission-common's (isomorphic, as catalog-common is)
     "plugins/catalog-common/tests": COMMON
     | {"backstage_plugin_catalog_common", "backstage_plugin_permission_common"},

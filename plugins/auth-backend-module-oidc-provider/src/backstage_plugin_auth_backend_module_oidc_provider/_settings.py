@@ -130,8 +130,10 @@ def read_oidc_settings(config: Config) -> OidcSettings:
             f"'{config.full_key('scope')}': the oidc provider no longer supports the "
             '"scope" configuration option. Please use the "additionalScopes" option instead.'
         )
-    timeout = read_optional_duration(config, "timeout") or DEFAULT_TIMEOUT
-    if timeout <= timedelta(0):
+    timeout = read_optional_duration(config, "timeout")
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT
+    elif timeout <= timedelta(0):
         raise InputError(f"Invalid '{config.full_key('timeout')}', it must be longer than zero")
     return OidcSettings(
         client_id=config.get_string("clientId"),
