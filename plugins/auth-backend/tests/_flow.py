@@ -57,7 +57,8 @@ def popup_message(response: httpx.Response) -> tuple[str, dict[str, Any]]:
     assert response.headers["x-frame-options"] == "sameorigin"
     data = re.search(r"var authResponse = decodeURIComponent\('([^']*)'\);", body)
     origin = re.search(r"var origin = decodeURIComponent\('([^']*)'\);", body)
-    assert data is not None and origin is not None
+    assert data is not None
+    assert origin is not None
     return unquote(origin.group(1)), json.loads(unquote(data.group(1)))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from backstage_backend_test_utils import TestBackend
@@ -97,7 +98,8 @@ async def test_start_redirects_to_the_provider_with_state_and_nonce_cookie(setup
     assert nonce.attributes["Path"] == "/api/auth/fake/handler"
     assert nonce.attributes["Max-Age"] == "600"
     assert nonce.attributes["SameSite"] == "Lax"
-    assert "httponly" in nonce.flags and "secure" not in nonce.flags
+    assert "httponly" in nonce.flags
+    assert "secure" not in nonce.flags
     assert len(nonce.value) == 24  # 16 random bytes, standard base64
 
 
@@ -245,8 +247,7 @@ async def test_frame_refuses_a_replayed_state(setup: Setup) -> None:
 
 
 async def test_frame_refuses_a_state_whose_fields_were_changed(setup: Setup) -> None:
-    state, fields, nonce = await start(setup)
-    from urllib.parse import urlencode
+    _, fields, nonce = await start(setup)
 
     forged = urlencode({**fields, "scope": "admin"}).encode().hex()
     response = await frame(setup, forged, {"fake-nonce": nonce})
@@ -256,8 +257,7 @@ async def test_frame_refuses_a_state_whose_fields_were_changed(setup: Setup) -> 
 
 
 async def test_frame_answers_a_forged_state_origin_to_the_app_only(setup: Setup) -> None:
-    state, fields, nonce = await start(setup)
-    from urllib.parse import urlencode
+    _, fields, nonce = await start(setup)
 
     forged = urlencode({**fields, "origin": "https://evil.example"}).encode().hex()
     response = await frame(setup, forged, {"fake-nonce": nonce})
@@ -383,7 +383,7 @@ async def test_redirect_flow_failure_returns_to_the_app_with_the_error(setup: Se
 
 
 async def test_state_without_nonce_is_a_json_error(setup: Setup) -> None:
-    state = "env=development".encode().hex()
+    state = b"env=development".hex()
     response = await setup.browser.request(
         "GET", "/api/auth/fake/handler/frame", params={"state": state}
     )
