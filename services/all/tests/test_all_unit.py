@@ -28,7 +28,8 @@ def test_the_unit_is_installed_with_its_overlay() -> None:
     assert unit.name == "all"
     assert unit.config_overlay is not None
     assert unit.config_overlay.is_file()
-    assert [feature.plugin_id for feature in unit.features()] == ["catalog", "search", "search"]
+    plugins = {feature.plugin_id for feature in unit.features()}
+    assert plugins == {"app", "auth", "catalog", "permission", "search"}
 
 
 def test_root_config_and_overlay_serve_port_7007_on_embedded_defaults() -> None:

@@ -10,6 +10,7 @@ from backstage_cli.units import Unit
 from backstage_plugin_app_backend import app_plugin
 from backstage_plugin_auth_backend import auth_features
 from backstage_plugin_catalog_backend import catalog_plugin
+from backstage_plugin_permission_backend import permission_plugin
 from backstage_plugin_search_backend import search_features
 
 __all__ = ["features", "unit"]
@@ -17,7 +18,13 @@ __all__ = ["features", "unit"]
 
 def features() -> Sequence[BackendFeature]:
     """Every plugin: this unit hosts them all."""
-    return [app_plugin(), catalog_plugin(), *search_features(), *auth_features()]
+    return [
+        app_plugin(),
+        catalog_plugin(),
+        permission_plugin(),
+        *search_features(),
+        *auth_features(),
+    ]
 
 
 unit = Unit(
