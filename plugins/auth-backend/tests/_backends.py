@@ -48,13 +48,17 @@ def probe_plugin() -> BackendFeature:
 
 @asynccontextmanager
 async def auth_backend(
-    config: dict[str, Any] | None = None, extra: Sequence[BackendFeature] = ()
+    config: dict[str, Any] | None = None,
+    extra: Sequence[BackendFeature] = (),
+    *,
+    guest: bool = True,
 ) -> AsyncIterator[TestBackend]:
-    """The auth plugin (guest configured, development), the probe, real auth services."""
+    """The auth plugin (guest configured unless `guest=False`, development), the probe,
+    real auth services."""
     base: dict[str, Any] = {
         "app": {"baseUrl": APP_URL},
         "backend": {"environment": "development"},
-        "auth": {"providers": {"guest": {}}},
+        "auth": {"providers": {"guest": {}} if guest else {}},
     }
     features = [
         auth_service_factory,

@@ -53,3 +53,98 @@ async def test_guest_token_is_accepted_by_another_plugin() -> None:
         )
         assert whoami.status_code == 200, whoami.text
         assert whoami.json() == {"type": "user", "userEntityRef": "user:development/guest"}
+
+
+GUEST_REFUSED = (
+    "The guest provider cannot be used outside of a development environment unless "
+    "'auth.providers.guest.dangerouslyAllowOutsideDevelopment' is enabled"
+)
+
+
+async def test_guest_is_refused_outside_development() -> None:
+    async with auth_backend({"backend": {"environment": "production"}}) as test:
+        response = await test.client.get("/api/auth/guest/refresh", headers=XHR)
+        assert response.status_code == 403
+        assert response.json()["error"] == {"name": "NotAllowedError", "message": GUEST_REFUSED}
+        assert "token" not in response.text
+
+
+async def test_backstage_env_decides_over_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKSTAGE_ENV", "production,example-catalog")
+    async with auth_backend() as test:  # the config says development
+        response = await test.client.get("/api/auth/guest/refresh", headers=XHR)
+        assert response.status_code == 403
+    monkeypatch.setenv("BACKSTAGE_ENV", "compose,development")
+    async with auth_backend({"backend": {"environment": "production"}}) as test:
+        response = await test.client.get("/api/auth/guest/refresh", headers=XHR)
+        assert response.status_code == 200
+
+
+async def test_guest_outside_development_when_dangerously_allowed() -> None:
+    config = {
+        "backend": {"environment": "production"},
+        "auth": {"providers": {"guest": {"dangerouslyAllowOutsideDevelopment": True}}},
+    }
+    async with auth_backend(config) as test:
+        response = await test.client.get("/api/auth/guest/refresh")
+        assert response.status_code == 200
+
+
+async def test_guest_not_configured_is_404() -> None:
+    async with auth_backend(guest=False) as test:
+        response = await test.client.get("/api/auth/guest/refresh", headers=XHR)
+        assert response.status_code == 404
+        assert response.json()["error"]["message"] == "No auth provider registered for 'guest'"
+
+
+async def test_configured_refs_expiry_and_omitted_ownership_claim() -> None:
+    config = {
+        "auth": {
+            "backstageTokenExpiration": {"minutes": 1},  # clamped to ten
+            "omitIdentityTokenOwnershipClaim": True,
+            "providers": {
+                "guest": {
+                    "userEntityRef": "User:Default/Jane",
+                    "ownershipEntityRefs": ["user:default/jane", "Group:default/Team-A"],
+                }
+            },
+        }
+    }
+    async with auth_backend(config) as test:
+        body = (await test.client.get("/api/auth/guest/refresh")).json()
+        identity = body["backstageIdentity"]
+        assert identity["identity"]["userEntityRef"] == "user:default/jane"
+        assert identity["identity"]["ownershipEntityRefs"] == [
+            "user:default/jane",
+            "group:default/team-a",
+        ]
+        claims = _segment(identity["token"], 1)
+        assert "ent" not in claims
+        assert claims["exp"] - claims["iat"] == 600
+        assert 590 <= identity["expiresInSeconds"] <= 600
+
+
+async def test_a_longer_expiry_is_clamped_to_a_day() -> None:
+    async with auth_backend({"auth": {"backstageTokenExpiration": "48h"}}) as test:
+        token = (await test.client.get("/api/auth/guest/refresh")).json()["backstageIdentity"][
+            "token"
+        ]
+        claims = _segment(token, 1)
+        assert claims["exp"] - claims["iat"] == 86400
+
+
+async def test_openid_configuration_and_jwks() -> None:
+    async with auth_backend() as test:
+        base = f"{test.base_url}/api/auth"
+        document = (await test.client.get("/api/auth/.well-known/openid-configuration")).json()
+        assert document["issuer"] == base
+        assert document["jwks_uri"] == f"{base}/.well-known/jwks.json"
+        assert document["userinfo_endpoint"] == f"{base}/v1/userinfo"
+        assert document["claims_supported"] == ["sub", "ent"]
+        assert (await test.client.get("/api/auth/.well-known/jwks.json")).json() == {"keys": []}
+        token = (await test.client.get("/api/auth/guest/refresh")).json()["backstageIdentity"][
+            "token"
+        ]
+        (key,) = (await test.client.get("/api/auth/.well-known/jwks.json")).json()["keys"]
+        assert key["kid"] == _segment(token, 0)["kid"]
+        assert set(key) == {"kty", "crv", "x", "y", "kid", "alg"}
