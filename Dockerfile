@@ -29,6 +29,18 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       --package backstage-service-all --package backstage-service-catalog \
       --package backstage-service-search
 
+# The frontend bundle, built by Node from the app's committed lockfile, then precompressed
+# (brotli, gzip) by the command that serves it.
+FROM node:24-bookworm AS app
+WORKDIR /src/packages/app
+COPY packages/app/ ./
+RUN node .yarn/releases/yarn-4.13.0.cjs install --immutable \
+ && node .yarn/releases/yarn-4.13.0.cjs build
+
+FROM build AS bundle
+COPY --from=app /src/packages/app/dist /opt/app-dist
+RUN /opt/venv/bin/backstage-py app precompress /opt/app-dist
+
 # Runtime: the virtual environment, the deployed config and the topology; no build tools.
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 RUN apt-get update \
@@ -40,6 +52,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY deploy/app-config.production.yaml /app/app-config.yaml
 COPY deploy/topology.yaml /app/deploy/topology.yaml
+# The app plugin serves it from app.bundlePath's default, packages/app/dist.
+COPY --from=bundle /opt/app-dist /app/packages/app/dist
 # The health check: one HTTP request from a Python without site-packages (no backend import).
 COPY deploy/image/healthcheck.py /app/healthcheck.py
 ENV PATH=/opt/venv/bin:$PATH \

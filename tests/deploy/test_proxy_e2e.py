@@ -110,16 +110,19 @@ def test_the_proxy_routes_catalog_paths_to_the_catalog_unit(deployment: Deployme
     denied = httpx.get(f"{deployment.proxy}/api/catalog/entities")
     assert denied.status_code == 401
     assert denied.json()["error"]["name"] == "AuthenticationError"
-    # A path no unit hosts, and one that only shares a prefix, get the proxy's JSON 404.
-    for path in ("/api/catalogue/entities", "/api/unknown", "/"):
+    # An /api path no unit hosts, and one that only shares a prefix, get the proxy's JSON 404.
+    for path in ("/api/catalogue/entities", "/api/unknown", "/api/"):
         missing = httpx.get(f"{deployment.proxy}{path}")
         assert missing.status_code == 404
         assert missing.json()["error"] == {
             "name": "NotFoundError",
             "message": "No unit hosts this path",
         }
-    # /api/search goes to the search unit's address, where nothing listens in this test.
+    # /api/search goes to the search unit's address, and every other path (the frontend's)
+    # to the app unit's: nothing listens there in this test.
     assert httpx.get(f"{deployment.proxy}/api/search/query").status_code == 502
+    assert httpx.get(f"{deployment.proxy}/").status_code == 502
+    assert httpx.get(f"{deployment.proxy}/catalog/default").status_code == 502
 
     # The container health check Compose and the image run: 0 when ready, 1 otherwise.
     script = str(Path(sys.executable).parent / "backstage-py")

@@ -57,9 +57,13 @@ def check(root: Path) -> list[str]:
 def test_the_repository_topology_and_every_derived_file_agree() -> None:
     result = CliRunner().invoke(main, ["topology", "check", "--root", str(REPO_ROOT)])
     assert result.exit_code == 0, result.output
-    assert "topology OK: 2 unit(s), 2 plugin(s)" in result.output
+    repository = load_topology(REPO_ROOT / TOPOLOGY)
+    counts = f"{len(repository.units)} unit(s), {len(repository.plugins)} plugin(s)"
+    assert f"topology OK: {counts}" in result.output
     topology = load_topology(REPO_ROOT / TOPOLOGY)
-    assert topology.placement() == {"catalog": "catalog", "search": "search"}
+    # every plugin in a unit of its own, the app (the frontend) included
+    assert topology.placement() == {plugin: plugin for plugin in topology.plugins}
+    assert {"app", "catalog", "search"} <= set(topology.placement())
     assert topology.plugins["search"].requires == ("catalog",)
 
 
@@ -175,9 +179,8 @@ def test_compose_proxy_or_unit_without_health_gates_fails_the_check(project: Pat
 
 def test_a_unit_config_sending_a_plugin_elsewhere_fails_the_check(project: Path) -> None:
     def misroute(data: dict) -> None:  # type: ignore[type-arg]
-        data["discovery"]["endpoints"][0]["target"]["internal"] = (
-            "http://search:7007/api/{{pluginId}}"
-        )
+        (catalog,) = [e for e in data["discovery"]["endpoints"] if e["plugins"] == ["catalog"]]
+        catalog["target"]["internal"] = "http://search:7007/api/{{pluginId}}"
 
     edit_yaml(project / COMPOSE_CONFIG_PATH, misroute)
     problems = check(project)
@@ -207,14 +210,29 @@ def test_a_unit_overlay_routing_or_listening_elsewhere_fails_the_check(
 
     monkeypatch.setattr("backstage_cli.topology._check.load_unit", units)
     problems = check(project)
-    assert problems == [
+    assert problems[0] == (
         f"{overlay}: unit 'search' listens on port 7008; Compose, nginx and the chart reach "
-        "every unit on port 7007",
-        f"{overlay}: unit 'search' sends plugin 'catalog' to http://localhost:7010/api/catalog, "
-        "but the topology hosts it in unit 'catalog' (http://catalog:7007/api/catalog)",
-        f"{overlay}: unit 'search' sends plugin 'search' to http://localhost:7010/api/search, "
-        "but the topology hosts it in unit 'search' (http://search:7007/api/search)",
-    ]
+        "every unit on port 7007"
+    )
+    # the topology's other plugins, which the overlay leaves out, are found missing too
+    placement = load_topology(REPO_ROOT / TOPOLOGY).placement()
+    others = sorted(set(placement) - {"catalog", "search"})
+    assert sorted(problems[1:]) == sorted(
+        [
+            f"{overlay}: unit 'search' sends plugin 'catalog' to "
+            "http://localhost:7010/api/catalog, but the topology hosts it in unit 'catalog' "
+            "(http://catalog:7007/api/catalog)",
+            f"{overlay}: unit 'search' sends plugin 'search' to "
+            "http://localhost:7010/api/search, but the topology hosts it in unit 'search' "
+            "(http://search:7007/api/search)",
+            *(
+                f"{overlay}: unit 'search' sends plugin '{plugin}' to itself, but the topology "
+                f"hosts it in unit '{placement[plugin]}' "
+                f"(http://{placement[plugin]}:7007/api/{plugin})"
+                for plugin in others
+            ),
+        ]
+    )
 
 
 def test_stale_proxy_config_and_chart_units_fail_the_check(project: Path) -> None:
@@ -227,8 +245,12 @@ def test_stale_proxy_config_and_chart_units_fail_the_check(project: Path) -> Non
         f"{NGINX_CONFIG_PATH} does not match the topology; run `backstage-py topology render`"
         in problems
     )
+    shown = "; ".join(
+        f"{unit.name}: {'catalog' if unit.name == 'search' else ', '.join(unit.plugins)}"
+        for unit in load_topology(REPO_ROOT / TOPOLOGY).units.values()
+    )
     assert (
-        f"{HELM_VALUES_PATH}: units (catalog: catalog; search: catalog) disagree with the "
+        f"{HELM_VALUES_PATH}: units ({shown}) disagree with the "
         "topology; run `backstage-py topology render`"
     ) in problems
 
@@ -252,9 +274,10 @@ def test_moving_a_plugin_is_an_edit_of_the_topology_then_render(project: Path) -
     nginx = (project / NGINX_CONFIG_PATH).read_text()
     assert "location /api/search/ { proxy_pass http://$unit_catalog; }" in nginx
     values = yaml.safe_load((project / HELM_VALUES_PATH).read_text())
+    moved = {"catalog": ["catalog", "search"], "search": []}
     assert values["units"] == [
-        {"name": "catalog", "plugins": ["catalog", "search"]},
-        {"name": "search", "plugins": []},
+        {"name": unit.name, "plugins": moved.get(unit.name, list(unit.plugins))}
+        for unit in load_topology(REPO_ROOT / TOPOLOGY).units.values()
     ]
     assert render_project(load_topology(project / TOPOLOGY), project) == []
 
@@ -263,12 +286,15 @@ def test_discovery_is_derived_for_any_unit_addresses() -> None:
     topology = load_topology(REPO_ROOT / TOPOLOGY)
     composed = yaml.safe_load((REPO_ROOT / COMPOSE_CONFIG_PATH).read_text())
     assert compose_discovery_config(topology) == composed
-    ports = {"catalog": 7101, "search": 7102}
+    ports = {name: 7101 + index for index, name in enumerate(topology.units)}
     local = compose_discovery_config(topology, unit_url=lambda u: f"http://127.0.0.1:{ports[u]}")
-    assert local["discovery"]["endpoints"] == [
-        {"target": {"internal": "http://127.0.0.1:7101/api/{{pluginId}}"}, "plugins": ["catalog"]},
-        {"target": {"internal": "http://127.0.0.1:7102/api/{{pluginId}}"}, "plugins": ["search"]},
-    ]
+    endpoints = {
+        endpoint["target"]["internal"]: endpoint["plugins"]
+        for endpoint in local["discovery"]["endpoints"]
+    }
+    assert endpoints[f"http://127.0.0.1:{ports['catalog']}/api/{{{{pluginId}}}}"] == ["catalog"]
+    assert endpoints[f"http://127.0.0.1:{ports['search']}/api/{{{{pluginId}}}}"] == ["search"]
+    assert len(endpoints) == len(topology.units)
 
 
 def test_a_unit_in_the_topology_loads_its_plugins_through_entry_points() -> None:

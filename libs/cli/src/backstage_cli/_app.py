@@ -150,6 +150,15 @@ def app() -> None:
     """The frontend app (Backstage's web UI) that the app plugin serves."""
 
 
+@app.command(name="precompress")
+@click.argument("dist", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def precompress_command(dist: Path) -> None:
+    """Write brotli and gzip variants beside the text assets of a built bundle DIST (what
+    `build` does last; for bundles built elsewhere, such as the image's Node stage)."""
+    count = precompress(dist)
+    click.echo(f"{count} precompressed variants in {dist}", err=True)
+
+
 @app.command()
 @click.option(
     "--app-dir",

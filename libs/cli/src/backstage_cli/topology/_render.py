@@ -73,6 +73,10 @@ def render_compose_config(topology: Topology) -> str:
     )
 
 
+INDEX_PLUGIN = "app"
+"""The plugin that serves every path outside `/api`: the frontend app."""
+
+
 def _var(unit: str) -> str:
     return "$unit_" + unit.replace("-", "_")
 
@@ -86,7 +90,8 @@ def render_nginx(
     runtime_dir: Path | None = None,
 ) -> str:
     """nginx.conf routing `/api/<pluginId>` (and everything under it) to the unit hosting
-    the plugin, `upstream(unit)` giving `host:port`; other paths get a JSON 404. With a
+    the plugin, `upstream(unit)` giving `host:port`; other paths go to the unit hosting the
+    app plugin, and get a JSON 404 when there is none (or under `/api`). With a
     `resolver`, names are looked up per request (Compose's DNS), so nginx starts before the
     units resolve and follows re-created containers. `runtime_dir` keeps the pid file, logs
     and temporary files there (an unprivileged nginx in the foreground)."""
@@ -131,14 +136,16 @@ def render_nginx(
     not_found = json.dumps(
         {"error": {"name": "NotFoundError", "message": "No unit hosts this path"}}
     )
-    lines += [
-        "    location / {",
-        "      default_type application/json;",
-        f"      return 404 '{not_found}';",
-        "    }",
-        "  }",
-        "}",
-    ]
+    json_404 = ["      default_type application/json;", f"      return 404 '{not_found}';", "    }"]
+    index_unit = placement.get(INDEX_PLUGIN)
+    if index_unit is None:
+        lines += ["    location / {", *json_404]
+    else:
+        # The app plugin serves every path outside /api (its frontend's own routes), as the
+        # index plugin of a backend does; an /api path no unit hosts stays a JSON 404.
+        lines += ["    location /api/ {", *json_404]
+        lines += [f"    location / {{ proxy_pass http://{_var(index_unit)}; }}"]
+    lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 
 
