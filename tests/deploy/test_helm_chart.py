@@ -569,7 +569,8 @@ def test_network_policies_admit_the_ingress_and_the_units_that_talk_to_each_othe
     controller = values["networkPolicy"]["ingressFrom"]
     prometheus = values["networkPolicy"]["metricsFrom"]
     # From deploy/topology.yaml: a unit admits the units whose plugins call its plugins, and
-    # the units its plugins call (which fetch the caller's public keys to check its tokens).
+    # the units its plugins call (which fetch the caller's public keys to check its tokens);
+    # every unit calls auth (user-token keys) and permission, which calls every unit back.
     host = topology().placement()
     for unit in unit_names(values):
         peers = set()
@@ -579,6 +580,10 @@ def test_network_policies_admit_the_ingress_and_the_units_that_talk_to_each_othe
                     peers.add(host[spec.id])
                 if host[spec.id] == unit:
                     peers.add(host[required])
+        if unit in (host.get("auth"), host.get("permission")):
+            peers |= set(unit_names(values))
+        if "permission" in host:
+            peers.add(host["permission"])
         assert policy_peers(policies[service_name(unit)]) == {
             "http": [*controller, *(unit_peer(peer) for peer in sorted(peers))],
             "metrics": prometheus,
@@ -604,6 +609,22 @@ def test_network_policies_admit_the_ingress_and_the_units_that_talk_to_each_othe
     assert policy_peers(policies[service_name("a")]) == {"http": [*controller, unit_peer("b")]}
     assert policy_peers(policies[service_name("b")]) == {"http": [*controller, unit_peer("a")]}
     assert policy_peers(policies[service_name("c")]) == {"http": controller}
+    # The core's calls: every unit to auth and permission, permission back to every unit.
+    values["units"] = [
+        {"name": "a", "plugins": ["catalog"]},
+        {"name": "b", "plugins": ["auth"]},
+        {"name": "c", "plugins": ["permission"]},
+        {"name": "d", "plugins": ["todo"]},
+    ]
+    values["plugins"] = {"auth": {"requires": ["catalog"]}}
+    policies = by_kind(render(values), "NetworkPolicy")
+    everyone = [unit_peer(u) for u in "abcd"]
+    assert policy_peers(policies[service_name("a")]) == {
+        "http": [*controller, unit_peer("b"), unit_peer("c")]
+    }
+    assert policy_peers(policies[service_name("b")]) == {"http": [*controller, *everyone]}
+    assert policy_peers(policies[service_name("c")]) == {"http": [*controller, *everyone]}
+    assert policy_peers(policies[service_name("d")]) == {"http": [*controller, unit_peer("c")]}
     # Plugins calling one another in one unit: the unit admits itself.
     values["units"] = [{"name": "a", "plugins": ["catalog", "search"]}]
     policies = by_kind(render(values), "NetworkPolicy")

@@ -64,10 +64,24 @@ annotations:
 
 {{/* The units a unit exchanges requests with, from `plugins.*.requires`: the units whose
 plugins call one of its plugins, and the units hosting the plugins its plugins call (they
-fetch the caller's public keys to check its tokens). As JSON: {"units": [...]}. */}}
+fetch the caller's public keys to check its tokens). The core's own calls too: every unit
+fetches the `auth` plugin's keys to check user tokens, and asks the `permission` plugin for
+decisions, which calls every plugin back (permission metadata, apply-conditions, keys).
+As JSON: {"units": [...]}. */}}
 {{- define "bp.peerUnits" -}}
 {{- $table := include "bp.pluginTable" .root | fromJson -}}
 {{- $peers := dict -}}
+{{- $allUnits := list -}}
+{{- range $unit := .root.Values.units -}}{{- $allUnits = append $allUnits $unit.name -}}{{- end -}}
+{{- range $plugin := list "auth" "permission" -}}
+{{- $host := get $table $plugin -}}
+{{- if eq $host $.unit -}}
+{{- range $allUnits -}}{{- $_ := set $peers . true -}}{{- end -}}
+{{- end -}}
+{{- if and $host (eq $plugin "permission") -}}
+{{- $_ := set $peers $host true -}}
+{{- end -}}
+{{- end -}}
 {{- range $plugin, $spec := .root.Values.plugins -}}
 {{- $from := get $table $plugin -}}
 {{- range $required := ($spec.requires | default list) -}}
