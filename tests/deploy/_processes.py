@@ -114,8 +114,9 @@ def start_nginx(
     nginx: str, runtime: Path, *, ports: Mapping[str, int], listen_port: int
 ) -> subprocess.Popen[bytes]:
     """nginx in the foreground with the config rendered from the topology, each unit at
-    `127.0.0.1:<ports[unit]>` (a free port for the units `ports` leaves out), listening on `127.0.0.1:<listen_port>`; its pid file, logs
-    and temporary files under `runtime`. Returns once it answers."""
+    `127.0.0.1:<ports[unit]>` (a free port for the units `ports` leaves out), listening on
+    `127.0.0.1:<listen_port>`; its pid file, logs and temporary files under `runtime`.
+    Returns once it answers."""
     runtime.mkdir(parents=True, exist_ok=True)
     conf = runtime / "nginx.conf"
     # A unit the test does not run gets a free port: nginx answers 502 for its paths.
