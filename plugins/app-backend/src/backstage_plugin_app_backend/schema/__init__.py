@@ -1,0 +1,2 @@
+"""The app plugin's config schema (`config.schema.json`), found through the
+`backstage.config_schemas` entry-point group."""
