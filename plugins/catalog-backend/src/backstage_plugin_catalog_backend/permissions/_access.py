@@ -13,6 +13,7 @@ users. When permissions are off it answers ALLOW without a call, and this costs 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -45,6 +46,8 @@ __all__ = [
     "not_allowed",
 ]
 
+_PREDICATES_KEPT = 1024
+"""Conditional decisions whose predicate is kept (each holds its decision alive)."""
 Transform = Callable[[PermissionCriteria[PermissionCondition]], PermissionCriteria[Predicate]]
 
 
@@ -115,6 +118,12 @@ class CatalogPermissions:
     def __init__(self, permissions: PermissionsService, transform: Transform) -> None:
         self._permissions = permissions
         self._transform = transform
+        # The permissions service hands out the same decision object for a token while it
+        # keeps it: its predicate is worked out once (checking the parameters against the
+        # rules' schemas costs more than the rest of a cached read's permission work).
+        self._predicates: OrderedDict[int, tuple[ConditionalPolicyDecision, Predicate]] = (
+            OrderedDict()
+        )
 
     async def entity_access(
         self, permission: ResourcePermission, credentials: BackstageCredentials[Any]
@@ -130,8 +139,19 @@ class CatalogPermissions:
             [QueryPermissionRequest(permission)], credentials=credentials
         )
         if isinstance(decision, ConditionalPolicyDecision):
-            return EntityAccess(predicate=criteria_predicate(self._transform(decision.conditions)))
+            return EntityAccess(predicate=self._predicate(decision))
         return ALL_ENTITIES if decision.allowed else NO_ENTITIES
+
+    def _predicate(self, decision: ConditionalPolicyDecision) -> Predicate:
+        kept = self._predicates.get(id(decision))
+        if kept is not None and kept[0] is decision:
+            self._predicates.move_to_end(id(decision))
+            return kept[1]
+        predicate = criteria_predicate(self._transform(decision.conditions))
+        self._predicates[id(decision)] = (decision, predicate)
+        if len(self._predicates) > _PREDICATES_KEPT:
+            self._predicates.popitem(last=False)
+        return predicate
 
     async def allowed(
         self, permission: BasicPermission, credentials: BackstageCredentials[Any]
