@@ -4,9 +4,12 @@ A unit's entry point (`backstage-py start`) builds the providers once, from the 
 `OTEL_*` variables (`OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`: `otlp`, `console` or
 `none`, the default; `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL`
 `http/protobuf` or `grpc`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, ...), with the
-unit's name as the service name. The services then trace each incoming request, database
-statement, cache call, outgoing httpx call (with W3C trace context) and scheduled task run,
-and count them. With nothing configured, no provider exists and no service does any of it.
+unit's name as the service name, and installs the providers as OpenTelemetry's global ones
+(`TelemetryOptions.global_providers`), so plugin code and instrumentation packages export
+through them. The services then trace each incoming request, database statement, cache
+call, outgoing httpx call (with the trace context of `OTEL_PROPAGATORS`: W3C by default,
+B3) and scheduled task run, and count them. With nothing configured, no provider exists and
+no service does any of it.
 
 Config `backend.metrics.prometheus.{enabled,port,host}` serves the metrics at `/metrics`
 on a port of their own (see `_prometheus`).
