@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from backstage_common.config import Config
-from backstage_common.errors import NotAllowedError, NotFoundError
+from backstage_common.errors import BackstageError, NotAllowedError, NotFoundError
 
 from backstage_plugin_auth_node._resolvers import (
     AuthResolverCatalogUserQuery,
@@ -38,8 +38,11 @@ _EMAIL = re.compile(r"^([^@+]+)(\+[^@]+)?(@.*)$")
 EMAIL_ANNOTATION = "backstage.io/email"
 
 
-class ProfileEmailMissingError(Exception):
-    """The provider's profile has no email (Backstage's plain `Error`)."""
+class ProfileEmailMissingError(BackstageError):
+    """The provider's profile has no email: Backstage's plain `Error` (its name on the
+    wire), answered 403 here rather than Backstage's 500."""
+
+    status_code = 403
 
     def __init__(self) -> None:
         super().__init__("Login failed, user profile does not contain an email")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from backstage_common.config import Config
-from backstage_common.errors import InputError, NotFoundError
+from backstage_common.errors import BackstageError, InputError, NotFoundError
 
 from backstage_plugin_auth_node._resolvers import (
     AuthResolverContext,
@@ -19,8 +19,11 @@ from backstage_plugin_auth_node._types import BackstageSignInResult
 __all__ = ["SignInResolutionError", "read_declarative_sign_in_resolver"]
 
 
-class SignInResolutionError(Exception):
-    """No configured resolver found the person (Backstage's plain `Error`)."""
+class SignInResolutionError(BackstageError):
+    """No configured resolver found the person: Backstage's plain `Error` (its name on the
+    wire), answered 403 here rather than Backstage's 500, since nothing is broken."""
+
+    status_code = 403
 
     def __init__(self) -> None:
         super().__init__(
