@@ -12,6 +12,7 @@ and nothing issued.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,8 @@ class Setup:
         return f"{self.units.auth_url}/github/refresh?{query}"
 
 
-@pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+@asynccontextmanager
+async def _github_units(tmp_path: Path, resolvers: list[dict[str, Any]]) -> AsyncIterator[Setup]:
     auth_port = free_port()
     app = GithubApp(
         "Iv1.backstage",
@@ -60,12 +61,19 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
                     "clientId": app.client_id,
                     "clientSecret": app.client_secret,
                     "enterpriseInstanceUrl": github.base_url,
-                    "signIn": {"resolvers": [{"resolver": "userIdMatchingUserEntityAnnotation"}]},
+                    "signIn": {"resolvers": resolvers},
                 }
             }
         }
         async with start_units(tmp_path, auth_port=auth_port, providers=providers) as units:
             yield Setup(github, units)
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+    resolvers = [{"resolver": "userIdMatchingUserEntityAnnotation"}]
+    async with _github_units(tmp_path, resolvers) as running:
+        yield running
 
 
 def _refused(response: httpx.Response, text: str) -> None:
@@ -146,3 +154,54 @@ async def test_a_github_user_the_catalog_does_not_know_is_refused(setup: Setup) 
         stop = await browse(browser, setup.start_url())
         assert stop.response is not None
         _refused(stop.response, "Failed to sign-in")
+
+
+async def test_a_node_id_matching_only_without_case_is_refused(setup: Setup) -> None:
+    # The catalog's annotation filter ignores case; the resolver wants the exact id.
+    setup.github.user = GithubUser(node_id="mdq6vxnlcjqynDI=")
+    async with httpx.AsyncClient() as browser:
+        stop = await browse(browser, setup.start_url())
+        assert stop.response is not None
+        _refused(stop.response, "GitHub user ID does not match the catalog user")
+
+
+async def test_username_resolver_and_its_dangerous_fallback(tmp_path: Path) -> None:
+    resolvers = [
+        {"resolver": "usernameMatchingUserEntityName"},
+        {"resolver": "emailMatchingUserEntityProfileEmail"},
+    ]
+    async with _github_units(tmp_path, resolvers) as running:
+        async with httpx.AsyncClient() as browser:
+            stop = await browse(browser, running.start_url())
+            assert stop.response is not None
+            message, _ = popup_message(stop.response)
+            identity = message["response"]["backstageIdentity"]["identity"]
+            assert identity["userEntityRef"] == "user:default/octo-jane"
+        # A login the catalog lacks falls through to the email resolver, which finds jane.
+        running.github.user = GithubUser(login="jane-elsewhere")
+        async with httpx.AsyncClient() as browser:
+            stop = await browse(browser, running.start_url())
+            assert stop.response is not None
+            message, _ = popup_message(stop.response)
+            identity = message["response"]["backstageIdentity"]["identity"]
+            assert identity["userEntityRef"] == "user:default/jane"
+
+    fallback = [
+        {
+            "resolver": "usernameMatchingUserEntityName",
+            "dangerouslyAllowSignInWithoutUserInCatalog": True,
+        }
+    ]
+    (tmp_path / "fallback").mkdir()
+    async with _github_units(tmp_path / "fallback", fallback) as running:
+        running.github.user = GithubUser(login="Stranger", email=None)
+        async with httpx.AsyncClient() as browser:
+            stop = await browse(browser, running.start_url())
+            assert stop.response is not None
+            message, _ = popup_message(stop.response)
+            identity = message["response"]["backstageIdentity"]["identity"]
+            assert identity == {
+                "type": "user",
+                "userEntityRef": "user:default/stranger",
+                "ownershipEntityRefs": ["user:default/stranger"],
+            }

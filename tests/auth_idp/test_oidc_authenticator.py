@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+import pytest_asyncio
 from backstage_common.config import Config
 from backstage_common.errors import AuthenticationError
 from backstage_plugin_auth_backend_module_oidc_provider import OidcAuthenticator, OidcContext
@@ -43,7 +44,9 @@ POST_CLIENT = OidcClient(
 )
 OTHER_CLIENT = OidcClient("another-app", "another-secret", [CALLBACK])
 
-pytestmark = pytest.mark.usefixtures("oidc_packages")
+# One IdP for the module (starting Node is most of a test's time); each test has its own
+# browser, flows and HTTP client, and resets the interposer.
+pytestmark = [pytest.mark.usefixtures("oidc_packages"), pytest.mark.asyncio(loop_scope="module")]
 
 
 @dataclass
@@ -72,13 +75,24 @@ class Setup:
         return authenticator, context
 
 
-@pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def running_idp(
+    oidc_packages: None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[OidcIdp, TokenInterposer]]:
+    log_dir = tmp_path_factory.mktemp("oidc-idp")
     async with (
-        start_oidc_idp([CLIENT, POST_CLIENT, OTHER_CLIENT], log_dir=tmp_path) as idp,
+        start_oidc_idp([CLIENT, POST_CLIENT, OTHER_CLIENT], log_dir=log_dir) as idp,
         start_token_interposer(idp.metadata_url) as interposer,
-        httpx.AsyncClient() as http,
     ):
+        yield idp, interposer
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def setup(running_idp: tuple[OidcIdp, TokenInterposer]) -> AsyncIterator[Setup]:
+    idp, interposer = running_idp
+    interposer.tamper = None
+    interposer.token_responses.clear()
+    async with httpx.AsyncClient() as http:
         yield Setup(idp, interposer, http)
 
 
