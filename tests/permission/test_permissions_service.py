@@ -75,7 +75,7 @@ class Units:
         )
 
 
-async def start_units(*, enabled: bool = True) -> AsyncIterator[Units]:
+async def start_units(*, enabled: bool = True, open_routes: bool = False) -> AsyncIterator[Units]:
     tokens = TestUserTokens()
     docs_port, permission_port = free_port(), free_port()
     docs_url, permission_url = (f"http://127.0.0.1:{p}" for p in (docs_port, permission_port))
@@ -96,6 +96,8 @@ async def start_units(*, enabled: bool = True) -> AsyncIterator[Units]:
             },
         ]
     }
+    if open_routes:  # requests without a token reach the routes as nobody (`none`)
+        static_access["dangerouslyDisableDefaultAuthPolicy"] = True
     async with AsyncExitStack() as stack:
         permission = await stack.enter_async_context(
             start_test_backend(
@@ -107,7 +109,11 @@ async def start_units(*, enabled: bool = True) -> AsyncIterator[Units]:
                     permission_plugin(),
                 ],
                 config={
-                    "backend": {"baseUrl": permission_url, "listen": {"port": permission_port}},
+                    "backend": {
+                        "baseUrl": permission_url,
+                        "listen": {"port": permission_port},
+                        "auth": {"dangerouslyDisableDefaultAuthPolicy": open_routes},
+                    },
                     "permission": {"enabled": True, "policy": POLICY},
                     "discovery": {
                         "endpoints": [
@@ -265,3 +271,23 @@ async def test_with_permissions_disabled_no_call_is_made() -> None:
         response = await units.docs.client.get("/api/docs/allowed/docs.item.create", headers=bob)
         assert response.json() == {"result": "ALLOW"}
         assert units.authorize_calls() == 0
+
+
+async def test_nobodys_asks_go_without_a_token_and_get_nobodys_decisions() -> None:
+    async for units in start_units(open_routes=True):
+        # the create rule names members, which nobody is not; the read rule's conditions
+        # need the caller's refs, which nobody has none of
+        response = await units.docs.client.get("/api/docs/allowed/docs.item.create")
+        assert response.json() == {"result": "DENY"}
+        response = await units.docs.client.get("/api/docs/allowed/docs.item.read?ref=doc:c")
+        assert response.json() == {"result": "DENY"}
+        # as in Backstage, only a plugin acting for a user may ask for the conditions
+        response = await units.docs.client.get("/api/docs/visible")
+        assert response.status_code == 500
+        assert response.json()["error"]["message"] == (
+            "The permission backend refused the request with 400: Resource permissions "
+            "require a resourceRef to be set. Direct user requests without a resourceRef are "
+            "not allowed."
+        )
+        response = await units.docs.client.get("/api/docs/allowed/docs.item.create")
+        assert units.authorize_calls() == 4  # nobody's decisions are never cached

@@ -20,6 +20,7 @@ import msgspec
 from backstage_backend_plugin_api import (
     AuthService,
     BackstageCredentials,
+    BackstageNonePrincipal,
     DiscoveryService,
     LoggerService,
 )
@@ -150,12 +151,14 @@ class PermissionBackendClient:
             AuthorizeRequestItem(str(uuid.uuid4()), question.permission, question.resource_ref)
             for question, _ in batch.asks
         ]
-        token = await self._auth.get_plugin_request_token(
-            on_behalf_of=batch.credentials, target_plugin_id=PERMISSION_PLUGIN_ID
-        )
         headers = {"content-type": "application/json"}
-        if token.token:
-            headers["authorization"] = f"Bearer {token.token}"
+        # nobody's asks go without a token, as Backstage's client sends them
+        if not isinstance(batch.credentials.principal, BackstageNonePrincipal):
+            token = await self._auth.get_plugin_request_token(
+                on_behalf_of=batch.credentials, target_plugin_id=PERMISSION_PLUGIN_ID
+            )
+            if token.token:
+                headers["authorization"] = f"Bearer {token.token}"
         url = f"{await self._discovery.get_base_url(PERMISSION_PLUGIN_ID)}/authorize"
         body = msgspec.json.encode(authorize_request_to_json(items))
         try:

@@ -1,0 +1,1 @@
+"""The permission plugin's config schema (`config.schema.json`)."""
