@@ -249,6 +249,7 @@ def uncomment(block_start: str) -> str:
 def test_compose_selects_every_cache_store() -> None:
     default = cache_settings({}, CACHE_FILE)
     assert (default.store, default.host, default.port) == ("redis", "redis", 6379)
+    assert default.timeout == 2
     memcache = cache_settings(
         {"BACKSTAGE_CACHE_STORE": "memcache", "BACKSTAGE_CACHE_URL": "bs:pw@memcached:11211"},
         CACHE_FILE,
