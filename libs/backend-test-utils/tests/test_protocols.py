@@ -5,17 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from backstage_backend_plugin_api import (
+    AuthorizePermissionRequest,
     AuthService,
     CacheService,
     DatabaseService,
     DiscoveryService,
     HttpAuthService,
     LoggerService,
+    PermissionsService,
+    QueryPermissionRequest,
     RootConfigService,
     RootLoggerService,
     SchedulerService,
 )
-from backstage_backend_test_utils import mock_services
+from backstage_backend_test_utils import mock_credentials, mock_services
+from backstage_plugin_permission_common import (
+    AuthorizeResult,
+    DefinitivePolicyDecision,
+    create_permission,
+)
 
 
 def _members(protocol: type) -> set[str]:
@@ -38,6 +46,7 @@ def test_every_fake_satisfies_its_protocol() -> None:
     cache: CacheService = mock_services.cache()
     database: DatabaseService = mock_services.database()
     scheduler: SchedulerService = mock_services.scheduler()
+    permissions: PermissionsService = mock_services.permissions()
     fakes: list[tuple[type, Any]] = [
         (RootLoggerService, root_logger),
         (LoggerService, logger),
@@ -47,6 +56,7 @@ def test_every_fake_satisfies_its_protocol() -> None:
         (CacheService, cache),
         (DatabaseService, database),
         (SchedulerService, scheduler),
+        (PermissionsService, permissions),
     ]
     for protocol, fake in fakes:
         members = _members(protocol)
@@ -62,3 +72,17 @@ async def test_mock_discovery_puts_every_plugin_under_api() -> None:
     assert await discovery.get_external_base_url("a b") == "http://example.test:7007/api/a%20b"
     default = mock_services.discovery()
     assert await default.get_base_url("x") == "http://localhost:0/api/x"
+
+
+async def test_mock_permissions_answer_as_told_and_record_the_asks() -> None:
+    deny = DefinitivePolicyDecision(AuthorizeResult.DENY)
+    read = create_permission("x.read", action="read", resource_type="x")
+    permissions = mock_services.permissions(lambda permission, ref, credentials: deny)
+    user = mock_credentials.user()
+    assert await permissions.authorize(
+        [AuthorizePermissionRequest(read, "x:a")], credentials=user
+    ) == [deny]
+    assert await permissions.authorize_conditional(
+        [QueryPermissionRequest(read)], credentials=user
+    ) == [deny]
+    assert permissions.asked == [("x.read", "x:a"), ("x.read", None)]

@@ -30,6 +30,7 @@ from backstage_backend_test_utils._discovery import MockDiscovery
 from backstage_backend_test_utils._fault_proxy import FaultMode, TcpFaultProxy, tcp_fault_proxy
 from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
 from backstage_backend_test_utils._mock_services import mock_services
+from backstage_backend_test_utils._permissions import MockPermissionsService
 from backstage_backend_test_utils._postgres import postgres_database_config
 from backstage_backend_test_utils._sample_migrations import SAMPLE_MIGRATIONS
 from backstage_backend_test_utils._scheduler import MockScheduler
@@ -66,6 +67,7 @@ __all__ = [
     "MockAuthService",
     "MockDiscovery",
     "MockHttpAuthService",
+    "MockPermissionsService",
     "MockScheduler",
     "ServiceSource",
     "TcpFaultProxy",

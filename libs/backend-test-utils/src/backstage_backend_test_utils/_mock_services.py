@@ -15,6 +15,7 @@ from backstage_backend_plugin_api import (
     DiscoveryService,
     HttpAuthService,
     LoggerService,
+    PermissionsService,
     RootConfigService,
     RootLoggerService,
     SchedulerService,
@@ -44,6 +45,11 @@ from backstage_backend_test_utils._logger import (
     LogLevel,
     mock_logger_factory,
     mock_root_logger_factory,
+)
+from backstage_backend_test_utils._permissions import (
+    Decide,
+    MockPermissionsService,
+    mock_permissions_factory,
 )
 from backstage_backend_test_utils._scheduler import MockScheduler, mock_scheduler_factory
 
@@ -146,6 +152,16 @@ class mock_services:
     @staticmethod
     def database_factory(*, skip_migrations: bool = False) -> ServiceFactory[DatabaseService]:
         return mock_database_factory(skip_migrations=skip_migrations)
+
+    @staticmethod
+    def permissions(decide: Decide | None = None) -> MockPermissionsService:
+        """A `core.permissions` answering `decide(permission, resource_ref, credentials)`
+        (default: ALLOW) and recording what it was asked."""
+        return MockPermissionsService(decide)
+
+    @staticmethod
+    def permissions_factory(decide: Decide | None = None) -> ServiceFactory[PermissionsService]:
+        return mock_permissions_factory(decide)
 
     @staticmethod
     def scheduler(plugin_id: str = "test", *, logger: LoggerService | None = None) -> MockScheduler:
