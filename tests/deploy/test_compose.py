@@ -3,23 +3,30 @@ point, the proxy's routes, and the secrets in `.env`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import uuid
 from importlib.resources import as_file
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 from backstage_backend_defaults.cache import read_store_settings
 from backstage_backend_defaults.root_config import default_config_paths
+from backstage_backend_test_utils import require_service_url
 from backstage_cli.topology import check_compose, compose_unit_services
 from backstage_cli.units import load_unit
 from backstage_common.config import load_config
 
+from ._processes import delete_cache_keys, drop_databases, free_port, wait_until
 from ._support import (
     REPO_ROOT,
     compose_file,
@@ -28,7 +35,7 @@ from ._support import (
     require_nginx,
     topology,
 )
-from ._units import EXAMPLE_KINDS, example_entities
+from ._units import EXAMPLE_KINDS, WORK_TIMEOUT, UnitProcess, entity_ref, example_entities
 
 ENV = read_env_file(REPO_ROOT / ".env.example")
 HEALTHCHECK = ["CMD", "python3", "-I", "-S", "/app/healthcheck.py"]
@@ -274,3 +281,90 @@ def test_compose_selects_every_cache_store() -> None:
         11222,
     )
     assert (infinispan.username, infinispan.password) == ("backstage", "ispn-pw")
+
+
+def compose_app_dir(root: Path, service: dict[str, Any]) -> Path:
+    """The container's /app as Compose lays it out: the image's files, then the service's
+    mounts."""
+    app = root / "app"
+    (app / "deploy").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "deploy/app-config.production.yaml", app / "app-config.yaml")
+    shutil.copy(REPO_ROOT / "deploy/topology.yaml", app / "deploy/topology.yaml")
+    for volume in service["volumes"]:
+        source, target, _ = volume.split(":")
+        destination = app / Path(target).relative_to("/app")
+        if (REPO_ROOT / source).is_dir():
+            shutil.copytree(REPO_ROOT / source, destination)
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO_ROOT / source, destination)
+    return app
+
+
+def test_the_compose_catalog_starts_seeded_with_the_example_catalog(tmp_path: Path) -> None:
+    """The unit hosting the catalog, started as its container starts it (`backstage-py
+    start`, the unit from BACKSTAGE_UNIT, the config files from /app and BACKSTAGE_ENV), on
+    the real Postgres and Redis in place of Compose's: it ingests the mounted example
+    catalog with nothing else configured."""
+    postgres = require_service_url("BACKSTAGE_TEST_POSTGRES_URL")
+    redis_url = require_service_url("BACKSTAGE_TEST_REDIS_URL")
+    unit = topology().placement()["catalog"]
+    service = compose_file(ENV)["services"][unit]
+    app = compose_app_dir(tmp_path, service)
+    prefix = f"bstest_{uuid.uuid4().hex[:10]}_"
+    port = free_port()
+    pg = urlsplit(postgres)
+    env = {
+        **{key: str(value) for key, value in service["environment"].items()},
+        "PATH": str(Path(sys.executable).parent),
+        # This machine's servers instead of Compose's, and this test's names on them.
+        "POSTGRES_HOST": pg.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(pg.port or 5432),
+        "POSTGRES_USER": pg.username or "postgres",
+        "BACKSTAGE_DATABASE_PASSWORD": pg.password or "",
+        "BACKSTAGE_CACHE_URL": redis_url,
+        "APP_CONFIG_backend_database_prefix": prefix,
+        "APP_CONFIG_backend_cache_redis_client_namespace": prefix,
+        "APP_CONFIG_backend_listen_host": "127.0.0.1",
+        "APP_CONFIG_backend_listen_port": str(port),
+        "BACKSTAGE_SHUTDOWN_DELAY": "0s",
+    }
+    process = UnitProcess(
+        name=unit,
+        port=port,
+        command=[str(Path(sys.executable).parent / "backstage-py"), "start"],
+        cwd=app,
+        env=env,
+        log=tmp_path / "unit.log",
+    )
+    expected = sorted(
+        entity_ref(entity) for entity in example_entities() if entity["kind"] == "Component"
+    )
+    headers = {"Authorization": f"Bearer {ENV['BACKSTAGE_EXTERNAL_TOKEN']}"}
+
+    def components() -> list[str] | None:
+        response = httpx.get(
+            f"{process.url}/api/catalog/entities/by-query",
+            params={"filter": "kind=component", "limit": "100"},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        refs = sorted(entity_ref(e) for e in response.json()["items"])
+        return refs if refs == expected else None
+
+    try:
+        process.start()
+        process.wait_ready()
+        assert wait_until(
+            components,
+            "the example components in the catalog",
+            alive=[process.running()],
+            timeout=WORK_TIMEOUT,
+            describe=process.tail,
+        )
+        assert expected
+    finally:
+        process.stop()
+        asyncio.run(drop_databases(postgres, prefix))
+        asyncio.run(delete_cache_keys(redis_url, prefix))
