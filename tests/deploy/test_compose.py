@@ -356,6 +356,22 @@ def test_the_compose_catalog_starts_seeded_with_the_example_catalog(tmp_path: Pa
     try:
         process.start()
         process.wait_ready()
+        # The service's health check, run as Docker runs it in the container.
+        command = service["healthcheck"]["test"][1:]
+        assert command[0] == "python3"
+        (app / "healthcheck.py").write_bytes(
+            (REPO_ROOT / "deploy/image/healthcheck.py").read_bytes()
+        )
+        script = app / Path(command[-1]).relative_to("/app")
+        check = subprocess.run(
+            [sys.executable, *command[1:-1], str(script)],
+            env={"BACKSTAGE_HEALTHCHECK_URL": f"{process.url}/.backstage/health/v1/readiness"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert (check.returncode, check.stderr) == (0, "")
         assert wait_until(
             components,
             "the example components in the catalog",
