@@ -20,10 +20,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from ._backends import APP_URL, Units, free_port, read_as, start_units
 from ._browser import browse, popup_message
 from ._github import GithubApp, GithubUser, LoopbackGithub, start_loopback_github
+
+# One loopback GitHub and one pair of units for the module; every test has fresh browsers.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 XHR = {"X-Requested-With": "XMLHttpRequest", "Origin": APP_URL}
 START = {"env": "development", "origin": APP_URL, "flow": "popup", "scope": "repo"}
@@ -69,11 +73,20 @@ async def _github_units(tmp_path: Path, resolvers: list[dict[str, Any]]) -> Asyn
             yield Setup(github, units)
 
 
-@pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
     resolvers = [{"resolver": "userIdMatchingUserEntityAnnotation"}]
-    async with _github_units(tmp_path, resolvers) as running:
-        yield running
+    async with _github_units(tmp_path_factory.mktemp("github"), resolvers) as units:
+        yield units
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def setup(running: Setup) -> Setup:
+    """The module's loopback GitHub and units, its user and answers as at the start."""
+    github = running.github
+    github.user = GithubUser()
+    github.refuse_user_endpoint = github.deny_next = github.expiring_tokens = False
+    return running
 
 
 def _refused(response: httpx.Response, text: str) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+import pytest_asyncio
 from joserfc.jws import extract_compact
 
 from ._backends import APP_URL, Units, free_port, read_as, start_units
@@ -28,7 +28,8 @@ from ._browser import browse, popup_message
 from ._interposer import TokenInterposer, start_token_interposer
 from ._oidc import JANE, OidcClient, OidcIdp, new_signing_key, start_oidc_idp
 
-pytestmark = pytest.mark.usefixtures("oidc_packages")
+# One IdP and one pair of units for the module; every test signs in with fresh browsers.
+pytestmark = [pytest.mark.usefixtures("oidc_packages"), pytest.mark.asyncio(loop_scope="module")]
 
 XHR = {"X-Requested-With": "XMLHttpRequest"}
 START = {"env": "development", "origin": APP_URL, "flow": "popup", "scope": "openid"}
@@ -49,8 +50,11 @@ class Setup:
         return f"{self.units.auth_url}/oidc/start?{urlencode({**START, **params})}"
 
 
-@pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def running(
+    oidc_packages: None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Setup]:
+    tmp_path = tmp_path_factory.mktemp("oidc-sign-in")
     auth_port = free_port()
     callback = f"http://127.0.0.1:{auth_port}/api/auth/oidc/handler/frame"
     client = OidcClient("backstage", "backstage-secret", [callback])
@@ -73,6 +77,14 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         }
         async with start_units(tmp_path, auth_port=auth_port, providers=providers) as units:
             yield Setup(idp, interposer, units, other)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def setup(running: Setup) -> Setup:
+    """The module's IdP and units; each test has its own browsers and a clean interposer."""
+    running.interposer.tamper = None
+    running.interposer.token_responses.clear()
+    return running
 
 
 def _refresh_cookies(browser: httpx.AsyncClient) -> list[str]:

@@ -132,7 +132,13 @@ def _check_audience(claims: dict[str, Any], client_id: str) -> None:
 
 
 def _half_hash(value: str, algorithm: str) -> str:
-    digest = _HASHES.get(algorithm[-3:], hashlib.sha256)(value.encode("ascii")).digest()
+    # OpenID Connect Core 3.1.3.6: the hash of the JWS algorithm; Ed25519 signs with SHA-512.
+    hash_function = (
+        hashlib.sha512
+        if algorithm in ("EdDSA", "Ed25519")
+        else _HASHES.get(algorithm[-3:], hashlib.sha256)
+    )
+    digest = hash_function(value.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
