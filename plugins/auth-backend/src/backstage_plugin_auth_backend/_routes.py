@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backstage_backend_plugin_api import AuthService
+from backstage_backend_plugin_api import AuthService, BackstageUserPrincipal, is_principal
 from backstage_common.errors import AuthenticationError, InputError, NotFoundError
 from backstage_plugin_auth_node import AuthProviderRequest, AuthProviderResponse
 from litestar import Request, Response, get, route
@@ -129,12 +129,11 @@ def auth_routes(
         if match is None:
             raise AuthenticationError("No token provided")
         credentials = await auth.authenticate(match.group(1), allow_limited_access=True)
-        principal = credentials.principal
-        if getattr(principal, "type", None) != "user":
+        if not is_principal(credentials, BackstageUserPrincipal):
             raise InputError(
                 "Userinfo endpoint must be called with a token that represents a user principal"
             )
-        info = await user_info.get(principal.user_entity_ref)  # type: ignore[union-attr]
+        info = await user_info.get(credentials.principal.user_entity_ref)
         if info is None:
             return Response(content="User info not found", status_code=404, media_type="text/plain")
         return Response(content=info, status_code=200)
