@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
-from backstage_backend_test_utils import TestBackend, deep_merge, start_test_backend
+from backstage_backend_test_utils import TestBackend, start_test_backend
 from backstage_plugin_auth_backend import auth_plugin
 from backstage_plugin_auth_backend_module_github_provider import auth_module_github_provider
 from backstage_plugin_auth_backend_module_oidc_provider import auth_module_oidc_provider
@@ -97,9 +97,14 @@ async def _wait_for_users(catalog: TestBackend) -> None:
 
 @asynccontextmanager
 async def start_units(
-    tmp_path: Path, *, auth_port: int, providers: Mapping[str, Any]
+    tmp_path: Path,
+    *,
+    auth_port: int,
+    providers: Mapping[str, Any],
+    log_level: str = "warn",
 ) -> AsyncIterator[Units]:
-    """The catalog unit, then the auth unit on `auth_port` with `auth.providers`."""
+    """The catalog unit, then the auth unit on `auth_port` with `auth.providers`; the
+    auth unit logs JSON lines at `log_level`."""
     catalog_port = free_port()
     catalog_url = f"http://127.0.0.1:{catalog_port}"
     auth_url = f"http://127.0.0.1:{auth_port}"
@@ -128,7 +133,11 @@ async def start_units(
     }
     auth_config = {
         "app": {"baseUrl": APP_URL},
-        "backend": {"baseUrl": auth_url, "listen": {"host": "127.0.0.1", "port": auth_port}},
+        "backend": {
+            "baseUrl": auth_url,
+            "listen": {"host": "127.0.0.1", "port": auth_port},
+            "logging": {"level": log_level, "format": "json"},
+        },
         "discovery": _discovery("catalog", catalog_url),
         "auth": {"session": {"secret": SESSION_SECRET}, "providers": dict(providers)},
     }
@@ -144,7 +153,7 @@ async def start_units(
                 auth_module_oidc_provider(),
                 auth_module_github_provider(),
             ],
-            config=deep_merge({}, auth_config),
+            config=auth_config,
         ) as auth:
             yield Units(auth=auth, catalog=catalog)
 
