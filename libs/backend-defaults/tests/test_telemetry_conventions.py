@@ -422,3 +422,41 @@ def counted_points(reader: InMemoryMetricReader, name: str) -> int:
         for metric in scope.metrics
         if metric.name == name
     )
+
+
+def test_each_request_span_has_its_own_clients_attributes_however_many_clients() -> None:
+    """The attributes clients share are parsed once per client kind, in a bounded table:
+    hundreds of distinct user agents still each end up on their own request's span."""
+    from backstage_backend_defaults.telemetry._http import RequestTelemetry
+    from backstage_backend_defaults.telemetry._server_span import ServerSpans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    requests = RequestTelemetry(ServerSpans(provider, "test"), None)
+    for number in range(600):
+        scope = {
+            "method": "GET",
+            "path": "/api/x",
+            "scheme": "https" if number % 2 else "http",
+            "http_version": "1.1",
+            "headers": [
+                (b"host", f"h{number % 3}.example:{8000 + number % 3}".encode()),
+                (b"user-agent", f"agent/{number}".encode()),
+            ],
+            "client": (f"10.0.0.{number % 250}", 40000),
+        }
+        requests.end(requests.start(scope, "x"), scope, 200, 0.001, "x")
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 600
+    for number, span in enumerate(spans):
+        attributes = dict(span.attributes or {})
+        assert attributes["user_agent.original"] == f"agent/{number}"
+        assert attributes["url.scheme"] == ("https" if number % 2 else "http")
+        assert attributes["server.address"] == f"h{number % 3}.example"
+        assert attributes["server.port"] == 8000 + number % 3
+        assert attributes["client.address"] == f"10.0.0.{number % 250}"
+    assert len(requests._known) <= 256
+    provider.shutdown()

@@ -65,13 +65,17 @@ def _host_and_port(host: bytes) -> tuple[str, int | None]:
     return address, int(port_text) if port_text.isdigit() else None
 
 
-def _request_attributes(
-    scope: Any, method: str, host: bytes | None, user_agent: bytes | None
+_KNOWN_LIMIT = 256
+"""How many distinct (host, user agent, scheme, version) attribute sets are kept; past it
+the set is emptied, so varied headers cannot grow it."""
+
+
+def _peer_attributes(
+    scope: Any, host: bytes | None, user_agent: bytes | None
 ) -> dict[str, AttributeValue]:
-    """The HTTP semantic conventions' attributes of a server span, as known at its start."""
+    """The HTTP semantic conventions' attributes that stay the same across a client's
+    requests: scheme, protocol version, server address and port, user agent."""
     attributes: dict[str, AttributeValue] = {
-        "http.request.method": method,
-        "url.path": scope["path"],
         "url.scheme": scope.get("scheme") or "http",
         "network.protocol.version": scope.get("http_version") or "1.1",
     }
@@ -85,9 +89,6 @@ def _request_attributes(
         attributes["server.address"] = address
         if port is not None:
             attributes["server.port"] = port
-    client = scope.get("client")
-    if client:
-        attributes["client.address"] = client[0]
     if user_agent is not None:
         attributes["user_agent.original"] = user_agent.decode("latin-1")
     return attributes
@@ -101,7 +102,7 @@ class RequestTelemetry:
     when None), only from a request carrying one of its headers.
     """
 
-    __slots__ = ("_context_headers", "_current", "_duration", "_propagator", "_spans")
+    __slots__ = ("_context_headers", "_current", "_duration", "_known", "_propagator", "_spans")
 
     def __init__(
         self,
@@ -115,6 +116,8 @@ class RequestTelemetry:
         self._context_headers = frozenset(
             field.lower().encode("latin-1") for field in self._propagator.fields
         )
+        # the attributes a client's requests share, parsed once (the request path is hot)
+        self._known: dict[tuple[Any, ...], dict[str, AttributeValue]] = {}
         self._duration = None
         if meter is not None:
             self._duration = meter.create_histogram(
@@ -142,7 +145,26 @@ class RequestTelemetry:
         # extracted only when a caller sent trace context
         parent = self._propagator.extract(headers, getter=_getter) if carries_context else None
         method: str = scope["method"]
-        attributes = _request_attributes(scope, method, host, user_agent)
+        key = (
+            host or scope.get("server"),
+            user_agent,
+            scope.get("scheme"),
+            scope.get("http_version"),
+        )
+        known = self._known
+        shared = known.get(key)
+        if shared is None:
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            shared = known[key] = _peer_attributes(scope, host, user_agent)
+        attributes: dict[str, AttributeValue] = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+            **shared,
+        }
+        client = scope.get("client")
+        if client:
+            attributes["client.address"] = client[0]
         if plugin_id is not None:
             attributes["backstage.plugin_id"] = plugin_id
         span = spans.start(method, attributes, parent)
