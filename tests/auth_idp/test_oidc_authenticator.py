@@ -22,7 +22,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from backstage_common.config import Config
-from backstage_common.errors import AuthenticationError
+from backstage_common.errors import AuthenticationError, ServiceUnavailableError
 from backstage_plugin_auth_backend_module_oidc_provider import OidcAuthenticator, OidcContext
 from backstage_plugin_auth_node import (
     OAuthAuthenticateInput,
@@ -333,3 +333,29 @@ async def test_missing_id_token_is_refused(setup: Setup) -> None:
     query, transient = await _callback(authenticator, context)
     with pytest.raises(AuthenticationError, match="no ID token"):
         await authenticator.authenticate(_input(query, transient), context)
+
+
+async def test_an_unreachable_idp_fails_the_sign_in_cleanly(setup: Setup) -> None:
+    authenticator = OidcAuthenticator(http=setup.http)
+    config = {"clientId": "backstage", "clientSecret": "s", "metadataUrl": "http://127.0.0.1:9"}
+    context = await authenticator.initialize(
+        callback_url=CALLBACK, config=Config.from_data(config, "test")
+    )
+    start = OAuthStartInput(scope=SCOPE, state="s", callback_url=CALLBACK)
+    with pytest.raises(ServiceUnavailableError, match="did not answer the discovery document"):
+        await authenticator.start(start, context)
+    # Not cached: the IdP is asked again at the next sign-in.
+    with pytest.raises(ServiceUnavailableError):
+        await authenticator.start(start, context)
+
+
+async def test_a_metadata_url_without_a_discovery_document_is_refused(setup: Setup) -> None:
+    # An issuer URL gets /.well-known/openid-configuration appended; there is none here.
+    authenticator, context = await setup.context(metadataUrl=f"{setup.idp.issuer}/jwks")
+    start = OAuthStartInput(scope=SCOPE, state="s", callback_url=CALLBACK)
+    with pytest.raises(AuthenticationError, match="refused the discovery document request"):
+        await authenticator.start(start, context)
+    # The issuer URL itself is found the same way.
+    authenticator, context = await setup.context(metadataUrl=setup.idp.issuer)
+    started = await authenticator.start(start, context)
+    assert started.url.startswith(f"{setup.idp.issuer}/auth?")
