@@ -268,3 +268,21 @@ async def test_prompt_none_without_an_idp_session_ends_in_an_error(setup: Setup)
         stop = await browse(browser, authorize)
         assert stop.response is not None
         _assert_refused(stop.response, "login_required")
+
+
+async def test_redirect_flow_returns_to_the_app_and_refresh_signs_in(setup: Setup) -> None:
+    back_to = f"{APP_URL}/catalog?filters%5Bkind%5D=component"
+    async with httpx.AsyncClient() as browser:
+        stop = await browse(
+            browser, setup.start_url(flow="redirect", redirectUrl=back_to), stop_at=APP_URL
+        )
+        assert stop.url == back_to
+        assert _refresh_cookies(browser) == ["oidc-refresh-token"]
+        refreshed = await browser.get(
+            f"{setup.units.auth_url}/oidc/refresh?env=development", headers=XHR
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        identity = refreshed.json()["backstageIdentity"]
+        assert identity["identity"]["userEntityRef"] == "user:default/jane"
+        me = await read_as(setup.units, identity["token"], "/entities/by-name/user/default/jane")
+        assert me.status_code == 200, me.text
