@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from urllib.parse import SplitResult, urlsplit
 
-from backstage_common.errors import InputError
-
 __all__ = ["UrlParseError", "parse_browser_url", "url_origin"]
 
 _UNSAFE = re.compile(r"[\\\s\x00-\x1f\x7f]")
@@ -47,11 +45,3 @@ def url_origin(parts: SplitResult) -> str:
     if port is not None and _DEFAULT_PORTS.get(scheme) != port:
         return f"{scheme}://{host}:{port}"
     return f"{scheme}://{host}"
-
-
-def origin_of(text: str) -> str:
-    """The origin of an absolute URL; `InputError` when it is not one."""
-    try:
-        return url_origin(parse_browser_url(text))
-    except UrlParseError as error:
-        raise InputError("Invalid URL") from error
