@@ -359,3 +359,11 @@ async def test_a_metadata_url_without_a_discovery_document_is_refused(setup: Set
     authenticator, context = await setup.context(metadataUrl=setup.idp.issuer)
     started = await authenticator.start(start, context)
     assert started.url.startswith(f"{setup.idp.issuer}/auth?")
+
+
+async def test_id_tokens_must_use_the_configured_algorithm(setup: Setup) -> None:
+    # oidc-provider signs with RS256; an environment expecting ES256 refuses its tokens.
+    authenticator, context = await setup.context(tokenSignedResponseAlg="ES256")
+    query, transient = await _callback(authenticator, context)
+    with pytest.raises(AuthenticationError, match="signed with 'RS256', not 'ES256'"):
+        await authenticator.authenticate(_input(query, transient), context)
