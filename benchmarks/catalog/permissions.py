@@ -33,7 +33,8 @@ Prints progress on stderr, then one JSON line on stdout:
 "off_median", "on_median", "ratio", "noise"}, ...}, "round_trips_per_1000": {...}, "met"}
 
 Run: `uv run python benchmarks/catalog/permissions.py --entities 10000`
-(`--catalog DIR` reuses a generated catalog; `--duration`, `--rounds`, `--concurrency`).
+(`--catalog DIR` reuses a generated catalog; `--duration`, `--rounds`, `--concurrency`,
+`--workloads by_query,facets`).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ async def measure(
     figures: dict[str, Any] = {}
     requests_on = 0
     calls_before = await authorize_calls(ports["permission"])
-    for name in ("by_query", "facets"):
+    for name in options.workloads.split(","):
         workload = workloads[name]
         runs: dict[str, list[float]] = {"off": [], "on": [], "off_same_rows": []}
         for round_ in range(options.rounds):
@@ -357,6 +358,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--ingest-timeout", type=float, default=900.0)
+    parser.add_argument("--workloads", default="by_query,facets", help="a subset of these")
     options = parser.parse_args()
     random.seed(1)
     prefix = f"bench_permissions_{os.getpid()}_{secrets.token_hex(3)}_"
