@@ -88,6 +88,15 @@ from backstage_backend_plugin_api._services.scheduler_schedules import (
     read_scheduler_service_task_schedule_definition_from_config,
     task_schedule_definition,
 )
+from backstage_backend_plugin_api._services.url_reader import (
+    ReadTreeFilter,
+    UrlReaderService,
+    UrlReaderServiceReadTreeResponse,
+    UrlReaderServiceReadTreeResponseFile,
+    UrlReaderServiceReadUrlResponse,
+    UrlReaderServiceSearchResponse,
+    UrlReaderServiceSearchResponseFile,
+)
 
 __all__ = [
     "AccessRestrictions",
@@ -131,6 +140,7 @@ __all__ = [
     "PluginRequestToken",
     "PrincipalType",
     "QueryPermissionRequest",
+    "ReadTreeFilter",
     "RootConfigService",
     "RootHealthService",
     "RootHttpRouterService",
@@ -146,6 +156,12 @@ __all__ = [
     "ServiceScope",
     "TaskFunction",
     "TaskScope",
+    "UrlReaderService",
+    "UrlReaderServiceReadTreeResponse",
+    "UrlReaderServiceReadTreeResponseFile",
+    "UrlReaderServiceReadUrlResponse",
+    "UrlReaderServiceSearchResponse",
+    "UrlReaderServiceSearchResponseFile",
     "core_services",
     "create_backend_module",
     "create_backend_plugin",

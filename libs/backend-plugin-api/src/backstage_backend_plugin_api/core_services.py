@@ -32,6 +32,7 @@ from backstage_backend_plugin_api._services.permissions import PermissionsServic
 from backstage_backend_plugin_api._services.permissions_registry import PermissionsRegistryService
 from backstage_backend_plugin_api._services.plugin_metadata import PluginMetadataService
 from backstage_backend_plugin_api._services.scheduler import SchedulerService
+from backstage_backend_plugin_api._services.url_reader import UrlReaderService
 
 __all__ = [
     "Auth",
@@ -51,6 +52,7 @@ __all__ = [
     "RootLifecycle",
     "RootLogger",
     "Scheduler",
+    "UrlReader",
     "auth",
     "cache",
     "database",
@@ -68,6 +70,7 @@ __all__ = [
     "root_lifecycle",
     "root_logger",
     "scheduler",
+    "url_reader",
 ]
 
 root_config: ServiceRef[RootConfigService] = create_service_ref(id="core.rootConfig", scope="root")
@@ -93,6 +96,7 @@ permissions: ServiceRef[PermissionsService] = create_service_ref(id="core.permis
 permissions_registry: ServiceRef[PermissionsRegistryService] = create_service_ref(
     id="core.permissionsRegistry"
 )
+url_reader: ServiceRef[UrlReaderService] = create_service_ref(id="core.urlReader")
 
 RootConfig: TypeAlias = Annotated[RootConfigService, root_config]
 RootLogger: TypeAlias = Annotated[RootLoggerService, root_logger]
@@ -111,3 +115,4 @@ HttpAuth: TypeAlias = Annotated[HttpAuthService, http_auth]
 PluginMetadata: TypeAlias = Annotated[PluginMetadataService, plugin_metadata]
 Permissions: TypeAlias = Annotated[PermissionsService, permissions]
 PermissionsRegistry: TypeAlias = Annotated[PermissionsRegistryService, permissions_registry]
+UrlReader: TypeAlias = Annotated[UrlReaderService, url_reader]

@@ -1,0 +1,47 @@
+"""SCM integrations as Backstage configures them (`integrations.github[]`, `gitlab[]`).
+
+Isomorphic: the config records, the registry that finds an integration by URL, URL parsing
+per provider (refusing path traversal) and GitHub App credentials. The URL readers built on
+them are the backend's `core.urlReader` service.
+"""
+
+from backstage_integration._config import (
+    GithubAppConfig,
+    GithubIntegrationConfig,
+    GitlabIntegrationConfig,
+    read_github_integration_config,
+    read_gitlab_integration_config,
+)
+from backstage_integration._github_credentials import (
+    GithubCredentials,
+    GithubCredentialsProvider,
+    TokenCache,
+)
+from backstage_integration._pages import github_pages
+from backstage_integration._registry import IntegrationGroup, ScmIntegrations
+from backstage_integration._urls import (
+    GithubUrl,
+    GitlabUrl,
+    decode_file_path,
+    parse_github_url,
+    parse_gitlab_url,
+)
+
+__all__ = [
+    "GithubAppConfig",
+    "GithubCredentials",
+    "GithubCredentialsProvider",
+    "GithubIntegrationConfig",
+    "GithubUrl",
+    "GitlabIntegrationConfig",
+    "GitlabUrl",
+    "IntegrationGroup",
+    "ScmIntegrations",
+    "TokenCache",
+    "decode_file_path",
+    "github_pages",
+    "parse_github_url",
+    "parse_gitlab_url",
+    "read_github_integration_config",
+    "read_gitlab_integration_config",
+]
