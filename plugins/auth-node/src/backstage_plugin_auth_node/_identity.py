@@ -33,7 +33,12 @@ def _payload(token: str) -> dict[str, object]:
 
 
 def prepare_backstage_identity_response(result: BackstageSignInResult) -> BackstageIdentityResponse:
-    """The token with its identity and remaining lifetime, as Backstage answers it."""
+    """The token with its identity and remaining lifetime, as Backstage answers it.
+
+    Args:
+        result: what a sign-in resolver returned; without an identity it is read from
+            the token's `sub` and `ent` claims.
+    """
     if not result.token:
         raise InputError("Identity response must return a token")
     payload = _payload(result.token)
