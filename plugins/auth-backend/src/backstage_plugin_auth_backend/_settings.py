@@ -38,7 +38,12 @@ class AuthSettings:
 
 
 def is_development(config: Config, env: Mapping[str, str]) -> bool:
-    """Whether the backend runs in development (see the module docstring)."""
+    """Whether the backend runs in development (see the module docstring).
+
+    Args:
+        config: the root config (`backend.environment`).
+        env: the process environment (`BACKSTAGE_ENV`).
+    """
     names = env.get("BACKSTAGE_ENV")
     if names is not None and names.strip():
         return "development" in {name.strip() for name in names.split(",")}
@@ -46,7 +51,11 @@ def is_development(config: Config, env: Mapping[str, str]) -> bool:
 
 
 def read_token_expiration(config: Config) -> int:
-    """`auth.backstageTokenExpiration` in seconds: default an hour, clamped to 10 min-24 h."""
+    """`auth.backstageTokenExpiration` in seconds: default an hour, clamped to 10 min-24 h.
+
+    Args:
+        config: the root config.
+    """
     duration = read_optional_duration(config, "auth.backstageTokenExpiration")
     if duration is None:
         return TOKEN_EXPIRATION_DEFAULT
