@@ -155,3 +155,28 @@ async def test_no_log_line_carries_a_token_secret_or_cookie(
     leaked = [secret for secret in secrets if secret in output]
     assert leaked == []
     assert fields["nonce"] not in output
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        ("https://preview-1.example.com", 302),
+        ("HTTPS://Preview-2.Example.com", 302),
+        ("https://example.com.evil.io", 403),
+        ("https://evil.io/.example.com", 403),
+        ("http://preview-1.example.com", 403),
+    ],
+)
+async def test_extra_allowed_origins_are_globs(origin: str, status: int) -> None:
+    config = {
+        "auth": {
+            "session": {"secret": SECRET},
+            "providers": {"fake": PROVIDER},
+            "experimentalExtraAllowedOrigins": ["https://*.example.com"],
+        }
+    }
+    async with auth_backend(config, extra=[fake_provider_module(FakeIdp())]) as test:
+        response = await Browser(test.base_url).request(
+            "GET", "/api/auth/fake/start", params={"env": "development", "origin": origin}
+        )
+        assert response.status_code == status, response.text
