@@ -387,3 +387,33 @@ async def test_a_stored_value_that_is_not_json_reads_as_a_miss() -> None:
     finally:
         await raw.aclose()
         await manager.close()
+
+
+async def test_sasl_connections_authenticate_again_after_an_outage(
+    tcp_proxy: Any, sasl_memcached: dict[str, Any]
+) -> None:
+    proxy = await tcp_proxy((sasl_memcached["host"], sasl_memcached["port"]))
+    manager = manager_for(
+        {"store": "memcache", "connection": sasl_connection(sasl_memcached, proxy.port)}
+    )
+    cache = manager.for_plugin("catalog")
+    key = unique("sasl-comeback")
+    try:
+        await cache.set(key, "before")
+        assert await cache.get(key) == "before"
+        await proxy.stop()  # every authenticated connection is cut
+        assert await cache.get(key) is None  # an outage: a miss
+        await proxy.start()
+        for _ in range(50):
+            if await cache.get(key) == "before":
+                break
+            await asyncio.sleep(0.1)
+        errors = manager.health.errors
+        # every pooled connection in turn: one the server closed is replaced, not used
+        assert [await cache.get(key) for _ in range(8)] == ["before"] * 8
+        assert manager.health.errors == errors
+        # each new connection sent SASL PLAIN (opcode 0x21) before its first command
+        assert all(b"\x80\x21" in opening for opening in proxy.openings)
+        assert len(proxy.openings) >= 2
+    finally:
+        await manager.close()

@@ -25,7 +25,6 @@ from backstage_backend_defaults.cache._settings import StoreSettings
 
 __all__ = ["check_store"]
 
-_AUTH_ERROR, _UNKNOWN_COMMAND = 0x20, 0x81
 # the first byte of every RESP2 and RESP3 reply
 _RESP_TYPES = frozenset(b"+-:$*_,#!=(%~>|")
 _PING = b"*1\r\n$4\r\nPING\r\n"
@@ -58,13 +57,13 @@ async def _check_memcached_sasl(settings: StoreSettings) -> None:
             f"SASL authentication needs ({error})"
         ) from error
     except MemcachedError as error:
-        if error.status == _UNKNOWN_COMMAND:
+        if error.no_sasl:
             raise InputError(
                 f"backend.cache.connection gives credentials, but memcached at {where} has no "
                 "SASL authentication (start it with -S, or remove user:pass@ from the "
                 "connection)"
             ) from error
-        if error.status == _AUTH_ERROR:
+        if error.credentials_refused:
             raise InputError(
                 f"memcached at {where} refused the credentials of backend.cache.connection "
                 f"(SASL PLAIN as user '{settings.username}'): {error}"

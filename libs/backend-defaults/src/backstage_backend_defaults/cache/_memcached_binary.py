@@ -41,6 +41,16 @@ class MemcachedError(Exception):
         super().__init__(f"memcached error 0x{status:02x}: {message}")
         self.status = status
 
+    @property
+    def credentials_refused(self) -> bool:
+        """The server refused the credentials (or offers no mechanism that takes them)."""
+        return self.status == _AUTH_ERROR
+
+    @property
+    def no_sasl(self) -> bool:
+        """The server has no SASL (a memcached started without `-S`)."""
+        return self.status == _UNKNOWN_COMMAND
+
 
 class NotBinaryProtocolError(Exception):
     """What answered is not a memcached speaking the binary protocol."""
@@ -83,6 +93,11 @@ class _Connection:
             raise NotBinaryProtocolError(f"answered {raw[:40]!r}, not a binary protocol frame")
         body = await self._reader.readexactly(length)
         return _Answer(status, body[:extras_length], body[extras_length + key_length :])
+
+    @property
+    def usable(self) -> bool:
+        """False once the server has closed it (a restart, an idle timeout, a proxy)."""
+        return not (self._reader.at_eof() or self._writer.is_closing())
 
     def close(self) -> None:
         self._writer.close()
@@ -183,8 +198,11 @@ class BinaryMemcachedClient:
     async def _run(
         self, opcode: int, key: bytes, extras: bytes = b"", value: bytes = b""
     ) -> _Answer:
-        slot = await self._slots.get()
-        connection = slot
+        connection = await self._slots.get()
+        if connection is not None and not connection.usable:  # closed while it idled
+            connection.close()
+            self._open.discard(connection)
+            connection = None
         try:
             if connection is None:
                 connection = await self.authenticated_connection()
