@@ -1,0 +1,35 @@
+"""Loopback GitHub and GitLab servers for tests of integrations, URL readers and providers.
+
+- `start_loopback_github_api(LoopbackGithub())`: GitHub's REST API (GHES form, `/api/v3`)
+  and raw files, Apps with installations and tokens, ETags, `Link` pages, rate limits.
+- `start_loopback_gitlab(LoopbackGitlab())`: GitLab's REST v4 API, optionally under a
+  sub-path.
+- `FakeRepository`: a repository's branches and files, shared by both.
+- `handlers` on either server: extra endpoints (GraphQL) tried before the built-in ones.
+"""
+
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._common import RateLimit
+from backstage_backend_test_utils.scm._github import (
+    FakeGithubApp,
+    FakeGithubInstallation,
+    LoopbackGithub,
+    start_loopback_github_api,
+)
+from backstage_backend_test_utils.scm._gitlab import LoopbackGitlab, start_loopback_gitlab
+from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, make_tarball
+
+__all__ = [
+    "FakeGithubApp",
+    "FakeGithubInstallation",
+    "FakeRepository",
+    "FakeRequest",
+    "FakeResponse",
+    "LoopbackGithub",
+    "LoopbackGitlab",
+    "RateLimit",
+    "blob_sha",
+    "make_tarball",
+    "start_loopback_github_api",
+    "start_loopback_gitlab",
+]
