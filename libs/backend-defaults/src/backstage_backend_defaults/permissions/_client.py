@@ -107,6 +107,9 @@ class PermissionBackendClient:
                 if cacheable and credentials.expires_at is not None:
                     self._cache.put(key, future, credentials.expires_at)
             futures.append(future)
+        if all(future.done() for future in futures):
+            # all remembered: no turn of the event loop (the common case of a user's reads)
+            return [future.result() for future in futures]
         # shield: one caller giving up must not cancel a decision others wait for
         return list(await asyncio.gather(*(asyncio.shield(f) for f in futures)))
 
