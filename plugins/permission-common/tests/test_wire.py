@@ -215,3 +215,13 @@ def test_apply_conditions_bodies() -> None:
         apply_conditions_response_from_json({"items": [{"id": "i", "result": "CONDITIONAL"}]})
     with pytest.raises(InputError, match=r"items\[0\].resourceRef"):
         apply_conditions_request_from_json({"items": [{**body["items"][0], "resourceRef": []}]})
+
+
+def test_item_ids_must_be_unique() -> None:
+    item = {"id": "same", "permission": READ_JSON, "resourceRef": "a"}
+    with pytest.raises(InputError, match=r"items\[1\].id: 'same' is used by another item"):
+        authorize_request_from_json({"items": [item, item]})
+    decision = ConditionalPolicyDecision("catalog", "catalog-entity", KIND)
+    body = apply_conditions_request_to_json([("i", "a", decision), ("i", "b", decision)])
+    with pytest.raises(InputError, match="is used by another item"):
+        apply_conditions_request_from_json(body)

@@ -133,6 +133,15 @@ def _id(item: Any, path: str) -> str:
     return value
 
 
+def _unique_id(item: Any, path: str, seen: set[str]) -> str:
+    # answers are matched to items by id: two items of one id could not both be answered
+    item_id = _id(item, path)
+    if item_id in seen:
+        raise InputError(f"Invalid {path}.id: '{item_id}' is used by another item")
+    seen.add(item_id)
+    return item_id
+
+
 def _resource_ref(value: Any, path: str) -> ResourceRef:
     if isinstance(value, str):
         return value
@@ -152,9 +161,10 @@ def authorize_request_from_json(body: Any) -> list[AuthorizeRequestItem]:
         body: the decoded JSON body (`{"items": [...]}`).
     """
     parsed: list[AuthorizeRequestItem] = []
+    seen: set[str] = set()
     for index, item in enumerate(_items(body, "authorize request")):
         path = f"items[{index}]"
-        item_id = _id(item, path)
+        item_id = _unique_id(item, path, seen)
         permission = permission_from_json(item.get("permission"), f"{path}.permission")
         ref = item.get("resourceRef")
         if ref is not None and isinstance(permission, BasicPermission):
@@ -247,9 +257,10 @@ def apply_conditions_request_from_json(body: Any) -> list[ApplyConditionsRequest
         body: the decoded JSON body (`{"items": [...]}`).
     """
     parsed: list[ApplyConditionsRequestItem] = []
+    seen: set[str] = set()
     for index, item in enumerate(_items(body, "apply-conditions request")):
         path = f"items[{index}]"
-        item_id = _id(item, path)
+        item_id = _unique_id(item, path, seen)
         ref = _resource_ref(item.get("resourceRef"), f"{path}.resourceRef")
         resource_type = item.get("resourceType")
         if not isinstance(resource_type, str):
