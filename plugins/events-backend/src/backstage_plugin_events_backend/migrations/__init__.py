@@ -1,0 +1,1 @@
+"""The events plugin's Alembic revisions (PostgreSQL only, as Backstage's bus)."""
