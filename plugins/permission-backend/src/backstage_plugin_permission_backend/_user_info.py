@@ -25,7 +25,7 @@ from backstage_backend_plugin_api import (
 from backstage_common.errors import AuthenticationError, ServiceUnavailableError
 from backstage_plugin_permission_node import PolicyQueryUser
 
-__all__ = ["UserInfoLookup"]
+__all__ = ["UserInfoError", "UserInfoLookup"]
 
 _TTL_SECONDS = 5.0
 _MAX_ENTRIES = 10_000
@@ -36,6 +36,10 @@ def _ent(claims: Any) -> list[str] | None:
     if isinstance(ent, list) and all(isinstance(ref, str) for ref in ent):
         return ent
     return None
+
+
+class UserInfoError(Exception):
+    """The auth backend could not say who the user is (a 500, as Backstage's)."""
 
 
 class UserInfoLookup:
@@ -92,16 +96,22 @@ class UserInfoLookup:
             raise ServiceUnavailableError(
                 "The auth backend could not be reached for the user's ownership refs", error
             ) from error
-        if response.status_code != 200:
+        if response.status_code >= 500:
             raise ServiceUnavailableError(
                 f"The auth backend answered {response.status_code} for the user's info"
             )
+        if response.status_code != 200:
+            raise UserInfoError(
+                f"The auth backend has no user info for the caller ({response.status_code})"
+            )
         try:
-            refs = _ent(response.json().get("claims"))
-        except ValueError:
-            refs = None
-        if refs is None:
-            raise ServiceUnavailableError("The auth backend's user info holds no ownership refs")
+            claims = response.json().get("claims")
+        except (ValueError, AttributeError):
+            claims = None
+        if not isinstance(claims, dict):
+            raise UserInfoError("The auth backend answered user info without claims")
+        # claims without `ent`: the user owns nothing through groups, as Backstage reads them
+        refs = _ent(claims) or []
         self._remembered[key] = (now + _TTL_SECONDS, refs)
         while len(self._remembered) > _MAX_ENTRIES:
             self._remembered.popitem(last=False)
