@@ -32,6 +32,15 @@ TEMPLATE = """<!DOCTYPE html>
 </html>
 """
 
+BUILD_CONFIG = {
+    "app": {"title": "Built title", "extensions": [{"page:catalog": {"config": {"path": "/"}}}]}
+}
+BUILT_PAGE = (
+    '<html><head><script type="backstage.io/config">'
+    + json.dumps([{"context": "app-config.yaml", "data": BUILD_CONFIG}])
+    + "</script></head><body>build-time page</body></html>"
+)
+
 SCHEMA = {
     "backstageConfigSchemaVersion": 1,
     "schemas": [
@@ -96,7 +105,7 @@ def make_bundle(root: Path) -> Path:
     (static / ".hidden.js").write_bytes(b"hidden")
     (dist / "favicon.ico").write_bytes(b"\x00\x00\x01\x00")
     (dist / "robots.txt").write_bytes(b"User-agent: *\n")
-    (dist / "index.html").write_text("<html>build-time page</html>")
+    (dist / "index.html").write_text(BUILT_PAGE)
     (dist / "index.html.tmpl").write_text(TEMPLATE)
     (dist / ".config-schema.json").write_text(json.dumps(SCHEMA))
     outside = root / "outside-secret.txt"
@@ -174,6 +183,8 @@ async def test_the_page_carries_only_frontend_config_and_never_a_secret(dist: Pa
         page = (await backend.client.get("/")).text
     assert SECRET not in page
     assert injected(page) == [
+        # the build's own config first (lowest priority), then the running backend's
+        {"context": "build:app-config.yaml", "deprecatedKeys": [], "data": BUILD_CONFIG},
         {
             "context": "app",
             "deprecatedKeys": [],
@@ -184,7 +195,7 @@ async def test_the_page_carries_only_frontend_config_and_never_a_secret(dist: Pa
                 # provider names only: an object marked frontend is kept, empty
                 "auth": {"environment": "development", "providers": {"guest": {}, "github": {}}},
             },
-        }
+        },
     ]
 
 
@@ -194,7 +205,7 @@ async def test_config_cannot_break_out_of_the_config_script(dist: Path) -> None:
         page = (await backend.client.get("/")).text
     assert "<script>alert(1)" not in page
     assert "&lt;/script&gt;" in page.split("<title>", 1)[1]  # escaped in the HTML title
-    assert injected(page)[0]["data"]["app"]["title"] == title  # and intact in the config
+    assert injected(page)[-1]["data"]["app"]["title"] == title  # and intact in the config
 
 
 async def test_hashed_assets_are_immutable_and_sent_precompressed(dist: Path) -> None:
@@ -293,8 +304,10 @@ async def test_the_public_path_of_app_base_url_prefixes_the_app(dist: Path) -> N
 async def test_config_injection_can_be_turned_off(dist: Path) -> None:
     async with serving(base_config(dist, disableConfigInjection=True)) as backend:
         page = (await backend.client.get("/")).text
-    assert "backstage.io/config" not in page
-    assert "<title>Example Portal</title>" in page
+    # only the bundle's own build-time config: nothing of the running backend's
+    assert [c["data"] for c in injected(page)] == [BUILD_CONFIG]
+    assert "<title>Built title</title>" in page
+    assert "backstage.example.com" not in page
 
 
 async def test_without_a_bundle_the_root_says_how_to_build_it(tmp_path: Path) -> None:

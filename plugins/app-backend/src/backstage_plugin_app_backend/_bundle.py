@@ -8,11 +8,13 @@ encoded or not, a symlink out of the bundle, a dotfile) can reach a file outside
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Bundle", "BundleFile", "scan_bundle"]
 
@@ -61,6 +63,9 @@ class Bundle:
     root: Path
     files: dict[str, BundleFile]
     template: str | None
+    build_configs: list[dict[str, Any]] = field(default_factory=list)
+    """The config the build placed in its own `index.html` (the app package's
+    app-config.yaml, filtered to the frontend's part by the build)."""
 
 
 def _content_type(name: str) -> str:
@@ -81,6 +86,22 @@ def _etag(path: Path, size: int) -> str:
     stat = path.stat()
     digest = hashlib.blake2b(f"{stat.st_mtime_ns}:{size}".encode(), digest_size=8).hexdigest()
     return f'W/"{size:x}-{digest}"'
+
+
+_CONFIG_SCRIPT = re.compile(r'<script type="backstage\.io/config">(.*?)</script>', re.S)
+
+
+def _build_configs(index: Path) -> list[dict[str, Any]]:
+    if not index.is_file():
+        return []
+    configs: list[dict[str, Any]] = []
+    for match in _CONFIG_SCRIPT.finditer(index.read_text("utf-8")):
+        try:
+            parsed = json.loads(match.group(1))
+        except ValueError:
+            continue
+        configs += [c for c in parsed if isinstance(c, dict) and isinstance(c.get("data"), dict)]
+    return configs
 
 
 def _is_within(path: Path, root: Path) -> bool:
@@ -134,4 +155,9 @@ def scan_bundle(root: Path) -> Bundle:
     template = template_path.read_text("utf-8") if template_path.is_file() else None
     if template is None and (root / "index.html").is_file():
         template = (root / "index.html").read_text("utf-8")
-    return Bundle(root=root, files=files, template=template)
+    return Bundle(
+        root=root,
+        files=files,
+        template=template,
+        build_configs=_build_configs(root / "index.html"),
+    )

@@ -14,7 +14,7 @@ from backstage_backend_plugin_api import (
     create_backend_plugin,
 )
 from backstage_backend_plugin_api import core_services as core
-from backstage_common.config import Config
+from backstage_common.config import Config, ConfigSource
 from backstage_common.errors import NotFoundError
 from litestar import get
 
@@ -54,14 +54,23 @@ def frontend_configs(config: Config, schema_document: dict[str, Any]) -> list[di
 
 
 def _page(bundle: Bundle, config: Config, public_path: str) -> bytes:
+    """The page: the template rendered, with the build's own config (lowest priority, as a
+    webpack build embeds it) and the running backend's frontend config after it."""
     template = bundle.template or ""
+    configs = [
+        {"context": f"build:{c.get('context', 'app')}", "deprecatedKeys": [], "data": c["data"]}
+        for c in bundle.build_configs
+    ]
     schema_path = bundle.root / ".config-schema.json"
-    if config.get_optional_boolean("app.disableConfigInjection") or not schema_path.is_file():
-        return render_template(template, public_path=public_path, config=config).encode()
-    configs = frontend_configs(config, json.loads(schema_path.read_text("utf-8")))
-    visible = Config.from_data(configs[0]["data"], "app")
-    page = render_template(template, public_path=public_path, config=visible)
-    return inject_config(page, config_script(configs)).encode()
+    inject = not config.get_optional_boolean("app.disableConfigInjection")
+    if inject and schema_path.is_file():
+        configs += frontend_configs(config, json.loads(schema_path.read_text("utf-8")))
+    # The template's expressions read what the frontend will read: the last context wins.
+    merged = Config.from_sources(
+        [ConfigSource(data=c["data"], context=c["context"]) for c in configs]
+    )
+    page = render_template(template, public_path=public_path, config=merged)
+    return inject_config(page, config_script(configs)).encode() if configs else page.encode()
 
 
 @get("/", include_in_schema=False)
