@@ -22,7 +22,11 @@ PROJECT_PREFIX = "backstage_"
 COMMON = {"backstage_common"}
 # the core speaks the isomorphic permission types, as Backstage's backend-plugin-api does
 PLUGIN_API = COMMON | {"backstage_backend_plugin_api", "backstage_plugin_permission_common"}
-CORE = PLUGIN_API | {"backstage_backend_defaults", "backstage_backend_test_utils"}
+CORE = PLUGIN_API | {
+    "backstage_backend_defaults",
+    "backstage_backend_test_utils",
+    "backstage_integration",
+}
 PLUGIN_SHARED = {
     "backstage_plugin_auth_node",
     "backstage_plugin_catalog_common",
@@ -38,6 +42,8 @@ ALLOWED: dict[str, set[str] | None] = {
     "libs/backend-plugin-api/tests": PLUGIN_API,
     "libs/backend-defaults/tests": CORE,
     "libs/backend-test-utils/tests": CORE,
+    # the integrations library, tested against the loopback SCM servers of the test utilities
+    "libs/integration/tests": CORE,
     "libs/cli/tests": CORE | {"backstage_cli"},
     "plugins/app-backend/tests": PLUGIN_TESTS | {"backstage_plugin_app_backend"},
     "plugins/auth-node/tests": PLUGIN_TESTS,
@@ -59,6 +65,12 @@ ALLOWED: dict[str, set[str] | None] = {
     "plugins/permission-backend/tests": PLUGIN_TESTS | {"backstage_plugin_permission_backend"},
     "plugins/search-node/tests": PLUGIN_TESTS,
     "plugins/search-backend/tests": PLUGIN_TESTS | {"backstage_plugin_search_backend"},
+    "plugins/catalog-backend-module-github/tests": PLUGIN_TESTS
+    | {"backstage_plugin_catalog_backend_module_github", "backstage_plugin_events_node", "backstage_integration"},
+    "plugins/catalog-backend-module-gitlab/tests": PLUGIN_TESTS
+    | {"backstage_plugin_catalog_backend_module_gitlab", "backstage_plugin_events_node", "backstage_integration"},
+    "plugins/catalog-backend-module-ldap/tests": PLUGIN_TESTS
+    | {"backstage_plugin_catalog_backend_module_ldap", "backstage_plugin_events_node"},
     # deployment units and cross-unit tests put the pieces together: anything goes
     "services/all/tests": None,
     "services/catalog/tests": None,

@@ -18,6 +18,7 @@ from backstage_backend_defaults.auth import auth_service_factory, http_auth_serv
 from backstage_backend_defaults.cache import cache_service_factory
 from backstage_backend_defaults.database import database_service_factory
 from backstage_backend_defaults.discovery import discovery_service_factory
+from backstage_backend_defaults.url_reader import url_reader_service_factory
 from backstage_backend_defaults.event_loop import event_loop_lag_service_factory
 from backstage_backend_defaults.health import root_health_service_factory
 from backstage_backend_defaults.http_router import (
@@ -73,6 +74,7 @@ def default_service_factories(
         permissions_registry_service_factory,
         telemetry_service_factory(),
         event_loop_lag_service_factory,
+        url_reader_service_factory,
     ]
 
 

@@ -12,12 +12,14 @@ from backstage_integration._config import (
     read_github_integration_config,
     read_gitlab_integration_config,
 )
+from backstage_integration._fetch_urls import FetchTarget, has_dot_dot_segment, parse_fetch_url
 from backstage_integration._github_credentials import (
     GithubCredentials,
     GithubCredentialsProvider,
     TokenCache,
 )
 from backstage_integration._pages import github_pages
+from backstage_integration._reading_allow import ReadingAllowList
 from backstage_integration._registry import IntegrationGroup, ScmIntegrations
 from backstage_integration._urls import (
     GithubUrl,
@@ -28,6 +30,7 @@ from backstage_integration._urls import (
 )
 
 __all__ = [
+    "FetchTarget",
     "GithubAppConfig",
     "GithubCredentials",
     "GithubCredentialsProvider",
@@ -36,10 +39,13 @@ __all__ = [
     "GitlabIntegrationConfig",
     "GitlabUrl",
     "IntegrationGroup",
+    "ReadingAllowList",
     "ScmIntegrations",
     "TokenCache",
     "decode_file_path",
     "github_pages",
+    "has_dot_dot_segment",
+    "parse_fetch_url",
     "parse_github_url",
     "parse_gitlab_url",
     "read_github_integration_config",

@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
-from backstage_backend_plugin_api import DatabaseService, HttpAuthService, LoggerService
+from backstage_backend_plugin_api import (
+    CacheService,
+    DatabaseService,
+    HttpAuthService,
+    LoggerService,
+    UrlReaderService,
+)
 from backstage_common.config import Config
 from backstage_common.durations import parse_duration
 from backstage_common.errors import InputError
@@ -45,7 +51,7 @@ from backstage_plugin_catalog_backend.providers import (
     ProviderDatabase,
     connect_providers,
 )
-from backstage_plugin_catalog_backend.readers import HttpUrlReader, ReadingAllowList, UrlReaders
+from backstage_plugin_catalog_backend.readers import UrlReaders
 from backstage_plugin_catalog_backend.service import LocationService, RefreshService
 
 __all__ = ["Catalog", "CatalogExtensions", "build_catalog"]
@@ -167,20 +173,20 @@ def build_catalog(
     extensions: CatalogExtensions,
     permissions: CatalogPermissions,
     http_auth: HttpAuthService,
+    url_reader: UrlReaderService,
+    cache: CacheService,
 ) -> Catalog:
     """The catalog: the routes' services and the location store write on the request
     pool, the processing loop (`background` is its engine) and the other entity providers
     on the background pool; every transaction comes from `database`. The services act for
     the caller of each request (`http_auth`) as its `permissions` allow."""
     client = httpx.AsyncClient(timeout=30.0)
-    readers = UrlReaders(
-        [*extensions.readers, HttpUrlReader(client, ReadingAllowList.from_config(config))]
-    )
+    readers = UrlReaders(extensions.readers, url_reader)
     processors: list[CatalogProcessor] = [PlaceholderProcessor(readers), BuiltinKindsProcessor()]
     if not config.get_optional_boolean("catalog.disableDefaultProcessors"):
         processors += [
             FileReaderProcessor(),
-            UrlReaderProcessor(readers),
+            UrlReaderProcessor(readers, cache),
             AnnotateLocationProcessor(),
         ]
     processors += extensions.processors

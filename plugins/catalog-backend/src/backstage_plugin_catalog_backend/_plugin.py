@@ -52,6 +52,8 @@ def _register(env: PluginRegistrationPoints) -> None:
         http_auth: core.HttpAuth,
         permissions: core.Permissions,
         permissions_registry: core.PermissionsRegistry,
+        url_reader: core.UrlReader,
+        cache: core.Cache,
     ) -> None:
         await database.migrate(MIGRATIONS)
         engine = await database.get_engine()
@@ -73,7 +75,9 @@ def _register(env: PluginRegistrationPoints) -> None:
         # (the location and refresh routes stay on the request pool)
         background = await database.get_engine(purpose="background")
         prefer_custom_plans(background)
-        catalog = build_catalog(config, database, background, logger, extensions, access, http_auth)
+        catalog = build_catalog(
+            config, database, background, logger, extensions, access, http_auth, url_reader, cache
+        )
         extensions.catalog = catalog
         router.use(*catalog.routes)
         router.set_openapi_document(openapi_document())

@@ -5,7 +5,6 @@ from backstage_plugin_catalog_backend.processing._builtin_processors import (
     BuiltinKindsProcessor,
     FileReaderProcessor,
     PlaceholderProcessor,
-    UrlReaderProcessor,
 )
 from backstage_plugin_catalog_backend.processing._dry_run import dry_run
 from backstage_plugin_catalog_backend.processing._entities import (
@@ -22,6 +21,7 @@ from backstage_plugin_catalog_backend.processing._orchestrator import (
 )
 from backstage_plugin_catalog_backend.processing._refresh import schedule_refresh
 from backstage_plugin_catalog_backend.processing._rules import CatalogRules, resolve_target
+from backstage_plugin_catalog_backend.processing._url_locations import UrlReaderProcessor
 
 __all__ = [
     "AnnotateLocationProcessor",

@@ -42,7 +42,6 @@ __all__ = [
     "BuiltinKindsProcessor",
     "FileReaderProcessor",
     "PlaceholderProcessor",
-    "UrlReaderProcessor",
 ]
 
 _SORTED_SPEC_ARRAYS = (
@@ -148,45 +147,6 @@ class FileReaderProcessor:
             data = await _read_file(path)
             await _emit_all(await _parse(parser, data, LocationSpec("file", path)), emit)
         emit(RefreshResult(f"file:{location.target}"))
-        return True
-
-
-class UrlReaderProcessor:
-    """Reads `url` locations through the URL readers (and the reading allow list)."""
-
-    name = "url-reader"
-
-    def __init__(self, readers: UrlReaders) -> None:
-        self._readers = readers
-
-    async def read_location(
-        self,
-        location: LocationSpec,
-        optional: bool,
-        emit: CatalogProcessorEmit,
-        parser: CatalogProcessorParser,
-    ) -> bool:
-        if location.type != "url":
-            return False
-        emit(RefreshResult(f"url:{location.target}"))
-        try:
-            response = await self._readers.read_url(location.target)
-        except NotFoundError as error:
-            if not optional:
-                message = (
-                    f"Unable to read url, no matching files found for {location.target}; {error}"
-                )
-                emit(ErrorResult(NotFoundError(message), location))
-            return True
-        except NotAllowedError as error:
-            emit(ErrorResult(error, location))
-            return True
-        except Exception as error:  # any transport failure is this location's error
-            emit(
-                ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
-            )
-            return True
-        await _emit_all(await _parse(parser, response.data, location), emit)
         return True
 
 

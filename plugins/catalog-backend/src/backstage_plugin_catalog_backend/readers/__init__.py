@@ -1,9 +1,8 @@
 """Reading catalog files: YAML parsing, the reading allow list and URL readers."""
 
-from backstage_plugin_catalog_backend.readers._allow import ReadingAllowList
-from backstage_plugin_catalog_backend.readers._http import HttpUrlReader
+from backstage_integration import FetchTarget, ReadingAllowList, parse_fetch_url
+
 from backstage_plugin_catalog_backend.readers._url_readers import UrlReaders
-from backstage_plugin_catalog_backend.readers._urls import FetchTarget, parse_fetch_url
 from backstage_plugin_catalog_backend.readers._yaml import (
     MAX_DOCUMENT_BYTES,
     MAX_EXPANDED_NODES,
@@ -15,7 +14,6 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_EXPANDED_NODES",
     "FetchTarget",
-    "HttpUrlReader",
     "ReadingAllowList",
     "UrlReaders",
     "parse_entity_yaml",

@@ -1,33 +1,65 @@
-"""All URL readers of the catalog: module-added ones first, then plain HTTP(S)."""
+"""All URL readers of the catalog: module-added ones first, then the backend's
+`core.urlReader` (integrations, then hosts `backend.reading.allow` admits)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from backstage_common.errors import InputError, NotAllowedError
-from backstage_plugin_catalog_node import ReadUrlResponse, UrlReader
-
-from backstage_plugin_catalog_backend.readers._urls import parse_fetch_url
+from backstage_backend_plugin_api import (
+    UrlReaderService,
+    UrlReaderServiceReadUrlResponse,
+    UrlReaderServiceSearchResponse,
+    UrlReaderServiceSearchResponseFile,
+)
+from backstage_common.errors import InputError, NotAllowedError, NotFoundError
+from backstage_integration import parse_fetch_url
+from backstage_plugin_catalog_node import UrlReader
 
 __all__ = ["UrlReaders"]
 
 
 class UrlReaders:
-    def __init__(self, readers: Sequence[UrlReader]) -> None:
+    def __init__(self, readers: Sequence[UrlReader], core: UrlReaderService) -> None:
         self._readers = tuple(readers)
+        self._core = core
 
-    def can_read(self, url: str) -> bool:
-        return any(reader.can_read(url) for reader in self._readers)
-
-    async def read_url(self, url: str, *, etag: str | None = None) -> ReadUrlResponse:
-        """Read through the first reader that handles `url`; an http(s) URL whose host is
-        ambiguous is refused before any reader sees it."""
+    def _module_reader(self, url: str) -> UrlReader | None:
+        # an http(s) URL whose host is ambiguous is refused before any reader sees it
         if url.lower().startswith(("http:", "https:")):
             try:
                 parse_fetch_url(url)
             except InputError as error:
                 raise NotAllowedError(str(error)) from None
-        for reader in self._readers:
-            if reader.can_read(url):
-                return await reader.read_url(url, etag=etag)
-        raise NotAllowedError(f"Reading from '{url}' is not allowed, no reader handles it")
+        return next((reader for reader in self._readers if reader.can_read(url)), None)
+
+    async def read_url(
+        self, url: str, *, etag: str | None = None
+    ) -> UrlReaderServiceReadUrlResponse:
+        """Read through the first module reader that handles `url`, else the core reader."""
+        reader = self._module_reader(url)
+        if reader is not None:
+            response = await reader.read_url(url, etag=etag)
+            return UrlReaderServiceReadUrlResponse(response.data, response.etag)
+        if not url.lower().startswith(("http:", "https:")):
+            raise NotAllowedError(f"Reading from '{url}' is not allowed, no reader handles it")
+        return await self._core.read_url(url, etag=etag)
+
+    async def search(self, url: str, *, etag: str | None = None) -> UrlReaderServiceSearchResponse:
+        """The files a (glob) URL names; a module reader reads its URLs as one file."""
+        reader = self._module_reader(url)
+        if reader is None:
+            if not url.lower().startswith(("http:", "https:")):
+                raise NotAllowedError(f"Reading from '{url}' is not allowed, no reader handles it")
+            return await self._core.search(url, etag=etag)
+        try:
+            response = await reader.read_url(url, etag=etag)
+        except NotFoundError:
+            return UrlReaderServiceSearchResponse([], "")
+        data = response.data
+
+        async def content() -> bytes:
+            return data
+
+        return UrlReaderServiceSearchResponse(
+            [UrlReaderServiceSearchResponseFile(url, content)], response.etag or ""
+        )

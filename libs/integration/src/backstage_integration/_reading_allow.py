@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from backstage_common.config import Config
 from backstage_common.errors import InputError
 
-from backstage_plugin_catalog_backend.readers._urls import has_dot_dot_segment, parse_fetch_url
+from backstage_integration._fetch_urls import has_dot_dot_segment, parse_fetch_url
 
 __all__ = ["ReadingAllowList"]
 

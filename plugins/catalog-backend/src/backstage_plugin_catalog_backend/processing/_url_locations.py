@@ -1,0 +1,167 @@
+"""Reading `url` locations: one file, or every file a glob URL matches (through the URL
+reader's `search`, as Backstage's UrlReaderProcessor does).
+
+What a read produced is kept in the catalog's cache with the source's ETag (for a glob, the
+commit sha). The next pass sends that ETag; a source answering "not modified" (HTTP 304, or
+the same commit) costs one request, and the kept entities are emitted again without reading
+or parsing anything, so the processing result is unchanged and nothing is written. The
+counter `backstage.catalog.url_reads` counts both kinds of read (`result`: `not_modified`,
+`full`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from datetime import timedelta
+from typing import Any, cast
+
+from backstage_backend_plugin_api import CacheService, JsonValue
+from backstage_common.errors import InputError, NotAllowedError, NotFoundError, NotModifiedError
+from backstage_plugin_catalog_node import (
+    CatalogProcessorEmit,
+    CatalogProcessorParser,
+    EntityResult,
+    ErrorResult,
+    LocationSpec,
+    ProcessingResult,
+    RefreshResult,
+)
+from opentelemetry import metrics
+
+from backstage_plugin_catalog_backend.readers import UrlReaders
+
+__all__ = ["UrlReaderProcessor"]
+
+_KEPT_FOR = timedelta(days=7)
+_CONCURRENT_FILES = 8
+
+
+def _key(target: str) -> str:
+    return "url-reader:" + hashlib.sha256(target.encode()).hexdigest()
+
+
+def _kept_results(value: Any, presence: str) -> list[ProcessingResult] | None:
+    if not isinstance(value, dict) or not isinstance(value.get("results"), list):
+        return None
+    results: list[ProcessingResult] = []
+    for item in value["results"]:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], dict)):
+            return None
+        location = LocationSpec(
+            "url", str(item[1]), "optional" if presence == "optional" else "required"
+        )
+        results.append(EntityResult(item[0], location))
+    return results
+
+
+class UrlReaderProcessor:
+    """Reads `url` locations through the URL readers, conditionally when it can."""
+
+    name = "url-reader"
+
+    def __init__(self, readers: UrlReaders, cache: CacheService) -> None:
+        self._readers = readers
+        self._cache = cache
+        self.reads: Counter[str] = Counter()
+        """Reads so far by result (`not_modified`, `full`)."""
+        self._counter = metrics.get_meter("backstage_plugin_catalog_backend").create_counter(
+            "backstage.catalog.url_reads",
+            description="Reads of url locations, by result (not_modified, full)",
+        )
+
+    def _count(self, result: str) -> None:
+        self.reads[result] += 1
+        self._counter.add(1, {"result": result})
+
+    async def read_location(
+        self,
+        location: LocationSpec,
+        optional: bool,
+        emit: CatalogProcessorEmit,
+        parser: CatalogProcessorParser,
+    ) -> bool:
+        if location.type != "url":
+            return False
+        emit(RefreshResult(f"url:{location.target}"))
+        key = _key(location.target)
+        kept = await self._cache.get(key)
+        kept_results = _kept_results(kept, location.presence)
+        etag = kept.get("etag") if isinstance(kept, dict) and kept_results is not None else None
+        try:
+            response = await self._readers.search(
+                location.target, etag=etag if isinstance(etag, str) and etag else None
+            )
+        except NotModifiedError:
+            if kept_results is None:  # the source matched an etag we did not send
+                emit(ErrorResult(InputError(f"Unable to read url {location.target}"), location))
+                return True
+            self._count("not_modified")
+            await _emit_all(kept_results, emit)
+            return True
+        except NotFoundError as error:
+            self._not_found(location, optional, emit, str(error))
+            return True
+        except NotAllowedError as error:
+            emit(ErrorResult(error, location))
+            return True
+        except Exception as error:  # any transport failure is this location's error
+            emit(
+                ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
+            )
+            return True
+        self._count("full")
+        if not response.files:
+            self._not_found(location, optional, emit, "no file matched")
+            return True
+        try:
+            results = await self._parse_files(response.files, location, parser)
+        except Exception as error:
+            emit(
+                ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
+            )
+            return True
+        await _emit_all(results, emit)
+        await self._keep(key, response.etag, results)
+        return True
+
+    def _not_found(
+        self, location: LocationSpec, optional: bool, emit: CatalogProcessorEmit, why: str
+    ) -> None:
+        if not optional:
+            message = f"Unable to read url, no matching files found for {location.target}; {why}"
+            emit(ErrorResult(NotFoundError(message), location))
+
+    async def _parse_files(
+        self, files: list[Any], location: LocationSpec, parser: CatalogProcessorParser
+    ) -> list[ProcessingResult]:
+        limit = asyncio.Semaphore(_CONCURRENT_FILES)
+
+        async def one(file: Any) -> list[ProcessingResult]:
+            async with limit:
+                data = await file.content()
+            spec = LocationSpec("url", file.url, location.presence)
+            return await asyncio.to_thread(parser, data, spec)
+
+        parsed = await asyncio.gather(*(one(file) for file in files))
+        return [result for results in parsed for result in results]
+
+    async def _keep(self, key: str, etag: str, results: list[ProcessingResult]) -> None:
+        # Only a clean read is kept: a file with errors is read (and reported) again.
+        if not etag or not all(isinstance(r, EntityResult) for r in results):
+            await self._cache.delete(key)
+            return
+        value: list[JsonValue] = [
+            [cast(JsonValue, r.entity), r.location.target]
+            for r in results
+            if isinstance(r, EntityResult)
+        ]
+        await self._cache.set(key, {"etag": etag, "results": value}, ttl=_KEPT_FOR)
+
+
+async def _emit_all(results: list[ProcessingResult], emit: CatalogProcessorEmit) -> None:
+    for index, result in enumerate(results, 1):
+        emit(result)
+        if index % 100 == 0:
+            await asyncio.sleep(0)
