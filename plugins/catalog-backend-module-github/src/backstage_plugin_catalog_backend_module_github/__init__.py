@@ -1,0 +1,1 @@
+"""backstage_plugin_catalog_backend_module_github (being built)."""

@@ -1,0 +1,1 @@
+"""backstage_plugin_catalog_backend_module_gitlab (being built)."""
