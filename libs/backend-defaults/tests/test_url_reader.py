@@ -140,7 +140,8 @@ async def test_github_conditional_read_answers_not_modified(github: LoopbackGith
             await reader.read_url(url, etag=first.etag)
         github.repositories["acme/secret"].set_file("catalog-info.yaml", "kind: System\n")
         changed = await reader.read_url(url, etag=first.etag)
-    assert changed.data == b"kind: System\n" and changed.etag != first.etag
+    assert changed.data == b"kind: System\n"
+    assert changed.etag != first.etag
     assert github.not_modified == 1
     assert github.request_headers[1]["if-none-match"] == first.etag
 
@@ -275,7 +276,8 @@ async def test_path_traversal_never_reaches_the_provider(
         ):
             with pytest.raises((InputError, NotAllowedError)):
                 await reader.read_url(url)
-    assert github.requests == [] and gitlab.requests == []
+    assert github.requests == []
+    assert gitlab.requests == []
 
 
 async def test_rate_limit_waits_then_succeeds_and_logs_once(github: LoopbackGithub) -> None:

@@ -26,7 +26,8 @@ def test_github_com_and_gitlab_com_are_there_without_config() -> None:
     assert github.api_base_url == "https://api.github.com"
     assert github.raw_base_url == "https://raw.githubusercontent.com"
     gitlab = registry.gitlab.by_host("gitlab.com")
-    assert gitlab is not None and gitlab.api_base_url == "https://gitlab.com/api/v4"
+    assert gitlab is not None
+    assert gitlab.api_base_url == "https://gitlab.com/api/v4"
     assert registry.by_url("https://example.com/x") is None
 
 
@@ -63,7 +64,8 @@ def test_github_enterprise_with_apps() -> None:
     assert app.webhook_secret == "hook"
     assert app.allowed_installation_owners == ("acme",)
     # secrets stay out of logs
-    assert "secret" not in repr(app) and "pat" not in repr(entry)
+    assert "secret" not in repr(app)
+    assert "pat" not in repr(entry)
     # github.com is still added beside the enterprise host
     assert registry.github.by_host("github.com") is not None
 
@@ -84,7 +86,8 @@ def test_gitlab_self_hosted_needs_an_api_base_url() -> None:
         }
     )
     entry = registry.gitlab.by_url("https://git.example.com:8443/gitlab/g/p/-/blob/main/x")
-    assert entry is not None and entry.token == "glpat"
+    assert entry is not None
+    assert entry.token == "glpat"
     assert registry.gitlab.by_url("https://git.example.com/g/p") is None
 
 
@@ -120,7 +123,9 @@ def test_github_urls() -> None:
     )
     assert parsed.prefix == "https://github.com/acme/web/blob/main"
     tree = parse_github_url("https://github.com/acme/web")
-    assert tree.repo == "web" and tree.ref is None and tree.path == ""
+    assert tree.repo == "web"
+    assert tree.ref is None
+    assert tree.path == ""
     owner = parse_github_url("https://github.com/acme")
     assert owner.repo is None
     with pytest.raises(InputError):

@@ -119,7 +119,8 @@ async def test_no_installation_for_the_owner_falls_back_to_anonymous(
         credentials = await provider(github, client, [app.config()]).get_credentials(
             f"{github.base_url}/acme/web"
         )
-    assert credentials.type is None and credentials.headers == {}
+    assert credentials.type is None
+    assert credentials.headers == {}
 
 
 async def test_selected_repositories_refuse_other_repositories(github: LoopbackGithub) -> None:
@@ -149,7 +150,8 @@ async def test_a_forged_app_key_gets_no_token(github: LoopbackGithub) -> None:
             await provider(github, client, [forged.config()]).get_credentials(
                 f"{github.base_url}/acme/web"
             )
-    assert real.installations and minted(github) == []
+    assert real.installations
+    assert minted(github) == []
 
 
 async def test_installations_are_listed_page_by_page(github: LoopbackGithub) -> None:
