@@ -15,6 +15,7 @@ from backstage_backend_plugin_api import BackstageServicePrincipal, HttpAuthServ
 from backstage_common.errors import InputError, NotAllowedError
 from backstage_plugin_events_node import NOTIFY_TIMEOUT_HEADER
 from litestar import Request, Response, get, post, put
+from litestar.params import FromPath
 from litestar.response import Stream
 from litestar.types import ControllerRouterHandler
 
@@ -79,7 +80,9 @@ def bus_routes(
         return Response(None, status_code=201 if stored else 204)
 
     @put("/bus/v1/subscriptions/{subscription_id:str}", request_max_body_size=_BODY_LIMIT)
-    async def subscribe(request: Request[Any, Any, Any], subscription_id: str) -> Response[None]:
+    async def subscribe(
+        request: Request[Any, Any, Any], subscription_id: FromPath[str]
+    ) -> Response[None]:
         created_by = await caller(request)
         body: _SubscriptionBody = _decode(await request.body(), _SubscriptionBody)
         if not body.topics or not all(body.topics):
@@ -90,7 +93,9 @@ def bus_routes(
         return Response(None, status_code=201)
 
     @get("/bus/v1/subscriptions/{subscription_id:str}/events")
-    async def read(request: Request[Any, Any, Any], subscription_id: str) -> Response[Any]:
+    async def read(
+        request: Request[Any, Any, Any], subscription_id: FromPath[str]
+    ) -> Response[Any]:
         await caller(request)
         subscription_id = _subscription_id(subscription_id)
         waiters = store.waiters()

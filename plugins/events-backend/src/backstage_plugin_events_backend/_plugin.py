@@ -12,6 +12,7 @@ from backstage_backend_plugin_api import (
     DatabaseService,
     LoggerService,
     PluginRegistrationPoints,
+    RootHealthService,
     create_backend_plugin,
 )
 from backstage_backend_plugin_api import core_services as core
@@ -26,7 +27,11 @@ from backstage_plugin_events_node import (
 from backstage_plugin_events_backend._bus_routes import bus_routes
 from backstage_plugin_events_backend._ingress import ingress_routes, json_parser
 from backstage_plugin_events_backend._pg_store import PostgresEventBusStore
-from backstage_plugin_events_backend._store import EventBusStore, MemoryEventBusStore
+from backstage_plugin_events_backend._store import (
+    EventBusStore,
+    MemoryEventBusStore,
+    TopicWaiters,
+)
 from backstage_plugin_events_backend.migrations import versions
 
 __all__ = ["events_plugin"]
@@ -34,6 +39,7 @@ __all__ = ["events_plugin"]
 PLUGIN_ID = "events"
 _DEFAULT_NOTIFY_TIMEOUT_MS = 55_000
 _CLEANUP_EVERY = timedelta(seconds=10)
+_STOP_CHECK_SECONDS = 1.0
 
 
 class _EventsApi:
@@ -72,6 +78,32 @@ async def _open_store(database: DatabaseService, logger: LoggerService) -> Event
     return store
 
 
+class _StopWatch:
+    """Ends the held long polls once the backend stops being ready (it is stopping): they
+    would otherwise hold the shutdown's drain for up to `events.notifyTimeoutMs`."""
+
+    def __init__(self, health: RootHealthService, waiters: TopicWaiters) -> None:
+        self._health = health
+        self._waiters = waiters
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._waiters.wake_all()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(_STOP_CHECK_SECONDS)
+            if len(self._waiters) and (await self._health.get_readiness()).status != 200:
+                self._waiters.wake_all()
+
+
 def _register(env: PluginRegistrationPoints) -> None:
     api = _EventsApi()
     env.register_extension_point(events_extension_point, api)
@@ -84,6 +116,7 @@ def _register(env: PluginRegistrationPoints) -> None:
         database: core.Database,
         scheduler: core.Scheduler,
         lifecycle: core.Lifecycle,
+        health: core.RootHealth,
         events: Events,
     ) -> None:
         ingresses = dict(api.ingresses)
@@ -92,6 +125,9 @@ def _register(env: PluginRegistrationPoints) -> None:
             ingresses.setdefault(topic, HttpPostIngressOptions(topic=topic))
         store = await _open_store(database, logger)
         lifecycle.add_shutdown_hook(store.close)
+        watch = _StopWatch(health, store.waiters())
+        watch.start()
+        lifecycle.add_shutdown_hook(watch.stop)
 
         async def cleanup(_aborted: asyncio.Event) -> None:
             await store.cleanup()

@@ -74,6 +74,14 @@ class TopicWaiters:
         """Stop waiting."""
         self._waiting = [entry for entry in self._waiting if entry[1] is not wake]
 
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def wake_all(self) -> None:
+        """Wake every poll (the backend is stopping: held polls must not hold it up)."""
+        for _topics, wake in self._waiting:
+            wake.set()
+
     def notify(self, topic: str) -> None:
         """Wake every poll waiting for `topic`."""
         for topics, wake in self._waiting:
