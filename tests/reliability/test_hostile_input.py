@@ -79,12 +79,13 @@ ROUTES: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
         (),
     ),
 ]
-# Every plugin's router also serves its public keys and the user cookie.
+# Every plugin's router also serves its public keys, the user cookie and its OpenAPI document.
 ROUTES += [
     (method, f"/api/{plugin}/.backstage/auth/v1/{path}", (), ())
     for plugin in ("catalog", "search")
     for method, path in (("GET", "jwks.json"), ("GET", "cookie"), ("DELETE", "cookie"))
 ]
+ROUTES += [("GET", f"/api/{plugin}/openapi.json", (), ()) for plugin in ("catalog", "search")]
 EXAMPLES_PER_ROUTE = 30
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")

@@ -19,21 +19,30 @@ as a warning with the closest known key.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from importlib.resources import files
-from typing import Any, Literal
-
-from jsonschema import Draft7Validator
-from jsonschema import validators as jsonschema_validators
-from jsonschema.exceptions import ValidationError
+from typing import Any
 
 from backstage_common.config._errors import ConfigError
 from backstage_common.config._reader import Config
+from backstage_common.config._schema_issues import (
+    ConfigIssue,
+    issue_from_error,
+    unknown_key_issue,
+)
+from backstage_common.config._schema_nodes import (
+    ANY_VALUE,
+    Visibility,
+    allows_any_key,
+    children,
+    declared_visibility,
+    expand,
+    properties,
+)
+from backstage_common.config._schema_types import CoercingValidator
 
 __all__ = [
     "CONFIG_SCHEMA_ENTRY_POINT_GROUP",
@@ -50,51 +59,7 @@ __all__ = [
 CONFIG_SCHEMA_ENTRY_POINT_GROUP = "backstage.config_schemas"
 SCHEMA_FILE_NAME = "config.schema.json"
 
-Visibility = Literal["frontend", "backend", "secret"]
-_VISIBILITIES: frozenset[str] = frozenset({"frontend", "backend", "secret"})
-_NUMBER = re.compile(r"^\s*-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
-_INTEGER = re.compile(r"^\s*-?\d+\s*$")
-_COMPOSITES = ("allOf", "anyOf", "oneOf")
 SECRET_MASK = "<secret>"
-
-
-def _is_number(checker: object, value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    return isinstance(value, str) and bool(_NUMBER.match(value))
-
-
-def _is_integer(checker: object, value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return True
-    return isinstance(value, str) and bool(_INTEGER.match(value))
-
-
-def _is_boolean(checker: object, value: object) -> bool:
-    return isinstance(value, bool) or value in ("true", "false")
-
-
-def _is_string(checker: object, value: object) -> bool:
-    return isinstance(value, str | int | float)
-
-
-# Backstage's loader validates with ajv's `coerceTypes`: what the config reader's getters
-# accept (`getNumber('7007')`) is not a type error here either.
-_CoercingValidator = jsonschema_validators.extend(  # type: ignore[no-untyped-call]
-    Draft7Validator,
-    type_checker=Draft7Validator.TYPE_CHECKER.redefine_many(
-        {
-            "number": _is_number,
-            "integer": _is_integer,
-            "boolean": _is_boolean,
-            "string": _is_string,
-        }
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +73,6 @@ class PackageConfigSchema:
 
     package: str
     schema: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigIssue:
-    """A problem found in the config.
-
-    Args:
-        key: the dotted key from the config root (`backend.listen.port`).
-        context: the file (or `env`) the value came from, when known.
-        message: what is wrong, naming the key and the file.
-    """
-
-    key: str
-    context: str | None
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +110,13 @@ class ConfigSchema:
     def __post_init__(self) -> None:
         for package in self.packages:
             try:
-                _CoercingValidator.check_schema(package.schema)
+                CoercingValidator.check_schema(package.schema)
             except Exception as error:
                 raise ConfigError(
                     f"The config schema of '{package.package}' is not a valid JSON Schema: "
                     f"{getattr(error, 'message', error)}"
                 ) from error
-            self._validators.append(_CoercingValidator(package.schema))
+            self._validators.append(CoercingValidator(package.schema))
 
     @classmethod
     def from_entry_points(cls, *, group: str = CONFIG_SCHEMA_ENTRY_POINT_GROUP) -> ConfigSchema:
@@ -183,10 +133,10 @@ class ConfigSchema:
         errors: dict[tuple[str, str], ConfigIssue] = {}
         for package, validator in zip(self.packages, self._validators, strict=True):
             for error in validator.iter_errors(data):
-                issue = _issue_from_error(config, error, package.package)
+                issue = issue_from_error(config, error, package.package)
                 errors.setdefault((issue.key, issue.message), issue)
         warnings = sorted(
-            (_unknown_key_issue(config, path, known) for path, known in self._unknown_keys(data)),
+            (unknown_key_issue(config, path, known) for path, known in self._unknown_keys(data)),
             key=lambda issue: issue.key,
         )
         return ConfigValidation(
@@ -203,9 +153,9 @@ class ConfigSchema:
         deep: Visibility | None = None
         nodes = [package.schema for package in self.packages]
         for depth in range(len(path)):
-            deep = deep or _declared_visibility(nodes, _ANY)[1]
-            nodes = [child for node in nodes for child in _children(node, path[depth])]
-        declared, deep_here = _declared_visibility(nodes, value)
+            deep = deep or declared_visibility(nodes, ANY_VALUE)[1]
+            nodes = [child for node in nodes for child in children(node, path[depth])]
+        declared, deep_here = declared_visibility(nodes, value)
         return declared or deep or deep_here or "backend"
 
     def filter_by_visibility(
@@ -263,27 +213,22 @@ class ConfigSchema:
             if not nodes:
                 continue
             if isinstance(value, Mapping):
-                if _allows_any_key(nodes):
+                if allows_any_key(nodes):
                     continue
-                known = sorted({name for node in _expand(nodes) for name in _properties(node)})
+                known = sorted({name for node in expand(nodes) for name in properties(node)})
                 for key in value:
-                    children = [child for node in nodes for child in _children(node, key)]
-                    if children:
-                        stack.append((value[key], [*path, key], children))
+                    described = [child for node in nodes for child in children(node, key)]
+                    if described:
+                        stack.append((value[key], [*path, key], described))
                     else:
                         yield [*path, key], known
             elif isinstance(value, list):
                 for index, item in enumerate(value):
-                    children = [child for node in nodes for child in _children(node, index)]
-                    stack.append((item, [*path, index], children))
+                    described = [child for node in nodes for child in children(node, index)]
+                    stack.append((item, [*path, index], described))
 
 
-class _Marker:
-    __slots__ = ()
-
-
-_DROPPED: Any = _Marker()
-_ANY: Any = _Marker()
+_DROPPED: Any = object()
 
 
 def load_package_schema(name: str, package: str) -> PackageConfigSchema:
@@ -298,183 +243,6 @@ def load_package_schema(name: str, package: str) -> PackageConfigSchema:
     if not isinstance(schema, dict):
         raise ConfigError(f"The config schema '{name}' is not a JSON object")
     return PackageConfigSchema(package=name, schema=schema)
-
-
-def _expand(nodes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The nodes and the branches of their `allOf`/`anyOf`/`oneOf`, recursively."""
-    out: list[Mapping[str, Any]] = []
-    pending = list(nodes)
-    while pending:
-        node = pending.pop()
-        if not isinstance(node, Mapping):
-            continue
-        out.append(node)
-        for keyword in _COMPOSITES:
-            branches = node.get(keyword)
-            if isinstance(branches, list):
-                pending.extend(branches)
-    return out
-
-
-def _properties(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    properties = node.get("properties")
-    return properties if isinstance(properties, Mapping) else {}
-
-
-def _allows_any_key(nodes: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether a node here declares open-ended keys (a map), or describes no keys at all."""
-    expanded = _expand(nodes)
-    for node in expanded:
-        if node.get("additionalProperties") not in (None, False):
-            return True
-        if node.get("patternProperties"):
-            return True
-    return not any(_properties(node) for node in expanded)
-
-
-def _children(node: Mapping[str, Any], key: str | int) -> list[Mapping[str, Any]]:
-    """The schema nodes that describe `key` below `node`."""
-    found: list[Mapping[str, Any]] = []
-    for each in _expand([node]):
-        if isinstance(key, int):
-            items = each.get("items")
-            if isinstance(items, Mapping):
-                found.append(items)
-            elif isinstance(items, list) and key < len(items):
-                found.append(items[key])
-            continue
-        child = _properties(each).get(key)
-        if isinstance(child, Mapping):
-            found.append(child)
-            continue
-        for pattern, schema in (each.get("patternProperties") or {}).items():
-            if re.search(pattern, key) and isinstance(schema, Mapping):
-                found.append(schema)
-        extra = each.get("additionalProperties")
-        if isinstance(extra, Mapping):
-            found.append(extra)
-    return found
-
-
-def _declared_visibility(
-    nodes: Sequence[Mapping[str, Any]], value: Any
-) -> tuple[Visibility | None, Visibility | None]:
-    """(`visibility`, `deepVisibility`) declared on these nodes and on those of their
-    composite branches that `value` matches (all of them for `_ANY`); secret wins."""
-    declared: set[str] = set()
-    deep: set[str] = set()
-    for node in _matching(nodes, value):
-        if node.get("visibility") in _VISIBILITIES:
-            declared.add(node["visibility"])
-        if node.get("deepVisibility") in _VISIBILITIES:
-            deep.add(node["deepVisibility"])
-    return _strongest(declared), _strongest(deep)
-
-
-def _matching(nodes: Sequence[Mapping[str, Any]], value: Any) -> list[Mapping[str, Any]]:
-    out: list[Mapping[str, Any]] = []
-    pending = [node for node in nodes if isinstance(node, Mapping)]
-    while pending:
-        node = pending.pop()
-        out.append(node)
-        for keyword in _COMPOSITES:
-            branches = node.get(keyword)
-            if not isinstance(branches, list):
-                continue
-            for branch in branches:
-                if not isinstance(branch, Mapping):
-                    continue
-                if (
-                    value is _ANY
-                    or keyword == "allOf"
-                    or _CoercingValidator(branch).is_valid(value)
-                ):
-                    pending.append(branch)
-    return out
-
-
-def _strongest(found: set[str]) -> Visibility | None:
-    strongest: tuple[Visibility, ...] = ("secret", "frontend", "backend")
-    for visibility in strongest:
-        if visibility in found:
-            return visibility
-    return None
-
-
-def _dotted(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _context(config: Config, path: Sequence[str | int]) -> str | None:
-    """The file the value at `path` came from (for an array item, the array's file)."""
-    keys: list[str] = []
-    for part in path:
-        if isinstance(part, int):
-            break
-        keys.append(part)
-    while keys:
-        try:
-            context = config.context_of(".".join(keys))
-        except ConfigError:
-            context = None
-        if context is not None:
-            return context
-        keys.pop()
-    return None
-
-
-def _issue_from_error(config: Config, error: ValidationError, package: str) -> ConfigIssue:
-    # of the branches of an anyOf/oneOf, the one the value came closest to says best what
-    # is wrong (`backend.listen.port` is not a number, rather than `backend.listen` matches
-    # no branch)
-    while error.validator in ("anyOf", "oneOf") and error.context:
-        deeper = max(error.context, key=lambda each: len(each.absolute_path))
-        if len(deeper.absolute_path) <= len(error.absolute_path):
-            break
-        error = deeper
-    path = list(error.absolute_path)
-    key = _dotted(path) or "<root>"
-    context = _context(config, path)
-    where = f" in '{context}'" if context else ""
-    if error.validator == "type":
-        expected = error.validator_value
-        wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        message = (
-            f"Config value for key '{key}'{where} has the wrong type: got "
-            f"{_json_type(error.instance)}, wanted {wanted}"
-        )
-    else:
-        message = f"Config value for key '{key}'{where} is invalid: {error.message}"
-    return ConfigIssue(key=key, context=context, message=f"{message} (schema of '{package}')")
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _unknown_key_issue(config: Config, path: list[str | int], known: list[str]) -> ConfigIssue:
-    key = _dotted(path)
-    context = _context(config, path)
-    where = f" in '{context}'" if context else ""
-    name = path[-1]
-    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-    message = f"Unknown config key '{key}'{where}"
-    if close:
-        message += f", did you mean '{_dotted([*path[:-1], close[0]])}'?"
-    return ConfigIssue(key=key, context=context, message=message)
 
 
 def frontend_config(config: Config, schema: ConfigSchema | None = None) -> dict[str, Any]:
