@@ -1,0 +1,216 @@
+"""GitHub discovery against the loopback GitHub's GraphQL endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from backstage_backend_test_utils.scm import (
+    FakeRepository,
+    LoopbackGithub,
+    start_loopback_github_api,
+)
+from backstage_common.config import Config
+from backstage_common.errors import NotAllowedError
+from backstage_integration import GithubCredentialsProvider, ScmIntegrations
+from backstage_plugin_catalog_backend_module_github import (
+    GithubApi,
+    GithubEntityProvider,
+    read_github_discovery_configs,
+)
+from backstage_plugin_catalog_node import DeltaMutation, EntityProviderMutation, FullMutation
+from backstage_plugin_events_node import EventParams
+
+from ._graphql import graphql_handler
+
+CATALOG = {"main": {"catalog-info.yaml": b"kind: Component"}}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.mutations: list[EntityProviderMutation] = []
+        self.refreshed: list[str] = []
+
+    async def apply_mutation(self, mutation: EntityProviderMutation) -> None:
+        self.mutations.append(mutation)
+
+    async def refresh(self, keys: Sequence[str]) -> None:
+        self.refreshed.extend(keys)
+
+
+class Schedules:
+    def __init__(self) -> None:
+        self.tasks: dict[str, Any] = {}
+
+    async def schedule_task(self, **task: Any) -> None:
+        self.tasks[task["id"]] = task
+
+
+def targets(mutation: EntityProviderMutation) -> list[str]:
+    assert isinstance(mutation, FullMutation)
+    return sorted(d.entity["spec"]["target"] for d in mutation.entities)
+
+
+@pytest.fixture
+async def github() -> AsyncIterator[LoopbackGithub]:
+    async with start_loopback_github_api(LoopbackGithub()) as server:
+        server.tokens["pat"] = {"acme"}
+        for repo in [
+            FakeRepository("acme", "web", CATALOG, topics=["frontend"]),
+            FakeRepository("acme", "api", CATALOG, private=True),
+            FakeRepository("acme", "old", CATALOG, archived=True),
+            FakeRepository("acme", "forked", CATALOG, fork=True),
+            FakeRepository("acme", "infra", CATALOG, topics=["internal-only"]),
+            FakeRepository("acme", "empty", {}),
+            FakeRepository("other", "elsewhere", CATALOG),
+        ]:
+            server.add_repository(repo)
+        yield server
+
+
+async def provider_for(
+    github: LoopbackGithub, **block: Any
+) -> tuple[GithubEntityProvider, Recorder, Schedules, list[dict[str, Any]], httpx.AsyncClient]:
+    calls: list[dict[str, Any]] = []
+    github.handlers.append(graphql_handler(github, calls))
+    config = Config.from_data({
+        "integrations": {"github": [github.integration_config(token="pat")]},
+        "catalog": {"providers": {"github": {"acme": {
+            "host": github.host, "organization": "acme",
+            "schedule": {"frequency": {"minutes": 10}, "timeout": {"minutes": 5}},
+            "pageSizes": {"repositories": 2}, **block,
+        }}}},
+    })  # fmt: skip
+    [parsed] = read_github_discovery_configs(config)
+    integrations = ScmIntegrations.from_config(config)
+    client = httpx.AsyncClient()
+    integration = integrations.github.by_host(github.host)
+    assert integration is not None
+    api = GithubApi(integration, GithubCredentialsProvider(integrations.github, client), client)
+    schedules = Schedules()
+    provider = GithubEntityProvider(parsed, api, schedules, logging.getLogger("github"))  # type: ignore[arg-type]
+    recorder = Recorder()
+    await provider.connect(recorder)
+    return provider, recorder, schedules, calls, client
+
+
+async def test_lists_the_organisation_in_pages_and_keeps_what_passes_the_filters(
+    github: LoopbackGithub,
+) -> None:
+    _, recorder, schedules, calls, client = await provider_for(
+        github, filters={"topic": {"exclude": ["internal-only"]}}
+    )
+    async with client:
+        task = schedules.tasks["github-provider:acme:refresh"]
+        await task["fn"](asyncio.Event())
+    base = github.base_url
+    assert targets(recorder.mutations[-1]) == [
+        f"{base}/acme/api/blob/main/catalog-info.yaml",
+        f"{base}/acme/forked/blob/main/catalog-info.yaml",
+        f"{base}/acme/web/blob/main/catalog-info.yaml",
+    ]
+    assert [c["cursor"] for c in calls] == [None, "2", "4"]  # acme's six, two a page
+    mutation = recorder.mutations[-1]
+    assert isinstance(mutation, FullMutation)
+    entity = mutation.entities[0].entity
+    assert entity["kind"] == "Location"
+    assert entity["metadata"]["name"].startswith("generated-")
+    assert mutation.entities[0].location_key == "github-provider:acme"
+
+
+async def test_a_repository_gone_from_github_leaves_the_next_full_mutation(
+    github: LoopbackGithub,
+) -> None:
+    provider, recorder, _, _, client = await provider_for(
+        github, filters={"repository": "web|api", "allowForks": False}
+    )
+    async with client:
+        await provider.read()
+        assert len(targets(recorder.mutations[-1])) == 2
+        del github.repositories["acme/api"]
+        await provider.read()
+    assert targets(recorder.mutations[-1]) == [
+        f"{github.base_url}/acme/web/blob/main/catalog-info.yaml"
+    ]
+
+
+async def test_a_refused_token_applies_nothing(github: LoopbackGithub) -> None:
+    github.tokens.clear()
+    provider, recorder, _, _, client = await provider_for(github)
+    async with client:
+        with pytest.raises(NotAllowedError):
+            await provider.read()
+    assert recorder.mutations == []
+
+
+def push(org: str, **payload: Any) -> EventParams:
+    repository = {"name": "web", "html_url": "https://github.example/acme/web",
+                  "default_branch": "main", "topics": [], "visibility": "public"}  # fmt: skip
+    return EventParams(
+        topic="github.push",
+        event_payload={"organization": {"login": org}, "repository": repository, **payload},
+    )
+
+
+async def test_push_events_add_remove_and_refresh_catalog_files(github: LoopbackGithub) -> None:
+    provider, recorder, _, _, client = await provider_for(github)
+    async with client:
+        commits = [{"added": ["catalog-info.yaml"], "removed": [], "modified": ["README.md"]}]
+        await provider.on_event(push("ACME", ref="refs/heads/main", commits=commits))
+        [added] = recorder.mutations
+        assert isinstance(added, DeltaMutation)
+        [entity] = added.added
+        assert entity.entity["spec"]["target"] == (
+            "https://github.example/acme/web/blob/main/catalog-info.yaml"
+        )
+        commits = [{"added": [], "removed": ["catalog-info.yaml"], "modified": []}]
+        await provider.on_event(push("acme", ref="refs/heads/main", commits=commits))
+        removed = recorder.mutations[-1]
+        assert isinstance(removed, DeltaMutation)
+        assert len(removed.removed) == 1
+
+        commits = [{"added": [], "removed": [], "modified": ["catalog-info.yaml"]}]
+        await provider.on_event(push("acme", ref="refs/heads/main", commits=commits))
+        assert recorder.refreshed == [
+            "url:https://github.example/acme/web/tree/main/catalog-info.yaml",
+            "url:https://github.example/acme/web/blob/main/catalog-info.yaml",
+        ]
+        # another organisation, another branch, a malformed payload: nothing happens
+        await provider.on_event(push("other", ref="refs/heads/main", commits=commits))
+        await provider.on_event(push("acme", ref="refs/heads/dev", commits=commits))
+        await provider.on_event(EventParams(topic="github.push", event_payload=["x"]))
+        await provider.on_event(push("acme", ref="refs/heads/main", commits="nonsense"))
+    assert len(recorder.mutations) == 2
+    assert len(recorder.refreshed) == 2
+
+
+async def test_repository_events_remove_deleted_and_archived_repositories(
+    github: LoopbackGithub,
+) -> None:
+    provider, recorder, _, _, client = await provider_for(github)
+    async with client:
+        for action in ("deleted", "archived", "created"):
+            params = push("acme", action=action)
+            await provider.on_event(EventParams("github.repository", params.event_payload))
+    assert len(recorder.mutations) == 2
+    for mutation in recorder.mutations:
+        assert isinstance(mutation, DeltaMutation)
+        [removed] = mutation.removed
+        assert removed.entity["spec"]["target"].endswith("/acme/web/blob/main/catalog-info.yaml")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [({"filters": {"branch": "feature/x"}}, "may not contain"),
+     ({"filters": {"repository": "("}}, "not a valid pattern")],
+)  # fmt: skip
+def test_bad_config_is_refused(block: dict[str, Any], message: str) -> None:
+    config = {"catalog": {"providers": {"github": {"organization": "acme", **block}}}}
+    from backstage_common.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        read_github_discovery_configs(Config.from_data(config))
