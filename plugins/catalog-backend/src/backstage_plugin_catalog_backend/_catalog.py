@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
 from backstage_backend_plugin_api import (
     CacheService,
     DatabaseService,
@@ -90,7 +89,6 @@ class Catalog:
     evict_uninstalled: bool
     locations: LocationService
     routes: list[HTTPRouteHandler]
-    client: httpx.AsyncClient
 
     async def start(self) -> None:
         await connect_providers(
@@ -100,7 +98,6 @@ class Catalog:
 
     async def stop(self) -> None:
         await self.processing.stop()
-        await self.client.aclose()
 
 
 def _interval(config: Config) -> tuple[float, float] | None:
@@ -180,7 +177,6 @@ def build_catalog(
     pool, the processing loop (`background` is its engine) and the other entity providers
     on the background pool; every transaction comes from `database`. The services act for
     the caller of each request (`http_auth`) as its `permissions` allow."""
-    client = httpx.AsyncClient(timeout=30.0)
     readers = UrlReaders(extensions.readers, url_reader)
     processors: list[CatalogProcessor] = [PlaceholderProcessor(readers), BuiltinKindsProcessor()]
     if not config.get_optional_boolean("catalog.disableDefaultProcessors"):
@@ -216,5 +212,4 @@ def build_catalog(
         evict_uninstalled,
         locations,
         routes,
-        client,
     )
