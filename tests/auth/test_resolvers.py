@@ -3,11 +3,18 @@ and who is refused (nothing issued)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+from backstage_backend_plugin_api import (
+    BackendModule,
+    ModuleRegistrationPoints,
+    create_backend_module,
+)
 from backstage_backend_test_utils import TestBackend
+from backstage_common.catalog_model import RELATION_MEMBER_OF, stringify_entity_ref
+from backstage_plugin_auth_node import AuthOwnershipResolution
 
 from ._units import unit, wait_for_people
 
@@ -17,6 +24,15 @@ NOT_FOUND = (
     "Failed to sign-in, unable to resolve user identity. Please verify that your catalog "
     "contains the expected User entities that would match your configured sign-in resolver."
 )
+
+
+def default_refs(entity: Mapping[str, Any]) -> list[str]:
+    groups = [
+        relation["targetRef"]
+        for relation in entity.get("relations", [])
+        if relation["type"] == RELATION_MEMBER_OF
+    ]
+    return [stringify_entity_ref(entity), *groups]
 
 
 def _resolvers(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -165,3 +181,28 @@ async def test_unknown_resolver_or_option_fails_the_provider() -> None:
             response = await _sign_in(test, "jane.doe@example.com")
             assert response.status_code == 404
             assert "is misconfigured" in response.json()["error"]["message"]
+
+
+class _EveryoneToo:
+    async def resolve_ownership_entity_refs(self, entity: Mapping[str, Any]) -> list[str]:
+        return [*default_refs(entity), "group:default/everyone"]
+
+
+def _ownership_module() -> BackendModule:
+    def register(env: ModuleRegistrationPoints) -> None:
+        async def init(ownership: AuthOwnershipResolution) -> None:
+            ownership.set_auth_ownership_resolver(_EveryoneToo())
+
+        env.register_init(init)
+
+    return create_backend_module(plugin_id="auth", module_id="everyone", register=register)
+
+
+async def test_a_module_replaces_the_ownership_resolution() -> None:
+    config = _resolvers({"resolver": "emailMatchingUserEntityProfileEmail"})
+    async with unit(config=config, extra=[_ownership_module()]) as test:
+        guest = (await test.client.get("/api/auth/guest/refresh")).json()
+        await wait_for_people(test, guest["backstageIdentity"]["token"])
+        response = await _sign_in(test, "jane.doe@example.com")
+        refs = response.json()["backstageIdentity"]["identity"]["ownershipEntityRefs"]
+        assert refs == [*JANE_REFS, "group:default/everyone"]

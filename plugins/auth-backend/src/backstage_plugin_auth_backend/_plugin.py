@@ -12,13 +12,21 @@ from backstage_backend_plugin_api import (
     create_backend_plugin,
 )
 from backstage_backend_plugin_api import core_services as core
-from backstage_plugin_auth_node import AuthProviderFactoryOptions, auth_providers_extension_point
+from backstage_plugin_auth_node import (
+    AuthProviderFactoryOptions,
+    auth_ownership_resolution_extension_point,
+    auth_providers_extension_point,
+)
 from backstage_plugin_catalog_node import CatalogClient
 
 from backstage_plugin_auth_backend._issuer import TokenIssuer
 from backstage_plugin_auth_backend._keys import SigningKeys
 from backstage_plugin_auth_backend._origins import create_origin_filter
-from backstage_plugin_auth_backend._providers import ProviderRegistry, initialize_providers
+from backstage_plugin_auth_backend._providers import (
+    OwnershipResolution,
+    ProviderRegistry,
+    initialize_providers,
+)
 from backstage_plugin_auth_backend._resolver_context import CatalogAuthResolverContext
 from backstage_plugin_auth_backend._routes import auth_routes
 from backstage_plugin_auth_backend._settings import read_auth_settings
@@ -33,7 +41,9 @@ _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 def _register(env: PluginRegistrationPoints) -> None:
     registry = ProviderRegistry()
+    ownership = OwnershipResolution()
     env.register_extension_point(auth_providers_extension_point, registry)
+    env.register_extension_point(auth_ownership_resolution_extension_point, ownership)
 
     async def init(
         database: core.Database,
@@ -69,6 +79,7 @@ def _register(env: PluginRegistrationPoints) -> None:
             issuer=issuer,
             user_info=user_info,
             logger=logger,
+            ownership=ownership.resolver,
         )
         is_origin_allowed = create_origin_filter(settings.app_url, settings.extra_allowed_origins)
         flows = FlowStateStore(database)

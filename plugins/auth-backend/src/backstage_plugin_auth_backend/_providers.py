@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from backstage_backend_plugin_api import LoggerService
 from backstage_common.config import Config
 from backstage_plugin_auth_node import (
+    AuthOwnershipResolver,
     AuthProviderFactory,
     AuthProviderFactoryOptions,
     AuthProviderRouteHandlers,
 )
 
-__all__ = ["ProviderRegistry", "ProviderRoutes", "initialize_providers"]
+__all__ = ["OwnershipResolution", "ProviderRegistry", "ProviderRoutes", "initialize_providers"]
 
 
 class ProviderRegistry:
@@ -26,6 +27,18 @@ class ProviderRegistry:
         if provider_id in self.factories:
             raise ValueError(f"Auth provider '{provider_id}' is already registered")
         self.factories[provider_id] = factory
+
+
+class OwnershipResolution:
+    """The `auth.ownershipResolution` extension point: at most one resolver."""
+
+    def __init__(self) -> None:
+        self.resolver: AuthOwnershipResolver | None = None
+
+    def set_auth_ownership_resolver(self, resolver: AuthOwnershipResolver) -> None:
+        if self.resolver is not None:
+            raise ValueError("An auth ownership resolver is already set")
+        self.resolver = resolver
 
 
 @dataclass(frozen=True)

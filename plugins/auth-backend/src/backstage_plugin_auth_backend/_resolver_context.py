@@ -17,6 +17,7 @@ from backstage_common.catalog_model import (
 )
 from backstage_common.errors import ConflictError, InputError, NotFoundError
 from backstage_plugin_auth_node import (
+    AuthOwnershipResolver,
     AuthResolverCatalogUserQuery,
     BackstageSignInResult,
     BackstageUserIdentity,
@@ -74,7 +75,9 @@ class CatalogAuthResolverContext:
         issuer: TokenIssuer,
         user_info: UserInfoStore,
         logger: LoggerService,
+        ownership: AuthOwnershipResolver | None = None,
     ) -> None:
+        self._ownership = ownership
         self._catalog = catalog
         self._auth = auth
         self._issuer = issuer
@@ -124,6 +127,8 @@ class CatalogAuthResolverContext:
         return await self.issue_token({"sub": stringify_entity_ref(entity), "ent": ownership})
 
     async def resolve_ownership_entity_refs(self, entity: Mapping[str, Any]) -> list[str]:
+        if self._ownership is not None:
+            return await self._ownership.resolve_ownership_entity_refs(entity)
         return default_ownership_entity_refs(entity)
 
     async def issue_token(self, claims: Mapping[str, Any]) -> BackstageSignInResult:

@@ -27,7 +27,10 @@ from backstage_plugin_auth_node._declarative import (
     read_declarative_sign_in_resolver,
 )
 from backstage_plugin_auth_node._extension_point import (
+    AuthOwnershipResolutionExtensionPoint,
+    AuthOwnershipResolver,
     AuthProvidersExtensionPoint,
+    auth_ownership_resolution_extension_point,
     auth_providers_extension_point,
 )
 from backstage_plugin_auth_node._identity import prepare_backstage_identity_response
@@ -64,8 +67,15 @@ from backstage_plugin_auth_node._types import (
 
 AuthProviders: TypeAlias = Annotated[AuthProvidersExtensionPoint, auth_providers_extension_point]
 """Inject the providers extension point into a module's init."""
+AuthOwnershipResolution: TypeAlias = Annotated[
+    AuthOwnershipResolutionExtensionPoint, auth_ownership_resolution_extension_point
+]
+"""Inject the ownership resolution extension point into a module's init."""
 
 __all__ = [
+    "AuthOwnershipResolution",
+    "AuthOwnershipResolutionExtensionPoint",
+    "AuthOwnershipResolver",
     "AuthProviderFactory",
     "AuthProviderFactoryOptions",
     "AuthProviderRequest",
@@ -96,6 +106,7 @@ __all__ = [
     "SignInResolutionError",
     "SignInResolver",
     "SignInResolverFactory",
+    "auth_ownership_resolution_extension_point",
     "auth_providers_extension_point",
     "common_sign_in_resolvers",
     "create_oauth_provider_factory",

@@ -1,14 +1,22 @@
-"""`auth.providers`: the extension point provider modules register through."""
+"""The auth plugin's extension points: `auth.providers`, where provider modules register,
+and `auth.ownershipResolution`, where a module replaces how ownership refs are resolved."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from backstage_backend_plugin_api import ExtensionPoint, create_extension_point
 
 from backstage_plugin_auth_node._provider import AuthProviderFactory
 
-__all__ = ["AuthProvidersExtensionPoint", "auth_providers_extension_point"]
+__all__ = [
+    "AuthOwnershipResolutionExtensionPoint",
+    "AuthOwnershipResolver",
+    "AuthProvidersExtensionPoint",
+    "auth_ownership_resolution_extension_point",
+    "auth_providers_extension_point",
+]
 
 
 class AuthProvidersExtensionPoint(Protocol):
@@ -28,4 +36,35 @@ class AuthProvidersExtensionPoint(Protocol):
 
 auth_providers_extension_point: ExtensionPoint[AuthProvidersExtensionPoint] = (
     create_extension_point(id="auth.providers")
+)
+
+
+class AuthOwnershipResolver(Protocol):
+    """Decides the ownership refs of a signed-in user (default: the user and its direct
+    `memberOf` groups)."""
+
+    async def resolve_ownership_entity_refs(self, entity: Mapping[str, Any]) -> list[str]:
+        """The refs the user owns through; they become the token's `ent`.
+
+        Args:
+            entity: the user entity as the catalog returns it (with relations).
+        """
+        ...
+
+
+class AuthOwnershipResolutionExtensionPoint(Protocol):
+    """Where a module replaces how ownership refs are resolved."""
+
+    def set_auth_ownership_resolver(self, resolver: AuthOwnershipResolver) -> None:
+        """Use `resolver` for every sign-in with a catalog user; setting one twice is an
+        error.
+
+        Args:
+            resolver: the ownership resolver.
+        """
+        ...
+
+
+auth_ownership_resolution_extension_point: ExtensionPoint[AuthOwnershipResolutionExtensionPoint] = (
+    create_extension_point(id="auth.ownershipResolution")
 )
