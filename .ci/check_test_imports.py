@@ -66,11 +66,24 @@ ALLOWED: dict[str, set[str] | None] = {
     "plugins/search-node/tests": PLUGIN_TESTS,
     "plugins/search-backend/tests": PLUGIN_TESTS | {"backstage_plugin_search_backend"},
     "plugins/catalog-backend-module-github/tests": PLUGIN_TESTS
-    | {"backstage_plugin_catalog_backend_module_github", "backstage_plugin_events_node", "backstage_integration"},
+    | {
+        "backstage_plugin_catalog_backend_module_github",
+        "backstage_plugin_events_node",
+        "backstage_integration",
+    },
     "plugins/catalog-backend-module-gitlab/tests": PLUGIN_TESTS
-    | {"backstage_plugin_catalog_backend_module_gitlab", "backstage_plugin_events_node", "backstage_integration"},
+    | {
+        "backstage_plugin_catalog_backend_module_gitlab",
+        "backstage_plugin_events_node",
+        "backstage_integration",
+    },
     "plugins/catalog-backend-module-ldap/tests": PLUGIN_TESTS
     | {"backstage_plugin_catalog_backend_module_ldap", "backstage_plugin_events_node"},
+    "plugins/events-node/tests": PLUGIN_TESTS | {"backstage_plugin_events_node"},
+    "plugins/events-backend/tests": PLUGIN_TESTS
+    | {"backstage_plugin_events_backend", "backstage_plugin_events_node"},
+    "plugins/catalog-backend-module-events/tests": PLUGIN_TESTS
+    | {"backstage_plugin_catalog_backend_module_events", "backstage_plugin_events_node"},
     # deployment units and cross-unit tests put the pieces together: anything goes
     "services/all/tests": None,
     "services/catalog/tests": None,

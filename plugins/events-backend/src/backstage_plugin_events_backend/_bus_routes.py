@@ -113,6 +113,8 @@ def bus_routes(
 
         async def held_open() -> AsyncIterator[bytes]:
             try:
+                # an empty first chunk makes every layer send the status and headers now
+                yield b""
                 timeout = notify_timeout_ms / 1000 + random.uniform(0.001, 0.01)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=timeout)
