@@ -1,14 +1,84 @@
-"""GitHub's GraphQL endpoint for the loopback GitHub: a small resolver for the repository
-listing the discovery provider sends, paged by cursor, with GitHub's token checks."""
+"""GitHub's GraphQL endpoint for the loopback GitHub: a small resolver for the queries the
+providers send (repository listing; organisation members, teams and team members), paged
+by cursor, with GitHub's token checks."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from backstage_backend_test_utils.scm import FakeRequest, FakeResponse, LoopbackGithub
 
-__all__ = ["graphql_handler"]
+__all__ = ["FakeOrg", "FakeTeam", "FakeUser", "graphql_handler"]
+
+
+@dataclass
+class FakeUser:
+    login: str
+    name: str | None = None
+    email: str | None = None
+    bio: str | None = None
+    verified_emails: list[str] = field(default_factory=list)
+
+    def node(self, with_email: bool) -> dict[str, Any]:
+        node = {"login": self.login, "name": self.name, "bio": self.bio,
+                "id": f"U_{self.login}", "avatarUrl": f"https://avatars.example/{self.login}",
+                "organizationVerifiedDomainEmails": self.verified_emails}  # fmt: skip
+        if with_email:
+            node["email"] = self.email or ""
+        return node
+
+
+@dataclass
+class FakeTeam:
+    slug: str
+    members: list[str] = field(default_factory=list)
+    parent: str | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class FakeOrg:
+    login: str
+    members: list[FakeUser] = field(default_factory=list)
+    teams: list[FakeTeam] = field(default_factory=list)
+
+
+def _page(items: list[Any], variables: dict[str, Any], first_key: str = "first") -> Any:
+    start = int(variables.get("cursor") or 0)
+    end = start + int(variables[first_key])
+    return items[start:end], {"hasNextPage": end < len(items), "endCursor": str(end)}
+
+
+def _team_node(org: FakeOrg, team: FakeTeam, members_first: int) -> dict[str, Any]:
+    members = [{"login": m} for m in team.members[:members_first]]
+    return {
+        "slug": team.slug, "combinedSlug": f"{org.login}/{team.slug}", "name": team.name,
+        "description": team.description, "avatarUrl": None,
+        "editTeamUrl": f"https://github.example/orgs/{org.login}/teams/{team.slug}/edit",
+        "parentTeam": {"slug": team.parent} if team.parent else None,
+        "members": {"nodes": members,
+                    "pageInfo": {"hasNextPage": len(team.members) > members_first,
+                                 "endCursor": str(members_first)}},
+    }  # fmt: skip
+
+
+def _org_query(org: FakeOrg, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    if "membersWithRole" in query:
+        users, info = _page(org.members, variables)
+        nodes = [u.node(bool(variables.get("email"))) for u in users]
+        return {"membersWithRole": {"nodes": nodes, "pageInfo": info}}
+    if "team(slug" in query:
+        team = next((t for t in org.teams if t.slug == variables["teamSlug"]), None)
+        if team is None:
+            return {"team": None}
+        logins, info = _page(team.members, variables)
+        return {"team": {"members": {"nodes": [{"login": m} for m in logins], "pageInfo": info}}}
+    teams, info = _page(org.teams, variables)
+    nodes = [_team_node(org, t, int(variables["membersFirst"])) for t in teams]
+    return {"teams": {"nodes": nodes, "pageInfo": info}}
 
 
 def _repository_node(github: LoopbackGithub, repo: Any, expression: str) -> dict[str, Any]:
@@ -28,7 +98,9 @@ def _repository_node(github: LoopbackGithub, repo: Any, expression: str) -> dict
     }  # fmt: skip
 
 
-def graphql_handler(github: LoopbackGithub, calls: list[dict[str, Any]]) -> Any:
+def graphql_handler(
+    github: LoopbackGithub, calls: list[dict[str, Any]], orgs: dict[str, FakeOrg] | None = None
+) -> Any:
     async def handle(request: FakeRequest) -> FakeResponse | None:
         if request.method != "POST" or request.segments != ["api", "graphql"]:
             return None
@@ -38,6 +110,16 @@ def graphql_handler(github: LoopbackGithub, calls: list[dict[str, Any]]) -> Any:
         body = json.loads(request.body)
         variables = body.get("variables") or {}
         calls.append(variables)
+        if "organization(login" in body["query"]:
+            org = (orgs or {}).get(variables.get("org", ""))
+            readable = github.tokens.get(token, set())
+            if org is None or (readable is not None and org.login.lower() not in readable):
+                message = f"Could not resolve to an Organization: {variables.get('org')}"
+                return FakeResponse.json({"data": {"organization": None},
+                                          "errors": [{"message": message}]})  # fmt: skip
+            return FakeResponse.json(
+                {"data": {"organization": _org_query(org, body["query"], variables)}}
+            )
         if "repositoryOwner" not in body["query"]:
             return FakeResponse.json({"errors": [{"message": "unknown query"}]})
         org = variables["org"]

@@ -20,8 +20,14 @@ from backstage_plugin_catalog_backend_module_github._discovery import (
     read_github_discovery_configs,
 )
 from backstage_plugin_catalog_backend_module_github._github_api import GithubApi
+from backstage_plugin_catalog_backend_module_github._org_config import read_github_org_configs
+from backstage_plugin_catalog_backend_module_github._org_provider import (
+    ORG_TOPICS,
+    GithubMultiOrgEntityProvider,
+    GithubOrgEntityCleanerProvider,
+)
 
-__all__ = ["catalog_module_github_entity_provider"]
+__all__ = ["catalog_module_github_entity_provider", "catalog_module_github_org_entity_provider"]
 
 _TOPICS = ["github.push", "github.repository"]
 
@@ -65,3 +71,46 @@ def catalog_module_github_entity_provider() -> BackendModule:
     Location for each repository that passes the filters; `github.push` and
     `github.repository` events update that set at once."""
     return create_backend_module(plugin_id="catalog", module_id="github", register=_register)
+
+
+def _register_org(env: ModuleRegistrationPoints) -> None:
+    async def init(
+        config: core.RootConfig,
+        logger: core.Logger,
+        scheduler: core.Scheduler,
+        cache: core.Cache,
+        lifecycle: core.Lifecycle,
+        processing: CatalogProcessing,
+        events: Events,
+    ) -> None:
+        definitions = read_github_org_configs(config)
+        if not definitions:
+            return
+        integrations = ScmIntegrations.from_config(config)
+        client = httpx.AsyncClient(timeout=60)
+        lifecycle.add_shutdown_hook(client.aclose)
+        credentials = GithubCredentialsProvider(integrations.github, client, cache)
+        for definition in definitions:
+            integration = integrations.github.by_host(definition.host)
+            if integration is None:
+                raise InputError(
+                    f"catalog.providers.githubOrg {definition.id}: there is no "
+                    f"integrations.github entry for {definition.host}"
+                )
+            provider = GithubMultiOrgEntityProvider(
+                definition, GithubApi(integration, credentials, client), scheduler, logger
+            )
+            processing.add_entity_provider(GithubOrgEntityCleanerProvider(definition.id), provider)
+            await events.subscribe(id=provider.name, topics=ORG_TOPICS, on_event=provider.on_event)
+
+    env.register_init(init)
+
+
+def catalog_module_github_org_entity_provider() -> BackendModule:
+    """GitHub users and teams: each `catalog.providers.githubOrg` definition (`id`,
+    `githubUrl`, `orgs`, `schedule`, `pageSizes`) reads the organisations' members and
+    teams through GraphQL as Users and Groups with their memberships; organisation, team
+    and membership webhooks read them again at once."""
+    return create_backend_module(
+        plugin_id="catalog", module_id="github-org-entity-provider", register=_register_org
+    )

@@ -1,0 +1,239 @@
+"""GitHub users and teams (githubOrg) against the loopback GitHub's GraphQL endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from backstage_backend_test_utils.scm import LoopbackGithub, start_loopback_github_api
+from backstage_common.config import Config
+from backstage_common.errors import InputError, NotAllowedError
+from backstage_integration import GithubCredentialsProvider, ScmIntegrations
+from backstage_plugin_catalog_backend_module_github import (
+    GithubApi,
+    GithubMultiOrgEntityProvider,
+    GithubOrgEntityCleanerProvider,
+    read_github_org_configs,
+)
+from backstage_plugin_catalog_node import EntityProviderMutation, FullMutation
+from backstage_plugin_events_node import EventParams
+
+from ._graphql import FakeOrg, FakeTeam, FakeUser, graphql_handler
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.mutations: list[EntityProviderMutation] = []
+
+    async def apply_mutation(self, mutation: EntityProviderMutation) -> None:
+        self.mutations.append(mutation)
+
+    async def refresh(self, keys: Sequence[str]) -> None:
+        raise AssertionError("not expected")
+
+    def last(self) -> dict[str, dict[str, Any]]:
+        mutation = self.mutations[-1]
+        assert isinstance(mutation, FullMutation)
+        return {
+            f"{d.entity['kind'].lower()}:{d.entity['metadata'].get('namespace', 'default')}/"
+            f"{d.entity['metadata']['name']}": d.entity
+            for d in mutation.entities
+        }
+
+
+class Schedules:
+    def __init__(self) -> None:
+        self.tasks: dict[str, Any] = {}
+
+    async def schedule_task(self, **task: Any) -> None:
+        self.tasks[task["id"]] = task
+
+
+def acme() -> FakeOrg:
+    return FakeOrg(
+        "acme",
+        members=[
+            FakeUser("alice", "Alice Archer", "alice@acme.example", "Backend lead",
+                     ["alice+gh@corp.example"]),
+            FakeUser("bob", "Bob Baker"),
+            FakeUser("carol"),
+        ],
+        teams=[
+            FakeTeam("engineering", name="Engineering", description="Everyone who builds"),
+            FakeTeam("backend", ["alice", "bob"], parent="engineering", name="Backend"),
+            FakeTeam("frontend", ["carol"], parent="engineering"),
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def github() -> AsyncIterator[LoopbackGithub]:
+    async with start_loopback_github_api(LoopbackGithub()) as server:
+        server.tokens["pat"] = {"acme", "beta"}
+        yield server
+
+
+async def provider_for(
+    github: LoopbackGithub, orgs: dict[str, FakeOrg], definitions: Any
+) -> tuple[GithubMultiOrgEntityProvider, Recorder, Schedules, list[dict[str, Any]], Any]:
+    calls: list[dict[str, Any]] = []
+    github.handlers.append(graphql_handler(github, calls, orgs))
+    config = Config.from_data({
+        "integrations": {"github": [github.integration_config(token="pat")]},
+        "catalog": {"providers": {"githubOrg": definitions}},
+    })  # fmt: skip
+    parsed = read_github_org_configs(config)
+    integrations = ScmIntegrations.from_config(config)
+    client = httpx.AsyncClient()
+    integration = integrations.github.by_host(github.host)
+    assert integration is not None
+    api = GithubApi(integration, GithubCredentialsProvider(integrations.github, client), client)
+    schedules = Schedules()
+    provider = GithubMultiOrgEntityProvider(parsed[0], api, schedules, logging.getLogger("o"))  # type: ignore[arg-type]
+    recorder = Recorder()
+    await provider.connect(recorder)
+    return provider, recorder, schedules, calls, client
+
+
+def definition(github: LoopbackGithub, *orgs: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "production", "githubUrl": github.base_url, "orgs": list(orgs),
+        "schedule": {"frequency": {"hours": 1}, "timeout": {"minutes": 15}},
+        "pageSizes": {"teams": 2, "teamMembers": 1, "organizationMembers": 2}, **extra,
+    }  # fmt: skip
+
+
+async def test_users_and_teams_with_memberships(github: LoopbackGithub) -> None:
+    _, recorder, schedules, calls, client = await provider_for(
+        github, {"acme": acme()}, definition(github, "acme")
+    )
+    async with client:
+        task = schedules.tasks["GithubMultiOrgEntityProvider:production:refresh"]
+        await task["fn"](asyncio.Event())
+    entities = recorder.last()
+    assert sorted(entities) == [
+        "group:default/backend", "group:default/engineering", "group:default/frontend",
+        "user:default/alice", "user:default/bob", "user:default/carol",
+    ]  # fmt: skip
+    alice = entities["user:default/alice"]
+    assert alice["metadata"]["description"] == "Backend lead"
+    assert alice["spec"] == {
+        "profile": {"displayName": "Alice Archer", "email": "alice@acme.example",
+                    "picture": "https://avatars.example/alice"},
+        "memberOf": ["backend"],
+    }  # fmt: skip
+    assert alice["metadata"]["annotations"]["github.com/user-login"] == "alice"
+    assert alice["metadata"]["annotations"]["backstage.io/managed-by-location"] == (
+        f"url:{github.base_url}/alice"
+    )
+    backend = entities["group:default/backend"]
+    assert backend["spec"]["members"] == ["alice", "bob"]  # fetched again: one a page
+    assert backend["spec"]["parent"] == "engineering"
+    assert backend["metadata"]["annotations"]["github.com/team-slug"] == "acme/backend"
+    assert backend["metadata"]["annotations"]["backstage.io/managed-by-location"] == (
+        f"url:{github.base_url}/orgs/acme/teams/backend"
+    )
+    assert entities["group:default/engineering"]["spec"]["children"] == ["backend", "frontend"]
+    assert entities["user:default/carol"]["spec"]["memberOf"] == ["frontend"]
+    assert any("teamSlug" in c for c in calls)
+    mutation = recorder.mutations[-1]
+    assert isinstance(mutation, FullMutation)
+    assert {d.location_key for d in mutation.entities} == {"github-multi-org-provider:production"}
+
+
+async def test_two_organisations_namespace_their_groups(github: LoopbackGithub) -> None:
+    beta = FakeOrg(
+        "beta", [FakeUser("alice"), FakeUser("dan")], [FakeTeam("ops", ["alice", "dan"])]
+    )
+    provider, recorder, _, _, client = await provider_for(
+        github, {"acme": acme(), "beta": beta}, definition(github, "acme", "beta")
+    )
+    async with client:
+        await provider.read()
+    entities = recorder.last()
+    assert "group:beta/ops" in entities
+    assert "group:acme/backend" in entities
+    assert entities["group:beta/ops"]["spec"]["members"] == ["default/alice", "default/dan"]
+    assert entities["user:default/alice"]["spec"]["memberOf"] == ["acme/backend", "beta/ops"]
+
+
+async def test_verified_emails_and_a_member_dropped_by_github(github: LoopbackGithub) -> None:
+    org = acme()
+    provider, recorder, _, _, client = await provider_for(
+        github, {"acme": org},
+        definition(github, "acme", defaultUserTransformer={"useVerifiedEmails": True}),
+    )  # fmt: skip
+    async with client:
+        await provider.read()
+        alice = recorder.last()["user:default/alice"]
+        assert alice["spec"]["profile"]["email"] == "alice@corp.example"
+        org.members = [m for m in org.members if m.login != "bob"]
+        org.teams[1].members.remove("bob")
+        # a membership webhook of the organisation reads it again without waiting
+        event = {"action": "removed", "organization": {"login": "acme"},
+                 "team": {"slug": "backend"}, "member": {"login": "bob"}}  # fmt: skip
+        await provider.on_event(EventParams("github.membership", event))
+    entities = recorder.last()
+    assert "user:default/bob" not in entities
+    assert entities["group:default/backend"]["spec"]["members"] == ["alice"]
+    assert len(recorder.mutations) == 2
+
+
+async def test_events_of_other_organisations_are_ignored(github: LoopbackGithub) -> None:
+    provider, recorder, _, calls, client = await provider_for(
+        github, {"acme": acme()}, definition(github, "acme")
+    )
+    async with client:
+        for topic, payload in [
+            ("github.membership", {"organization": {"login": "ACME"}}),  # case-sensitive
+            ("github.organization", {"organization": {"login": "other"}}),
+            ("github.installation",
+             {"action": "deleted", "installation": {"account": {"login": "acme"}}}),
+            ("github.push", {"organization": {"login": "acme"}}),
+            ("github.team", "not an object"),
+        ]:  # fmt: skip
+            await provider.on_event(EventParams(topic, payload))
+    assert recorder.mutations == []
+    assert calls == []
+
+
+async def test_an_organisation_without_credentials_fails_the_whole_read(
+    github: LoopbackGithub,
+) -> None:
+    github.tokens["pat"] = {"acme"}
+    provider, recorder, schedules, _, client = await provider_for(
+        github, {"acme": acme(), "beta": FakeOrg("beta")}, definition(github, "acme", "beta")
+    )
+    async with client:
+        with pytest.raises(NotAllowedError, match="beta"):
+            await provider.read()
+        task = schedules.tasks["GithubMultiOrgEntityProvider:production:refresh"]
+        await task["fn"](asyncio.Event())  # logged; the catalog keeps what it had
+    assert recorder.mutations == []
+
+
+async def test_the_cleaner_empties_the_single_org_providers_entities() -> None:
+    recorder = Recorder()
+    cleaner = GithubOrgEntityCleanerProvider("production")
+    assert cleaner.name == "GithubOrgEntityProvider:production"
+    await cleaner.connect(recorder)
+    assert recorder.mutations == [FullMutation([])]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"orgs": []}, "orgs"), ({"schedule": None}, "schedule"),
+     ({"githubUrl": "github.com"}, "http"), ({"id": None}, "id")],
+)  # fmt: skip
+def test_bad_definitions_are_refused(change: dict[str, Any], message: str) -> None:
+    block = {"id": "x", "githubUrl": "https://github.com", "orgs": ["acme"],
+             "schedule": {"frequency": {"hours": 1}, "timeout": {"minutes": 5}}}  # fmt: skip
+    block.update(change)
+    block = {k: v for k, v in block.items() if v is not None}
+    config = Config.from_data({"catalog": {"providers": {"githubOrg": [block]}}})
+    with pytest.raises(InputError, match=message):
+        read_github_org_configs(config)
