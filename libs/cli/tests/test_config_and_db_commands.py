@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import yaml
 from backstage_backend_test_utils import SAMPLE_MIGRATIONS, postgres_database_config
@@ -33,6 +34,19 @@ def _write(path: Path, data: dict[str, Any]) -> Path:
 async def _invoke(args: list[str]) -> Result:
     """The command, in a thread: it runs an event loop of its own."""
     return await asyncio.to_thread(CliRunner().invoke, main, args)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the unit exited early"
+        try:
+            if httpx.get(f"{base}/.backstage/health/v1/readiness").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the unit never became ready")
 
 
 def _free_port() -> int:
@@ -131,25 +145,19 @@ def test_start_stops_on_a_wrong_type_and_warns_of_an_unknown_key(tmp_path: Path)
     assert f"'catalog.readonly' in '{wrong}'" in failed.stderr + failed.stdout
 
     typo = _write(tmp_path / "typo.yaml", {**base, "catalog": {"readOnly": True}})
-    process = subprocess.Popen(
-        [*BACKSTAGE_PY, "start", "--unit", "catalog", "--topology", str(TOPOLOGY),
-         "--config", str(typo)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Listening on" in line:
-                break
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
+    log = tmp_path / "unit.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*BACKSTAGE_PY, "start", "--unit", "catalog", "--topology", str(TOPOLOGY),
+             "--config", str(typo)],
+            stdout=output, stderr=subprocess.STDOUT, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}", process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    lines = log.read_text().splitlines()
     warnings = [json.loads(line) for line in lines if '"configSchema"' in line]
     assert [entry["message"] for entry in warnings] == [
         f"Unknown config key 'catalog.readOnly' in '{typo}', did you mean 'catalog.readonly'?"
