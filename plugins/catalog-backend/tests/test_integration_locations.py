@@ -13,10 +13,12 @@ from backstage_backend_test_utils.scm import (
     FakeRepository,
     LoopbackGithub,
     LoopbackGitlab,
+    RateLimit,
     start_loopback_github_api,
     start_loopback_gitlab,
 )
 from backstage_plugin_catalog_backend import catalog_plugin
+from backstage_plugin_catalog_backend.processing import UrlReaderProcessor
 
 from ._support import Probe, probe_module
 
@@ -147,6 +149,7 @@ async def test_glob_location_reads_every_match_through_a_github_app_then_only_th
             assert [p.split("?")[0] for _, p in github.requests] == [
                 "/api/v3/repos/acme/mono/commits/main/status"
             ]
+            assert url_reads(probe) == {"full": 1, "not_modified": 1}
 
             repository.set_file("services/s9/catalog-info.yaml", component("s9"))
             github.reset_log()
@@ -157,6 +160,15 @@ async def test_glob_location_reads_every_match_through_a_github_app_then_only_th
             await probe.idle()
             assert "s9" in await names(test)
             assert any("/git/trees/" in p for _, p in github.requests)
+
+
+def url_reads(probe: Probe) -> dict[str, int]:
+    [processor] = [
+        reader
+        for reader in probe.catalog.processing.orchestrator._readers
+        if isinstance(reader, UrlReaderProcessor)
+    ]
+    return dict(processor.reads)
 
 
 async def location_name(test: Any, target: str) -> str:
@@ -205,3 +217,40 @@ async def test_private_gitlab_file_and_glob_under_a_sub_path(
             "/gitlab/api/v4/projects/platform%2Fteam%2Fapi/repository/files/"
             "catalog-info.yaml/raw?ref=main"
         )
+
+
+async def test_rate_limited_github_waits_briefly_or_fails_the_reads_fast(
+    database_config: dict[str, Any],
+) -> None:
+    probe = Probe()
+    async with start_loopback_github_api(LoopbackGithub()) as github:
+        github.add_repository(
+            FakeRepository(
+                "acme",
+                "many",
+                {"main": {f"s{i}.yaml": component(f"s{i}").encode() for i in range(3)}},
+            )
+        )
+        config = {
+            "backend": {"database": database_config},
+            "integrations": {"github": [github.integration_config()]},
+        }
+        async with start_test_backend(
+            features=[catalog_plugin(), probe_module(probe)], config=config
+        ) as test:
+            # a short limit: the read waits Retry-After and goes on
+            github.rate_limit(RateLimit(count=1, status=429, retry_after=1))
+            await register(test, github.blob_url("acme", "many", "s0.yaml"))
+            await probe.idle()
+            assert await names(test) == {"s0"}
+            # a limit that lasts an hour: every read of the host fails at once, one request
+            github.reset_log()
+            github.rate_limit(RateLimit(count=1000, status=403, reset_in=3600))
+            targets = [github.blob_url("acme", "many", f"s{i}.yaml") for i in (1, 2)]
+            for target in targets:
+                await register(test, target)
+            await probe.idle()
+            for target in targets:
+                [error] = await location_errors(test, target)
+                assert "rate limit exceeded" in error
+            assert len(github.requests) == 1
