@@ -29,7 +29,7 @@ def test_the_unit_is_installed_with_its_overlay() -> None:
     assert unit.config_overlay is not None
     assert unit.config_overlay.is_file()
     plugins = {feature.plugin_id for feature in unit.features()}
-    assert plugins == {"app", "auth", "catalog", "permission", "search"}
+    assert plugins == {"app", "auth", "catalog", "events", "permission", "search"}
 
 
 def test_root_config_and_overlay_serve_port_7007_on_embedded_defaults() -> None:

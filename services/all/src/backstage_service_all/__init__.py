@@ -10,6 +10,10 @@ from backstage_cli.units import Unit
 from backstage_plugin_app_backend import app_plugin
 from backstage_plugin_auth_backend import auth_features
 from backstage_plugin_catalog_backend import catalog_plugin
+from backstage_plugin_catalog_backend_module_events import (
+    catalog_module_location_refresh_on_push,
+)
+from backstage_plugin_events_backend import events_features
 from backstage_plugin_permission_backend import permission_plugin
 from backstage_plugin_search_backend import search_features
 
@@ -21,6 +25,8 @@ def features() -> Sequence[BackendFeature]:
     return [
         app_plugin(),
         catalog_plugin(),
+        catalog_module_location_refresh_on_push(),
+        *events_features(),
         permission_plugin(),
         *search_features(),
         *auth_features(),
