@@ -91,8 +91,10 @@ def _run(configs: tuple[Path, ...], plugin_ids: list[str], migrations: Path | No
             for plugin_id in plugin_ids:
                 try:
                     await _one(manager, config, plugin_id)
-                except BackstageError:
-                    raise
+                except BackstageError as error:
+                    if len(plugin_ids) == 1:
+                        raise
+                    raise click.ClickException(f"{plugin_id}: {error}") from error
                 except Exception as error:
                     # the driver's first line: enough to tell which plugin and why
                     first = str(error).splitlines()[0] if str(error) else type(error).__name__
