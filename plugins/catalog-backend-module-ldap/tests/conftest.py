@@ -4,8 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from ._slapd import Slapd, run_slapd
+from backstage_backend_test_utils.slapd import Slapd, run_slapd
 
 
 @pytest.fixture

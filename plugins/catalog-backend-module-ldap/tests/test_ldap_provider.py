@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from backstage_backend_plugin_api import SchedulerServiceTaskScheduleDefinition, TaskFunction
+from backstage_backend_test_utils.slapd import SUFFIX, Slapd
 from backstage_common.config import Config
 from backstage_common.errors import AuthenticationError, InputError, ServiceUnavailableError
 from backstage_plugin_catalog_backend_module_ldap import (
@@ -17,8 +18,6 @@ from backstage_plugin_catalog_backend_module_ldap import (
     read_ldap_provider_configs,
 )
 from backstage_plugin_catalog_node import EntityProviderMutation, FullMutation
-
-from ._slapd import SUFFIX, Slapd
 
 
 class Recorder:

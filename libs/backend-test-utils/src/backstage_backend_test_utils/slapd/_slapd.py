@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUFFIX", "Slapd", "run_slapd"]
+__all__ = ["ADMIN_DN", "SUFFIX", "Slapd", "run_slapd"]
 
 SUFFIX = "dc=acme,dc=org"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -41,12 +41,24 @@ overlay memberof
 
 @dataclass(frozen=True)
 class Slapd:
+    """A running slapd.
+
+    Args:
+        url: `ldap://127.0.0.1:<port>`.
+        admin_dn: the directory's root DN.
+        admin_password: its password.
+    """
+
     url: str
     admin_dn: str = ADMIN_DN
     admin_password: str = ADMIN_PASSWORD
 
     def modify(self, ldif: str) -> None:
-        """Apply an LDIF change record (`changetype: ...`) with `ldapmodify`."""
+        """Apply LDIF change records (`changetype: ...`) with `ldapmodify`.
+
+        Args:
+            ldif: the change records.
+        """
         subprocess.run(
             [_tool("ldapmodify"), "-x", "-H", self.url, "-D", self.admin_dn,
              "-w", self.admin_password],
@@ -84,7 +96,11 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def run_slapd(tmp: Path) -> Iterator[Slapd]:
-    """Start slapd seeded with the Acme company; stop it on exit."""
+    """Start slapd seeded with the Acme company; stop it on exit.
+
+    Args:
+        tmp: an empty directory for its config and database.
+    """
     (tmp / "data").mkdir(parents=True)
     config = tmp / "slapd.conf"
     config.write_text(
