@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from backstage_common.config import (
     ConfigSource,
     PackageConfigSchema,
     frontend_config,
-    load_config,
 )
 
 CORE: dict[str, Any] = {
@@ -218,35 +216,6 @@ def test_the_frontend_sees_only_frontend_values() -> None:
         "backend": {"baseUrl": "http://x"},
         "catalog": {"readonly": False},
     }
-
-
-def test_schemas_come_from_the_installed_packages_entry_points() -> None:
-    schema = ConfigSchema.from_entry_points()
-    assert {"core", "catalog", "search"} <= {package.package for package in schema.packages}
-    assert schema.visibility_of(["backend", "baseUrl"]) == "frontend"
-    assert schema.visibility_of(["backend", "auth", "externalAccess", 0, "options", "token"]) == (
-        "secret"
-    )
-
-
-def test_the_project_configs_hold_to_the_installed_schemas() -> None:
-    root = Path(__file__).resolve().parents[3]
-    schema = ConfigSchema.from_entry_points()
-    env = {
-        "BACKSTAGE_BASE_URL": "http://backstage.example.com",
-        "POSTGRES_HOST": "db",
-        "POSTGRES_USER": "backstage",
-        "BACKSTAGE_DATABASE_PASSWORD": "pw",
-        "BACKSTAGE_CACHE_URL": "redis://:pw@cache:6379",
-        "BACKSTAGE_EXTERNAL_TOKEN": "token",
-    }
-    for paths in (
-        ["app-config.yaml"],
-        ["deploy/app-config.production.yaml", "deploy/compose/app-config.compose.yaml"],
-    ):
-        result = schema.validate(load_config([root / path for path in paths], env=env))
-        assert result.errors == (), paths
-        assert result.warnings == (), paths
 
 
 def test_an_invalid_schema_is_refused() -> None:
