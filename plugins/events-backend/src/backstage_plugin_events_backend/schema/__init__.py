@@ -1,0 +1,1 @@
+"""The events plugin's config schema (`config.schema.json`)."""
