@@ -12,6 +12,7 @@ import pytest
 from backstage_backend_test_utils.scm import (
     FakeRepository,
     LoopbackGithub,
+    github_graphql_handler,
     start_loopback_github_api,
 )
 from backstage_common.config import Config
@@ -24,8 +25,6 @@ from backstage_plugin_catalog_backend_module_github import (
 )
 from backstage_plugin_catalog_node import DeltaMutation, EntityProviderMutation, FullMutation
 from backstage_plugin_events_node import EventParams
-
-from ._graphql import graphql_handler
 
 CATALOG = {"main": {"catalog-info.yaml": b"kind: Component"}}
 
@@ -76,7 +75,7 @@ async def provider_for(
     github: LoopbackGithub, **block: Any
 ) -> tuple[GithubEntityProvider, Recorder, Schedules, list[dict[str, Any]], httpx.AsyncClient]:
     calls: list[dict[str, Any]] = []
-    github.handlers.append(graphql_handler(github, calls))
+    github.handlers.append(github_graphql_handler(github, calls))
     config = Config.from_data({
         "integrations": {"github": [github.integration_config(token="pat")]},
         "catalog": {"providers": {"github": {"acme": {

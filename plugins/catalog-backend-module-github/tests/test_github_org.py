@@ -9,7 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from backstage_backend_test_utils.scm import LoopbackGithub, start_loopback_github_api
+from backstage_backend_test_utils.scm import (
+    FakeOrg,
+    FakeTeam,
+    FakeUser,
+    LoopbackGithub,
+    github_graphql_handler,
+    start_loopback_github_api,
+)
 from backstage_common.config import Config
 from backstage_common.errors import InputError, NotAllowedError
 from backstage_integration import GithubCredentialsProvider, ScmIntegrations
@@ -21,8 +28,6 @@ from backstage_plugin_catalog_backend_module_github import (
 )
 from backstage_plugin_catalog_node import EntityProviderMutation, FullMutation
 from backstage_plugin_events_node import EventParams
-
-from ._graphql import FakeOrg, FakeTeam, FakeUser, graphql_handler
 
 
 class Recorder:
@@ -81,7 +86,7 @@ async def provider_for(
     github: LoopbackGithub, orgs: dict[str, FakeOrg], definitions: Any
 ) -> tuple[GithubMultiOrgEntityProvider, Recorder, Schedules, list[dict[str, Any]], Any]:
     calls: list[dict[str, Any]] = []
-    github.handlers.append(graphql_handler(github, calls, orgs))
+    github.handlers.append(github_graphql_handler(github, calls, orgs))
     config = Config.from_data({
         "integrations": {"github": [github.integration_config(token="pat")]},
         "catalog": {"providers": {"githubOrg": definitions}},

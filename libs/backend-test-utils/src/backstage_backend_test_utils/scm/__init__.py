@@ -5,7 +5,9 @@
 - `start_loopback_gitlab(LoopbackGitlab())`: GitLab's REST v4 API, optionally under a
   sub-path.
 - `FakeRepository`: a repository's branches and files, shared by both.
-- `handlers` on either server: extra endpoints (GraphQL) tried before the built-in ones.
+- `handlers` on either server: extra endpoints tried before the built-in ones, such as
+  `github_graphql_handler(github, calls, orgs)`: GitHub's GraphQL for repository listings
+  and organisations' members and teams (`FakeOrg`, `FakeTeam`, `FakeUser`), paged.
 """
 
 from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
@@ -16,11 +18,20 @@ from backstage_backend_test_utils.scm._github import (
     LoopbackGithub,
     start_loopback_github_api,
 )
+from backstage_backend_test_utils.scm._github_graphql import (
+    FakeOrg,
+    FakeTeam,
+    FakeUser,
+    github_graphql_handler,
+)
 from backstage_backend_test_utils.scm._gitlab import LoopbackGitlab, start_loopback_gitlab
 from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, make_tarball
 
 __all__ = [
     "FakeGithubApp",
+    "FakeOrg",
+    "FakeTeam",
+    "FakeUser",
     "FakeGithubInstallation",
     "FakeRepository",
     "FakeRequest",
@@ -29,6 +40,7 @@ __all__ = [
     "LoopbackGitlab",
     "RateLimit",
     "blob_sha",
+    "github_graphql_handler",
     "make_tarball",
     "start_loopback_github_api",
     "start_loopback_gitlab",

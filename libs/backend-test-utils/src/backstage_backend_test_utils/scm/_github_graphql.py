@@ -8,13 +8,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from backstage_backend_test_utils.scm import FakeRequest, FakeResponse, LoopbackGithub
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._github import LoopbackGithub
 
-__all__ = ["FakeOrg", "FakeTeam", "FakeUser", "graphql_handler"]
+__all__ = ["FakeOrg", "FakeTeam", "FakeUser", "github_graphql_handler"]
 
 
 @dataclass
 class FakeUser:
+    """An organisation member as GraphQL's `membersWithRole` lists them."""
+
     login: str
     name: str | None = None
     email: str | None = None
@@ -32,6 +35,8 @@ class FakeUser:
 
 @dataclass
 class FakeTeam:
+    """A team: member logins (immediate members) and its parent team's slug."""
+
     slug: str
     members: list[str] = field(default_factory=list)
     parent: str | None = None
@@ -41,6 +46,8 @@ class FakeTeam:
 
 @dataclass
 class FakeOrg:
+    """An organisation's members and teams; change them while the server runs."""
+
     login: str
     members: list[FakeUser] = field(default_factory=list)
     teams: list[FakeTeam] = field(default_factory=list)
@@ -98,9 +105,17 @@ def _repository_node(github: LoopbackGithub, repo: Any, expression: str) -> dict
     }  # fmt: skip
 
 
-def graphql_handler(
+def github_graphql_handler(
     github: LoopbackGithub, calls: list[dict[str, Any]], orgs: dict[str, FakeOrg] | None = None
 ) -> Any:
+    """A handler for `github.handlers`: `POST /api/graphql`.
+
+    Args:
+        github: the loopback GitHub whose repositories and tokens it answers with.
+        calls: each query's variables are appended here.
+        orgs: the organisations by login; a personal token reads those it lists.
+    """
+
     async def handle(request: FakeRequest) -> FakeResponse | None:
         if request.method != "POST" or request.segments != ["api", "graphql"]:
             return None
