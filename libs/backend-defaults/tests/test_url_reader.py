@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from backstage_backend_defaults.url_reader import (
+    BitbucketServerUrlReader,
     DefaultUrlReader,
     FetchUrlReader,
     GithubUrlReader,
@@ -20,9 +21,11 @@ from backstage_backend_defaults.url_reader import (
 from backstage_backend_test_utils import CapturingLogger
 from backstage_backend_test_utils.scm import (
     FakeRepository,
+    LoopbackBitbucketServer,
     LoopbackGithub,
     LoopbackGitlab,
     RateLimit,
+    start_loopback_bitbucket_server,
     start_loopback_github_api,
     start_loopback_gitlab,
 )
@@ -89,6 +92,7 @@ def build(
     credentials = GithubCredentialsProvider(registry.github, client)
     readers: list[Any] = [GithubUrlReader(e, credentials, http) for e in registry.github.entries]
     readers += [GitlabUrlReader(e, http) for e in registry.gitlab.entries]
+    readers += [BitbucketServerUrlReader(e, http) for e in registry.bitbucket_server.entries]
     fetch = FetchUrlReader(http, ReadingAllowList.from_config(root))
     return Reading(DefaultUrlReader(readers, fetch), logger, waits)
 
@@ -97,7 +101,7 @@ def github_config(github: LoopbackGithub, **extra: Any) -> dict[str, Any]:
     return {"integrations": {"github": [github.integration_config(**extra)]}}
 
 
-def paths(server: LoopbackGithub | LoopbackGitlab) -> list[str]:
+def paths(server: LoopbackGithub | LoopbackGitlab | LoopbackBitbucketServer) -> list[str]:
     return [path for _, path in server.requests]
 
 
@@ -337,3 +341,57 @@ def test_github_enterprise_without_api_or_raw_base_refuses_to_start() -> None:
     http = ReaderHttp(client, CapturingLogger())
     with pytest.raises(InputError, match="apiBaseUrl or rawBaseUrl"):
         GithubUrlReader(entry, GithubCredentialsProvider(registry.github, client), http)
+
+
+async def test_bitbucket_server_reads_with_the_exact_requests() -> None:
+    state = LoopbackBitbucketServer()
+    async with start_loopback_bitbucket_server(state) as bitbucket:
+        bitbucket.add_repository(FakeRepository("PRJ", "repo", {"main": dict(FILES)}, private=True))
+        bitbucket.tokens["bbpat"] = {"PRJ"}
+        bitbucket.tokens["jane:secret"] = {"PRJ"}
+        config = {
+            "integrations": {"bitbucketServer": [bitbucket.integration_config(token="bbpat")]}
+        }
+        async with httpx.AsyncClient() as client:
+            reader = build(client, config).reader
+            url = bitbucket.browse_url("PRJ", "repo", "docs/index.md")
+            file = await reader.read_url(url)
+            assert file.data == b"# Docs\n"
+            assert paths(bitbucket) == [
+                "/rest/api/1.0/projects/PRJ/repos/repo/raw/docs/index.md?at=main"
+            ]
+            assert bitbucket.request_headers[0]["authorization"] == "Bearer bbpat"
+            with pytest.raises(NotModifiedError):
+                await reader.read_url(url, etag=file.etag)
+            bitbucket.reset_log()
+            tree = await reader.read_tree(bitbucket.browse_url("PRJ", "repo", "docs"))
+            assert {f.path for f in await tree.files()} == {"index.md", "guide/setup.md"}
+            assert tree.etag == bitbucket.repositories["PRJ/REPO"].commit_sha("main")[:12]
+            assert paths(bitbucket) == [
+                "/rest/api/1.0/projects/PRJ/repos/repo/branches?filterText=main",
+                "/rest/api/1.0/projects/PRJ/repos/repo/archive?format=tgz&at=main&prefix=PRJ-repo&path=docs",
+            ]
+            with pytest.raises(NotModifiedError):
+                await reader.read_tree(bitbucket.browse_url("PRJ", "repo", "docs"), etag=tree.etag)
+            found = await reader.search(
+                bitbucket.browse_url("PRJ", "repo", "services/*/catalog-info.yaml")
+            )
+            assert sorted(f.url for f in found.files) == [
+                bitbucket.browse_url("PRJ", "repo", "services/a/catalog-info.yaml"),
+                bitbucket.browse_url("PRJ", "repo", "services/b/catalog-info.yaml"),
+            ]
+            # username and password as Basic
+            basic = {
+                "integrations": {
+                    "bitbucketServer": [
+                        bitbucket.integration_config(username="jane", password="secret")
+                    ]
+                }
+            }
+            assert (await build(client, basic).reader.read_url(url)).data == b"# Docs\n"
+            # no credentials: the private repository does not exist
+            anonymous = {"integrations": {"bitbucketServer": [bitbucket.integration_config()]}}
+            with pytest.raises(NotFoundError):
+                await build(client, anonymous).reader.read_url(url)
+            with pytest.raises(InputError, match="path traversal"):
+                await reader.read_url(bitbucket.browse_url("PRJ", "repo", "docs/%2e%2e/x"))

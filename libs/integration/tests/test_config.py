@@ -10,6 +10,7 @@ from backstage_common.errors import InputError
 from backstage_integration import (
     ScmIntegrations,
     decode_file_path,
+    parse_bitbucket_server_url,
     parse_github_url,
     parse_gitlab_url,
 )
@@ -166,3 +167,28 @@ def test_resolve_url_against_a_github_file() -> None:
         "https://github.com/acme/web/tree/main/root.yaml"
     )
     assert registry.resolve_url("https://x.example.com/a", base) == "https://x.example.com/a"
+
+
+def test_bitbucket_server_config_and_urls() -> None:
+    registry = integrations(
+        {"bitbucketServer": [{"host": "bitbucket.example.com", "username": "u", "password": "p"}]}
+    )
+    entry = registry.bitbucket_server.by_host("bitbucket.example.com")
+    assert entry is not None
+    assert entry.api_base_url == "https://bitbucket.example.com/rest/api/1.0"
+    assert entry.headers == {"Authorization": "Basic dTpw"}
+    assert registry.by_url("https://bitbucket.example.com/projects/P/repos/r") is entry
+    with pytest.raises(InputError, match="host"):
+        integrations({"bitbucketServer": [{}]})
+    parsed = parse_bitbucket_server_url(
+        "https://bitbucket.example.com/projects/PRJ/repos/web/browse/a/b.yaml?at=refs/heads/dev"
+    )
+    assert (parsed.project, parsed.repo, parsed.ref, parsed.branch, parsed.path) == (
+        "PRJ",
+        "web",
+        "refs/heads/dev",
+        "dev",
+        "a/b.yaml",
+    )
+    with pytest.raises(InputError):
+        parse_bitbucket_server_url("https://bitbucket.example.com/scm/prj/web.git")

@@ -1,10 +1,17 @@
-"""SCM integrations as Backstage configures them (`integrations.github[]`, `gitlab[]`).
+"""SCM integrations as Backstage configures them (`integrations.github[]`, `gitlab[]`,
+`bitbucketServer[]`).
 
 Isomorphic: the config records, the registry that finds an integration by URL, URL parsing
 per provider (refusing path traversal) and GitHub App credentials. The URL readers built on
 them are the backend's `core.urlReader` service.
 """
 
+from backstage_integration._bitbucket_server import (
+    BitbucketServerIntegrationConfig,
+    BitbucketServerUrl,
+    parse_bitbucket_server_url,
+    read_bitbucket_server_integration_config,
+)
 from backstage_integration._config import (
     GithubAppConfig,
     GithubIntegrationConfig,
@@ -30,6 +37,8 @@ from backstage_integration._urls import (
 )
 
 __all__ = [
+    "BitbucketServerIntegrationConfig",
+    "BitbucketServerUrl",
     "FetchTarget",
     "GithubAppConfig",
     "GithubCredentials",
@@ -45,9 +54,11 @@ __all__ = [
     "decode_file_path",
     "github_pages",
     "has_dot_dot_segment",
+    "parse_bitbucket_server_url",
     "parse_fetch_url",
     "parse_github_url",
     "parse_gitlab_url",
+    "read_bitbucket_server_integration_config",
     "read_github_integration_config",
     "read_gitlab_integration_config",
 ]

@@ -99,7 +99,7 @@ class GitlabIntegrationConfig:
         return f"GitlabIntegrationConfig(host={self.host!r}, api_base_url={self.api_base_url!r})"
 
 
-def _check_host(config: Config, host: str) -> str:
+def check_host(config: Config, host: str) -> str:
     parts = urlsplit(f"https://{host}")
     if not host or "/" in host or "@" in host or parts.hostname is None:
         raise InputError(
@@ -109,7 +109,7 @@ def _check_host(config: Config, host: str) -> str:
     return host.lower()
 
 
-def _check_url(config: Config, key: str, value: str | None) -> str | None:
+def check_url(config: Config, key: str, value: str | None) -> str | None:
     if value is None:
         return None
     parts = urlsplit(value)
@@ -142,9 +142,9 @@ def read_github_integration_config(config: Config) -> GithubIntegrationConfig:
     Args:
         config: the entry.
     """
-    host = _check_host(config, config.get_optional_string("host") or GITHUB_HOST)
-    api = _check_url(config, "apiBaseUrl", config.get_optional_string("apiBaseUrl"))
-    raw = _check_url(config, "rawBaseUrl", config.get_optional_string("rawBaseUrl"))
+    host = check_host(config, config.get_optional_string("host") or GITHUB_HOST)
+    api = check_url(config, "apiBaseUrl", config.get_optional_string("apiBaseUrl"))
+    raw = check_url(config, "rawBaseUrl", config.get_optional_string("rawBaseUrl"))
     if host == GITHUB_HOST:
         api = api or GITHUB_API_BASE_URL
         raw = raw or GITHUB_RAW_BASE_URL
@@ -159,9 +159,9 @@ def read_gitlab_integration_config(config: Config) -> GitlabIntegrationConfig:
     Args:
         config: the entry.
     """
-    host = _check_host(config, config.get_string("host"))
-    api = _check_url(config, "apiBaseUrl", config.get_optional_string("apiBaseUrl"))
-    base = _check_url(config, "baseUrl", config.get_optional_string("baseUrl"))
+    host = check_host(config, config.get_string("host"))
+    api = check_url(config, "apiBaseUrl", config.get_optional_string("apiBaseUrl"))
+    base = check_url(config, "baseUrl", config.get_optional_string("baseUrl"))
     if host == GITLAB_HOST:
         api = api or GITLAB_API_BASE_URL
         base = f"https://{GITLAB_HOST}"

@@ -12,6 +12,10 @@ from urllib.parse import urljoin, urlsplit
 
 from backstage_common.config import Config
 
+from backstage_integration._bitbucket_server import (
+    BitbucketServerIntegrationConfig,
+    read_bitbucket_server_integration_config,
+)
 from backstage_integration._config import (
     GITHUB_API_BASE_URL,
     GITHUB_HOST,
@@ -79,19 +83,22 @@ class IntegrationGroup(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class ScmIntegrations:
-    """The `integrations` config: GitHub and GitLab entries.
+    """The `integrations` config: GitHub, GitLab and Bitbucket Server entries.
 
     Args:
         github: the GitHub integrations (github.com included).
         gitlab: the GitLab integrations (gitlab.com included).
+        bitbucket_server: the Bitbucket Server integrations (none by default).
     """
 
     github: IntegrationGroup[GithubIntegrationConfig]
     gitlab: IntegrationGroup[GitlabIntegrationConfig]
+    bitbucket_server: IntegrationGroup[BitbucketServerIntegrationConfig] = IntegrationGroup(())
 
     @classmethod
     def from_config(cls, config: Config) -> ScmIntegrations:
-        """Read `integrations.github[]` and `integrations.gitlab[]`.
+        """Read `integrations.github[]`, `integrations.gitlab[]` and
+        `integrations.bitbucketServer[]`.
 
         Args:
             config: the root config.
@@ -115,15 +122,30 @@ class ScmIntegrations:
             gitlab.append(
                 GitlabIntegrationConfig(GITLAB_HOST, GITLAB_API_BASE_URL, f"https://{GITLAB_HOST}")
             )
-        return cls(IntegrationGroup(tuple(github)), IntegrationGroup(tuple(gitlab)))
+        bitbucket_server = [
+            read_bitbucket_server_integration_config(entry)
+            for entry in config.get_optional_config_array("integrations.bitbucketServer") or []
+        ]
+        return cls(
+            IntegrationGroup(tuple(github)),
+            IntegrationGroup(tuple(gitlab)),
+            IntegrationGroup(tuple(bitbucket_server)),
+        )
 
-    def by_url(self, url: str) -> GithubIntegrationConfig | GitlabIntegrationConfig | None:
-        """The integration reading `url` (GitHub entries first, as Backstage orders them).
+    def by_url(
+        self, url: str
+    ) -> (
+        BitbucketServerIntegrationConfig | GithubIntegrationConfig | GitlabIntegrationConfig | None
+    ):
+        """The integration reading `url` (in Backstage's order: Bitbucket Server, GitHub,
+        GitLab).
 
         Args:
             url: an absolute URL.
         """
-        return self.github.by_url(url) or self.gitlab.by_url(url)
+        return (
+            self.bitbucket_server.by_url(url) or self.github.by_url(url) or self.gitlab.by_url(url)
+        )
 
     def resolve_url(self, url: str, base: str) -> str:
         """`url` (absolute, `/`-rooted in the repository, or relative) resolved against the
@@ -137,7 +159,9 @@ class ScmIntegrations:
             return url
         integration = self.by_url(base)
         resolved = urljoin(base, url)
-        if url.startswith("/") and integration is not None:
+        if url.startswith("/") and isinstance(
+            integration, GithubIntegrationConfig | GitlabIntegrationConfig
+        ):
             resolved = _resolve_rooted(url, base, integration)
         if isinstance(integration, GithubIntegrationConfig):
             resolved = resolved.replace("/blob/", "/tree/", 1).replace("/edit/", "/tree/", 1)

@@ -1,6 +1,8 @@
-"""core.urlReader: GitHub, GitLab and allow-listed HTTP(S) reading for every plugin.
+"""core.urlReader: GitHub, GitLab, Bitbucket Server and allow-listed HTTP(S) reading for
+every plugin.
 
-Reads `integrations.github[]`, `integrations.gitlab[]` (through `backstage_integration`)
+Reads `integrations.github[]`, `integrations.gitlab[]`, `integrations.bitbucketServer[]`
+(through `backstage_integration`)
 and `backend.reading.allow[]`. One HTTP client (httpx) per backend, closed at shutdown,
 and one rate-limit gate per host shared by every plugin; GitHub App installation tokens are
 kept in each plugin's `core.cache`, so a plugin's replicas share them.
@@ -16,6 +18,7 @@ from backstage_backend_plugin_api import create_service_factory
 from backstage_common.errors import InputError
 from backstage_integration import GithubCredentialsProvider, ReadingAllowList, ScmIntegrations
 
+from backstage_backend_defaults.url_reader._bitbucket_server import BitbucketServerUrlReader
 from backstage_backend_defaults.url_reader._fetch import FetchUrlReader
 from backstage_backend_defaults.url_reader._github import GithubUrlReader
 from backstage_backend_defaults.url_reader._gitlab import GitlabUrlReader
@@ -23,6 +26,7 @@ from backstage_backend_defaults.url_reader._http import ReaderHttp
 from backstage_backend_defaults.url_reader._service import DefaultUrlReader, HostReader
 
 __all__ = [
+    "BitbucketServerUrlReader",
     "DefaultUrlReader",
     "FetchUrlReader",
     "GithubUrlReader",
@@ -70,6 +74,10 @@ def _for_plugin(root: _RootReading, cache: core.Cache) -> DefaultUrlReader:
         for integration in root.integrations.github.entries
     ]
     readers += [GitlabUrlReader(entry, root.http) for entry in root.integrations.gitlab.entries]
+    readers += [
+        BitbucketServerUrlReader(entry, root.http)
+        for entry in root.integrations.bitbucket_server.entries
+    ]
     return DefaultUrlReader(readers, root.fetch)
 
 

@@ -4,6 +4,8 @@
   and raw files, Apps with installations and tokens, ETags, `Link` pages, rate limits.
 - `start_loopback_gitlab(LoopbackGitlab())`: GitLab's REST v4 API, optionally under a
   sub-path.
+- `start_loopback_bitbucket_server(LoopbackBitbucketServer())`: Bitbucket Server's REST 1.0
+  (raw files, branches, archives).
 - `FakeRepository`: a repository's branches and files, shared by both.
 - `handlers` on either server: extra endpoints tried before the built-in ones, such as
   `github_graphql_handler(github, calls, orgs)`: GitHub's GraphQL for repository listings
@@ -11,6 +13,10 @@
 """
 
 from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._bitbucket_server import (
+    LoopbackBitbucketServer,
+    start_loopback_bitbucket_server,
+)
 from backstage_backend_test_utils.scm._common import RateLimit
 from backstage_backend_test_utils.scm._github import (
     FakeGithubApp,
@@ -29,19 +35,21 @@ from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, ma
 
 __all__ = [
     "FakeGithubApp",
-    "FakeOrg",
-    "FakeTeam",
-    "FakeUser",
     "FakeGithubInstallation",
+    "FakeOrg",
     "FakeRepository",
     "FakeRequest",
     "FakeResponse",
+    "FakeTeam",
+    "FakeUser",
+    "LoopbackBitbucketServer",
     "LoopbackGithub",
     "LoopbackGitlab",
     "RateLimit",
     "blob_sha",
     "github_graphql_handler",
     "make_tarball",
+    "start_loopback_bitbucket_server",
     "start_loopback_github_api",
     "start_loopback_gitlab",
 ]
