@@ -84,10 +84,11 @@ class Deployment:
     repository: FakeRepository
     events: TestBackend
     catalog: TestBackend
+    replicas: list[TestBackend]
 
 
 @asynccontextmanager
-async def deployment() -> AsyncIterator[Deployment]:
+async def deployment(catalog_replicas: int = 1) -> AsyncIterator[Deployment]:
     async with AsyncExitStack() as stack:
         github = await stack.enter_async_context(start_loopback_github_api(LoopbackGithub()))
         repository = github.add_repository(
@@ -113,13 +114,32 @@ async def deployment() -> AsyncIterator[Deployment]:
         events = await stack.enter_async_context(
             start_test_backend(features=[*auth, *events_features()], config=events_config)
         )
-        catalog = await stack.enter_async_context(
-            start_test_backend(
-                features=[*auth, catalog_plugin(), catalog_module_location_refresh_on_push()],
-                config=catalog_config,
+        replicas: list[TestBackend] = []
+        for replica in range(catalog_replicas):
+            # further replicas share the first one's database, as a scaled Deployment does
+            port = ports["catalog"] if replica == 0 else free_port()
+            config = deep_merge(
+                catalog_config,
+                {
+                    "backend": {
+                        "baseUrl": f"http://127.0.0.1:{port}",
+                        "listen": {"host": "127.0.0.1", "port": port},
+                    }
+                },
             )
-        )
-        yield Deployment(github, repository, events, catalog)
+            replicas.append(
+                await stack.enter_async_context(
+                    start_test_backend(
+                        features=[
+                            *auth,
+                            catalog_plugin(),
+                            catalog_module_location_refresh_on_push(),
+                        ],
+                        config=config,
+                    )
+                )
+            )
+        yield Deployment(github, repository, events, replicas[0], replicas)
 
 
 async def description(catalog: TestBackend) -> str | None:
@@ -193,3 +213,17 @@ async def test_signed_push_refreshes_the_location_on_the_other_unit_at_once() ->
         replay = await send_push(setup.events, body, sign(body))
         assert replay.status_code == 202
         assert await wait_for_description(setup.catalog, "v3", 15)
+
+
+async def test_with_two_catalog_replicas_one_of_them_refreshes_and_both_see_it() -> None:
+    """Both replicas subscribe as `catalog.LocationRefreshOnPush`: the bus hands each event
+    to one of them, and the refresh lands in the database they share."""
+    async with deployment(catalog_replicas=2) as setup:
+        for replica in setup.replicas:
+            assert await wait_for_description(replica, "v1", 30)
+        for version in ("v2", "v3", "v4"):
+            setup.repository.branches["main"][FILE] = component(version)
+            body = push_payload(setup.github, [FILE])
+            assert (await send_push(setup.events, body, sign(body))).status_code == 202
+            for replica in setup.replicas:
+                assert await wait_for_description(replica, version, 15), version
