@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from backstage_common.config import Config
+from backstage_common.config import Config, ConfigSchema
 from backstage_common.errors import InputError
 from backstage_integration import (
     ScmIntegrations,
@@ -192,3 +192,38 @@ def test_bitbucket_server_config_and_urls() -> None:
     )
     with pytest.raises(InputError):
         parse_bitbucket_server_url("https://bitbucket.example.com/scm/prj/web.git")
+
+
+def test_the_schema_marks_every_credential_secret() -> None:
+    schema = ConfigSchema.from_entry_points()
+    data = {
+        "integrations": {
+            "github": [
+                {
+                    "host": "ghe.example.com",
+                    "token": "pat",
+                    "apps": [
+                        {
+                            "appId": 1,
+                            "privateKey": "key",
+                            "clientId": "id",
+                            "clientSecret": "secret",
+                            "webhookSecret": "hook",
+                        }
+                    ],
+                }
+            ],
+            "gitlab": [{"host": "gitlab.example.com", "token": "glpat"}],
+            "bitbucketServer": [{"host": "bb.example.com", "password": "pw", "token": "bb"}],
+        }
+    }
+    masked = schema.mask_secrets(data)["integrations"]
+    github = masked["github"][0]
+    assert github["token"] == "<secret>"
+    app = github["apps"][0]
+    assert [app["privateKey"], app["clientSecret"], app["webhookSecret"]] == ["<secret>"] * 3
+    assert app["clientId"] == "id"
+    assert masked["gitlab"][0]["token"] == "<secret>"
+    assert masked["bitbucketServer"][0]["password"] == "<secret>"
+    assert masked["bitbucketServer"][0]["token"] == "<secret>"
+    assert schema.filter_by_visibility(data, ["frontend"]) == {}
