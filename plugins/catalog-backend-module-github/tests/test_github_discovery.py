@@ -146,8 +146,8 @@ async def test_a_refused_token_applies_nothing(github: LoopbackGithub) -> None:
     assert recorder.mutations == []
 
 
-def push(org: str, **payload: Any) -> EventParams:
-    repository = {"name": "web", "html_url": "https://github.example/acme/web",
+def push(base: str, org: str, *, url: str | None = None, **payload: Any) -> EventParams:
+    repository = {"name": "web", "html_url": url or f"{base}/acme/web",
                   "default_branch": "main", "topics": [], "visibility": "public"}  # fmt: skip
     return EventParams(
         topic="github.push",
@@ -159,30 +159,42 @@ async def test_push_events_add_remove_and_refresh_catalog_files(github: Loopback
     provider, recorder, _, _, client = await provider_for(github)
     async with client:
         commits = [{"added": ["catalog-info.yaml"], "removed": [], "modified": ["README.md"]}]
-        await provider.on_event(push("ACME", ref="refs/heads/main", commits=commits))
+        await provider.on_event(
+            push(github.base_url, "ACME", ref="refs/heads/main", commits=commits)
+        )
         [added] = recorder.mutations
         assert isinstance(added, DeltaMutation)
         [entity] = added.added
         assert entity.entity["spec"]["target"] == (
-            "https://github.example/acme/web/blob/main/catalog-info.yaml"
+            f"{github.base_url}/acme/web/blob/main/catalog-info.yaml"
         )
         commits = [{"added": [], "removed": ["catalog-info.yaml"], "modified": []}]
-        await provider.on_event(push("acme", ref="refs/heads/main", commits=commits))
+        await provider.on_event(
+            push(github.base_url, "acme", ref="refs/heads/main", commits=commits)
+        )
         removed = recorder.mutations[-1]
         assert isinstance(removed, DeltaMutation)
         assert len(removed.removed) == 1
 
         commits = [{"added": [], "removed": [], "modified": ["catalog-info.yaml"]}]
-        await provider.on_event(push("acme", ref="refs/heads/main", commits=commits))
+        await provider.on_event(
+            push(github.base_url, "acme", ref="refs/heads/main", commits=commits)
+        )
         assert recorder.refreshed == [
-            "url:https://github.example/acme/web/tree/main/catalog-info.yaml",
-            "url:https://github.example/acme/web/blob/main/catalog-info.yaml",
+            f"url:{github.base_url}/acme/web/tree/main/catalog-info.yaml",
+            f"url:{github.base_url}/acme/web/blob/main/catalog-info.yaml",
         ]
         # another organisation, another branch, a malformed payload: nothing happens
-        await provider.on_event(push("other", ref="refs/heads/main", commits=commits))
-        await provider.on_event(push("acme", ref="refs/heads/dev", commits=commits))
+        await provider.on_event(
+            push(github.base_url, "other", ref="refs/heads/main", commits=commits)
+        )
+        await provider.on_event(
+            push(github.base_url, "acme", ref="refs/heads/dev", commits=commits)
+        )
         await provider.on_event(EventParams(topic="github.push", event_payload=["x"]))
-        await provider.on_event(push("acme", ref="refs/heads/main", commits="nonsense"))
+        await provider.on_event(
+            push(github.base_url, "acme", ref="refs/heads/main", commits="nonsense")
+        )
     assert len(recorder.mutations) == 2
     assert len(recorder.refreshed) == 2
 
@@ -193,13 +205,53 @@ async def test_repository_events_remove_deleted_and_archived_repositories(
     provider, recorder, _, _, client = await provider_for(github)
     async with client:
         for action in ("deleted", "archived", "created"):
-            params = push("acme", action=action)
+            params = push(github.base_url, "acme", action=action)
             await provider.on_event(EventParams("github.repository", params.event_payload))
     assert len(recorder.mutations) == 2
     for mutation in recorder.mutations:
         assert isinstance(mutation, DeltaMutation)
         [removed] = mutation.removed
         assert removed.entity["spec"]["target"].endswith("/acme/web/blob/main/catalog-info.yaml")  # type: ignore[union-attr]
+
+
+async def test_pushes_naming_another_host_or_organisation_are_ignored(
+    github: LoopbackGithub,
+) -> None:
+    provider, recorder, _, _, client = await provider_for(github)
+    commits = [{"added": ["catalog-info.yaml"], "removed": [], "modified": ["catalog-info.yaml"]}]
+    base = github.base_url
+    async with client:
+        for url in (
+            "https://evil.example/acme/web",
+            f"{base}/other/web",
+            f"{base}/acme/../other/web",
+            f"{base.replace('http://', 'https://')}/acme/web",
+            f"{base}.evil.example/acme/web",
+        ):
+            await provider.on_event(
+                push(base, "acme", url=url, ref="refs/heads/main", commits=commits)
+            )
+    assert recorder.mutations == []
+    assert recorder.refreshed == []
+
+
+async def test_catalog_path_globs_follow_minimatch(github: LoopbackGithub) -> None:
+    provider, recorder, _, _, client = await provider_for(
+        github, catalogPath="/**/catalog-info.yaml"
+    )
+    files = ["catalog-info.yaml", "services/a/catalog-info.yaml", ".github/catalog-info.yaml",
+             "services/a/catalog-info.yml", "docs/not-catalog-info.yaml"]  # fmt: skip
+    async with client:
+        await provider.on_event(
+            push(github.base_url, "acme", ref="refs/heads/main",
+                 commits=[{"added": files, "removed": [], "modified": []}])
+        )  # fmt: skip
+    [mutation] = recorder.mutations
+    assert isinstance(mutation, DeltaMutation)
+    assert sorted(d.entity["spec"]["target"] for d in mutation.added) == [
+        f"{github.base_url}/acme/web/blob/main/catalog-info.yaml",
+        f"{github.base_url}/acme/web/blob/main/services/a/catalog-info.yaml",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +17,7 @@ from backstage_backend_plugin_api import (
     read_scheduler_service_task_schedule_definition_from_config,
 )
 from backstage_common.config import Config
-from backstage_common.errors import InputError
+from backstage_common.errors import InputError, ServiceUnavailableError
 from backstage_plugin_catalog_node import (
     DeferredEntity,
     DeltaMutation,
@@ -28,6 +27,7 @@ from backstage_plugin_catalog_node import (
 from backstage_plugin_events_node import EventParams
 
 from backstage_plugin_catalog_backend_module_github._github_api import GithubApi, location_entity
+from backstage_plugin_catalog_backend_module_github._glob import matches_catalog_path
 
 __all__ = ["GithubDiscoveryConfig", "GithubEntityProvider", "read_github_discovery_configs"]
 
@@ -249,6 +249,8 @@ class GithubEntityProvider:
             info = page.get("pageInfo") or {}
             if not info.get("hasNextPage"):
                 return found
+            if not info.get("endCursor") or info.get("endCursor") == cursor:
+                raise ServiceUnavailableError("GitHub GraphQL paging did not advance")
             cursor = info.get("endCursor")
 
     async def read(self) -> None:
@@ -274,6 +276,10 @@ class GithubEntityProvider:
             return None
         url = repository.get("html_url")
         if not isinstance(url, str) or not isinstance(repository.get("name"), str):
+            return None
+        # a payload may name any URL; only the provider's own host and organisation count
+        prefix = f"{self._api.web_base}/{self._config.organization}/".lower()
+        if not url.lower().startswith(prefix) or ".." in url[len(prefix) :]:
             return None
         return _Repo(
             name=repository["name"], url=url.rstrip("/"),
@@ -313,7 +319,7 @@ class GithubEntityProvider:
                 continue
             for kind, into in (("added", added), ("removed", removed), ("modified", modified)):
                 for path in commit.get(kind) or []:
-                    if isinstance(path, str) and fnmatch.fnmatchcase(path, self._path()):
+                    if isinstance(path, str) and matches_catalog_path(path, self._path()):
                         into[path] = None
 
         def target(path: str) -> str:

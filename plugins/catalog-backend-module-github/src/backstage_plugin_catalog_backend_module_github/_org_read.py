@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from backstage_common.errors import ServiceUnavailableError
+
 from backstage_plugin_catalog_backend_module_github._github_api import GithubApi
 from backstage_plugin_catalog_backend_module_github._org_config import GithubOrgConfig
 
@@ -77,8 +79,11 @@ async def _pages(
         page = data or {}
         nodes.extend(n for n in page.get("nodes") or [] if isinstance(n, dict))
         info = page.get("pageInfo") or {}
-        if not info.get("hasNextPage") or not info.get("endCursor"):
+        if not info.get("hasNextPage"):
             return nodes
+        if not info.get("endCursor") or info["endCursor"] == cursor:
+            # never apply a full mutation built from part of the data
+            raise ServiceUnavailableError("GitHub GraphQL paging did not advance")
         cursor = info["endCursor"]
 
 
