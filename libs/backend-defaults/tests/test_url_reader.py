@@ -395,3 +395,22 @@ async def test_bitbucket_server_reads_with_the_exact_requests() -> None:
                 await build(client, anonymous).reader.read_url(url)
             with pytest.raises(InputError, match="path traversal"):
                 await reader.read_url(bitbucket.browse_url("PRJ", "repo", "docs/%2e%2e/x"))
+
+
+async def test_raw_urls_people_paste_are_read_too(
+    github: LoopbackGithub, gitlab: LoopbackGitlab
+) -> None:
+    config = {
+        "integrations": {
+            "github": [github.integration_config(token="pat")],
+            "gitlab": [gitlab.integration_config(token="glpat")],
+        }
+    }
+    async with httpx.AsyncClient() as client:
+        reader = build(client, config).reader
+        from_github = await reader.read_url(f"{github.base_url}/acme/secret/raw/main/docs/index.md")
+        from_gitlab = await reader.read_url(
+            f"{gitlab.web_base_url}/grp/sub/proj/-/raw/main/docs/index.md"
+        )
+        tree_url = await reader.read_url(f"{github.base_url}/acme/secret/tree/main/docs/index.md")
+    assert from_github.data == from_gitlab.data == tree_url.data == b"# Docs\n"

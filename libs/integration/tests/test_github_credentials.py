@@ -170,3 +170,15 @@ async def test_unknown_host_is_an_input_error(github: LoopbackGithub) -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(InputError, match="no GitHub integration"):
             await provider(github, client, []).get_credentials("https://elsewhere.example/a/b")
+
+
+async def test_public_access_app_lends_its_first_installation(github: LoopbackGithub) -> None:
+    github.add_repository(FakeRepository("stranger", "lib", {"main": {}}))
+    app = github.add_app(FakeGithubApp(42, [FakeGithubInstallation(7, "acme")]))
+    async with httpx.AsyncClient() as client:
+        public = provider(github, client, [app.config(publicAccess=True)])
+        credentials = await public.get_credentials(f"{github.base_url}/stranger/lib")
+        private = provider(github, client, [app.config()])
+        without = await private.get_credentials(f"{github.base_url}/stranger/lib")
+    assert credentials.type == "app"
+    assert without.type is None
