@@ -171,7 +171,12 @@ class EventBusClient:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF)
             except Exception as error:  # the loop must outlive any failure of the bus
-                self._logger.warn(
+                # a 503 is a unit starting or stopping: expected, so not worth a warning
+                unavailable = (
+                    isinstance(error, httpx.HTTPStatusError) and error.response.status_code == 503
+                )
+                log = self._logger.debug if unavailable else self._logger.warn
+                log(
                     f"Polling the event bus for '{subscription_id}' failed; retrying in "
                     f"{backoff:g}s",
                     {"error": repr(error)},
