@@ -221,3 +221,33 @@ def test_the_frontend_sees_only_frontend_values() -> None:
 def test_an_invalid_schema_is_refused() -> None:
     with pytest.raises(ConfigError, match="config schema of 'broken'"):
         ConfigSchema((PackageConfigSchema("broken", {"type": "no-such-type"}),))
+
+
+def test_a_key_left_open_by_one_schema_is_checked_against_what_others_declare() -> None:
+    plugin = {
+        "type": "object",
+        "properties": {
+            "catalog": {"type": "object", "properties": {"providers": {"type": "object"}}}
+        },
+    }
+    module = {
+        "type": "object",
+        "properties": {
+            "catalog": {
+                "type": "object",
+                "properties": {
+                    "providers": {"type": "object", "properties": {"github": {"type": "object"}}}
+                },
+            }
+        },
+    }
+    config = _config(("a.yaml", {"catalog": {"providers": {"github": {}, "githib": {}}}}))
+    alone = ConfigSchema((PackageConfigSchema("catalog", plugin),))
+    assert alone.validate(config).warnings == ()
+    both = ConfigSchema(
+        (PackageConfigSchema("catalog", plugin), PackageConfigSchema("github", module))
+    )
+    assert [issue.message for issue in both.validate(config).warnings] == [
+        "Unknown config key 'catalog.providers.githib' in 'a.yaml', did you mean "
+        "'catalog.providers.github'?"
+    ]
