@@ -242,3 +242,21 @@ def test_bad_definitions_are_refused(change: dict[str, Any], message: str) -> No
     config = Config.from_data({"catalog": {"providers": {"githubOrg": [block]}}})
     with pytest.raises(InputError, match=message):
         read_github_org_configs(config)
+
+
+def test_the_config_schema_knows_every_key() -> None:
+    from backstage_common.config import ConfigSchema
+
+    schedule = {"frequency": {"hours": 1}, "timeout": {"minutes": 5}}
+    config = {"catalog": {"providers": {
+        "githubOrg": [{"id": "a", "githubUrl": "https://github.com", "orgs": ["acme"],
+                       "schedule": schedule, "pageSizes": {"teams": 10}}],
+        "github": {"acme": {"organization": "acme", "catalogPath": "/**/catalog-info.yaml",
+                            "filters": {"topic": {"include": ["x"]}, "allowForks": False},
+                            "schedule": schedule}},
+    }}}  # fmt: skip
+    validation = ConfigSchema.from_entry_points().validate(Config.from_data(config))
+    assert not validation.errors
+    assert not [w for w in validation.warnings if "providers" in w.key]
+    config["catalog"]["providers"]["githubOrg"][0]["orgs"] = "acme"  # type: ignore[index]
+    assert ConfigSchema.from_entry_points().validate(Config.from_data(config)).errors

@@ -193,3 +193,17 @@ def test_bad_config_is_refused(block: dict[str, Any], message: str) -> None:
     config = Config.from_data({"catalog": {"providers": {"gitlab": {"main": entry}}}})
     with pytest.raises(InputError, match=message):
         read_gitlab_discovery_configs(config)
+
+
+def test_the_config_schema_knows_every_key() -> None:
+    from backstage_common.config import ConfigSchema
+
+    schedule = {"frequency": {"hours": 1}, "timeout": {"minutes": 5}}
+    entry = {"host": "gitlab.example", "group": "platform", "groupPattern": ["a", "b"],
+             "topics": ["x"], "excludeRepos": ["a/b"], "schedule": schedule}  # fmt: skip
+    config = {"catalog": {"providers": {"gitlab": {"main": entry}}}}
+    validation = ConfigSchema.from_entry_points().validate(Config.from_data(config))
+    assert not validation.errors
+    assert not [w for w in validation.warnings if "providers" in w.key]
+    entry["topics"] = "x"
+    assert ConfigSchema.from_entry_points().validate(Config.from_data(config)).errors

@@ -209,3 +209,24 @@ def test_bad_config_is_refused(override: dict[str, Any], message: str) -> None:
         del block[key]
     with pytest.raises(InputError, match=message):
         read_ldap_provider_configs(Config.from_data(config))
+
+
+def test_the_config_schema_knows_every_key_and_masks_the_bind_secret() -> None:
+    from backstage_common.config import ConfigSchema
+
+    config = provider_config(Slapd("ldap://127.0.0.1:389"))
+    block = config["catalog"]["providers"]["ldapOrg"]["acme"]
+    block["users"]["map"] = {"name": "cn", "memberOf": None}
+    block["groups"] = [block["groups"], {"dn": "ou=teams", "options": {"paged": True}}]
+    schema = ConfigSchema.from_entry_points()
+    validation = schema.validate(Config.from_data(config))
+    assert not validation.errors
+    assert not [w for w in validation.warnings if "ldapOrg" in w.key]
+    masked = schema.mask_secrets(config)
+    assert masked["catalog"]["providers"]["ldapOrg"]["acme"]["bind"]["secret"] == "<secret>"
+    assert (
+        masked["catalog"]["providers"]["ldapOrg"]["acme"]["bind"]["dn"] == "cn=admin,dc=acme,dc=org"
+    )
+
+    block["users"]["options"] = {"scope": "deep"}
+    assert schema.validate(Config.from_data(config)).errors

@@ -1,0 +1,1 @@
+"""The gitlab provider module's config schema (`config.schema.json` beside this module)."""

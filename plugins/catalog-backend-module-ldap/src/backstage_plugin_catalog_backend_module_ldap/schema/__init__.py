@@ -1,0 +1,1 @@
+"""The ldap provider module's config schema (`config.schema.json` beside this module)."""
