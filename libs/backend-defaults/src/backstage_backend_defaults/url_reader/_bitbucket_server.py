@@ -39,6 +39,10 @@ class BitbucketServerUrlReader:
     """Reads the URLs of one Bitbucket Server integration's host."""
 
     def __init__(self, integration: BitbucketServerIntegrationConfig, http: ReaderHttp) -> None:
+        """Args:
+        integration: the Bitbucket Server host it reads.
+        http: the shared HTTP side (rate limits, bounded bodies).
+        """
         self._integration = integration
         self._http = http
 

@@ -36,6 +36,10 @@ class FetchUrlReader:
     """Reads URLs of hosts the allow list admits."""
 
     def __init__(self, http: ReaderHttp, allow: ReadingAllowList) -> None:
+        """Args:
+        http: the shared HTTP side (rate limits, bounded bodies).
+        allow: `backend.reading.allow`.
+        """
         self._http = http
         self._allow = allow
 

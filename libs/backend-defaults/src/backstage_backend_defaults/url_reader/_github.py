@@ -49,6 +49,14 @@ class GithubUrlReader:
         credentials: GithubCredentialsProvider,
         http: ReaderHttp,
     ) -> None:
+        """Args:
+        integration: the GitHub host it reads.
+        credentials: App installation tokens or the configured token per URL.
+        http: the shared HTTP side (rate limits, bounded bodies).
+
+        Raises:
+            InputError: the integration has neither `apiBaseUrl` nor `rawBaseUrl`.
+        """
         if integration.api_base_url is None and integration.raw_base_url is None:
             raise InputError(
                 f"GitHub integration for '{integration.host}' must configure an explicit "

@@ -40,6 +40,10 @@ class GitlabUrlReader:
     """Reads the URLs of one GitLab integration's host."""
 
     def __init__(self, integration: GitlabIntegrationConfig, http: ReaderHttp) -> None:
+        """Args:
+        integration: the GitLab instance it reads.
+        http: the shared HTTP side (rate limits, bounded bodies).
+        """
         self._integration = integration
         self._http = http
 

@@ -58,6 +58,10 @@ class DefaultUrlReader:
     any reader sees them (`parse_fetch_url`)."""
 
     def __init__(self, readers: Sequence[HostReader], fetch: FetchUrlReader) -> None:
+        """Args:
+        readers: one reader per integration entry; the first for a host wins.
+        fetch: the reader of hosts `backend.reading.allow` admits.
+        """
         self._by_host: dict[str, HostReader] = {}
         for reader in readers:
             self._by_host.setdefault(reader.host, reader)
