@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from backstage_backend_test_utils.scm import (
+    FakeGithubApp,
+    FakeGithubInstallation,
     FakeOrg,
     FakeTeam,
     FakeUser,
@@ -260,3 +262,33 @@ def test_the_config_schema_knows_every_key() -> None:
     assert not [w for w in validation.warnings if "providers" in w.key]
     config["catalog"]["providers"]["githubOrg"][0]["orgs"] = "acme"  # type: ignore[index]
     assert ConfigSchema.from_entry_points().validate(Config.from_data(config)).errors
+
+
+async def test_an_app_installation_token_reads_without_asking_for_emails(
+    github: LoopbackGithub,
+) -> None:
+    github.tokens.clear()
+    app = github.add_app(FakeGithubApp(42, [FakeGithubInstallation(7, "acme")]))
+    calls: list[dict[str, Any]] = []
+    github.handlers.append(github_graphql_handler(github, calls, {"acme": acme()}))
+    config = Config.from_data({
+        "integrations": {"github": [github.integration_config(apps=[app.config()])]},
+        "catalog": {"providers": {"githubOrg": definition(github, "acme")}},
+    })  # fmt: skip
+    [parsed] = read_github_org_configs(config)
+    integrations = ScmIntegrations.from_config(config)
+    integration = integrations.github.by_host(github.host)
+    assert integration is not None
+    recorder = Recorder()
+    async with httpx.AsyncClient() as client:
+        credentials = GithubCredentialsProvider(integrations.github, client)
+        provider = GithubMultiOrgEntityProvider(
+            parsed, GithubApi(integration, credentials, client), Schedules(),  # type: ignore[arg-type]
+            logging.getLogger("o"),
+        )  # fmt: skip
+        await provider.connect(recorder)
+        await provider.read()
+    users = {k: v for k, v in recorder.last().items() if k.startswith("user:")}
+    assert sorted(users) == ["user:default/alice", "user:default/bob", "user:default/carol"]
+    assert "email" not in users["user:default/alice"]["spec"]["profile"]
+    assert {c["email"] for c in calls if "email" in c} == {False}

@@ -105,6 +105,15 @@ def _repository_node(github: LoopbackGithub, repo: Any, expression: str) -> dict
     }  # fmt: skip
 
 
+def _reads_org(github: LoopbackGithub, token: str, login: str) -> bool:
+    """A personal token listing the org, or an installation token of the org's App."""
+    if token in github.tokens:
+        owners = github.tokens[token]
+        return owners is None or login.lower() in owners
+    issued = github.issued.get(token)
+    return issued is not None and issued.installation.account.lower() == login.lower()
+
+
 def github_graphql_handler(
     github: LoopbackGithub, calls: list[dict[str, Any]], orgs: dict[str, FakeOrg] | None = None
 ) -> Any:
@@ -127,8 +136,7 @@ def github_graphql_handler(
         calls.append(variables)
         if "organization(login" in body["query"]:
             org = (orgs or {}).get(variables.get("org", ""))
-            readable = github.tokens.get(token, set())
-            if org is None or (readable is not None and org.login.lower() not in readable):
+            if org is None or not _reads_org(github, token, org.login):
                 message = f"Could not resolve to an Organization: {variables.get('org')}"
                 return FakeResponse.json({"data": {"organization": None},
                                           "errors": [{"message": message}]})  # fmt: skip
