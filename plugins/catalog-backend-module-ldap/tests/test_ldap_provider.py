@@ -230,3 +230,16 @@ def test_the_config_schema_knows_every_key_and_masks_the_bind_secret() -> None:
 
     block["users"]["options"] = {"scope": "deep"}
     assert schema.validate(Config.from_data(config)).errors
+
+
+async def test_ldaps_refuses_an_untrusted_certificate_unless_told(slapd: Slapd) -> None:
+    # a server presenting a certificate no trusted CA signed could be anyone
+    provider, recorder, _ = await connected(provider_config(slapd, target=slapd.ldaps_url))
+    with pytest.raises(ServiceUnavailableError, match="(?i)certificate"):
+        await provider.read()
+    assert recorder.mutations == []
+
+    trusting = provider_config(slapd, target=slapd.ldaps_url, tls={"rejectUnauthorized": False})
+    provider, recorder, _ = await connected(trusting)
+    await provider.read()
+    assert "user:alice" in recorder.last()

@@ -97,6 +97,10 @@ class LdapProviderConfig:
         schedule: when the provider reads the directory.
         dn_attribute: overrides the detected vendor's DN attribute.
         uuid_attribute: overrides the detected vendor's UUID attribute.
+        reject_unauthorized: whether an `ldaps://` server's certificate must be trusted
+            (`tls.rejectUnauthorized`, default true).
+        client_key_file: a PEM key file presented to the server (`tls.keys`).
+        client_certificate_file: its PEM certificate file (`tls.certs`); both or neither.
     """
 
     id: str
@@ -108,6 +112,9 @@ class LdapProviderConfig:
     schedule: SchedulerServiceTaskScheduleDefinition
     dn_attribute: str | None = None
     uuid_attribute: str | None = None
+    reject_unauthorized: bool = True
+    client_key_file: str | None = None
+    client_certificate_file: str | None = None
 
     def __repr__(self) -> str:
         return f"LdapProviderConfig(id={self.id!r}, target={self.target!r})"
@@ -175,6 +182,8 @@ def _read_one(id: str, config: Config) -> LdapProviderConfig:
         raise InputError(f"{config.full_key('target')} must be an ldap:// or ldaps:// URL")
     if not config.has("schedule"):
         raise InputError(f"{config.full_key('schedule')} is required")
+    keys = config.get_optional_string("tls.keys")
+    certs = config.get_optional_string("tls.certs")
     return LdapProviderConfig(
         id=id,
         target=target,
@@ -187,6 +196,10 @@ def _read_one(id: str, config: Config) -> LdapProviderConfig:
         ),
         dn_attribute=config.get_optional_string("vendor.dnAttributeName"),
         uuid_attribute=config.get_optional_string("vendor.uuidAttributeName"),
+        reject_unauthorized=config.get_optional_boolean("tls.rejectUnauthorized") is not False,
+        # as in Backstage, a client certificate is used only when both files are given
+        client_key_file=keys if keys and certs else None,
+        client_certificate_file=certs if keys and certs else None,
     )
 
 

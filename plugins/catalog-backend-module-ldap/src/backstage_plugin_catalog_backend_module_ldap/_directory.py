@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -67,10 +68,16 @@ def _close(connection: ldap3.Connection) -> None:
 def _connect(config: LdapProviderConfig) -> ldap3.Connection:
     parts = urlsplit(config.target)
     secure = parts.scheme == "ldaps"
+    tls = ldap3.Tls(
+        validate=ssl.CERT_REQUIRED if config.reject_unauthorized else ssl.CERT_NONE,
+        local_private_key_file=config.client_key_file,
+        local_certificate_file=config.client_certificate_file,
+    )
     server = ldap3.Server(
         parts.hostname or "localhost",
         port=parts.port or (636 if secure else 389),
         use_ssl=secure,
+        tls=tls if secure else None,
         get_info=ldap3.NONE,
         connect_timeout=10,
     )

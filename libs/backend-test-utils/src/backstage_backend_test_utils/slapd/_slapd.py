@@ -4,6 +4,8 @@ overlay fills `memberOf` as it would in production."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -12,6 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 __all__ = ["ADMIN_DN", "SUFFIX", "Slapd", "run_slapd"]
 
@@ -38,6 +45,11 @@ maxsize 10485760
 overlay memberof
 """
 
+_TLS = """
+TLSCertificateFile {dir}/server.crt
+TLSCertificateKeyFile {dir}/server.key
+"""
+
 
 @dataclass(frozen=True)
 class Slapd:
@@ -45,11 +57,17 @@ class Slapd:
 
     Args:
         url: `ldap://127.0.0.1:<port>`.
+        ldaps_url: the TLS listener.
+        certificate: its self-signed certificate.
         admin_dn: the directory's root DN.
         admin_password: its password.
     """
 
     url: str
+    ldaps_url: str = ""
+    """`ldaps://127.0.0.1:<port>` with a self-signed certificate (see `certificate`)."""
+    certificate: Path | None = None
+    """The PEM certificate the ldaps listener presents; no CA signed it."""
     admin_dn: str = ADMIN_DN
     admin_password: str = ADMIN_PASSWORD
 
@@ -71,6 +89,34 @@ def _tool(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} is not installed (Debian: slapd and ldap-utils)")
     return found
+
+
+def _self_signed(tmp: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp / "server.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp / "server.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _free_port() -> int:
@@ -103,13 +149,16 @@ def run_slapd(tmp: Path) -> Iterator[Slapd]:
     """
     (tmp / "data").mkdir(parents=True)
     config = tmp / "slapd.conf"
+    _self_signed(tmp)
     config.write_text(
         _CONFIG.format(dir=tmp, suffix=SUFFIX, admin=ADMIN_DN, password=ADMIN_PASSWORD)
+        + _TLS.format(dir=tmp)
     )
-    port = _free_port()
+    port, tls_port = _free_port(), _free_port()
     url = f"ldap://127.0.0.1:{port}"
+    ldaps_url = f"ldaps://127.0.0.1:{tls_port}"
     process = subprocess.Popen(
-        [_tool("slapd"), "-f", str(config), "-h", url + "/", "-d", "0"],
+        [_tool("slapd"), "-f", str(config), "-h", f"{url}/ {ldaps_url}/", "-d", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -119,7 +168,7 @@ def run_slapd(tmp: Path) -> Iterator[Slapd]:
              "-f", str(SEED)],
             check=True, capture_output=True,
         )  # fmt: skip
-        yield Slapd(url)
+        yield Slapd(url, ldaps_url, tmp / "server.crt")
     finally:
         process.terminate()
         try:
