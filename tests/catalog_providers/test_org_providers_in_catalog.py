@@ -1,8 +1,8 @@
 """The provider modules inside a real catalog on PostgreSQL, scheduled by the real
 scheduler from their config blocks: LDAP users and groups from a real slapd follow the
 directory on the schedule (a deleted user leaves the catalog), and GitHub users, teams and
-repositories follow signed webhooks at once, through the events plugin's ingress and
-router, with the schedule an hour away."""
+repositories and GitLab projects follow authenticated webhooks at once, through the events
+plugin's ingress and routers, with the schedule an hour away."""
 
 from __future__ import annotations
 
@@ -23,13 +23,18 @@ from backstage_backend_test_utils.scm import (
     FakeUser,
     LoopbackGithub,
     github_graphql_handler,
+    gitlab_discovery_handler,
     start_loopback_github_api,
+    start_loopback_gitlab,
 )
 from backstage_backend_test_utils.slapd import SUFFIX, run_slapd
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_catalog_backend_module_github import (
     catalog_module_github_entity_provider,
     catalog_module_github_org_entity_provider,
+)
+from backstage_plugin_catalog_backend_module_gitlab import (
+    catalog_module_gitlab_discovery_entity_provider,
 )
 from backstage_plugin_catalog_backend_module_ldap import catalog_module_ldap_org_entity_provider
 from backstage_plugin_events_backend import events_features
@@ -198,6 +203,61 @@ async def test_github_org_and_discovery_follow_webhooks_at_once() -> None:
                                    "visibility": "public"},
                     "commits": [{"added": ["catalog-info.yaml"], "removed": [], "modified": []}],
                 })  # fmt: skip
+
+                async def cart_added() -> bool:
+                    return await names(test, "component") == ["cart", "shop"]
+
+                assert await eventually(cart_added, 15), "the push webhook was not acted on"
+
+
+async def test_gitlab_discovery_follows_push_webhooks_at_once() -> None:
+    async with start_loopback_gitlab() as gitlab:
+        gitlab.tokens["glpat"] = {"platform"}
+        gitlab.handlers.append(gitlab_discovery_handler(gitlab, []))
+        shop = gitlab.add_project(
+            FakeRepository("platform", "shop", {"main": {"catalog-info.yaml": component("shop")}})
+        )
+        gitlab.add_project(FakeRepository("platform", "docs", {"main": {"README.md": b"x"}}))
+        async with postgres_database_config("gitlabcat") as database:
+            config = {
+                "backend": {"database": database, "scheduler": {"pollInterval": "PT0.2S"}},
+                "integrations": {"gitlab": [gitlab.integration_config(token="glpat")]},
+                "events": {"modules": {"gitlab": {"webhookSecret": SECRET}}},
+                "catalog": {"providers": {"gitlab": {"platform": {
+                    "host": gitlab.host, "group": "platform",
+                    "schedule": {"frequency": {"hours": 1}, "timeout": {"minutes": 5}},
+                }}}},
+            }  # fmt: skip
+            features = [
+                scheduler_service_factory,
+                catalog_plugin(),
+                catalog_module_gitlab_discovery_entity_provider(),
+                *events_features(),
+            ]
+            async with start_test_backend(features=features, config=config) as test:
+
+                async def first_read() -> bool:
+                    return await names(test, "component") == ["shop"]
+
+                assert await eventually(first_read), "the first scheduled read never landed"
+
+                shop.branches["main"]["services/cart/catalog-info.yaml"] = component("cart")
+                body = json.dumps({
+                    "object_kind": "push", "ref": "refs/heads/main", "project_id": shop.id,
+                    "commits": [{"added": ["services/cart/catalog-info.yaml"],
+                                 "removed": [], "modified": []}],
+                }).encode()  # fmt: skip
+                headers = {"content-type": "application/json", "x-gitlab-event": "Push Hook"}
+                forged = await test.client.post(
+                    "/api/events/http/gitlab", content=body,
+                    headers={**headers, "x-gitlab-token": "guess"},
+                )  # fmt: skip
+                assert forged.status_code == 403
+                response = await test.client.post(
+                    "/api/events/http/gitlab", content=body,
+                    headers={**headers, "x-gitlab-token": SECRET},
+                )  # fmt: skip
+                assert response.status_code == 202, response.text
 
                 async def cart_added() -> bool:
                     return await names(test, "component") == ["cart", "shop"]

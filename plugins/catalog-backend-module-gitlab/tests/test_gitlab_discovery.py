@@ -12,6 +12,7 @@ import pytest
 from backstage_backend_test_utils.scm import (
     FakeRepository,
     LoopbackGitlab,
+    gitlab_discovery_handler,
     start_loopback_gitlab,
 )
 from backstage_common.config import Config
@@ -24,8 +25,6 @@ from backstage_plugin_catalog_backend_module_gitlab import (
 )
 from backstage_plugin_catalog_node import DeltaMutation, EntityProviderMutation, FullMutation
 from backstage_plugin_events_node import EventParams
-
-from ._extras import discovery_endpoints
 
 CATALOG = {"main": {"catalog-info.yaml": b"kind: Component"}}
 
@@ -76,7 +75,7 @@ async def provider_for(
     gitlab: LoopbackGitlab, **block: Any
 ) -> tuple[GitlabDiscoveryEntityProvider, Recorder, Schedules, list[str], httpx.AsyncClient]:
     probes: list[str] = []
-    gitlab.handlers.append(discovery_endpoints(gitlab, probes))
+    gitlab.handlers.append(gitlab_discovery_handler(gitlab, probes))
     config = Config.from_data({
         "integrations": {"gitlab": [gitlab.integration_config(token="glpat")]},
         "catalog": {"providers": {"gitlab": {"main": {

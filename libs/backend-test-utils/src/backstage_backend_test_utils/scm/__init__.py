@@ -9,7 +9,9 @@
 - `FakeRepository`: a repository's branches and files, shared by both.
 - `handlers` on either server: extra endpoints tried before the built-in ones, such as
   `github_graphql_handler(github, calls, orgs)`: GitHub's GraphQL for repository listings
-  and organisations' members and teams (`FakeOrg`, `FakeTeam`, `FakeUser`), paged.
+  and organisations' members and teams (`FakeOrg`, `FakeTeam`, `FakeUser`), paged, and
+  `gitlab_discovery_handler(gitlab, probes)`: GitLab's file probe (`HEAD .../files/<path>`)
+  and group listing.
 """
 
 from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
@@ -31,6 +33,7 @@ from backstage_backend_test_utils.scm._github_graphql import (
     github_graphql_handler,
 )
 from backstage_backend_test_utils.scm._gitlab import LoopbackGitlab, start_loopback_gitlab
+from backstage_backend_test_utils.scm._gitlab_discovery import gitlab_discovery_handler
 from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, make_tarball
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "RateLimit",
     "blob_sha",
     "github_graphql_handler",
+    "gitlab_discovery_handler",
     "make_tarball",
     "start_loopback_bitbucket_server",
     "start_loopback_github_api",

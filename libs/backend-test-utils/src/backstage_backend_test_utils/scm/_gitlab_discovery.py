@@ -6,12 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from backstage_backend_test_utils.scm import FakeRequest, FakeResponse, LoopbackGitlab
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._gitlab import LoopbackGitlab
 
-__all__ = ["discovery_endpoints"]
+__all__ = ["gitlab_discovery_handler"]
 
 
-def discovery_endpoints(gitlab: LoopbackGitlab, probes: list[str]) -> Any:
+def gitlab_discovery_handler(gitlab: LoopbackGitlab, probes: list[str]) -> Any:
+    """A handler for `gitlab.handlers` (served at the API root, no sub-path).
+
+    Args:
+        gitlab: the loopback GitLab whose projects and tokens it answers with.
+        probes: each probed file path is appended here.
+    """
+
     async def handle(request: FakeRequest) -> FakeResponse | None:
         rest = request.segments[2:]  # after api/v4
         token = request.bearer()
