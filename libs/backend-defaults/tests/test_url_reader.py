@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from backstage_backend_defaults.url_reader import (
+    AzureUrlReader,
     BitbucketServerUrlReader,
     DefaultUrlReader,
     FetchUrlReader,
@@ -21,10 +22,12 @@ from backstage_backend_defaults.url_reader import (
 from backstage_backend_test_utils import CapturingLogger
 from backstage_backend_test_utils.scm import (
     FakeRepository,
+    LoopbackAzureDevOps,
     LoopbackBitbucketServer,
     LoopbackGithub,
     LoopbackGitlab,
     RateLimit,
+    start_loopback_azure_devops,
     start_loopback_bitbucket_server,
     start_loopback_github_api,
     start_loopback_gitlab,
@@ -93,6 +96,7 @@ def build(
     readers: list[Any] = [GithubUrlReader(e, credentials, http) for e in registry.github.entries]
     readers += [GitlabUrlReader(e, http) for e in registry.gitlab.entries]
     readers += [BitbucketServerUrlReader(e, http) for e in registry.bitbucket_server.entries]
+    readers += [AzureUrlReader(e, http) for e in registry.azure.entries]
     fetch = FetchUrlReader(http, ReadingAllowList.from_config(root))
     return Reading(DefaultUrlReader(readers, fetch), logger, waits)
 
@@ -101,7 +105,9 @@ def github_config(github: LoopbackGithub, **extra: Any) -> dict[str, Any]:
     return {"integrations": {"github": [github.integration_config(**extra)]}}
 
 
-def paths(server: LoopbackGithub | LoopbackGitlab | LoopbackBitbucketServer) -> list[str]:
+def paths(
+    server: LoopbackGithub | LoopbackGitlab | LoopbackBitbucketServer | LoopbackAzureDevOps,
+) -> list[str]:
     return [path for _, path in server.requests]
 
 
@@ -414,3 +420,39 @@ async def test_raw_urls_people_paste_are_read_too(
         )
         tree_url = await reader.read_url(f"{github.base_url}/acme/secret/tree/main/docs/index.md")
     assert from_github.data == from_gitlab.data == tree_url.data == b"# Docs\n"
+
+
+async def test_azure_devops_reads_with_a_personal_access_token() -> None:
+    async with start_loopback_azure_devops(LoopbackAzureDevOps()) as azure:
+        azure.add_repository(
+            FakeRepository("org/proj", "repo", {"main": dict(FILES)}, private=True)
+        )
+        azure.tokens["azpat"] = {"org"}
+        entry = azure.integration_config(credentials=[{"personalAccessToken": "azpat"}])
+        config = {"integrations": {"azure": [entry]}}
+        async with httpx.AsyncClient() as client:
+            reader = build(client, config).reader
+            url = azure.file_url("org/proj", "repo", "docs/index.md")
+            file = await reader.read_url(url)
+            assert file.data == b"# Docs\n"
+            assert file.etag is None  # Azure DevOps items carry no ETag
+            assert paths(azure) == [
+                "/org/proj/_apis/git/repositories/repo/items?api-version=6.0&path=/docs/index.md"
+                "&versionDescriptor.version=main&versionDescriptor.versionType=branch"
+            ]
+            assert azure.request_headers[0]["authorization"] == "Basic OmF6cGF0"
+            tree = await reader.read_tree(azure.file_url("org/proj", "repo", "docs"))
+            assert {f.path for f in await tree.files()} == {"index.md", "guide/setup.md"}
+            with pytest.raises(NotModifiedError):
+                await reader.read_tree(azure.file_url("org/proj", "repo", "docs"), etag=tree.etag)
+            found = await reader.search(
+                azure.file_url("org/proj", "repo", "services/*/catalog-info.yaml")
+            )
+            assert sorted(f.url for f in found.files) == [
+                azure.file_url("org/proj", "repo", "services/a/catalog-info.yaml"),
+                azure.file_url("org/proj", "repo", "services/b/catalog-info.yaml"),
+            ]
+            # no credentials: Azure DevOps answers its sign-in page with a 203
+            anonymous = build(client, {"integrations": {"azure": [azure.integration_config()]}})
+            with pytest.raises(NotAllowedError, match="refused the credentials"):
+                await anonymous.reader.read_url(url)

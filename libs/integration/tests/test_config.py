@@ -10,6 +10,7 @@ from backstage_common.errors import InputError
 from backstage_integration import (
     ScmIntegrations,
     decode_file_path,
+    parse_azure_url,
     parse_bitbucket_server_url,
     parse_github_url,
     parse_gitlab_url,
@@ -227,3 +228,52 @@ def test_the_schema_marks_every_credential_secret() -> None:
     assert masked["bitbucketServer"][0]["password"] == "<secret>"
     assert masked["bitbucketServer"][0]["token"] == "<secret>"
     assert schema.filter_by_visibility(data, ["frontend"]) == {}
+
+
+def test_azure_config_credentials_and_urls() -> None:
+    registry = integrations(
+        {
+            "azure": [
+                {
+                    "host": "dev.azure.com",
+                    "credentials": [
+                        {"personalAccessToken": "org-pat", "organizations": ["Contoso"]},
+                        {"personalAccessToken": "any-pat"},
+                    ],
+                }
+            ]
+        }
+    )
+    entry = registry.azure.by_host("dev.azure.com")
+    assert entry is not None
+    chosen = entry.credential_for("contoso")
+    assert chosen is not None
+    assert chosen.personal_access_token == "org-pat"
+    fallback = entry.credential_for("fabrikam")
+    assert fallback is not None
+    assert fallback.personal_access_token == "any-pat"
+    assert "pat" not in repr(chosen)
+    for bad in (
+        {"token": "x"},
+        {"credentials": [{"clientId": "a", "clientSecret": "b", "tenantId": "c"}]},
+        {"credentials": [{"personalAccessToken": "a"}, {"personalAccessToken": "b"}]},
+        {"credentials": [{"personalAccessToken": "a", "extra": 1}]},
+    ):
+        with pytest.raises(InputError):
+            integrations({"azure": [bad]})
+    parsed = parse_azure_url(
+        "https://dev.azure.com/org/proj/_git/repo?path=/a/b.yaml&version=GTv1.0"
+    )
+    assert (parsed.organization, parsed.project, parsed.repo, parsed.path) == (
+        "org",
+        "proj",
+        "repo",
+        "a/b.yaml",
+    )
+    assert (parsed.ref, parsed.ref_type) == ("v1.0", "tag")
+    short = parse_azure_url("https://dev.azure.com/org/_git/repo")
+    assert (short.project, short.ref) == ("repo", None)
+    with pytest.raises(InputError, match="GB or GT"):
+        parse_azure_url("https://dev.azure.com/org/proj/_git/repo?version=main")
+    with pytest.raises(InputError, match="path traversal"):
+        parse_azure_url("https://dev.azure.com/org/proj/_git/repo?path=/a/../../b")

@@ -18,7 +18,6 @@ from backstage_backend_defaults.auth import auth_service_factory, http_auth_serv
 from backstage_backend_defaults.cache import cache_service_factory
 from backstage_backend_defaults.database import database_service_factory
 from backstage_backend_defaults.discovery import discovery_service_factory
-from backstage_backend_defaults.url_reader import url_reader_service_factory
 from backstage_backend_defaults.event_loop import event_loop_lag_service_factory
 from backstage_backend_defaults.health import root_health_service_factory
 from backstage_backend_defaults.http_router import (
@@ -37,6 +36,7 @@ from backstage_backend_defaults.permissions import (
 from backstage_backend_defaults.root_config import root_config_service_factory
 from backstage_backend_defaults.scheduler import scheduler_service_factory
 from backstage_backend_defaults.telemetry import telemetry_service_factory
+from backstage_backend_defaults.url_reader import url_reader_service_factory
 
 __all__ = [
     "Backend",

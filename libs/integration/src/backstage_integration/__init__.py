@@ -1,11 +1,18 @@
 """SCM integrations as Backstage configures them (`integrations.github[]`, `gitlab[]`,
-`bitbucketServer[]`).
+`bitbucketServer[]`, `azure[]`).
 
 Isomorphic: the config records, the registry that finds an integration by URL, URL parsing
 per provider (refusing path traversal) and GitHub App credentials. The URL readers built on
 them are the backend's `core.urlReader` service.
 """
 
+from backstage_integration._azure import (
+    AzureCredential,
+    AzureIntegrationConfig,
+    AzureUrl,
+    parse_azure_url,
+    read_azure_integration_config,
+)
 from backstage_integration._bitbucket_server import (
     BitbucketServerIntegrationConfig,
     BitbucketServerUrl,
@@ -37,6 +44,9 @@ from backstage_integration._urls import (
 )
 
 __all__ = [
+    "AzureCredential",
+    "AzureIntegrationConfig",
+    "AzureUrl",
     "BitbucketServerIntegrationConfig",
     "BitbucketServerUrl",
     "FetchTarget",
@@ -54,10 +64,12 @@ __all__ = [
     "decode_file_path",
     "github_pages",
     "has_dot_dot_segment",
+    "parse_azure_url",
     "parse_bitbucket_server_url",
     "parse_fetch_url",
     "parse_github_url",
     "parse_gitlab_url",
+    "read_azure_integration_config",
     "read_bitbucket_server_integration_config",
     "read_github_integration_config",
     "read_gitlab_integration_config",

@@ -12,6 +12,11 @@ from urllib.parse import urljoin, urlsplit
 
 from backstage_common.config import Config
 
+from backstage_integration._azure import (
+    AZURE_HOST,
+    AzureIntegrationConfig,
+    read_azure_integration_config,
+)
 from backstage_integration._bitbucket_server import (
     BitbucketServerIntegrationConfig,
     read_bitbucket_server_integration_config,
@@ -89,16 +94,18 @@ class ScmIntegrations:
         github: the GitHub integrations (github.com included).
         gitlab: the GitLab integrations (gitlab.com included).
         bitbucket_server: the Bitbucket Server integrations (none by default).
+        azure: the Azure DevOps integrations (dev.azure.com included).
     """
 
     github: IntegrationGroup[GithubIntegrationConfig]
     gitlab: IntegrationGroup[GitlabIntegrationConfig]
     bitbucket_server: IntegrationGroup[BitbucketServerIntegrationConfig] = IntegrationGroup(())
+    azure: IntegrationGroup[AzureIntegrationConfig] = IntegrationGroup(())
 
     @classmethod
     def from_config(cls, config: Config) -> ScmIntegrations:
-        """Read `integrations.github[]`, `integrations.gitlab[]` and
-        `integrations.bitbucketServer[]`.
+        """Read `integrations.github[]`, `integrations.gitlab[]`,
+        `integrations.bitbucketServer[]` and `integrations.azure[]`.
 
         Args:
             config: the root config.
@@ -126,25 +133,39 @@ class ScmIntegrations:
             read_bitbucket_server_integration_config(entry)
             for entry in config.get_optional_config_array("integrations.bitbucketServer") or []
         ]
+        azure = [
+            read_azure_integration_config(entry)
+            for entry in config.get_optional_config_array("integrations.azure") or []
+        ]
+        if not any(entry.host == AZURE_HOST for entry in azure):
+            azure.append(AzureIntegrationConfig(AZURE_HOST))
         return cls(
             IntegrationGroup(tuple(github)),
             IntegrationGroup(tuple(gitlab)),
             IntegrationGroup(tuple(bitbucket_server)),
+            IntegrationGroup(tuple(azure)),
         )
 
     def by_url(
         self, url: str
     ) -> (
-        BitbucketServerIntegrationConfig | GithubIntegrationConfig | GitlabIntegrationConfig | None
+        AzureIntegrationConfig
+        | BitbucketServerIntegrationConfig
+        | GithubIntegrationConfig
+        | GitlabIntegrationConfig
+        | None
     ):
-        """The integration reading `url` (in Backstage's order: Bitbucket Server, GitHub,
-        GitLab).
+        """The integration reading `url` (in Backstage's order: Azure, Bitbucket Server,
+        GitHub, GitLab).
 
         Args:
             url: an absolute URL.
         """
         return (
-            self.bitbucket_server.by_url(url) or self.github.by_url(url) or self.gitlab.by_url(url)
+            self.azure.by_url(url)
+            or self.bitbucket_server.by_url(url)
+            or self.github.by_url(url)
+            or self.gitlab.by_url(url)
         )
 
     def resolve_url(self, url: str, base: str) -> str:

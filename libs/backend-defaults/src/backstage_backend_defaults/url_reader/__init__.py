@@ -1,8 +1,8 @@
-"""core.urlReader: GitHub, GitLab, Bitbucket Server and allow-listed HTTP(S) reading for
-every plugin.
+"""core.urlReader: GitHub, GitLab, Bitbucket Server, Azure DevOps and allow-listed HTTP(S)
+reading for every plugin.
 
-Reads `integrations.github[]`, `integrations.gitlab[]`, `integrations.bitbucketServer[]`
-(through `backstage_integration`)
+Reads `integrations.github[]`, `integrations.gitlab[]`, `integrations.bitbucketServer[]`,
+`integrations.azure[]` (through `backstage_integration`)
 and `backend.reading.allow[]`. One HTTP client (httpx) per backend, closed at shutdown,
 and one rate-limit gate per host shared by every plugin; GitHub App installation tokens are
 kept in each plugin's `core.cache`, so a plugin's replicas share them.
@@ -18,6 +18,7 @@ from backstage_backend_plugin_api import create_service_factory
 from backstage_common.errors import InputError
 from backstage_integration import GithubCredentialsProvider, ReadingAllowList, ScmIntegrations
 
+from backstage_backend_defaults.url_reader._azure import AzureUrlReader
 from backstage_backend_defaults.url_reader._bitbucket_server import BitbucketServerUrlReader
 from backstage_backend_defaults.url_reader._fetch import FetchUrlReader
 from backstage_backend_defaults.url_reader._github import GithubUrlReader
@@ -26,6 +27,7 @@ from backstage_backend_defaults.url_reader._http import ReaderHttp
 from backstage_backend_defaults.url_reader._service import DefaultUrlReader, HostReader
 
 __all__ = [
+    "AzureUrlReader",
     "BitbucketServerUrlReader",
     "DefaultUrlReader",
     "FetchUrlReader",
@@ -74,6 +76,7 @@ def _for_plugin(root: _RootReading, cache: core.Cache) -> DefaultUrlReader:
         for integration in root.integrations.github.entries
     ]
     readers += [GitlabUrlReader(entry, root.http) for entry in root.integrations.gitlab.entries]
+    readers += [AzureUrlReader(entry, root.http) for entry in root.integrations.azure.entries]
     readers += [
         BitbucketServerUrlReader(entry, root.http)
         for entry in root.integrations.bitbucket_server.entries

@@ -43,6 +43,7 @@ class Fetched:
     etag: str | None
     last_modified_at: datetime | None
     headers: httpx.Headers
+    status: int = 200
 
 
 def conditional_headers(etag: str | None, last_modified_after: datetime | None) -> dict[str, str]:
@@ -191,6 +192,7 @@ class ReaderHttp:
                     response.headers.get("etag"),
                     _last_modified(response.headers),
                     response.headers,
+                    response.status_code,
                 )
         raise ServiceUnavailableError(f"Request failed for {url}, too many redirects")
 

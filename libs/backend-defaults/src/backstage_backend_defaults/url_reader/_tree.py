@@ -11,13 +11,14 @@ import io
 import os
 import tarfile
 import tempfile
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import anyio
 from backstage_backend_plugin_api import ReadTreeFilter, UrlReaderServiceReadTreeResponseFile
 
-__all__ = ["MAX_ARCHIVE_BYTES", "ArchiveTree", "tree_from_files"]
+__all__ = ["MAX_ARCHIVE_BYTES", "ArchiveTree", "tree_from_files", "tree_from_zip"]
 
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 
@@ -106,3 +107,32 @@ def tree_from_files(
 ) -> ArchiveTree:
     """The tree of `archive` under `subpath` (relative paths), filtered by `keep`."""
     return ArchiveTree(etag, lambda: _members(archive, subpath, keep, strip_top))
+
+
+def _zip_members(
+    archive: bytes, keep: ReadTreeFilter | None, strip_top: bool
+) -> list[UrlReaderServiceReadTreeResponseFile]:
+    files: list[UrlReaderServiceReadTreeResponseFile] = []
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        for info in zipped.infolist():
+            if info.is_dir():
+                continue
+            parts = [p for p in info.filename.split("/") if p]
+            if strip_top:
+                parts = parts[1:]
+            if not parts or any(p in (".", "..") for p in parts) or info.filename.startswith("/"):
+                continue
+            path = "/".join(parts)
+            if keep is not None and not keep(path, info.file_size):
+                continue
+            modified = datetime(*info.date_time, tzinfo=UTC)
+            files.append(UrlReaderServiceReadTreeResponseFile(path, zipped.read(info), modified))
+    return files
+
+
+def tree_from_zip(
+    etag: str, archive: bytes, keep: ReadTreeFilter | None, *, strip_top: bool
+) -> ArchiveTree:
+    """The tree of a zip `archive` (Azure DevOps), filtered by `keep`; `strip_top` drops
+    each entry's first directory."""
+    return ArchiveTree(etag, lambda: _zip_members(archive, keep, strip_top))

@@ -6,6 +6,8 @@
   sub-path.
 - `start_loopback_bitbucket_server(LoopbackBitbucketServer())`: Bitbucket Server's REST 1.0
   (raw files, branches, archives).
+- `start_loopback_azure_devops(LoopbackAzureDevOps())`: Azure DevOps' Git items (files and
+  zips) and commits.
 - `FakeRepository`: a repository's branches and files, shared by both.
 - `handlers` on either server: extra endpoints tried before the built-in ones, such as
   `github_graphql_handler(github, calls, orgs)`: GitHub's GraphQL for repository listings
@@ -15,6 +17,10 @@
 """
 
 from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._azure import (
+    LoopbackAzureDevOps,
+    start_loopback_azure_devops,
+)
 from backstage_backend_test_utils.scm._bitbucket_server import (
     LoopbackBitbucketServer,
     start_loopback_bitbucket_server,
@@ -45,6 +51,7 @@ __all__ = [
     "FakeResponse",
     "FakeTeam",
     "FakeUser",
+    "LoopbackAzureDevOps",
     "LoopbackBitbucketServer",
     "LoopbackGithub",
     "LoopbackGitlab",
@@ -53,6 +60,7 @@ __all__ = [
     "github_graphql_handler",
     "gitlab_discovery_handler",
     "make_tarball",
+    "start_loopback_azure_devops",
     "start_loopback_bitbucket_server",
     "start_loopback_github_api",
     "start_loopback_gitlab",
