@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from backstage_backend_test_utils.scm import (
+    FakeGithubApp,
+    FakeGithubInstallation,
     FakeRepository,
     LoopbackGithub,
     github_graphql_handler,
@@ -21,6 +24,7 @@ from backstage_integration import GithubCredentialsProvider, ScmIntegrations
 from backstage_plugin_catalog_backend_module_github import (
     GithubApi,
     GithubEntityProvider,
+    app_organizations,
     read_github_discovery_configs,
 )
 from backstage_plugin_catalog_node import DeltaMutation, EntityProviderMutation, FullMutation
@@ -252,6 +256,43 @@ async def test_catalog_path_globs_follow_minimatch(github: LoopbackGithub) -> No
         f"{github.base_url}/acme/web/blob/main/catalog-info.yaml",
         f"{github.base_url}/acme/web/blob/main/services/a/catalog-info.yaml",
     ]
+
+
+async def test_an_app_lists_the_repositories_of_every_organisation_it_is_installed_on(
+    github: LoopbackGithub,
+) -> None:
+    github.tokens.clear()
+    installations = [FakeGithubInstallation(7, "acme"),
+                     FakeGithubInstallation(8, "someone", target_type="User")]  # fmt: skip
+    app = github.add_app(FakeGithubApp(42, installations))
+    calls: list[dict[str, Any]] = []
+    github.handlers.append(github_graphql_handler(github, calls))
+    config = Config.from_data({
+        "integrations": {"github": [github.integration_config(apps=[app.config()])]},
+        "catalog": {"providers": {"github": {"app": 42, "host": github.host,
+                                             "filters": {"repository": "web|api"}}}},
+    })  # fmt: skip
+    [parsed] = read_github_discovery_configs(config)
+    assert parsed.organization is None
+    integrations = ScmIntegrations.from_config(config)
+    integration = integrations.github.by_host(github.host)
+    assert integration is not None
+    recorder = Recorder()
+    async with httpx.AsyncClient() as client:
+        provider = GithubEntityProvider(
+            parsed,
+            GithubApi(integration, GithubCredentialsProvider(integrations.github, client), client),
+            Schedules(),  # type: ignore[arg-type]
+            logging.getLogger("github"),
+            functools.partial(app_organizations, client, integration, parsed.app),
+        )
+        await provider.connect(recorder)
+        await provider.read()
+    assert targets(recorder.mutations[-1]) == [
+        f"{github.base_url}/acme/api/blob/main/catalog-info.yaml",  # private: the App reads it
+        f"{github.base_url}/acme/web/blob/main/catalog-info.yaml",
+    ]
+    assert {c["org"] for c in calls} == {"acme"}
 
 
 @pytest.mark.parametrize(

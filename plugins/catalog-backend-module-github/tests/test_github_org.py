@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from backstage_plugin_catalog_backend_module_github import (
     GithubApi,
     GithubMultiOrgEntityProvider,
     GithubOrgEntityCleanerProvider,
+    app_organizations,
     read_github_org_configs,
 )
 from backstage_plugin_catalog_node import EntityProviderMutation, FullMutation
@@ -233,7 +235,7 @@ async def test_the_cleaner_empties_the_single_org_providers_entities() -> None:
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"orgs": []}, "orgs"), ({"schedule": None}, "schedule"),
+    [({"schedule": None}, "schedule"),
      ({"githubUrl": "github.com"}, "http"), ({"id": None}, "id")],
 )  # fmt: skip
 def test_bad_definitions_are_refused(change: dict[str, Any], message: str) -> None:
@@ -267,15 +269,19 @@ def test_the_config_schema_knows_every_key() -> None:
 async def test_an_app_installation_token_reads_without_asking_for_emails(
     github: LoopbackGithub,
 ) -> None:
+    """Without `orgs`, the organisations are the App's (user accounts left out)."""
     github.tokens.clear()
-    app = github.add_app(FakeGithubApp(42, [FakeGithubInstallation(7, "acme")]))
+    installations = [FakeGithubInstallation(7, "acme"),
+                     FakeGithubInstallation(8, "someone", target_type="User")]  # fmt: skip
+    app = github.add_app(FakeGithubApp(42, installations))
     calls: list[dict[str, Any]] = []
     github.handlers.append(github_graphql_handler(github, calls, {"acme": acme()}))
     config = Config.from_data({
         "integrations": {"github": [github.integration_config(apps=[app.config()])]},
-        "catalog": {"providers": {"githubOrg": definition(github, "acme")}},
+        "catalog": {"providers": {"githubOrg": definition(github)}},
     })  # fmt: skip
     [parsed] = read_github_org_configs(config)
+    assert parsed.orgs == ()
     integrations = ScmIntegrations.from_config(config)
     integration = integrations.github.by_host(github.host)
     assert integration is not None
@@ -284,7 +290,7 @@ async def test_an_app_installation_token_reads_without_asking_for_emails(
         credentials = GithubCredentialsProvider(integrations.github, client)
         provider = GithubMultiOrgEntityProvider(
             parsed, GithubApi(integration, credentials, client), Schedules(),  # type: ignore[arg-type]
-            logging.getLogger("o"),
+            logging.getLogger("o"), functools.partial(app_organizations, client, integration),
         )  # fmt: skip
         await provider.connect(recorder)
         await provider.read()
@@ -292,3 +298,6 @@ async def test_an_app_installation_token_reads_without_asking_for_emails(
     assert sorted(users) == ["user:default/alice", "user:default/bob", "user:default/carol"]
     assert "email" not in users["user:default/alice"]["spec"]["profile"]
     assert {c["email"] for c in calls if "email" in c} == {False}
+    assert {c["org"] for c in calls} == {"acme"}
+    # groups are namespaced when the organisations come from the App
+    assert "group:acme/backend" in recorder.last()

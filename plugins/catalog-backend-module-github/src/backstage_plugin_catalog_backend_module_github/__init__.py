@@ -12,6 +12,7 @@ from backstage_plugin_catalog_backend_module_github._discovery import (
     read_github_discovery_configs,
 )
 from backstage_plugin_catalog_backend_module_github._github_api import GithubApi, location_entity
+from backstage_plugin_catalog_backend_module_github._installations import app_organizations
 from backstage_plugin_catalog_backend_module_github._module import (
     catalog_module_github_entity_provider,
     catalog_module_github_org_entity_provider,
@@ -32,6 +33,7 @@ __all__ = [
     "GithubMultiOrgEntityProvider",
     "GithubOrgConfig",
     "GithubOrgEntityCleanerProvider",
+    "app_organizations",
     "catalog_module_github_entity_provider",
     "catalog_module_github_org_entity_provider",
     "location_entity",

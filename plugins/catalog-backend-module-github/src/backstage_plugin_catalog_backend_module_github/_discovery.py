@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -57,7 +58,9 @@ class GithubDiscoveryConfig:
     Args:
         id: the provider's id.
         host: the GitHub host (an `integrations.github[]` host).
-        organization: the organisation whose repositories are listed.
+        organization: the organisation whose repositories are listed; None: every
+            organisation `app` is installed on.
+        app: the GitHub App whose installations are listed when `organization` is not set.
         catalog_path: the catalog file's path in each repository (globs allowed).
         repository: the anchored pattern repository names must match, or None.
         branch: the branch to read; None: each repository's default branch.
@@ -72,7 +75,7 @@ class GithubDiscoveryConfig:
 
     id: str
     host: str
-    organization: str
+    organization: str | None
     catalog_path: str
     repository: re.Pattern[str] | None
     branch: str | None
@@ -83,6 +86,7 @@ class GithubDiscoveryConfig:
     allow_archived: bool
     page_size: int
     schedule: SchedulerServiceTaskScheduleDefinition
+    app: int | None = None
 
 
 def _anchored(pattern: str) -> re.Pattern[str]:
@@ -98,8 +102,11 @@ def _anchored(pattern: str) -> re.Pattern[str]:
 
 def _read_one(id: str, config: Config) -> GithubDiscoveryConfig:
     organization = config.get_optional_string("organization")
-    if not organization:
-        raise InputError(f"{config.full_key('organization')} is required")
+    app = config.get_optional_number("app")
+    if not organization and app is None:
+        raise InputError(
+            f"{config.full_key('organization')} or {config.full_key('app')} is required"
+        )
     branch = config.get_optional_string("filters.branch")
     if branch is not None and "/" in branch:
         raise InputError(f"{config.full_key('filters.branch')} may not contain '/'")
@@ -125,6 +132,7 @@ def _read_one(id: str, config: Config) -> GithubDiscoveryConfig:
         allow_archived=bool(config.get_optional_boolean("filters.allowArchived")),
         page_size=int(config.get_optional_number("pageSizes.repositories") or 25),
         schedule=schedule,
+        app=None if organization else int(app or 0),  # organization wins, as in Backstage
     )
 
 
@@ -164,6 +172,7 @@ class GithubEntityProvider:
         api: GraphQL access to the provider's host.
         scheduler: runs `<name>:refresh` on the config's schedule.
         logger: where failed reads are logged.
+        app_organizations: lists the organisations of `config.app` (required with `app`).
     """
 
     def __init__(
@@ -172,11 +181,14 @@ class GithubEntityProvider:
         api: GithubApi,
         scheduler: SchedulerService,
         logger: LoggerService,
+        app_organizations: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self._config = config
         self._api = api
         self._scheduler = scheduler
         self._logger = logger
+        self._app_organizations = app_organizations
+        self._organizations: list[str] = [config.organization] if config.organization else []
         self._connection: EntityProviderConnection | None = None
 
     @property
@@ -220,8 +232,23 @@ class GithubEntityProvider:
             and (not config.topic_include or bool(topics.intersection(config.topic_include)))
         )
 
+    async def _organizations_now(self) -> list[str]:
+        if self._config.organization:
+            return [self._config.organization]
+        if self._app_organizations is None:
+            raise RuntimeError(f"{self.name} has an app but no way to list its installations")
+        self._organizations = await self._app_organizations()
+        return self._organizations
+
     async def _list(self) -> list[_Repo]:
-        org, found, cursor = self._config.organization, [], None
+        found: list[_Repo] = []
+        for org in await self._organizations_now():
+            found.extend(await self._list_org(org))
+        return found
+
+    async def _list_org(self, org: str) -> list[_Repo]:
+        found: list[_Repo] = []
+        cursor = None
         ref = f"{self._config.branch or 'HEAD'}:{self._path()}"
         while True:
             data = await self._api.query(
@@ -272,13 +299,14 @@ class GithubEntityProvider:
         organization = payload.get("organization")
         if not isinstance(repository, dict) or not isinstance(organization, dict):
             return None  # a user's own repositories are not the organisation's
-        if str(organization.get("login", "")).lower() != self._config.organization.lower():
+        login = str(organization.get("login", ""))
+        if login.lower() not in {o.lower() for o in self._organizations}:
             return None
         url = repository.get("html_url")
         if not isinstance(url, str) or not isinstance(repository.get("name"), str):
             return None
         # a payload may name any URL; only the provider's own host and organisation count
-        prefix = f"{self._api.web_base}/{self._config.organization}/".lower()
+        prefix = f"{self._api.web_base}/{login}/".lower()
         if not url.lower().startswith(prefix) or ".." in url[len(prefix) :]:
             return None
         return _Repo(

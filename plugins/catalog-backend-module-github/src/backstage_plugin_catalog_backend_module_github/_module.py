@@ -3,6 +3,8 @@ subscribed to repository and push events."""
 
 from __future__ import annotations
 
+import functools
+
 import httpx
 from backstage_backend_plugin_api import (
     BackendModule,
@@ -20,6 +22,7 @@ from backstage_plugin_catalog_backend_module_github._discovery import (
     read_github_discovery_configs,
 )
 from backstage_plugin_catalog_backend_module_github._github_api import GithubApi
+from backstage_plugin_catalog_backend_module_github._installations import app_organizations
 from backstage_plugin_catalog_backend_module_github._org_config import read_github_org_configs
 from backstage_plugin_catalog_backend_module_github._org_provider import (
     ORG_TOPICS,
@@ -57,7 +60,11 @@ def _register(env: ModuleRegistrationPoints) -> None:
                     f"integrations.github entry for {provider_config.host}"
                 )
             provider = GithubEntityProvider(
-                provider_config, GithubApi(integration, credentials, client), scheduler, logger
+                provider_config,
+                GithubApi(integration, credentials, client),
+                scheduler,
+                logger,
+                functools.partial(app_organizations, client, integration, provider_config.app),
             )
             processing.add_entity_provider(provider)
             await events.subscribe(id=provider.name, topics=_TOPICS, on_event=provider.on_event)
@@ -98,7 +105,11 @@ def _register_org(env: ModuleRegistrationPoints) -> None:
                     f"integrations.github entry for {definition.host}"
                 )
             provider = GithubMultiOrgEntityProvider(
-                definition, GithubApi(integration, credentials, client), scheduler, logger
+                definition,
+                GithubApi(integration, credentials, client),
+                scheduler,
+                logger,
+                functools.partial(app_organizations, client, integration),
             )
             processing.add_entity_provider(GithubOrgEntityCleanerProvider(definition.id), provider)
             await events.subscribe(id=provider.name, topics=ORG_TOPICS, on_event=provider.on_event)

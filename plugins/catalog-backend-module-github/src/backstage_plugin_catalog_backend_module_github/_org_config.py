@@ -22,7 +22,8 @@ class GithubOrgConfig:
     Args:
         id: the definition's id.
         github_url: the GitHub origin (`https://github.com`), which selects the integration.
-        orgs: the organisations read, in order.
+        orgs: the organisations read, in order; empty: every organisation the
+            integration's Apps are installed on.
         schedule: when they are read.
         teams_page_size: teams per GraphQL page.
         team_members_page_size: members per team page.
@@ -53,10 +54,7 @@ def _read_one(config: Config, single_org: bool) -> GithubOrgConfig:
     parts = urlsplit(github_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"{config.full_key('githubUrl')} must be an http(s) URL")
-    orgs = config.get_optional_string_array("orgs")
-    if not orgs:
-        # Backstage would list the App's installations; we need them named
-        raise InputError(f"{config.full_key('orgs')} must list the organisations to read")
+    orgs = config.get_optional_string_array("orgs") or []  # none: every App installation
     if not config.has("schedule"):
         raise InputError(f"{config.full_key('schedule')} is required")
     return GithubOrgConfig(

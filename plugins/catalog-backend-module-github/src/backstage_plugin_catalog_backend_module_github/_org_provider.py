@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from backstage_backend_plugin_api import LoggerService, SchedulerService
@@ -21,9 +22,19 @@ from backstage_plugin_catalog_backend_module_github._org_read import (
     read_org,
 )
 
-__all__ = ["ORG_TOPICS", "GithubMultiOrgEntityProvider", "GithubOrgEntityCleanerProvider"]
+__all__ = [
+    "ORG_TOPICS",
+    "GithubMultiOrgEntityProvider",
+    "GithubOrgEntityCleanerProvider",
+    "params_is_installation",
+]
 
 ORG_TOPICS = ["github.organization", "github.team", "github.membership", "github.installation"]
+
+
+def params_is_installation(payload: dict[str, Any]) -> bool:
+    """Whether a payload is an App installation's `created` event."""
+    return isinstance(payload.get("installation"), dict) and payload.get("action") == "created"
 
 
 class GithubOrgEntityCleanerProvider:
@@ -61,6 +72,7 @@ class GithubMultiOrgEntityProvider:
         api: GraphQL access to the definition's host.
         scheduler: runs `<name>:refresh` on the definition's schedule.
         logger: where failed reads are logged.
+        app_organizations: lists the Apps' organisations when the definition names none.
     """
 
     def __init__(
@@ -69,8 +81,11 @@ class GithubMultiOrgEntityProvider:
         api: GithubApi,
         scheduler: SchedulerService,
         logger: LoggerService,
+        app_organizations: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self._config = config
+        self._app_organizations = app_organizations
+        self._orgs: list[str] = list(config.orgs)
         self._api = api
         self._scheduler = scheduler
         self._logger = logger
@@ -119,8 +134,12 @@ class GithubMultiOrgEntityProvider:
         if self._connection is None:
             raise RuntimeError(f"{self.name} is not connected")
         async with self._lock:
+            if not self._config.orgs:
+                if self._app_organizations is None:
+                    raise RuntimeError(f"{self.name} names no orgs and has no App to list")
+                self._orgs = await self._app_organizations()
             read = OrgRead()
-            for org in self._config.orgs:
+            for org in self._orgs:
                 await read_org(self._api, self._config, read, org)
             entities = link_memberships(read)
             await self._connection.apply_mutation(
@@ -140,7 +159,9 @@ class GithubMultiOrgEntityProvider:
                 value = value.get(nested)
             if isinstance(value, dict) and isinstance(value.get("login"), str):
                 logins.add(value["login"])
-        return bool(logins.intersection(self._config.orgs))  # exact, as in Backstage
+        if not self._config.orgs and params_is_installation(payload):
+            return True  # a new installation of the App adds an organisation
+        return bool(logins.intersection(self._orgs))  # exact, as in Backstage
 
     async def on_event(self, params: EventParams) -> None:
         """Read the organisations again when a listed one's members or teams changed.
