@@ -96,6 +96,9 @@ async def test_tokens_are_shared_through_the_cache_and_refreshed_before_expiry(
         renewed = (await first.get_credentials(url)).token
         assert renewed != token
         assert len(minted(github)) == 2
+        # the other replica's own copy has run out too: it takes the renewed one
+        assert (await second.get_credentials(url)).token == renewed
+        assert len(minted(github)) == 2
 
 
 async def test_owner_outside_allowed_installation_owners_falls_back_to_the_token(

@@ -157,14 +157,18 @@ class _AppTokens:
             )
         return str(entry["token"])
 
-    async def _cached(self, key: str) -> dict[str, Any] | None:
-        entry = self._local.get(key)
-        if entry is None and self._cache is not None:
-            value = await self._cache.get(key)
-            entry = value if isinstance(value, dict) else None
-        if entry is None or float(entry.get("refresh_at", 0)) <= self._clock():
+    def _fresh(self, entry: object) -> dict[str, Any] | None:
+        if not isinstance(entry, dict) or float(entry.get("refresh_at", 0)) <= self._clock():
             return None
-        self._local[key] = entry
+        return entry
+
+    async def _cached(self, key: str) -> dict[str, Any] | None:
+        entry = self._fresh(self._local.get(key))
+        if entry is None and self._cache is not None:
+            # another replica may have renewed it already
+            entry = self._fresh(await self._cache.get(key))
+        if entry is not None:
+            self._local[key] = entry
         return entry
 
     async def _store(self, key: str, entry: dict[str, Any]) -> None:
