@@ -295,9 +295,25 @@ async def test_an_app_lists_the_repositories_of_every_organisation_it_is_install
     assert {c["org"] for c in calls} == {"acme"}
 
 
+async def test_validate_locations_exist_keeps_repositories_with_the_file(
+    github: LoopbackGithub,
+) -> None:
+    github.add_repository(FakeRepository("acme", "bare", {"main": {"README.md": b"x"}}))
+    github.add_repository(FakeRepository("acme", "blank", {"main": {"catalog-info.yaml": b""}}))
+    provider, recorder, _, _, client = await provider_for(
+        github, validateLocationsExist=True, filters={"repository": "web|bare|blank"}
+    )
+    async with client:
+        await provider.read()
+    assert targets(recorder.mutations[-1]) == [
+        f"{github.base_url}/acme/web/blob/main/catalog-info.yaml"
+    ]
+
+
 @pytest.mark.parametrize(
     ("block", "message"),
     [({"filters": {"branch": "feature/x"}}, "may not contain"),
+     ({"validateLocationsExist": True, "catalogPath": "/**/catalog-info.yaml"}, "wildcard"),
      ({"filters": {"repository": "("}}, "not a valid pattern")],
 )  # fmt: skip
 def test_bad_config_is_refused(block: dict[str, Any], message: str) -> None:

@@ -61,6 +61,8 @@ class GithubDiscoveryConfig:
         organization: the organisation whose repositories are listed; None: every
             organisation `app` is installed on.
         app: the GitHub App whose installations are listed when `organization` is not set.
+        validate_locations_exist: emit only repositories whose catalog file exists (a
+            non-empty blob); not with a glob `catalogPath`.
         catalog_path: the catalog file's path in each repository (globs allowed).
         repository: the anchored pattern repository names must match, or None.
         branch: the branch to read; None: each repository's default branch.
@@ -87,6 +89,7 @@ class GithubDiscoveryConfig:
     page_size: int
     schedule: SchedulerServiceTaskScheduleDefinition
     app: int | None = None
+    validate_locations_exist: bool = False
 
 
 def _anchored(pattern: str) -> re.Pattern[str]:
@@ -111,6 +114,13 @@ def _read_one(id: str, config: Config) -> GithubDiscoveryConfig:
     if branch is not None and "/" in branch:
         raise InputError(f"{config.full_key('filters.branch')} may not contain '/'")
     pattern = config.get_optional_string("filters.repository")
+    validate = bool(config.get_optional_boolean("validateLocationsExist"))
+    catalog_path = config.get_optional_string("catalogPath") or "/catalog-info.yaml"
+    if validate and ("*" in catalog_path or "?" in catalog_path):
+        raise InputError(
+            f"{config.full_key('validateLocationsExist')} cannot be used with a wildcard "
+            f"catalogPath ({catalog_path})"
+        )
     schedule = (
         read_scheduler_service_task_schedule_definition_from_config(config.get_config("schedule"))
         if config.has("schedule")
@@ -120,7 +130,7 @@ def _read_one(id: str, config: Config) -> GithubDiscoveryConfig:
         id=id,
         host=config.get_optional_string("host") or "github.com",
         organization=organization,
-        catalog_path=config.get_optional_string("catalogPath") or "/catalog-info.yaml",
+        catalog_path=catalog_path,
         repository=_anchored(pattern) if pattern else None,
         branch=branch,
         topic_include=tuple(config.get_optional_string_array("filters.topic.include") or ()),
@@ -133,6 +143,7 @@ def _read_one(id: str, config: Config) -> GithubDiscoveryConfig:
         page_size=int(config.get_optional_number("pageSizes.repositories") or 25),
         schedule=schedule,
         app=None if organization else int(app or 0),  # organization wins, as in Backstage
+        validate_locations_exist=validate,
     )
 
 
@@ -151,6 +162,10 @@ def read_github_discovery_configs(root: Config) -> list[GithubDiscoveryConfig]:
     return [_read_one(id, block.get_config(id)) for id in block.keys()]
 
 
+def _is_blob(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__typename") == "Blob" and bool(value.get("text"))
+
+
 @dataclass(frozen=True, slots=True)
 class _Repo:
     name: str
@@ -160,6 +175,7 @@ class _Repo:
     visibility: str
     topics: tuple[str, ...]
     default_branch: str | None
+    has_catalog_file: bool = True
 
 
 class GithubEntityProvider:
@@ -271,6 +287,7 @@ class GithubEntityProvider:
                             for t in (node.get("repositoryTopics") or {}).get("nodes") or []
                         ),
                         default_branch=branch,
+                        has_catalog_file=_is_blob(node.get("catalogInfoFile")),
                     )
                 )  # fmt: skip
             info = page.get("pageInfo") or {}
@@ -290,6 +307,8 @@ class GithubEntityProvider:
         if self._connection is None:
             raise RuntimeError(f"{self.name} is not connected")
         repos = [r for r in await self._list() if r.default_branch and self._keeps(r)]
+        if self._config.validate_locations_exist:
+            repos = [r for r in repos if r.has_catalog_file]
         entities = [DeferredEntity(location_entity(self._target(r)), self.name) for r in repos]
         await self._connection.apply_mutation(FullMutation(entities))
         self._logger.info(f"{self.name} found {len(entities)} repositories")
