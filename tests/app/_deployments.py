@@ -125,8 +125,10 @@ def unit_config(*, port: int, base_url: str, extra: Mapping[str, Any]) -> dict[s
 
 
 @contextlib.contextmanager
-def all_unit(tmp_path: Path, extra: Mapping[str, Any]) -> Iterator[Deployment]:
-    port = free_port()
+def all_unit(
+    tmp_path: Path, extra: Mapping[str, Any], *, port: int | None = None
+) -> Iterator[Deployment]:
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     config = _write(tmp_path / "all.yaml", unit_config(port=port, base_url=url, extra=extra))
     deployment = Deployment("all", url)
@@ -146,13 +148,15 @@ def all_unit(tmp_path: Path, extra: Mapping[str, Any]) -> Iterator[Deployment]:
 
 
 @contextlib.contextmanager
-def split_units(tmp_path: Path, extra: Mapping[str, Any]) -> Iterator[Deployment]:
+def split_units(
+    tmp_path: Path, extra: Mapping[str, Any], *, port: int | None = None
+) -> Iterator[Deployment]:
     """Every unit of deploy/topology.yaml in its own process, discovery derived from the
     topology (loopback addresses), nginx in front with the config the topology renders."""
     nginx = require_binary("nginx", apt="nginx-light")
     topology = load_topology(TOPOLOGY)
     ports = {unit: free_port() for unit in topology.units}
-    proxy_port = free_port()
+    proxy_port = port or free_port()
     url = f"http://127.0.0.1:{proxy_port}"
     discovery = compose_discovery_config(
         topology, unit_url=lambda unit: f"http://127.0.0.1:{ports[unit]}"
