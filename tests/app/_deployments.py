@@ -4,6 +4,7 @@ the `all` unit alone, and every unit of the topology behind nginx rendered from 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -141,7 +142,7 @@ def all_unit(
                 tmp_path,
             )
         )
-        wait_until(lambda: _ready(url), "the all unit ready", deployment, 120)
+        wait_until(lambda: _ready(url), "the all unit ready", deployment, 240)
         yield deployment
     finally:
         _stop(deployment)
@@ -163,14 +164,14 @@ def split_units(
     )
     deployment = Deployment("split", url)
     try:
-        for unit, port in ports.items():
-            data = unit_config(port=port, base_url=url, extra={**extra, **discovery})
+        for unit, unit_port in ports.items():
+            data = unit_config(port=unit_port, base_url=url, extra={**extra, **discovery})
             config = _write(tmp_path / f"{unit}.yaml", data)
             args = ["start", "--unit", unit, "--config", "app-config.yaml", "--config", str(config)]
             deployment.processes.append(_start(unit, args, REPO_ROOT, tmp_path))
-        for unit, port in ports.items():
-            unit_url = f"http://127.0.0.1:{port}"
-            wait_until(lambda u=unit_url: _ready(u), f"unit {unit} ready", deployment, 120)
+        for unit, unit_port in ports.items():
+            ready = functools.partial(_ready, f"http://127.0.0.1:{unit_port}")
+            wait_until(ready, f"unit {unit} ready", deployment, 240)
         runtime = tmp_path / "nginx"
         runtime.mkdir()
         conf = runtime / "nginx.conf"
