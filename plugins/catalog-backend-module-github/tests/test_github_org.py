@@ -301,3 +301,16 @@ async def test_an_app_installation_token_reads_without_asking_for_emails(
     assert {c["org"] for c in calls} == {"acme"}
     # groups are namespaced when the organisations come from the App
     assert "group:acme/backend" in recorder.last()
+
+
+async def test_a_burst_of_events_reads_at_most_twice(github: LoopbackGithub) -> None:
+    provider, recorder, _, calls, client = await provider_for(
+        github, {"acme": acme()}, definition(github, "acme")
+    )
+    event = EventParams("github.membership", {"organization": {"login": "acme"}})
+    async with client:
+        await asyncio.gather(*(provider.on_event(event) for _ in range(20)))
+    # one read starts at once, one more waits for it and covers the other 18 events
+    assert len(recorder.mutations) == 2
+    users_queries = [c for c in calls if "email" in c and c.get("cursor") is None]
+    assert len(users_queries) == 2

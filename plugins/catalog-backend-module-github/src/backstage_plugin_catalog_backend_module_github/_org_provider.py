@@ -91,6 +91,7 @@ class GithubMultiOrgEntityProvider:
         self._logger = logger
         self._connection: EntityProviderConnection | None = None
         self._lock = asyncio.Lock()
+        self._queued = False
 
     @property
     def name(self) -> str:
@@ -116,9 +117,9 @@ class GithubMultiOrgEntityProvider:
     async def _scheduled(self, abort: asyncio.Event) -> None:
         await self._read_logged("the schedule")
 
-    async def _read_logged(self, reason: str) -> None:
+    async def _read_logged(self, reason: str, *, locked: bool = False) -> None:
         try:
-            await self.read()
+            await (self._read_locked() if locked else self.read())
         except Exception as error:  # a failed read keeps what the catalog has
             self._logger.error(f"{self.name} failed to read ({reason}): {error}")
 
@@ -131,23 +132,24 @@ class GithubMultiOrgEntityProvider:
             NotAllowedError: no credentials for an organisation, or GitHub refused them.
             ServiceUnavailableError: GitHub could not be reached.
         """
+        async with self._lock:
+            await self._read_locked()
+
+    async def _read_locked(self) -> None:
         if self._connection is None:
             raise RuntimeError(f"{self.name} is not connected")
-        async with self._lock:
-            if not self._config.orgs:
-                if self._app_organizations is None:
-                    raise RuntimeError(f"{self.name} names no orgs and has no App to list")
-                self._orgs = await self._app_organizations()
-            read = OrgRead()
-            for org in self._orgs:
-                await read_org(self._api, self._config, read, org)
-            entities = link_memberships(read)
-            await self._connection.apply_mutation(
-                FullMutation([DeferredEntity(e, self.location_key) for e in entities])
-            )
-            self._logger.info(
-                f"{self.name} read {len(read.users)} users and {len(read.groups)} teams"
-            )
+        if not self._config.orgs:
+            if self._app_organizations is None:
+                raise RuntimeError(f"{self.name} names no orgs and has no App to list")
+            self._orgs = await self._app_organizations()
+        read = OrgRead()
+        for org in self._orgs:
+            await read_org(self._api, self._config, read, org)
+        entities = link_memberships(read)
+        await self._connection.apply_mutation(
+            FullMutation([DeferredEntity(e, self.location_key) for e in entities])
+        )
+        self._logger.info(f"{self.name} read {len(read.users)} users and {len(read.groups)} teams")
 
     def _concerns_us(self, payload: Any) -> bool:
         if not isinstance(payload, dict):
@@ -177,4 +179,15 @@ class GithubMultiOrgEntityProvider:
         action = params.event_payload.get("action")
         if params.topic == "github.installation" and action != "created":
             return
-        await self._read_logged(f"a {params.topic} {action} event")
+        if self._queued:
+            return  # a read that starts after this event is already waiting: it covers it
+        self._queued = True
+        started = False
+        try:
+            async with self._lock:
+                started = True
+                self._queued = False
+                await self._read_logged(f"a {params.topic} {action} event", locked=True)
+        finally:
+            if not started:  # cancelled while waiting: let the next event queue a read
+                self._queued = False
