@@ -235,7 +235,7 @@ def test_the_config_schema_knows_every_key_and_masks_the_bind_secret() -> None:
 async def test_ldaps_refuses_an_untrusted_certificate_unless_told(slapd: Slapd) -> None:
     # a server presenting a certificate no trusted CA signed could be anyone
     provider, recorder, _ = await connected(provider_config(slapd, target=slapd.ldaps_url))
-    with pytest.raises(ServiceUnavailableError, match="(?i)certificate"):
+    with pytest.raises(ServiceUnavailableError, match=r"(?i)certificate"):
         await provider.read()
     assert recorder.mutations == []
 
