@@ -26,7 +26,8 @@ class Processing:
 
 
 SCHEDULE = {"frequency": {"hours": 1}, "timeout": {"minutes": 5}}
-GHE = {"host": "ghe.example", "apiBaseUrl": "https://ghe.example/api/v3", "token": "t"}
+# never contacted (no catalog connects the providers here); nothing listens there anyway
+GHE = {"host": "127.0.0.1:9", "apiBaseUrl": "http://127.0.0.1:9/api/v3", "token": "t"}
 
 
 async def test_providers_per_block_and_the_org_cleaner() -> None:
@@ -34,9 +35,9 @@ async def test_providers_per_block_and_the_org_cleaner() -> None:
     config = {
         "integrations": {"github": [GHE]},
         "catalog": {"providers": {
-            "github": {"a": {"organization": "acme", "host": "ghe.example"},
-                       "b": {"organization": "beta"}},
-            "githubOrg": [{"id": "x", "githubUrl": "https://ghe.example", "orgs": ["acme"],
+            "github": {"a": {"organization": "acme", "host": "127.0.0.1:9"},
+                       "b": {"organization": "beta", "host": "127.0.0.1:9"}},
+            "githubOrg": [{"id": "x", "githubUrl": "http://127.0.0.1:9", "orgs": ["acme"],
                            "schedule": SCHEDULE}],
         }},
     }  # fmt: skip

@@ -33,10 +33,12 @@ def block(host: str) -> dict[str, Any]:
 async def test_one_provider_per_block() -> None:
     processing = Processing()
     config = {
-        "integrations": {"gitlab": [{"host": "gitlab.example", "token": "t",
-                                     "apiBaseUrl": "https://gitlab.example/api/v4"}]},
-        "catalog": {"providers": {"gitlab": {"a": block("gitlab.example"),
-                                             "b": block("gitlab.com")}}},
+        # never contacted (no catalog connects the providers here); nothing listens there
+        "integrations": {"gitlab": [{"host": "127.0.0.1:9", "token": "t",
+                                     "apiBaseUrl": "http://127.0.0.1:9/api/v4",
+                                     "baseUrl": "http://127.0.0.1:9"}]},
+        "catalog": {"providers": {"gitlab": {"a": block("127.0.0.1:9"),
+                                             "b": block("127.0.0.1:9")}}},
     }  # fmt: skip
     async with start_test_backend(
         features=[catalog_module_gitlab_discovery_entity_provider()],

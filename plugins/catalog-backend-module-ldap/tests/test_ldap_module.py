@@ -24,7 +24,7 @@ class Processing:
 
 def block(**extra: Any) -> dict[str, Any]:
     return {
-        "target": "ldaps://ldap.example",
+        "target": "ldap://127.0.0.1:9",  # never contacted here; nothing listens there
         "schedule": {"frequency": {"hours": 1}, "timeout": {"minutes": 5}},
         "users": {"dn": "ou=people,dc=example"},
         "groups": {"dn": "ou=groups,dc=example"},
