@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -206,3 +207,17 @@ def test_the_config_schema_knows_every_key() -> None:
     assert not [w for w in validation.warnings if "providers" in w.key]
     entry["topics"] = "x"
     assert ConfigSchema.from_entry_points().validate(Config.from_data(config)).errors
+
+
+async def test_every_page_of_a_large_group_is_read(gitlab: LoopbackGitlab) -> None:
+    for n in range(120):
+        gitlab.add_project(FakeRepository("platform/many", f"svc-{n:03}", CATALOG))
+    provider, recorder, _, probes, client = await provider_for(gitlab, group="platform/many")
+    async with client:
+        await provider.read()
+    found = targets(recorder.mutations[-1])
+    assert len(found) == 120  # three pages of 50, followed through x-next-page
+    assert found[0] == f"{gitlab.web_base_url}/platform/many/svc-000/-/blob/main/catalog-info.yaml"
+    pages = [path for method, path in gitlab.requests if "/groups/platform%2Fmany/projects" in path]
+    assert [parse_qs(urlsplit(p).query)["page"] for p in pages] == [["1"], ["2"], ["3"]]
+    assert len(probes) == 120
