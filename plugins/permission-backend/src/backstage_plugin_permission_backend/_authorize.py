@@ -8,7 +8,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from backstage_backend_plugin_api import BackstageCredentials, BackstageUserPrincipal
+from backstage_backend_plugin_api import (
+    BackstageCredentials,
+    BackstageNonePrincipal,
+    BackstageUserPrincipal,
+)
 from backstage_common.errors import InputError
 from backstage_plugin_permission_common import (
     AuthorizeRequestItem,
@@ -32,21 +36,40 @@ class PolicyDecisionError(Exception):
 
 
 class Authorizer:
-    """Decides the items of one `/authorize` request for one caller."""
+    """Decides the items of one `/authorize` request for one caller.
+
+    Conditions (a resource permission without `resourceRef`) are answered to plugins acting
+    for a user only, as in Backstage. With `anonymous_conditions` (the backend lets callers
+    without credentials in: `backend.auth.dangerouslyDisableDefaultAuthPolicy`) they are
+    answered to callers without credentials too: a plugin asking for an anonymous reader
+    sends no token, and refusing it would make every read of that reader fail, where
+    Backstage answers those reads with a 500.
+    """
 
     def __init__(
-        self, policy: PermissionPolicy, users: UserInfoLookup, resolver: ConditionResolver
+        self,
+        policy: PermissionPolicy,
+        users: UserInfoLookup,
+        resolver: ConditionResolver,
+        *,
+        anonymous_conditions: bool = False,
     ) -> None:
         self._policy = policy
         self._users = users
         self._resolver = resolver
+        self._anonymous_conditions = anonymous_conditions
 
     async def authorize(
         self, items: Sequence[AuthorizeRequestItem], credentials: BackstageCredentials[Any]
     ) -> list[AuthorizeResponseItem]:
         """The response items, in request order."""
         principal = credentials.principal
-        direct = not isinstance(principal, BackstageUserPrincipal) or principal.actor is None
+        if isinstance(principal, BackstageUserPrincipal):
+            direct = principal.actor is None
+        else:
+            direct = not (
+                self._anonymous_conditions and isinstance(principal, BackstageNonePrincipal)
+            )
         if direct and any(
             isinstance(item.permission, ResourcePermission) and item.resource_ref is None
             for item in items

@@ -58,11 +58,14 @@ class ConditionResolver:
     ) -> dict[str, Result]:
         """Each item's result by id, from one request to `plugin_id`."""
         headers = {"content-type": "application/json"}
-        if not isinstance(credentials.principal, BackstageNonePrincipal):
-            token = await self._auth.get_plugin_request_token(
-                on_behalf_of=credentials, target_plugin_id=plugin_id
-            )
-            headers["authorization"] = f"Bearer {token.token}"
+        if isinstance(credentials.principal, BackstageNonePrincipal):
+            # Backstage sends no token here, which the owning plugin refuses (401); asking
+            # for nobody, the permission plugin asks as itself.
+            credentials = await self._auth.get_own_service_credentials()
+        token = await self._auth.get_plugin_request_token(
+            on_behalf_of=credentials, target_plugin_id=plugin_id
+        )
+        headers["authorization"] = f"Bearer {token.token}"
         url = f"{await self._discovery.get_base_url(plugin_id)}{APPLY_CONDITIONS_PATH}"
         body = msgspec.json.encode(apply_conditions_request_to_json(items))
         try:

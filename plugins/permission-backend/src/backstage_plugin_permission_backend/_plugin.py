@@ -91,7 +91,13 @@ def _register(env: PluginRegistrationPoints) -> None:
         http = LazyHttpClient()
         lifecycle.add_shutdown_hook(http.close)
         authorizer = Authorizer(
-            policy, UserInfoLookup(discovery, http), ConditionResolver(auth, discovery, http)
+            policy,
+            UserInfoLookup(discovery, http),
+            ConditionResolver(auth, discovery, http),
+            anonymous_conditions=config.get_optional_boolean(
+                "backend.auth.dangerouslyDisableDefaultAuthPolicy"
+            )
+            is True,
         )
         router.use(*permission_routes(authorizer, http_auth))
         router.add_auth_policy(path="/health", allow="unauthenticated")

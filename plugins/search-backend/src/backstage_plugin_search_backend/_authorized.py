@@ -31,14 +31,15 @@ from typing import Any, Protocol, runtime_checkable
 from backstage_backend_plugin_api import (
     AuthorizePermissionRequest,
     BackstageCredentials,
+    BackstageNonePrincipal,
     PermissionsService,
     QueryPermissionRequest,
+    is_principal,
 )
 from backstage_plugin_permission_common import (
     AuthorizeResult,
     BasicPermission,
     Permission,
-    PolicyDecision,
     ResourcePermission,
 )
 from backstage_plugin_search_node import (
@@ -117,24 +118,33 @@ class _Query:
         basic = {
             p.name: p for t in types if isinstance(p := self._visibility.get(t), BasicPermission)
         }
-        by_name: dict[str, PolicyDecision] = {}
+        by_name: dict[str, AuthorizeResult] = {}
+        if resource and is_principal(self._credentials, BackstageNonePrincipal):
+            # The permission plugin answers conditions only to plugins acting for a user;
+            # for a caller without credentials each result is decided by its resource.
+            by_name.update((name, AuthorizeResult.CONDITIONAL) for name in resource)
+            resource = {}
         if resource:
             decisions = await self._permissions.authorize_conditional(
                 [QueryPermissionRequest(p) for p in resource.values()],
                 credentials=self._credentials,
             )
-            by_name.update(zip(resource, decisions, strict=True))
+            by_name.update(
+                (name, decision.result) for name, decision in zip(resource, decisions, strict=True)
+            )
         if basic:
             definitive = await self._permissions.authorize(
                 [AuthorizePermissionRequest(p) for p in basic.values()],
                 credentials=self._credentials,
             )
-            by_name.update(zip(basic, definitive, strict=True))
+            by_name.update(
+                (name, decision.result) for name, decision in zip(basic, definitive, strict=True)
+            )
         results: dict[str, AuthorizeResult] = {}
         for type_ in types:
             permission = self._visibility.get(type_)
             results[type_] = (
-                AuthorizeResult.ALLOW if permission is None else by_name[permission.name].result
+                AuthorizeResult.ALLOW if permission is None else by_name[permission.name]
             )
         return results
 
