@@ -36,7 +36,10 @@ CONFIG = {
             "externalAccess": [{"type": "static", "options": {"token": TOKEN, "subject": "t"}}]
         },
         "cors": {"origin": ORIGIN, "credentials": True},
-    }
+    },
+    # an open webhook topic among the paths; no bus polling, whose authenticated
+    # background requests would run handlers while the test records them
+    "events": {"http": {"topics": ["probe"]}, "useEventBus": "never"},
 }
 # PREFLIGHT: OPTIONS with Origin and Access-Control-Request-Method (CORS answers it);
 # HALF_PREFLIGHT: OPTIONS with Access-Control-Request-Method only (it must pass the policy).

@@ -113,8 +113,10 @@ async def test_ingress_needs_no_credentials(started: tuple[TestBackend, Recorder
             415,
             "UnsupportedCharsetError",
         ),
-        ({}, b"{}", 500, None),
-        ({"content-type": "application/json"}, b"{not json", 500, None),
+        # Backstage answers these two with 500; bad input is a 400 here
+        ({}, b"{}", 400, "InputError"),
+        ({"content-type": "application/json"}, b"{not json", 400, "InputError"),
+        ({"content-type": "application/json"}, b"\xff\xfe{}", 400, "InputError"),
     ],
 )
 async def test_bodies_refused(

@@ -9,7 +9,7 @@ from email.message import Message
 from typing import Any
 
 import msgspec
-from backstage_common.errors import BackstageError
+from backstage_common.errors import BackstageError, InputError
 from backstage_plugin_events_node import (
     EventParams,
     EventsService,
@@ -40,18 +40,6 @@ class UnsupportedCharsetError(BackstageError):
     status_code = 415
 
 
-class _InvalidBodyError(BackstageError):
-    """A body its parser could not read: 500, as Backstage answers invalid JSON."""
-
-    status_code = 500
-
-
-class _MissingContentTypeError(BackstageError):
-    """No `Content-Type`: 500, as Backstage."""
-
-    status_code = 500
-
-
 async def json_parser(body: bytes, media_type: str, charset: str | None) -> ParsedBody:
     """The built-in parser of `application/json` bodies.
 
@@ -69,14 +57,15 @@ async def json_parser(body: bytes, media_type: str, charset: str | None) -> Pars
         text = body.decode(encoding)
         parsed = msgspec.json.decode(text)
     except (UnicodeDecodeError, msgspec.DecodeError) as error:
-        raise _InvalidBodyError(f"Invalid {media_type} body: {error}") from None
+        # Backstage answers 500 here; a sender's bad body is its own error: 400
+        raise InputError(f"Invalid {media_type} body: {error}") from None
     return ParsedBody(body_parsed=parsed, body_buffer=body, encoding=encoding)
 
 
 def _content_type(request: Request[Any, Any, Any]) -> tuple[str, str | None]:
     header = request.headers.get("content-type")
     if not header:
-        raise _MissingContentTypeError("Missing Content-Type header")
+        raise InputError("Missing Content-Type header")  # 500 in Backstage; bad input here
     message = Message()
     message["content-type"] = header
     charset = message.get_param("charset")

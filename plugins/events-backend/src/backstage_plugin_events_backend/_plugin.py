@@ -100,6 +100,7 @@ class _StopWatch:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(_STOP_CHECK_SECONDS)
+            # not ready also while starting: the polls then end early and come back, cheaply
             if len(self._waiters) and (await self._health.get_readiness()).status != 200:
                 self._waiters.wake_all()
 
