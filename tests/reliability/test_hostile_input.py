@@ -86,6 +86,12 @@ ROUTES += [
     for method, path in (("GET", "jwks.json"), ("GET", "cookie"), ("DELETE", "cookie"))
 ]
 ROUTES += [("GET", f"/api/{plugin}/openapi.json", (), ()) for plugin in ("catalog", "search")]
+# The catalog's resources are the permission framework's: its metadata and the conditions
+# the permission plugin asks it to apply.
+ROUTES += [
+    ("GET", "/api/catalog/.well-known/backstage/permissions/metadata", (), ()),
+    ("POST", "/api/catalog/.well-known/backstage/permissions/apply-conditions", (), ("items",)),
+]
 EXAMPLES_PER_ROUTE = 30
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")

@@ -9,18 +9,7 @@ from backstage_backend_defaults import BackendFeature
 from backstage_cli.units import Unit
 from backstage_plugin_app_backend import app_plugin
 from backstage_plugin_auth_backend import auth_features
-from backstage_plugin_catalog_backend import catalog_plugin
-from backstage_plugin_catalog_backend_module_events import (
-    catalog_module_location_refresh_on_push,
-)
-from backstage_plugin_catalog_backend_module_github import (
-    catalog_module_github_entity_provider,
-    catalog_module_github_org_entity_provider,
-)
-from backstage_plugin_catalog_backend_module_gitlab import (
-    catalog_module_gitlab_discovery_entity_provider,
-)
-from backstage_plugin_catalog_backend_module_ldap import catalog_module_ldap_org_entity_provider
+from backstage_plugin_catalog_backend import catalog_features
 from backstage_plugin_events_backend import events_features
 from backstage_plugin_permission_backend import permission_plugin
 from backstage_plugin_search_backend import search_features
@@ -32,13 +21,8 @@ def features() -> Sequence[BackendFeature]:
     """Every plugin: this unit hosts them all."""
     return [
         app_plugin(),
-        catalog_plugin(),
-        catalog_module_location_refresh_on_push(),
-        # the entity providers: each does nothing until its catalog.providers block is set
-        catalog_module_github_entity_provider(),
-        catalog_module_github_org_entity_provider(),
-        catalog_module_gitlab_discovery_entity_provider(),
-        catalog_module_ldap_org_entity_provider(),
+        # with every installed catalog module (entity providers, push refresh)
+        *catalog_features(),
         *events_features(),
         permission_plugin(),
         *search_features(),
