@@ -4,6 +4,7 @@ from the topology."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -121,14 +122,17 @@ def start_nginx(
     conf = runtime / "nginx.conf"
     # A unit the test does not run gets a free port: nginx answers 502 for its paths.
     ports = {name: ports.get(name) or free_port() for name in topology().units}
-    conf.write_text(
-        render_nginx(
-            topology(),
-            upstream=lambda name: f"127.0.0.1:{ports[name]}",
-            listen=f"127.0.0.1:{listen_port}",
-            runtime_dir=runtime,
-        )
+    rendered = render_nginx(
+        topology(),
+        upstream=lambda name: f"127.0.0.1:{ports[name]}",
+        listen=f"127.0.0.1:{listen_port}",
+        runtime_dir=runtime,
     )
+    if os.geteuid() == 0:
+        # Started as root, nginx's workers would run as `nobody`, who cannot write large
+        # request bodies into the test's private temporary folder.
+        rendered = "user root;\n" + rendered
+    conf.write_text(rendered)
     command = [nginx, "-p", str(runtime), "-c", str(conf)]
     tested = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
     assert tested.returncode == 0, tested.stderr

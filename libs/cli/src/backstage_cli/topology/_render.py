@@ -116,6 +116,9 @@ def render_nginx(
         "  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }",
         "  server {",
         f"    listen {listen};",
+        # nginx's default (1 MB) would refuse webhooks (up to 5 MB) and catalog bodies the
+        # units take; the units bound bodies themselves (backend.server.requestBodyLimit).
+        "    client_max_body_size 10m;",
         "    proxy_http_version 1.1;",
         "    proxy_set_header Host $http_host;",
         "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
