@@ -3,7 +3,6 @@ an organisation that passes the filters, from the GraphQL repository listing."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from backstage_plugin_catalog_node import (
     DeltaMutation,
     EntityProviderConnection,
     FullMutation,
+    schedule_provider_refresh,
 )
 from backstage_plugin_events_node import EventParams
 
@@ -219,15 +219,14 @@ class GithubEntityProvider:
             connection: the catalog's connection.
         """
         self._connection = connection
-        await self._scheduler.schedule_task(
-            id=f"{self.name}:refresh", fn=self._scheduled, schedule=self._config.schedule
+        await schedule_provider_refresh(
+            self._scheduler,
+            self._logger,
+            provider_name=self.name,
+            schedule=self._config.schedule,
+            read=self.read,
+            failure="failed to list repositories",
         )
-
-    async def _scheduled(self, abort: asyncio.Event) -> None:
-        try:
-            await self.read()
-        except Exception as error:  # a failed read keeps what the catalog has
-            self._logger.error(f"{self.name} failed to list repositories: {error}")
 
     def _path(self) -> str:
         return self._config.catalog_path.lstrip("/")

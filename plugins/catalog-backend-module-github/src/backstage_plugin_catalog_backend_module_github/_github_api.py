@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import httpx
 from backstage_common.errors import NotAllowedError, ServiceUnavailableError
 from backstage_integration import GithubCredentialsProvider, GithubIntegrationConfig
+from backstage_plugin_catalog_node import location_spec_to_location_entity as location_entity
 
 __all__ = ["GithubApi", "location_entity"]
-
-
-def location_entity(target: str) -> dict[str, Any]:
-    """The Location entity Backstage generates for a `url` location spec.
-
-    Args:
-        target: the location's URL.
-    """
-    key = f"url:{target}"
-    return {
-        "apiVersion": "backstage.io/v1alpha1",
-        "kind": "Location",
-        "metadata": {
-            "name": "generated-" + hashlib.sha1(key.encode()).hexdigest(),  # Backstage's naming
-            "annotations": {
-                "backstage.io/managed-by-location": key,
-                "backstage.io/managed-by-origin-location": key,
-            },
-        },
-        "spec": {"type": "url", "target": target, "presence": "optional"},
-    }
 
 
 class GithubApi:

@@ -11,6 +11,7 @@ from backstage_plugin_catalog_node import (
     DeferredEntity,
     EntityProviderConnection,
     FullMutation,
+    schedule_provider_refresh,
 )
 from backstage_plugin_events_node import EventParams
 
@@ -110,12 +111,14 @@ class GithubMultiOrgEntityProvider:
             connection: the catalog's connection.
         """
         self._connection = connection
-        await self._scheduler.schedule_task(
-            id=f"{self.name}:refresh", fn=self._scheduled, schedule=self._config.schedule
+        await schedule_provider_refresh(
+            self._scheduler,
+            self._logger,
+            provider_name=self.name,
+            schedule=self._config.schedule,
+            read=self.read,
+            failure="failed to read (the schedule)",
         )
-
-    async def _scheduled(self, abort: asyncio.Event) -> None:
-        await self._read_logged("the schedule")
 
     async def _read_logged(self, reason: str, *, locked: bool = False) -> None:
         try:

@@ -4,7 +4,6 @@ group (or the instance) that has the catalog file and passes the filters."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import posixpath
 from typing import Any
 from urllib.parse import quote
@@ -15,34 +14,15 @@ from backstage_plugin_catalog_node import (
     DeltaMutation,
     EntityProviderConnection,
     FullMutation,
+    schedule_provider_refresh,
 )
+from backstage_plugin_catalog_node import location_spec_to_location_entity as location_entity
 from backstage_plugin_events_node import EventParams
 
 from backstage_plugin_catalog_backend_module_gitlab._config import GitlabDiscoveryConfig
 from backstage_plugin_catalog_backend_module_gitlab._gitlab_api import GitlabApi
 
 __all__ = ["GitlabDiscoveryEntityProvider", "location_entity"]
-
-
-def location_entity(target: str) -> dict[str, Any]:
-    """The Location entity Backstage generates for a `url` location spec.
-
-    Args:
-        target: the location's URL.
-    """
-    key = f"url:{target}"
-    return {
-        "apiVersion": "backstage.io/v1alpha1",
-        "kind": "Location",
-        "metadata": {
-            "name": "generated-" + hashlib.sha1(key.encode()).hexdigest(),  # Backstage's naming
-            "annotations": {
-                "backstage.io/managed-by-location": key,
-                "backstage.io/managed-by-origin-location": key,
-            },
-        },
-        "spec": {"type": "url", "target": target, "presence": "optional"},
-    }
 
 
 class GitlabDiscoveryEntityProvider:
@@ -81,15 +61,14 @@ class GitlabDiscoveryEntityProvider:
             connection: the catalog's connection.
         """
         self._connection = connection
-        await self._scheduler.schedule_task(
-            id=f"{self.name}:refresh", fn=self._scheduled, schedule=self._config.schedule
+        await schedule_provider_refresh(
+            self._scheduler,
+            self._logger,
+            provider_name=self.name,
+            schedule=self._config.schedule,
+            read=self.read,
+            failure="failed to list projects",
         )
-
-    async def _scheduled(self, abort: asyncio.Event) -> None:
-        try:
-            await self.read()
-        except Exception as error:  # a failed read keeps what the catalog has
-            self._logger.error(f"{self.name} failed to list projects: {error}")
 
     def _branch(self, project: dict[str, Any]) -> str:
         default = project.get("default_branch")

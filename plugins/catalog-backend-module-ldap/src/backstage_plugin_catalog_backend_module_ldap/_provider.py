@@ -18,6 +18,7 @@ from backstage_plugin_catalog_node import (
     DeferredEntity,
     EntityProviderConnection,
     FullMutation,
+    schedule_provider_refresh,
 )
 
 from backstage_plugin_catalog_backend_module_ldap._config import (
@@ -77,15 +78,14 @@ class LdapOrgEntityProvider:
             connection: the catalog's connection.
         """
         self._connection = connection
-        await self._scheduler.schedule_task(
-            id=f"{self.name}:refresh", fn=self._scheduled, schedule=self._config.schedule
+        await schedule_provider_refresh(
+            self._scheduler,
+            self._logger,
+            provider_name=self.name,
+            schedule=self._config.schedule,
+            read=self.read,
+            failure=f"failed to read {self._config.target}",
         )
-
-    async def _scheduled(self, abort: asyncio.Event) -> None:
-        try:
-            await self.read()
-        except Exception as error:  # a failed read keeps what the catalog has
-            self._logger.error(f"{self.name} failed to read {self._config.target}: {error}")
 
     async def read(self) -> None:
         """Read the directory now and replace what this provider emitted before.

@@ -41,6 +41,10 @@ from backstage_plugin_catalog_node._processing import (
     RefreshResult,
     RelationResult,
 )
+from backstage_plugin_catalog_node._provider_support import (
+    location_spec_to_location_entity,
+    schedule_provider_refresh,
+)
 from backstage_plugin_catalog_node._providers import (
     DeferredEntity,
     DeltaMutation,
@@ -103,4 +107,6 @@ __all__ = [
     "catalog_analysis_extension_point",
     "catalog_processing_extension_point",
     "catalog_url_readers_extension_point",
+    "location_spec_to_location_entity",
+    "schedule_provider_refresh",
 ]
