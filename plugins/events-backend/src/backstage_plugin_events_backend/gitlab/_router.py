@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from backstage_plugin_events_node import EventParams
 
-from backstage_plugin_events_node import EventParams, EventsService
+from backstage_plugin_events_backend._sub_topic_router import SubTopicEventRouter
 
 __all__ = ["GitlabEventRouter"]
 
-_TOPIC = "gitlab"
 
-
-def _sub_topic(payload: Any) -> str | None:
-    if not isinstance(payload, dict):
-        return None
-    for key in ("object_kind", "event_name"):
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-class GitlabEventRouter:
+class GitlabEventRouter(SubTopicEventRouter):
     """Subscriber `GitlabEventRouter` of topic `gitlab`: the sub-topic is the payload's
     `object_kind`, else its `event_name` (system hooks); an event with neither is dropped.
 
@@ -29,24 +17,20 @@ class GitlabEventRouter:
         events: the events service to subscribe on and republish to.
     """
 
+    topic = "gitlab"
     subscriber_id = "GitlabEventRouter"
 
-    def __init__(self, events: EventsService) -> None:
-        self._events = events
+    def sub_topic(self, params: EventParams) -> str | None:
+        """The payload's `object_kind`, else its `event_name`.
 
-    async def subscribe(self) -> None:
-        """Start routing."""
-        await self._events.subscribe(id=self.subscriber_id, topics=[_TOPIC], on_event=self.on_event)
-
-    async def on_event(self, params: EventParams) -> None:
-        """Republish one event under its sub-topic."""
-        kind = _sub_topic(params.event_payload)
-        if kind is None:
-            return
-        await self._events.publish(
-            EventParams(
-                topic=f"{_TOPIC}.{kind}",
-                event_payload=params.event_payload,
-                metadata=params.metadata,
-            )
-        )
+        Args:
+            params: the `gitlab` event.
+        """
+        payload = params.event_payload
+        if not isinstance(payload, dict):
+            return None
+        for key in ("object_kind", "event_name"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
