@@ -28,6 +28,7 @@ from backstage_integration import AzureIntegrationConfig, AzureUrl, parse_azure_
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
 from backstage_backend_defaults.url_reader._http import Fetched, ReaderHttp
+from backstage_backend_defaults.url_reader._search import constant_content, search_one_file
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_zip
 
 __all__ = ["AzureUrlReader"]
@@ -134,13 +135,7 @@ class AzureUrlReader:
     ) -> UrlReaderServiceSearchResponse:
         parsed = parse_azure_url(url)
         if not has_glob(parsed.path):
-            try:
-                response = await self.read_url(url, etag=etag, token=token)
-            except NotFoundError:
-                return UrlReaderServiceSearchResponse([], "")
-            return UrlReaderServiceSearchResponse(
-                [UrlReaderServiceSearchResponseFile(url, _constant(response.data))], ""
-            )
+            return await search_one_file(self.read_url, url, etag, token)
         matches = compile_glob(parsed.path)
         root = AzureUrl(
             parsed.origin,
@@ -159,15 +154,8 @@ class AzureUrlReader:
         )
         files = [
             UrlReaderServiceSearchResponseFile(
-                root.file_url(file.path), _constant(file.content), file.last_modified_at
+                root.file_url(file.path), constant_content(file.content), file.last_modified_at
             )
             for file in await tree.files()
         ]
         return UrlReaderServiceSearchResponse(files, tree.etag)
-
-
-def _constant(data: bytes) -> Any:
-    async def content() -> bytes:
-        return data
-
-    return content

@@ -30,6 +30,11 @@ from backstage_integration import (
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
 from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._search import (
+    constant_content,
+    json_object,
+    search_one_file,
+)
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_files
 
 __all__ = ["BitbucketServerUrlReader"]
@@ -125,14 +130,7 @@ class BitbucketServerUrlReader:
     ) -> UrlReaderServiceSearchResponse:
         parsed = parse_bitbucket_server_url(url)
         if not has_glob(parsed.path):
-            try:
-                response = await self.read_url(url, etag=etag, token=token)
-            except NotFoundError:
-                return UrlReaderServiceSearchResponse([], "")
-            return UrlReaderServiceSearchResponse(
-                [UrlReaderServiceSearchResponseFile(url, _constant(response.data))],
-                response.etag or "",
-            )
+            return await search_one_file(self.read_url, url, etag, token)
         matches = compile_glob(parsed.path)
         root = BitbucketServerUrl(parsed.origin, parsed.project, parsed.repo, parsed.ref, "")
         tree = await self.read_tree(
@@ -140,21 +138,12 @@ class BitbucketServerUrlReader:
         )
         files = [
             UrlReaderServiceSearchResponseFile(
-                root.browse_url(file.path), _constant(file.content), file.last_modified_at
+                root.browse_url(file.path), constant_content(file.content), file.last_modified_at
             )
             for file in await tree.files()
         ]
         return UrlReaderServiceSearchResponse(files, tree.etag)
 
 
-def _constant(data: bytes) -> Any:
-    async def content() -> bytes:
-        return data
-
-    return content
-
-
 def _object(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError("Bitbucket Server answered an unexpected JSON document")
-    return value
+    return json_object(value, "Bitbucket Server")

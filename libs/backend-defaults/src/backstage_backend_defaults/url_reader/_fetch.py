@@ -13,13 +13,13 @@ from backstage_backend_plugin_api import (
     UrlReaderServiceReadTreeResponse,
     UrlReaderServiceReadUrlResponse,
     UrlReaderServiceSearchResponse,
-    UrlReaderServiceSearchResponseFile,
 )
-from backstage_common.errors import InputError, NotAllowedError, NotFoundError
+from backstage_common.errors import InputError, NotAllowedError
 from backstage_integration import ReadingAllowList
 
 from backstage_backend_defaults.url_reader._glob import has_glob
 from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._search import search_one_file
 
 __all__ = ["FetchUrlReader", "not_allowed"]
 
@@ -82,15 +82,4 @@ class FetchUrlReader:
     ) -> UrlReaderServiceSearchResponse:
         if has_glob(url):
             raise InputError(f"Unsupported search pattern URL {url}")
-        try:
-            response = await self.read_url(url, etag=etag, token=token)
-        except NotFoundError:
-            return UrlReaderServiceSearchResponse([], "")
-
-        async def content() -> bytes:
-            return response.data
-
-        return UrlReaderServiceSearchResponse(
-            [UrlReaderServiceSearchResponseFile(url, content, response.last_modified_at)],
-            response.etag or "",
-        )
+        return await search_one_file(self.read_url, url, etag, token)

@@ -33,6 +33,11 @@ from backstage_integration import (
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
 from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._search import (
+    constant_content,
+    json_object,
+    search_one_file,
+)
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_files
 
 __all__ = ["GithubUrlReader"]
@@ -154,7 +159,7 @@ class GithubUrlReader:
     ) -> UrlReaderServiceSearchResponse:
         parsed = self._parse(url, need_ref=True)
         if not has_glob(parsed.path):
-            return await self._search_one(url, etag, token)
+            return await search_one_file(self.read_url, url, etag, token)
         auth = await self._auth(url, token)
         sha = await self._commit(parsed, auth)
         if etag == sha:
@@ -172,7 +177,7 @@ class GithubUrlReader:
             return UrlReaderServiceSearchResponse(
                 [
                     UrlReaderServiceSearchResponseFile(
-                        f"{prefix}/{f.path}", _constant(f.content), f.last_modified_at
+                        f"{prefix}/{f.path}", constant_content(f.content), f.last_modified_at
                     )
                     for f in files
                 ],
@@ -202,31 +207,6 @@ class GithubUrlReader:
 
         return content
 
-    async def _search_one(
-        self, url: str, etag: str | None, token: str | None
-    ) -> UrlReaderServiceSearchResponse:
-        try:
-            response = await self.read_url(url, etag=etag, token=token)
-        except NotFoundError:
-            return UrlReaderServiceSearchResponse([], "")
-        return UrlReaderServiceSearchResponse(
-            [
-                UrlReaderServiceSearchResponseFile(
-                    url, _constant(response.data), response.last_modified_at
-                )
-            ],
-            response.etag or "",
-        )
-
-
-def _constant(data: bytes) -> Any:
-    async def content() -> bytes:
-        return data
-
-    return content
-
 
 def _object(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError("GitHub answered an unexpected JSON document")
-    return value
+    return json_object(value, "GitHub")

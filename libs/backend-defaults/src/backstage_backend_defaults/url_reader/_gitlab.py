@@ -27,6 +27,11 @@ from backstage_integration import GitlabIntegrationConfig, GitlabUrl, parse_gitl
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
 from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._search import (
+    constant_content,
+    json_object,
+    search_one_file,
+)
 from backstage_backend_defaults.url_reader._tree import (
     MAX_ARCHIVE_BYTES,
     ArchiveTree,
@@ -132,14 +137,7 @@ class GitlabUrlReader:
         if parsed.ref is None:
             raise InputError(f"Invalid GitLab search URL {url}, expected .../-/blob/<ref>/<glob>")
         if not has_glob(parsed.path):
-            try:
-                response = await self.read_url(url, etag=etag, token=token)
-            except NotFoundError:
-                return UrlReaderServiceSearchResponse([], "")
-            return UrlReaderServiceSearchResponse(
-                [UrlReaderServiceSearchResponseFile(url, _constant(response.data))],
-                response.etag or "",
-            )
+            return await search_one_file(self.read_url, url, etag, token)
         segments = parsed.path.split("/")
         static = []
         for segment in segments:
@@ -157,7 +155,7 @@ class GitlabUrlReader:
         files = [
             UrlReaderServiceSearchResponseFile(
                 f"{base}/{prefix + '/' if prefix else ''}{file.path}",
-                _constant(file.content),
+                constant_content(file.content),
                 file.last_modified_at,
             )
             for file in await tree.files()
@@ -165,14 +163,5 @@ class GitlabUrlReader:
         return UrlReaderServiceSearchResponse(files, tree.etag)
 
 
-def _constant(data: bytes) -> Any:
-    async def content() -> bytes:
-        return data
-
-    return content
-
-
 def _object(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError("GitLab answered an unexpected JSON document")
-    return value
+    return json_object(value, "GitLab")

@@ -34,10 +34,6 @@ class LoopbackAzureDevOps(ServerState):
     tokens: dict[str, set[str] | None] = field(default_factory=dict)
     """personal access token -> organisations (lower case) it reads; None: all."""
 
-    @property
-    def host(self) -> str:
-        return self.base_url.split("://", 1)[1]
-
     def integration_config(self, **extra: Any) -> dict[str, Any]:
         """An `integrations.azure[]` entry for this server."""
         return {"host": self.host, **extra}

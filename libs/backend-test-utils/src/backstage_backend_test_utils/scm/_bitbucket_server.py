@@ -33,10 +33,6 @@ class LoopbackBitbucketServer(ServerState):
     """token (or `user:password`) -> project keys (upper case) it reads; None: all."""
 
     @property
-    def host(self) -> str:
-        return self.base_url.split("://", 1)[1]
-
-    @property
     def api_base_url(self) -> str:
         return f"{self.base_url}/rest/api/1.0"
 

@@ -51,6 +51,11 @@ class ServerState:
     not_modified: int = 0
     """How many requests were answered 304."""
 
+    @property
+    def host(self) -> str:
+        """The server's `host:port`, as integration configs name it."""
+        return self.base_url.split("://", 1)[1]
+
     def record(self, request: FakeRequest) -> FakeResponse | None:
         query = "&".join(f"{k}={v}" for k, v in request.query.items())
         self.requests.append((request.method, request.raw_path + (f"?{query}" if query else "")))

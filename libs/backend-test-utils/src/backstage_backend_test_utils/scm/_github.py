@@ -125,10 +125,6 @@ class LoopbackGithub(ServerState):
     """Tried first, in order; the first response that is not None is sent."""
 
     @property
-    def host(self) -> str:
-        return self.base_url.split("://", 1)[1]
-
-    @property
     def api_base_url(self) -> str:
         return f"{self.base_url}/api/v3"
 

@@ -39,10 +39,6 @@ class LoopbackGitlab(ServerState):
     handlers: list[ExtraHandler] = field(default_factory=list)
 
     @property
-    def host(self) -> str:
-        return self.base_url.split("://", 1)[1]
-
-    @property
     def web_base_url(self) -> str:
         return f"{self.base_url}{self.relative_path}"
 
