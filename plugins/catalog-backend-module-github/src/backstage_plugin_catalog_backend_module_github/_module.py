@@ -8,12 +8,19 @@ import functools
 import httpx
 from backstage_backend_plugin_api import (
     BackendModule,
+    CacheService,
+    LifecycleService,
     ModuleRegistrationPoints,
+    RootConfigService,
     create_backend_module,
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.errors import InputError
-from backstage_integration import GithubCredentialsProvider, ScmIntegrations
+from backstage_integration import (
+    GithubCredentialsProvider,
+    GithubIntegrationConfig,
+    ScmIntegrations,
+)
 from backstage_plugin_catalog_node import CatalogProcessing
 from backstage_plugin_events_node import Events
 
@@ -35,6 +42,28 @@ __all__ = ["catalog_module_github_entity_provider", "catalog_module_github_org_e
 _TOPICS = ["github.push", "github.repository"]
 
 
+class _GithubAccess:
+    """The configured GitHub hosts, one HTTP client closed at shutdown, and the credentials
+    each host's calls carry."""
+
+    def __init__(
+        self, config: RootConfigService, cache: CacheService, lifecycle: LifecycleService
+    ) -> None:
+        self.integrations = ScmIntegrations.from_config(config)
+        self.client = httpx.AsyncClient(timeout=60)
+        lifecycle.add_shutdown_hook(self.client.aclose)
+        self.credentials = GithubCredentialsProvider(self.integrations.github, self.client, cache)
+
+    def integration(self, host: str, where: str) -> GithubIntegrationConfig:
+        integration = self.integrations.github.by_host(host)
+        if integration is None:
+            raise InputError(f"{where}: there is no integrations.github entry for {host}")
+        return integration
+
+    def api(self, integration: GithubIntegrationConfig) -> GithubApi:
+        return GithubApi(integration, self.credentials, self.client)
+
+
 def _register(env: ModuleRegistrationPoints) -> None:
     async def init(
         config: core.RootConfig,
@@ -48,23 +77,19 @@ def _register(env: ModuleRegistrationPoints) -> None:
         provider_configs = read_github_discovery_configs(config)
         if not provider_configs:
             return
-        integrations = ScmIntegrations.from_config(config)
-        client = httpx.AsyncClient(timeout=60)
-        lifecycle.add_shutdown_hook(client.aclose)
-        credentials = GithubCredentialsProvider(integrations.github, client, cache)
+        access = _GithubAccess(config, cache, lifecycle)
         for provider_config in provider_configs:
-            integration = integrations.github.by_host(provider_config.host)
-            if integration is None:
-                raise InputError(
-                    f"catalog.providers.github.{provider_config.id}.host: there is no "
-                    f"integrations.github entry for {provider_config.host}"
-                )
+            integration = access.integration(
+                provider_config.host, f"catalog.providers.github.{provider_config.id}.host"
+            )
             provider = GithubEntityProvider(
                 provider_config,
-                GithubApi(integration, credentials, client),
+                access.api(integration),
                 scheduler,
                 logger,
-                functools.partial(app_organizations, client, integration, provider_config.app),
+                functools.partial(
+                    app_organizations, access.client, integration, provider_config.app
+                ),
             )
             processing.add_entity_provider(provider)
             await events.subscribe(id=provider.name, topics=_TOPICS, on_event=provider.on_event)
@@ -93,23 +118,17 @@ def _register_org(env: ModuleRegistrationPoints) -> None:
         definitions = read_github_org_configs(config)
         if not definitions:
             return
-        integrations = ScmIntegrations.from_config(config)
-        client = httpx.AsyncClient(timeout=60)
-        lifecycle.add_shutdown_hook(client.aclose)
-        credentials = GithubCredentialsProvider(integrations.github, client, cache)
+        access = _GithubAccess(config, cache, lifecycle)
         for definition in definitions:
-            integration = integrations.github.by_host(definition.host)
-            if integration is None:
-                raise InputError(
-                    f"catalog.providers.githubOrg {definition.id}: there is no "
-                    f"integrations.github entry for {definition.host}"
-                )
+            integration = access.integration(
+                definition.host, f"catalog.providers.githubOrg {definition.id}"
+            )
             provider = GithubMultiOrgEntityProvider(
                 definition,
-                GithubApi(integration, credentials, client),
+                access.api(integration),
                 scheduler,
                 logger,
-                functools.partial(app_organizations, client, integration),
+                functools.partial(app_organizations, access.client, integration),
             )
             processing.add_entity_provider(GithubOrgEntityCleanerProvider(definition.id), provider)
             await events.subscribe(id=provider.name, topics=ORG_TOPICS, on_event=provider.on_event)
