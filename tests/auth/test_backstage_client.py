@@ -7,37 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from backstage_backend_test_utils import npm_ci
 
 from ._units import unit
 
 HERE = Path(__file__).parent / "backstage_client"
 
 
-def _npm() -> str:
-    npm = shutil.which("npm")
-    if shutil.which("node") and npm:
-        return npm
-    message = "node and npm are needed to run Backstage's identity client"
-    if os.environ.get("BACKSTAGE_TEST_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def client_packages() -> str:
     """`npm ci` from the committed lock file, once per run; the node binary."""
-    subprocess.run(
-        [_npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True
-    )
-    node = shutil.which("node")
-    assert node is not None
-    return node
+    return npm_ci(HERE, "run Backstage's identity client")
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
+from backstage_backend_test_utils import npm_ci
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -46,20 +45,9 @@ JANE: dict[str, Any] = {
 _START_TIMEOUT = 60.0
 
 
-def _require_node() -> str:
-    npm = shutil.which("npm")
-    if shutil.which("node") and npm:
-        return npm
-    message = "node and npm are needed to run the oidc-provider identity provider"
-    if os.environ.get("BACKSTAGE_TEST_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def install_oidc_idp() -> None:
     """`npm ci` from the committed lock file."""
-    npm = _require_node()
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
+    npm_ci(HERE, "run the oidc-provider identity provider")
 
 
 def new_signing_key(kid: str | None = None) -> RSAKey:

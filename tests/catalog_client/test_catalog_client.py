@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
@@ -22,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from backstage_backend_test_utils import postgres_database_config, start_test_backend
+from backstage_backend_test_utils import npm_ci, postgres_database_config, start_test_backend
 from backstage_plugin_catalog_backend import catalog_plugin
 
 HERE = Path(__file__).parent
@@ -62,21 +60,10 @@ spec:
 """
 
 
-def _require_node() -> str:
-    npm = shutil.which("npm")
-    if shutil.which("node") and npm:
-        return npm
-    message = "node and npm are needed to run Backstage's catalog client"
-    if os.environ.get("BACKSTAGE_TEST_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def client_packages() -> None:
     """`npm ci` from the committed lock file, once per run."""
-    npm = _require_node()
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
+    npm_ci(HERE, "run Backstage's catalog client")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

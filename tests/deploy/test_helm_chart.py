@@ -5,9 +5,7 @@ ServiceMonitor) against the schema published with its CRD."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 import yaml
 from backstage_backend_defaults.cache import read_store_settings
 from backstage_backend_defaults.discovery import HostDiscovery
+from backstage_backend_test_utils import npm_ci
 from backstage_cli.topology import check_helm_values, parse_topology
 from backstage_common.config import Config, load_config
 
@@ -107,23 +106,10 @@ def test_every_manifest_is_valid_for_a_current_kubernetes(
     assert "Secret" not in {doc["kind"] for doc in docs}
 
 
-def require_npm() -> str:
-    npm = shutil.which("npm")
-    if shutil.which("node") and npm:
-        return npm
-    message = "node and npm are needed to check custom resources against their CRD schemas"
-    if os.environ.get("BACKSTAGE_TEST_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def crd_schemas() -> None:
     """`npm ci` of the published CRD models from the committed lock file, once per run."""
-    npm = require_npm()
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CRD_CHECK, check=True
-    )
+    npm_ci(CRD_CHECK, "check custom resources against their CRD schemas")
 
 
 def crd_errors(docs: list[dict[str, Any]]) -> dict[str, str | None]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from backstage_backend_test_utils import (
     TestBackend,
     TestUserTokens,
     mock_services,
+    npm_ci,
     start_test_backend,
 )
 from backstage_plugin_permission_backend import permission_plugin
@@ -65,21 +63,10 @@ DELETE = {**READ, "name": "docs.item.delete", "attributes": {"action": "delete"}
 OTHER = {"type": "basic", "name": "docs.other", "attributes": {}}
 
 
-def _require_node() -> str:
-    npm = shutil.which("npm")
-    if shutil.which("node") and npm:
-        return npm
-    message = "node and npm are needed to run Backstage's permission client"
-    if os.environ.get("BACKSTAGE_TEST_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def client_packages() -> None:
     """`npm ci` from the committed lock file, once per run."""
-    npm = _require_node()
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
+    npm_ci(HERE, "run Backstage's permission client")
 
 
 async def run_client(plan: dict[str, Any]) -> list[Any]:

@@ -15,6 +15,8 @@
   user info, for tests that verify users as a deployed backend does.
 - `tcp_fault_proxy(host, port)`: a TCP proxy in front of a real server that a test can make
   refuse connections or blackhole them (a partition), then restore.
+- `npm_ci(folder, needed_for)`: `npm ci` from a test folder's committed lock file, skipping
+  (failing under `BACKSTAGE_TEST_REQUIRE_SERVICES=1`) when node or npm is missing.
 """
 
 from backstage_backend_test_utils._auth import MockAuthService, MockHttpAuthService
@@ -30,6 +32,7 @@ from backstage_backend_test_utils._discovery import MockDiscovery
 from backstage_backend_test_utils._fault_proxy import FaultMode, TcpFaultProxy, tcp_fault_proxy
 from backstage_backend_test_utils._logger import CapturingLogger, LogEntry, LogLevel
 from backstage_backend_test_utils._mock_services import mock_services
+from backstage_backend_test_utils._npm import npm_ci
 from backstage_backend_test_utils._permissions import MockPermissionsService
 from backstage_backend_test_utils._postgres import postgres_database_config
 from backstage_backend_test_utils._sample_migrations import SAMPLE_MIGRATIONS
@@ -78,6 +81,7 @@ __all__ = [
     "docker_engine_running",
     "mock_credentials",
     "mock_services",
+    "npm_ci",
     "postgres_database_config",
     "require_service_url",
     "service_factories_for_tests",
