@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from backstage_backend_plugin_api import HttpAuthService
-from backstage_common.errors import InputError
+from backstage_common.json_body import decode_json_body
 from backstage_plugin_permission_common import (
     authorize_request_from_json,
     authorize_response_to_json,
@@ -18,15 +17,6 @@ from litestar.types import ControllerRouterHandler
 from backstage_plugin_permission_backend._authorize import Authorizer
 
 __all__ = ["permission_routes"]
-
-
-def _json(raw: bytes) -> Any:
-    if not raw.strip():
-        raise InputError("Missing request body")
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError as error:
-        raise InputError(f"Invalid JSON in request body: {error}") from None
 
 
 def permission_routes(
@@ -41,7 +31,7 @@ def permission_routes(
     @post("/authorize", status_code=200)
     async def authorize(request: Request[Any, Any, Any]) -> dict[str, Any]:
         credentials = await http_auth.credentials(request, allow=["user", "none"])
-        items = authorize_request_from_json(_json(await request.body()))
+        items = authorize_request_from_json(decode_json_body(await request.body()))
         return authorize_response_to_json(await authorizer.authorize(items, credentials))
 
     return [health, authorize]

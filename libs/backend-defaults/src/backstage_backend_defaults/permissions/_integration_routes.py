@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from backstage_backend_plugin_api import BackstageUserPrincipal, HttpAuthService
-from backstage_common.errors import InputError, NotAllowedError
+from backstage_common.errors import NotAllowedError
+from backstage_common.json_body import decode_json_body
 from backstage_plugin_permission_common import (
     apply_conditions_request_from_json,
     apply_conditions_response_to_json,
@@ -23,15 +23,6 @@ __all__ = ["APPLY_CONDITIONS_PATH", "METADATA_PATH", "permission_integration_han
 
 METADATA_PATH = "/.well-known/backstage/permissions/metadata"
 APPLY_CONDITIONS_PATH = "/.well-known/backstage/permissions/apply-conditions"
-
-
-def _json(raw: bytes) -> Any:
-    if not raw.strip():
-        raise InputError("Missing request body")
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError as error:
-        raise InputError(f"Invalid JSON in request body: {error}") from None
 
 
 def permission_integration_handlers(
@@ -53,7 +44,7 @@ def permission_integration_handlers(
                 "Direct user requests are not allowed: conditions are applied for the "
                 "permission backend acting on a user's behalf"
             )
-        items = apply_conditions_request_from_json(_json(await request.body()))
+        items = apply_conditions_request_from_json(decode_json_body(await request.body()))
         return apply_conditions_response_to_json(await registry.apply_conditions(items))
 
     return [metadata, apply_conditions]
