@@ -7,28 +7,17 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
+from backstage_backend_test_utils import npm_ci
 from joserfc.jwk import RSAKey
 
-from ._deployments import REPO_ROOT, REQUIRE_SERVICES_ENV
+from ._deployments import REPO_ROOT
 
 SERVER = REPO_ROOT / "tests" / "auth_idp" / "oidc"
-
-
-def _npm() -> str:
-    npm = shutil.which("npm")
-    if shutil.which("node") and npm:
-        return npm
-    message = "node and npm are needed to run the oidc-provider identity provider"
-    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @contextlib.contextmanager
@@ -36,11 +25,7 @@ def oidc_provider(
     *, client_id: str, client_secret: str, redirect_uri: str, accounts: Mapping[str, Any], log: Path
 ) -> Iterator[str]:
     """Runs the IdP until the block ends; yields its issuer URL."""
-    npm = _npm()
-    if not (SERVER / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SERVER, check=True
-        )
+    node = npm_ci(SERVER, "run the oidc-provider identity provider")
     key = RSAKey.generate_key(
         2048, parameters={"kid": "app-test", "alg": "RS256", "use": "sig"}, private=True
     )
@@ -61,7 +46,7 @@ def oidc_provider(
     }
     with log.open("wb") as errors:
         process = subprocess.Popen(
-            ["node", str(SERVER / "server.mjs")],
+            [node, str(SERVER / "server.mjs")],
             cwd=SERVER,
             env={**os.environ, "OIDC_IDP_CONFIG": json.dumps(settings)},
             stdin=subprocess.DEVNULL,
