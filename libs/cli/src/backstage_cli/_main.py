@@ -19,13 +19,17 @@ from backstage_backend_defaults.logger import StdlibLogBridge, StructuredLogger
 from backstage_backend_defaults.root_config import config_validation_service_factory
 from backstage_backend_defaults.telemetry import TelemetryOptions, telemetry_service_factory
 from backstage_backend_plugin_api import core_services
+from backstage_common.config import load_config
 from backstage_common.errors import BackstageError
 
 from backstage_cli._app import app
 from backstage_cli._config import config
 from backstage_cli._db import db
+from backstage_cli._multi import supervise_unit
 from backstage_cli._project import find_project_root, unit_config_paths
+from backstage_cli._supervisor import WORKER_ENV, report_ready
 from backstage_cli._topology import healthcheck, topology
+from backstage_cli._workers import read_worker_count
 from backstage_cli.topology import find_topology, load_topology, unit_features
 from backstage_cli.units import Unit, available_units, load_unit
 
@@ -65,6 +69,7 @@ async def _serve(unit: Unit, paths: Sequence[Path], features: Sequence[BackendFe
     # the garbage collector need not walk it again on each of its full passes (a catalog under
     # load: about 13 ms a pass instead of 100).
     gc.freeze()
+    report_ready()
     root_logger = await backend.get_service(core_services.root_logger)
     if isinstance(root_logger, StructuredLogger):
         bridge = StdlibLogBridge(root_logger.child({"source": "python-logging"}))
@@ -137,7 +142,8 @@ def start(unit_name: str, configs: tuple[Path, ...], topology_path: Path | None)
     """Start a deployment unit and serve it until SIGTERM or Ctrl-C.
 
     On SIGTERM, readiness turns 503, requests in flight finish, shutdown hooks run, and the
-    process exits 0.
+    process exits 0. With `backend.workers` above 1 this process supervises the unit's
+    worker processes and forwards the signal to them.
     """
     try:
         path = find_topology(topology_path, project_root=find_project_root(Path.cwd()), env={})
@@ -145,9 +151,15 @@ def start(unit_name: str, configs: tuple[Path, ...], topology_path: Path | None)
         unit = load_unit(unit_name, extra_names=list(plan.units) if plan is not None else ())
         features = unit_features(unit, plan)
         paths = unit_config_paths(unit, configs)
+        workers = 1
+        if WORKER_ENV not in os.environ:
+            config = load_config(paths)
+            workers = read_worker_count(config)
     except BackstageError as error:
         raise click.ClickException(str(error)) from error
     with contextlib.suppress(KeyboardInterrupt):
+        if workers > 1:
+            sys.exit(supervise_unit(unit, paths, path, config, workers))
         sys.exit(run_unit(unit, paths, features))
 
 

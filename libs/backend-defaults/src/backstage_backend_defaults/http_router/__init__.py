@@ -16,6 +16,7 @@ from backstage_backend_plugin_api import RootConfigService, create_service_facto
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
+from backstage_common.worker_role import read_worker_role
 from litestar import Litestar
 
 from backstage_backend_defaults.health import health_route_handlers
@@ -121,11 +122,20 @@ async def _create_root_http_router(
     http = BackendHttp(
         RootHttpRouter(asgi), server, shutdown_timeout=timeout or timedelta(seconds=30)
     )
-    await server.start()
-    listen = server.listen
-    logger.info(f"Listening on {listen.host}:{listen.port}")
+
+    async def listen() -> None:
+        await server.start()
+        logger.info(f"Listening on {server.listen.host}:{server.listen.port}")
+
     lifecycle.add_before_shutdown_hook(http.drain_and_stop)
-    lifecycle.add_startup_hook(asgi.mark_backend_started)
+    if read_worker_role(config) != "serve":
+        await listen()
+        lifecycle.add_startup_hook(asgi.mark_backend_started)
+    else:
+        # A serving worker shares its port with the unit's other workers: it joins their
+        # accept group once it can serve, so that no request waits for its start.
+        lifecycle.add_startup_hook(asgi.mark_backend_started)
+        lifecycle.add_startup_hook(listen)
     if config.get_optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy"):
         logger.warn(
             "The default auth policy is disabled: every plugin endpoint accepts requests "

@@ -1,0 +1,100 @@
+"""A unit served by several worker processes: the workers' commands and environments."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from backstage_backend_defaults.logger import create_root_logger
+from backstage_common.config import Config
+from backstage_common.durations import read_optional_duration
+from backstage_common.worker_role import WorkerRole
+
+from backstage_cli._supervisor import Supervisor, WorkerSpec
+from backstage_cli._workers import worker_roles
+from backstage_cli.units import Unit
+
+__all__ = ["supervise_unit", "worker_specs"]
+
+_DEFAULT_METRICS_PORT = 9464
+_STOP_MARGIN = timedelta(seconds=10)
+"""Shutdown hooks (5 s) and a margin, past the readiness delay and the drain."""
+
+
+def _loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _metrics_port(config: Config) -> int | None:
+    if not config.get_optional_boolean("backend.metrics.prometheus.enabled"):
+        return None
+    port = config.get_optional_number("backend.metrics.prometheus.port")
+    return _DEFAULT_METRICS_PORT if port is None else int(port)
+
+
+def _spec(config: Config, index: int, role: WorkerRole, private_port: bool) -> WorkerSpec:
+    env = {
+        "APP_CONFIG_backend_worker_role": role,
+        # every line a worker logs says which worker it is
+        "APP_CONFIG_backend_logger_meta_worker": str(index),
+    }
+    if private_port:
+        # The background worker of a unit that serves takes no public traffic: its port
+        # is a loopback one of its own, for its health. Empty variables are ignored, so
+        # these keep a listen address set in the environment from clashing with it.
+        env["APP_CONFIG_backend_listen_host"] = ""
+        env["APP_CONFIG_backend_listen_port"] = ""
+        env["APP_CONFIG_backend_listen"] = f"127.0.0.1:{_loopback_port()}"
+    metrics = _metrics_port(config)
+    if metrics:
+        env["APP_CONFIG_backend_metrics_prometheus_port"] = str(metrics + index)
+    return WorkerSpec(index=index, role=role, env=env)
+
+
+def worker_specs(config: Config, count: int) -> list[WorkerSpec]:
+    """The workers of a unit started with `count` workers (see `worker_roles`): each with
+    its role and its index in its log lines; the background worker of a unit that also
+    serves on a loopback port of its own; with Prometheus metrics on, worker `i` serving
+    them on `backend.metrics.prometheus.port` + `i`."""
+    roles = worker_roles(config, count)
+    serves = "serve" in roles
+    return [
+        _spec(config, index, role, private_port=serves and role == "background")
+        for index, role in enumerate(roles)
+    ]
+
+
+def _stop_timeout(config: Config) -> float:
+    delay = read_optional_duration(config, "backend.lifecycle.serverShutdownDelay")
+    timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
+    total = (delay or timedelta(0)) + (timeout or timedelta(seconds=30)) + _STOP_MARGIN
+    return total.total_seconds()
+
+
+def supervise_unit(
+    unit: Unit,
+    paths: Sequence[Path],
+    topology: Path | None,
+    config: Config,
+    count: int,
+) -> int:
+    """Serve `unit` (its config files `paths`, its plugins from `topology`) with `count`
+    serving workers (and a background one, see `worker_specs`) until SIGTERM or SIGINT;
+    the exit code."""
+    command = [sys.executable, "-m", "backstage_cli", "start", "--unit", unit.name]
+    if topology is not None:
+        command += ["--topology", str(topology)]
+    for path in paths:
+        command += ["--config", str(path)]
+    logger = create_root_logger(config).child({"unit": unit.name, "worker": "supervisor"})
+    supervisor = Supervisor(
+        command, worker_specs(config, count), logger, stop_timeout=_stop_timeout(config)
+    )
+    return asyncio.run(supervisor.run())
