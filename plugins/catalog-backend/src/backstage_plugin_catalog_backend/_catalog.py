@@ -1,5 +1,6 @@
 """Assembling the catalog from config and what modules added: the processing loop on the
 background pool; the services the routes call, and the location store, on the request pool.
+A serving worker (`backend.worker.role: serve`) starts neither the loop nor the providers.
 
 The wiring runs one way: providers and services wake the loop; the loop knows neither."""
 
@@ -17,6 +18,7 @@ from backstage_backend_plugin_api import (
 from backstage_common.config import Config
 from backstage_common.durations import parse_duration
 from backstage_common.errors import InputError
+from backstage_common.worker_role import runs_background_work
 from backstage_plugin_catalog_node import (
     CatalogProcessor,
     EntityProvider,
@@ -89,12 +91,28 @@ class Catalog:
     evict_uninstalled: bool
     locations: LocationService
     routes: list[HTTPRouteHandler]
+    logger: LoggerService
+    background_work: bool = True
+    """False in a serving worker (`backend.worker.role: serve`): another process of the
+    unit, or another unit, connects the providers and runs the processing loop."""
+
+    processing_started: bool = False
+    """Whether this process connected the providers and started the processing loop."""
 
     async def start(self) -> None:
+        if not self.background_work:
+            # Reads never share this event loop with processing. Writes through the API
+            # set due times in the database, which the processing process polls.
+            self.logger.info(
+                "Catalog processing, stitching and orphan cleanup are off in this process "
+                "(backend.worker.role: serve)"
+            )
+            return
         await connect_providers(
             self.providers, self.installed, evict_uninstalled=self.evict_uninstalled
         )
         await self.processing.start()
+        self.processing_started = True
 
     async def stop(self) -> None:
         await self.processing.stop()
@@ -212,4 +230,6 @@ def build_catalog(
         evict_uninstalled,
         locations,
         routes,
+        logger,
+        runs_background_work(config),
     )

@@ -10,6 +10,8 @@ default auth policy.
 
 Config `backend.scheduler` (durations): `pollInterval` (5s), `janitorInterval` (1m),
 `abortGracePeriod` (5s, how long an aborted run may take to return before it is cancelled).
+A process with `backend.worker.role: serve` (a unit's serving worker) registers its global
+tasks but runs none: the unit's background worker, or another unit, runs them.
 """
 
 from __future__ import annotations

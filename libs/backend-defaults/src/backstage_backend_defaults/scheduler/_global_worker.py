@@ -61,6 +61,9 @@ class GlobalTaskWorker:
         store = await self._store()
         await store.register(self.task_id, self._settings)
         self._logger.info(f"Registered scheduled task: {self.task_id}, {self._settings.to_json()}")
+        if not self._options.run_global_tasks:
+            # the row is there for triggers and the task list; another process runs it
+            return
         if self._settings.initial_delay is not None:
             self.status = "initial-wait"
         self._loop = asyncio.create_task(self._work(store), name=f"task {self.task_id}")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from backstage_backend_plugin_api import RootConfigService
 from backstage_common.config import ConfigError
 from backstage_common.durations import read_optional_duration
+from backstage_common.worker_role import runs_background_work
 
 __all__ = ["SchedulerOptions", "read_scheduler_options"]
 
@@ -20,6 +21,9 @@ class SchedulerOptions:
     """How often leases past their timeout are released, so another worker can run."""
     abort_grace_period: timedelta = timedelta(seconds=5)
     """How long an aborted run may take to return before it is cancelled."""
+    run_global_tasks: bool = True
+    """Whether this process runs global tasks; a serving worker (`backend.worker.role:
+    serve`) only registers them, and leaves their runs to the unit's background worker."""
 
 
 def read_scheduler_options(config: RootConfigService) -> SchedulerOptions:
@@ -46,4 +50,5 @@ def read_scheduler_options(config: RootConfigService) -> SchedulerOptions:
         abort_grace_period=read(
             "abortGracePeriod", defaults.abort_grace_period, minimum=timedelta(0)
         ),
+        run_global_tasks=runs_background_work(config),
     )
