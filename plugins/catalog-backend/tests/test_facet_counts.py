@@ -130,3 +130,64 @@ async def test_a_kept_count_expires(postgres_config: dict[str, Any], monkeypatch
             await _lifecycles(catalog)
             await _lifecycles(catalog)
             assert _counts(statements) == 2
+
+
+async def _settle() -> None:
+    """Let the tasks started so far run until they wait."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_requests_waiting_for_the_counter_share_the_next_read() -> None:
+    """At most one counter read is in flight; the requests that arrive meanwhile share the
+    next one, sent after they all arrived, so none gets a value read before it started."""
+    sent: list[asyncio.Event] = []
+    values = iter(range(1, 100))
+
+    async def read() -> int:
+        answer = asyncio.Event()
+        sent.append(answer)
+        value = next(values)  # the counter as it stands when the read is sent
+        await answer.wait()
+        return value
+
+    reads = _facet_counts._SharedCounterReads(read)
+    first = asyncio.create_task(reads.read())
+    await _settle()
+    assert len(sent) == 1
+    # arrive while the first read is in flight: they wait for the next one
+    later = [asyncio.create_task(reads.read()) for _ in range(5)]
+    await _settle()
+    assert len(sent) == 1
+    sent[0].set()
+    assert await first == 1
+    await _settle()
+    assert len(sent) == 2  # one read for the five
+    # a request arriving after the second read was sent waits for a third
+    last = asyncio.create_task(reads.read())
+    sent[1].set()
+    assert await asyncio.gather(*later) == [2] * 5
+    await _settle()
+    assert len(sent) == 3
+    sent[2].set()
+    assert await last == 3
+
+
+async def test_a_failed_counter_read_fails_its_requests_and_not_the_next() -> None:
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database gone")
+        return 7
+
+    reads = _facet_counts._SharedCounterReads(read)
+    try:
+        await reads.read()
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the failed read's request did not fail")
+    assert await reads.read() == 7

@@ -12,7 +12,10 @@ move at once, committed or not. So:
   that had begun before the read and commits after it does not move the counter again, and
   this age bounds how long its effect can be missed;
 - identical requests that arrive while a count is running share it instead of starting
-  their own.
+  their own;
+- requests that arrive while the counter is being read share the next read: it is sent after
+  they arrived, so it sees every write committed before any of them started, and under load
+  the counter costs one round trip per round trip time instead of one per request.
 
 A request that starts after a write has committed never sees counts from before it: the
 write moved the counter when it ran. On SQLite, which has no sequences, every request
@@ -25,7 +28,7 @@ import asyncio
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -65,14 +68,14 @@ class FacetCounts:
         self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
         self._kept_rows = 0
         self._running: dict[tuple[_Key, int], asyncio.Task[FacetRows]] = {}
+        self._counter = _SharedCounterReads(self._read_counter)
 
     async def rows(self, keys: Sequence[str], predicate: Predicate | None) -> FacetRows:
         key: _Key = (tuple(sorted({k.lower() for k in keys})), predicate_key(predicate))
         if not self._counted:
             async with self._engine.connect() as connection:
                 return await entity_facets(connection, key[0], predicate)
-        async with self._engine.connect() as connection:
-            counter = await _counter(connection)
+        counter = await self._counter.read()
         kept = self._kept.get(key)
         fresh = kept is not None and time.monotonic() - kept.at < MAX_AGE_S
         if kept is not None and fresh and kept.counter == counter:
@@ -94,6 +97,10 @@ class FacetCounts:
             self._keep(key, _Kept(counter, started, rows))
         return rows
 
+    async def _read_counter(self) -> int:
+        async with self._engine.connect() as connection:
+            return await _counter(connection)
+
     def _finished(self, running: tuple[_Key, int], task: asyncio.Task[FacetRows]) -> None:
         del self._running[running]
         if not task.cancelled():
@@ -114,3 +121,41 @@ class FacetCounts:
 
 async def _counter(connection: AsyncConnection) -> int:
     return int((await connection.execute(_READ_COUNTER)).scalar_one())
+
+
+class _SharedCounterReads:
+    """Reads of the counter shared by the requests that wait for them: at most one read is
+    in flight, and the requests that arrive meanwhile wait for the next one, which is sent
+    once the one in flight has answered (so after every one of them arrived)."""
+
+    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
+        self._read = read
+        self._in_flight = False
+        self._next: asyncio.Future[int] | None = None
+
+    async def read(self) -> int:
+        waiting = self._next
+        if waiting is None:
+            waiting = self._next = asyncio.get_running_loop().create_future()
+            if not self._in_flight:
+                self._send()
+        # a request that goes away leaves the read for the others
+        return await asyncio.shield(waiting)
+
+    def _send(self) -> None:
+        waiting, self._next = self._next, None
+        if waiting is None:
+            return
+        self._in_flight = True
+        task = asyncio.ensure_future(self._read())
+        task.add_done_callback(functools.partial(self._answered, waiting))
+
+    def _answered(self, waiting: asyncio.Future[int], task: asyncio.Future[int]) -> None:
+        self._in_flight = False
+        if task.cancelled():
+            waiting.cancel()
+        elif (error := task.exception()) is not None:
+            waiting.set_exception(error)
+        else:
+            waiting.set_result(task.result())
+        self._send()
