@@ -181,6 +181,10 @@ class ReaderHttp:
                         )
                     self._close_host(host, wait, url)
                     continue
+                if response.status_code == 304:
+                    # A 304 has no body: read, its connection goes back to the pool
+                    # instead of being closed (a pass of 304s would connect once each).
+                    await response.aread()
                 _raise_for_status(url, response)
                 data = bytearray()
                 async for chunk in response.aiter_bytes():

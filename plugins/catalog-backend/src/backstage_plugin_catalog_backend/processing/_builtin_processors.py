@@ -42,6 +42,7 @@ __all__ = [
     "BuiltinKindsProcessor",
     "FileReaderProcessor",
     "PlaceholderProcessor",
+    "has_placeholder",
 ]
 
 _SORTED_SPEC_ARRAYS = (
@@ -197,14 +198,20 @@ def _placeholder_path(reference: str, location_file: str) -> str:
     return path
 
 
-def _has_placeholder(value: Any) -> bool:
+def has_placeholder(value: Any) -> bool:
+    """Whether `value` (an entity, or any part of one) holds a `$text`, `$json` or `$yaml`
+    placeholder.
+
+    Args:
+        value: a JSON value.
+    """
     if isinstance(value, list):
-        return any(_has_placeholder(item) for item in value)
+        return any(has_placeholder(item) for item in value)
     if not isinstance(value, dict):
         return False
     if len(value) == 1 and next(iter(value)) in _PLACEHOLDERS:
         return True
-    return any(_has_placeholder(item) for item in value.values())
+    return any(has_placeholder(item) for item in value.values())
 
 
 class PlaceholderProcessor:
@@ -223,7 +230,7 @@ class PlaceholderProcessor:
         emit: CatalogProcessorEmit,
         origin_location: LocationSpec,
     ) -> dict[str, Any]:
-        if not _has_placeholder(entity):  # the common case: no coroutine per node
+        if not has_placeholder(entity):  # the common case: no coroutine per node
             return entity
         result: dict[str, Any] = await self._walk(entity, location, emit)
         return result

@@ -27,7 +27,6 @@ from backstage_plugin_catalog_backend._tables import (
     stitch_queue,
 )
 from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
-from backstage_plugin_catalog_backend.processing._entities import stable_hash
 from backstage_plugin_catalog_backend.processing._orchestrator import Orchestrator
 from backstage_plugin_catalog_backend.processing._store import chunks, enqueue_stitch, prune
 from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
@@ -254,24 +253,15 @@ class ProcessingLoop:
         self, item: _Claimed, failures: list[tuple[str, Exception]]
     ) -> ProcessedResult | None:
         try:
-            outcome = await self.orchestrator.process(_decode.decode(item.unprocessed))
+            processed = await self.orchestrator.process_claimed(
+                _decode.decode(item.unprocessed), item.result_hash
+            )
         except Exception as error:  # the orchestrator records errors; this is a bug
             failures.append((item.entity_ref, error))  # logged once for the batch
             return None
-        digest = stable_hash(
-            {
-                "ok": outcome.ok,
-                "errors": outcome.errors,
-                "entity": outcome.entity,
-                "children": [[c.ref, c.entity, c.location_key] for c in outcome.children],
-                "duplicates": [d.message for d in outcome.duplicates],
-                "relations": sorted([r.source, r.type, r.target] for r in outcome.relations),
-                "refresh": outcome.refresh_keys,
-            }
-        )
-        if digest == item.result_hash:
+        if processed is None or processed[1] == item.result_hash:
             return None
-        return ProcessedResult(item.entity_id, item.entity_ref, outcome, digest)
+        return ProcessedResult(item.entity_id, item.entity_ref, *processed)
 
     async def _write(self, results: list[ProcessedResult]) -> None:
         """Write the results in one transaction; when that fails, each in its own, so that

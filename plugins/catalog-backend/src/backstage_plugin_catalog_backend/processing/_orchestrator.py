@@ -3,6 +3,10 @@
 The result is either the completed entity with what it emitted (children, relations,
 refresh keys) or the errors that stopped it; emitted errors count as failure too, so a
 location that could not be read keeps its previous children.
+
+For the processing loop (`process_claimed`), a Location entity whose definition and read
+versions are those that gave its stored result stops after its reads: it would give that
+result again (see `_unchanged`).
 """
 
 from __future__ import annotations
@@ -41,12 +45,14 @@ from backstage_plugin_catalog_backend.processing._entities import (
     entity_ref,
     location_entity,
     serialize_error,
+    stable_hash,
 )
 from backstage_plugin_catalog_backend.processing._rules import CatalogRules
 from backstage_plugin_catalog_backend.processing._store import Conflict
+from backstage_plugin_catalog_backend.processing._unchanged import UnchangedInputs
 from backstage_plugin_catalog_backend.readers import parse_entity_yaml
 
-__all__ = ["Child", "Orchestrator", "ProcessingOutcome"]
+__all__ = ["Child", "Orchestrator", "ProcessingOutcome", "result_digest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,29 @@ class ProcessingOutcome:
     duplicates: list[Conflict] = field(default_factory=list)
     """Children emitted again from another location key (the first one is kept)."""
     """The entity itself passed validation (errors, if any, came from what it read)."""
+
+
+class _Unchanged(Exception):
+    """Raised by a run whose inputs gave the stored result: it stops there."""
+
+
+def result_digest(outcome: ProcessingOutcome) -> str:
+    """The hash of everything a processing result writes (equal hashes: nothing to write).
+
+    Args:
+        outcome: the processing result.
+    """
+    return stable_hash(
+        {
+            "ok": outcome.ok,
+            "errors": outcome.errors,
+            "entity": outcome.entity,
+            "children": [[c.ref, c.entity, c.location_key] for c in outcome.children],
+            "duplicates": [d.message for d in outcome.duplicates],
+            "relations": sorted([r.source, r.type, r.target] for r in outcome.relations),
+            "refresh": outcome.refresh_keys,
+        }
+    )
 
 
 def _check_envelope(entity: Mapping[str, Any]) -> None:
@@ -102,6 +131,12 @@ class _Collector:
         self.errors: list[BaseException] = []
         self.refresh_keys: list[str] = []
         self.validated = False
+        self.reads: list[tuple[str, str | None]] = []
+        """Each target read, with the version of what it gave (None: unknown)."""
+        self.inputs: str | None = None
+        """The hash of the entity's definition and its reads, when known."""
+        self.recorded = False
+        """Whether the inputs are recorded with the stored result already."""
 
     def emit(self, result: ProcessingResult) -> None:
         if isinstance(result, EntityResult):
@@ -159,8 +194,46 @@ class Orchestrator:
         self._validators = [p for p in processors if isinstance(p, EntityKindValidator)]
         self._readers = [p for p in processors if isinstance(p, LocationReader)]
         self._post = [p for p in processors if isinstance(p, EntityPostProcessor)]
+        self._unchanged = UnchangedInputs.of(processors, rules)
 
     async def process(self, unprocessed: Mapping[str, Any]) -> ProcessingOutcome:
+        """Process `unprocessed` to the end.
+
+        Args:
+            unprocessed: the entity as stored, before processing.
+        """
+        outcome, _ = await self._process(unprocessed, None)
+        return outcome
+
+    async def process_claimed(
+        self, unprocessed: Mapping[str, Any], stored_hash: str | None
+    ) -> tuple[ProcessingOutcome, str] | None:
+        """Process an entity the loop claimed: its result and that result's digest, or
+        None when its inputs are those that gave `stored_hash` (nothing to write).
+
+        Args:
+            unprocessed: the entity as stored, before processing.
+            stored_hash: the digest of its stored result (None: none, or to be retried).
+        """
+        try:
+            outcome, collector = await self._process(unprocessed, stored_hash)
+        except _Unchanged:
+            return None
+        digest = result_digest(outcome)
+        if (
+            collector is not None
+            and collector.inputs is not None
+            and outcome.ok
+            and not outcome.duplicates
+            and not (collector.recorded and digest == stored_hash)
+            and self._unchanged is not None
+        ):
+            await self._unchanged.reader.remember(collector.self_ref, collector.inputs, digest)
+        return outcome, digest
+
+    async def _process(
+        self, unprocessed: Mapping[str, Any], stored_hash: str | None
+    ) -> tuple[ProcessingOutcome, _Collector | None]:
         entity = copy_entity(unprocessed)
         collector: _Collector | None = None
         try:
@@ -169,15 +242,19 @@ class Orchestrator:
             location = entity_location(entity, ANNOTATION_LOCATION)
             origin = entity_location(entity, ANNOTATION_ORIGIN_LOCATION)
             collector = _Collector(location, origin, ref)
-            entity = await self._run(entity, ref, location, origin, collector)
+            claim = (unprocessed, stored_hash)
+            entity = await self._run(entity, ref, location, origin, collector, claim)
+        except _Unchanged:
+            raise
         except Exception as error:  # every failure becomes a status error of this entity
             errors = [*(collector.errors if collector else []), error]
-            return ProcessingOutcome(
+            failed = ProcessingOutcome(
                 False,
                 entity,
                 errors=[serialize_error(e) for e in errors],
                 valid=collector is not None and collector.validated,
             )
+            return failed, None
         outcome = ProcessingOutcome(
             ok=not collector.errors,
             entity=entity,
@@ -188,7 +265,23 @@ class Orchestrator:
             valid=True,
             duplicates=collector.duplicates,
         )
-        return outcome
+        return outcome, collector
+
+    async def _check_unchanged(
+        self, unprocessed: Mapping[str, Any], stored_hash: str | None, collector: _Collector
+    ) -> None:
+        """Raise `_Unchanged` when the inputs read are those that gave `stored_hash`."""
+        if self._unchanged is None or collector.errors:
+            return
+        collector.inputs = self._unchanged.of_entity(unprocessed, collector.reads)
+        if collector.inputs is None or stored_hash is None:
+            return
+        reader = self._unchanged.reader
+        collector.recorded = await reader.unchanged_since(
+            collector.self_ref, collector.inputs, stored_hash
+        )
+        if collector.recorded:
+            raise _Unchanged
 
     async def _run(
         self,
@@ -197,7 +290,9 @@ class Orchestrator:
         location: LocationSpec,
         origin: LocationSpec,
         collector: _Collector,
+        claim: tuple[Mapping[str, Any], str | None],
     ) -> dict[str, Any]:
+        """`claim`: the entity as stored (left as it is) and its stored result's digest."""
         for pre in self._pre:
             entity = await pre.pre_process_entity(entity, location, collector.emit, origin)
         metadata = entity.setdefault("metadata", {})
@@ -216,6 +311,7 @@ class Orchestrator:
         collector.validated = True
         if entity["kind"] == "Location":
             await self._read_targets(entity, location, collector)
+            await self._check_unchanged(*claim, collector)
         for post in self._post:
             entity = await post.post_process_entity(entity, location, collector.emit)
         for child in collector.children.values():
@@ -249,8 +345,20 @@ class Orchestrator:
             )
         for target in targets:
             wanted = LocationSpec(type_, _resolve(location, type_, target))
-            for reader in self._readers:
-                if await reader.read_location(wanted, optional, collector.emit, parse_entity_yaml):
-                    break
-            else:
-                raise InputError(f"No processor was able to handle reading of {wanted}")
+            collector.reads.append((str(wanted), await self._read(wanted, optional, collector)))
+
+    async def _read(
+        self, wanted: LocationSpec, optional: bool, collector: _Collector
+    ) -> str | None:
+        """Read one target through the first reader that handles it; returns the version
+        of what it read, when the reader knows it."""
+        unchanged = self._unchanged
+        if unchanged is not None and wanted.type == "url":
+            # the URL reader is the only reader of `url` when `unchanged` is set
+            return await unchanged.reader.read_versioned(
+                wanted, optional, collector.emit, parse_entity_yaml
+            )
+        for reader in self._readers:
+            if await reader.read_location(wanted, optional, collector.emit, parse_entity_yaml):
+                return None
+        raise InputError(f"No processor was able to handle reading of {wanted}")

@@ -7,6 +7,10 @@ the same commit) costs one request, and the kept entities are emitted again with
 or parsing anything, so the processing result is unchanged and nothing is written. The
 counter `backstage.catalog.url_reads` counts both kinds of read (`result`: `not_modified`,
 `full`).
+
+A Location entity whose every read was not modified need not be processed at all: the
+processor also keeps, per entity, which inputs (the entity's definition and the version of
+each target it read) gave which processing result hash (`unchanged_since`, `remember`).
 """
 
 from __future__ import annotations
@@ -35,11 +39,16 @@ from backstage_plugin_catalog_backend.readers import UrlReaders
 __all__ = ["UrlReaderProcessor"]
 
 _KEPT_FOR = timedelta(days=7)
+_INPUTS_KEPT_FOR = timedelta(days=1)
 _CONCURRENT_FILES = 8
 
 
 def _key(target: str) -> str:
     return "url-reader:" + hashlib.sha256(target.encode()).hexdigest()
+
+
+def _inputs_key(entity_ref: str) -> str:
+    return "url-inputs:" + hashlib.sha256(entity_ref.encode()).hexdigest()
 
 
 def _kept_results(value: Any, presence: str) -> list[ProcessingResult] | None:
@@ -84,6 +93,52 @@ class UrlReaderProcessor:
     ) -> bool:
         if location.type != "url":
             return False
+        await self.read_versioned(location, optional, emit, parser)
+        return True
+
+    async def unchanged_since(self, entity_ref: str, inputs: str, result_hash: str) -> bool:
+        """Whether processing the entity `entity_ref` from `inputs` last gave the result
+        hash `result_hash` (the one stored now), so that processing it again would too.
+
+        Args:
+            entity_ref: the processed entity.
+            inputs: the hash of its definition and of the versions it read.
+            result_hash: the entity's stored processing result hash.
+        """
+        kept = await self._cache.get(_inputs_key(entity_ref))
+        return kept == {"inputs": inputs, "result": result_hash}
+
+    async def remember(self, entity_ref: str, inputs: str, result_hash: str) -> None:
+        """Keep that processing `entity_ref` from `inputs` gave `result_hash`.
+
+        Args:
+            entity_ref: the processed entity.
+            inputs: the hash of its definition and of the versions it read.
+            result_hash: the hash of its successful processing result.
+        """
+        await self._cache.set(
+            _inputs_key(entity_ref), {"inputs": inputs, "result": result_hash}, ttl=_INPUTS_KEPT_FOR
+        )
+
+    async def read_versioned(
+        self,
+        location: LocationSpec,
+        optional: bool,
+        emit: CatalogProcessorEmit,
+        parser: CatalogProcessorParser,
+    ) -> str | None:
+        """Read the `url` location `location` as `read_location` does.
+
+        Args:
+            location: the location to read (of type `url`).
+            optional: whether a missing file is no error.
+            emit: where its entities and errors go.
+            parser: the catalog file parser.
+
+        Returns:
+            The version (ETag) of what was read and emitted when it was read cleanly,
+            else None (an error, nothing found, or a source without ETags).
+        """
         emit(RefreshResult(f"url:{location.target}"))
         key = _key(location.target)
         kept = await self._cache.get(key)
@@ -96,35 +151,34 @@ class UrlReaderProcessor:
         except NotModifiedError:
             if kept_results is None:  # the source matched an etag we did not send
                 emit(ErrorResult(InputError(f"Unable to read url {location.target}"), location))
-                return True
+                return None
             self._count("not_modified")
             await _emit_all(kept_results, emit)
-            return True
+            return etag if isinstance(etag, str) and etag else None
         except NotFoundError as error:
             self._not_found(location, optional, emit, str(error))
-            return True
+            return None
         except NotAllowedError as error:
             emit(ErrorResult(error, location))
-            return True
+            return None
         except Exception as error:  # any transport failure is this location's error
             emit(
                 ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
             )
-            return True
+            return None
         self._count("full")
         if not response.files:
             self._not_found(location, optional, emit, "no file matched")
-            return True
+            return None
         try:
             results = await self._parse_files(response.files, location, parser)
         except Exception as error:
             emit(
                 ErrorResult(InputError(f"Unable to read url {location.target}, {error}"), location)
             )
-            return True
+            return None
         await _emit_all(results, emit)
-        await self._keep(key, response.etag, results)
-        return True
+        return await self._keep(key, response.etag, results)
 
     def _not_found(
         self, location: LocationSpec, optional: bool, emit: CatalogProcessorEmit, why: str
@@ -147,17 +201,18 @@ class UrlReaderProcessor:
         parsed = await asyncio.gather(*(one(file) for file in files))
         return [result for results in parsed for result in results]
 
-    async def _keep(self, key: str, etag: str, results: list[ProcessingResult]) -> None:
+    async def _keep(self, key: str, etag: str, results: list[ProcessingResult]) -> str | None:
         # Only a clean read is kept: a file with errors is read (and reported) again.
         if not etag or not all(isinstance(r, EntityResult) for r in results):
             await self._cache.delete(key)
-            return
+            return None
         value: list[JsonValue] = [
             [cast(JsonValue, r.entity), r.location.target]
             for r in results
             if isinstance(r, EntityResult)
         ]
         await self._cache.set(key, {"etag": etag, "results": value}, ttl=_KEPT_FOR)
+        return etag
 
 
 async def _emit_all(results: list[ProcessingResult], emit: CatalogProcessorEmit) -> None:
