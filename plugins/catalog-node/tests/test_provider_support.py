@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
 from backstage_backend_plugin_api import SchedulerServiceTaskScheduleDefinition
 from backstage_backend_test_utils import CapturingLogger, MockScheduler
 from backstage_plugin_catalog_node import (
+    EntityProviderConnection,
+    EntityProviderMutation,
+    ScheduledEntityProvider,
     location_spec_to_location_entity,
     schedule_provider_refresh,
 )
@@ -69,3 +75,48 @@ def test_the_location_entity_is_named_and_annotated_as_backstage_generates_it() 
     }
     assert entity["kind"] == "Location"
     assert entity["spec"] == {"type": "url", "target": target, "presence": "optional"}
+
+
+@dataclass(frozen=True)
+class _Block:
+    id: str
+    schedule: SchedulerServiceTaskScheduleDefinition
+
+
+class _Counting(ScheduledEntityProvider[_Block]):
+    name_prefix = "Counting"
+
+    def __init__(self, scheduler: MockScheduler, logger: CapturingLogger) -> None:
+        super().__init__(_Block("a", HOURLY), scheduler, logger, failure="failed to count")
+        self.reads: list[EntityProviderConnection] = []
+        self.fail = False
+
+    async def read(self) -> None:
+        connection = self._connected()
+        if self.fail:
+            raise RuntimeError("down")
+        self.reads.append(connection)
+
+
+class _Unused:
+    async def apply_mutation(self, mutation: EntityProviderMutation) -> None:
+        raise AssertionError("not expected")
+
+    async def refresh(self, keys: Sequence[str]) -> None:
+        raise AssertionError("not expected")
+
+
+async def test_a_scheduled_provider_reads_under_its_name_once_connected() -> None:
+    scheduler, logger, connection = MockScheduler(), CapturingLogger(), _Unused()
+    provider = _Counting(scheduler, logger)
+    assert provider.name == "Counting:a"
+    with pytest.raises(RuntimeError, match="Counting:a is not connected"):
+        await provider.read()
+    await provider.connect(connection)
+    await scheduler.trigger_task("Counting:a:refresh")
+    provider.fail = True
+    await scheduler.trigger_task("Counting:a:refresh")
+    assert provider.reads == [connection]
+    assert [(e.level, e.message) for e in logger.entries] == [
+        ("error", "Counting:a failed to count: down")
+    ]

@@ -21,9 +21,8 @@ from backstage_common.errors import InputError, ServiceUnavailableError
 from backstage_plugin_catalog_node import (
     DeferredEntity,
     DeltaMutation,
-    EntityProviderConnection,
     FullMutation,
-    schedule_provider_refresh,
+    ScheduledEntityProvider,
 )
 from backstage_plugin_events_node import EventParams
 
@@ -178,7 +177,7 @@ class _Repo:
     has_catalog_file: bool = True
 
 
-class GithubEntityProvider:
+class GithubEntityProvider(ScheduledEntityProvider[GithubDiscoveryConfig]):
     """Lists an organisation's repositories on its schedule and emits a Location for each
     that passes the filters, as one full mutation; pushes and repository events update it
     with deltas at once.
@@ -191,6 +190,8 @@ class GithubEntityProvider:
         app_organizations: lists the organisations of `config.app` (required with `app`).
     """
 
+    name_prefix = "github-provider"
+
     def __init__(
         self,
         config: GithubDiscoveryConfig,
@@ -199,34 +200,10 @@ class GithubEntityProvider:
         logger: LoggerService,
         app_organizations: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
-        self._config = config
+        super().__init__(config, scheduler, logger, failure="failed to list repositories")
         self._api = api
-        self._scheduler = scheduler
-        self._logger = logger
         self._app_organizations = app_organizations
         self._organizations: list[str] = [config.organization] if config.organization else []
-        self._connection: EntityProviderConnection | None = None
-
-    @property
-    def name(self) -> str:
-        """`github-provider:<id>`."""
-        return f"github-provider:{self._config.id}"
-
-    async def connect(self, connection: EntityProviderConnection) -> None:
-        """Keep the connection and schedule the reads.
-
-        Args:
-            connection: the catalog's connection.
-        """
-        self._connection = connection
-        await schedule_provider_refresh(
-            self._scheduler,
-            self._logger,
-            provider_name=self.name,
-            schedule=self._config.schedule,
-            read=self.read,
-            failure="failed to list repositories",
-        )
 
     def _path(self) -> str:
         return self._config.catalog_path.lstrip("/")
@@ -303,13 +280,12 @@ class GithubEntityProvider:
             NotAllowedError: GitHub refused the credentials.
             ServiceUnavailableError: GitHub could not be reached.
         """
-        if self._connection is None:
-            raise RuntimeError(f"{self.name} is not connected")
+        connection = self._connected()
         repos = [r for r in await self._list() if r.default_branch and self._keeps(r)]
         if self._config.validate_locations_exist:
             repos = [r for r in repos if r.has_catalog_file]
         entities = [DeferredEntity(location_entity(self._target(r)), self.name) for r in repos]
-        await self._connection.apply_mutation(FullMutation(entities))
+        await connection.apply_mutation(FullMutation(entities))
         self._logger.info(f"{self.name} found {len(entities)} repositories")
 
     def _repo_of(self, payload: dict[str, Any]) -> _Repo | None:

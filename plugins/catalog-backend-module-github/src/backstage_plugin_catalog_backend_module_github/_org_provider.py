@@ -11,7 +11,7 @@ from backstage_plugin_catalog_node import (
     DeferredEntity,
     EntityProviderConnection,
     FullMutation,
-    schedule_provider_refresh,
+    ScheduledEntityProvider,
 )
 from backstage_plugin_events_node import EventParams
 
@@ -63,7 +63,7 @@ class GithubOrgEntityCleanerProvider:
         await connection.apply_mutation(FullMutation([]))
 
 
-class GithubMultiOrgEntityProvider:
+class GithubMultiOrgEntityProvider(ScheduledEntityProvider[GithubOrgConfig]):
     """Users and teams of the listed organisations, read on the definition's schedule and
     applied as one full mutation. Organisation, team, membership and installation events of
     a listed organisation read them again at once.
@@ -76,6 +76,8 @@ class GithubMultiOrgEntityProvider:
         app_organizations: lists the Apps' organisations when the definition names none.
     """
 
+    name_prefix = "GithubMultiOrgEntityProvider"
+
     def __init__(
         self,
         config: GithubOrgConfig,
@@ -84,41 +86,17 @@ class GithubMultiOrgEntityProvider:
         logger: LoggerService,
         app_organizations: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
-        self._config = config
+        super().__init__(config, scheduler, logger, failure="failed to read (the schedule)")
         self._app_organizations = app_organizations
         self._orgs: list[str] = list(config.orgs)
         self._api = api
-        self._scheduler = scheduler
-        self._logger = logger
-        self._connection: EntityProviderConnection | None = None
         self._lock = asyncio.Lock()
         self._queued = False
-
-    @property
-    def name(self) -> str:
-        """`GithubMultiOrgEntityProvider:<id>`."""
-        return f"GithubMultiOrgEntityProvider:{self._config.id}"
 
     @property
     def location_key(self) -> str:
         """`github-multi-org-provider:<id>`."""
         return f"github-multi-org-provider:{self._config.id}"
-
-    async def connect(self, connection: EntityProviderConnection) -> None:
-        """Keep the connection and schedule the reads.
-
-        Args:
-            connection: the catalog's connection.
-        """
-        self._connection = connection
-        await schedule_provider_refresh(
-            self._scheduler,
-            self._logger,
-            provider_name=self.name,
-            schedule=self._config.schedule,
-            read=self.read,
-            failure="failed to read (the schedule)",
-        )
 
     async def _read_logged(self, reason: str, *, locked: bool = False) -> None:
         try:
@@ -139,8 +117,7 @@ class GithubMultiOrgEntityProvider:
             await self._read_locked()
 
     async def _read_locked(self) -> None:
-        if self._connection is None:
-            raise RuntimeError(f"{self.name} is not connected")
+        connection = self._connected()
         if not self._config.orgs:
             if self._app_organizations is None:
                 raise RuntimeError(f"{self.name} names no orgs and has no App to list")
@@ -149,7 +126,7 @@ class GithubMultiOrgEntityProvider:
         for org in self._orgs:
             await read_org(self._api, self._config, read, org)
         entities = link_memberships(read)
-        await self._connection.apply_mutation(
+        await connection.apply_mutation(
             FullMutation([DeferredEntity(e, self.location_key) for e in entities])
         )
         self._logger.info(f"{self.name} read {len(read.users)} users and {len(read.groups)} teams")

@@ -12,9 +12,8 @@ from backstage_backend_plugin_api import LoggerService, SchedulerService
 from backstage_plugin_catalog_node import (
     DeferredEntity,
     DeltaMutation,
-    EntityProviderConnection,
     FullMutation,
-    schedule_provider_refresh,
+    ScheduledEntityProvider,
 )
 from backstage_plugin_catalog_node import location_spec_to_location_entity as location_entity
 from backstage_plugin_events_node import EventParams
@@ -25,7 +24,7 @@ from backstage_plugin_catalog_backend_module_gitlab._gitlab_api import GitlabApi
 __all__ = ["GitlabDiscoveryEntityProvider", "location_entity"]
 
 
-class GitlabDiscoveryEntityProvider:
+class GitlabDiscoveryEntityProvider(ScheduledEntityProvider[GitlabDiscoveryConfig]):
     """Lists a group's projects on its schedule and emits a Location for each project that
     has the catalog file, as one full mutation; `gitlab.push` events update it at once.
 
@@ -36,6 +35,9 @@ class GitlabDiscoveryEntityProvider:
         logger: where failed reads are logged.
     """
 
+    name_prefix = "GitlabDiscoveryEntityProvider"
+    """The name, `GitlabDiscoveryEntityProvider:<id>`, is also the location key."""
+
     def __init__(
         self,
         config: GitlabDiscoveryConfig,
@@ -43,32 +45,8 @@ class GitlabDiscoveryEntityProvider:
         scheduler: SchedulerService,
         logger: LoggerService,
     ) -> None:
-        self._config = config
+        super().__init__(config, scheduler, logger, failure="failed to list projects")
         self._api = api
-        self._scheduler = scheduler
-        self._logger = logger
-        self._connection: EntityProviderConnection | None = None
-
-    @property
-    def name(self) -> str:
-        """`GitlabDiscoveryEntityProvider:<id>`, also the location key."""
-        return f"GitlabDiscoveryEntityProvider:{self._config.id}"
-
-    async def connect(self, connection: EntityProviderConnection) -> None:
-        """Keep the connection and schedule the reads.
-
-        Args:
-            connection: the catalog's connection.
-        """
-        self._connection = connection
-        await schedule_provider_refresh(
-            self._scheduler,
-            self._logger,
-            provider_name=self.name,
-            schedule=self._config.schedule,
-            read=self.read,
-            failure="failed to list projects",
-        )
 
     def _branch(self, project: dict[str, Any]) -> str:
         default = project.get("default_branch")
@@ -124,8 +102,7 @@ class GitlabDiscoveryEntityProvider:
             NotAllowedError: GitLab refused the token.
             ServiceUnavailableError: GitLab could not be reached.
         """
-        if self._connection is None:
-            raise RuntimeError(f"{self.name} is not connected")
+        connection = self._connected()
         filename = self._config.entity_filename
         kept = [p for p in await self._projects() if self._keeps(p)]
         probes = await asyncio.gather(
@@ -136,7 +113,7 @@ class GitlabDiscoveryEntityProvider:
             for p, found in zip(kept, probes, strict=True)
             if found
         ]
-        await self._connection.apply_mutation(FullMutation(entities))
+        await connection.apply_mutation(FullMutation(entities))
         self._logger.info(f"{self.name} found {len(entities)} projects")
 
     async def on_event(self, params: EventParams) -> None:

@@ -16,9 +16,8 @@ from backstage_backend_plugin_api import core_services as core
 from backstage_plugin_catalog_node import (
     CatalogProcessing,
     DeferredEntity,
-    EntityProviderConnection,
     FullMutation,
-    schedule_provider_refresh,
+    ScheduledEntityProvider,
 )
 
 from backstage_plugin_catalog_backend_module_ldap._config import (
@@ -42,7 +41,7 @@ def _with_location(entity: dict[str, Any], location: str) -> dict[str, Any]:
     return entity
 
 
-class LdapOrgEntityProvider:
+class LdapOrgEntityProvider(ScheduledEntityProvider[LdapProviderConfig]):
     """Users and groups of an LDAP directory, read on the provider's schedule and applied
     as one full mutation (an entry gone from the directory leaves the catalog).
 
@@ -52,40 +51,18 @@ class LdapOrgEntityProvider:
         logger: where failed reads are logged.
     """
 
+    name_prefix = "LdapOrgEntityProvider"
+
     def __init__(
         self, config: LdapProviderConfig, scheduler: SchedulerService, logger: LoggerService
     ) -> None:
-        self._config = config
-        self._scheduler = scheduler
-        self._logger = logger
-        self._connection: EntityProviderConnection | None = None
+        super().__init__(config, scheduler, logger, failure=f"failed to read {config.target}")
         self._lock = asyncio.Lock()
-
-    @property
-    def name(self) -> str:
-        """`LdapOrgEntityProvider:<id>`."""
-        return f"LdapOrgEntityProvider:{self._config.id}"
 
     @property
     def location_key(self) -> str:
         """`ldap-org-provider:<id>`, the key every emitted entity carries."""
         return f"ldap-org-provider:{self._config.id}"
-
-    async def connect(self, connection: EntityProviderConnection) -> None:
-        """Keep the connection and schedule the reads.
-
-        Args:
-            connection: the catalog's connection.
-        """
-        self._connection = connection
-        await schedule_provider_refresh(
-            self._scheduler,
-            self._logger,
-            provider_name=self.name,
-            schedule=self._config.schedule,
-            read=self.read,
-            failure=f"failed to read {self._config.target}",
-        )
 
     async def read(self) -> None:
         """Read the directory now and replace what this provider emitted before.
@@ -95,8 +72,7 @@ class LdapOrgEntityProvider:
             ServiceUnavailableError: the directory cannot be reached or a search failed.
             InputError: an entry has no name (nothing is applied).
         """
-        if self._connection is None:
-            raise RuntimeError(f"{self.name} is not connected")
+        connection = self._connected()
         async with self._lock:
             vendor, users, groups = await read_directory(self._config)
             built = build_entities(vendor, users, groups)
@@ -107,7 +83,7 @@ class LdapOrgEntityProvider:
                 )
                 for entity in [*built.users, *built.groups]
             ]
-            await self._connection.apply_mutation(FullMutation(entities))
+            await connection.apply_mutation(FullMutation(entities))
             self._logger.info(
                 f"{self.name} read {len(built.users)} users and {len(built.groups)} groups"
             )

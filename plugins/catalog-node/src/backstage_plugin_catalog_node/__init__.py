@@ -54,6 +54,10 @@ from backstage_plugin_catalog_node._providers import (
     FullMutation,
     RemovedEntityRef,
 )
+from backstage_plugin_catalog_node._scheduled_provider import (
+    ScheduledEntityProvider,
+    ScheduledProviderConfig,
+)
 from backstage_plugin_catalog_node._url_reader import ReadUrlResponse, UrlReader
 
 CatalogProcessing: TypeAlias = Annotated[
@@ -103,6 +107,8 @@ __all__ = [
     "RefreshResult",
     "RelationResult",
     "RemovedEntityRef",
+    "ScheduledEntityProvider",
+    "ScheduledProviderConfig",
     "UrlReader",
     "catalog_analysis_extension_point",
     "catalog_processing_extension_point",
