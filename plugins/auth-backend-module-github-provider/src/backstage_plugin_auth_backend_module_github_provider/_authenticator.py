@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 from backstage_common.config import Config
-from backstage_common.errors import AuthenticationError, InputError, ServiceUnavailableError
+from backstage_common.errors import AuthenticationError, InputError
 from backstage_plugin_auth_node import (
     OAuthAuthenticateInput,
     OAuthAuthenticatorResult,
@@ -32,6 +32,7 @@ from backstage_plugin_auth_node import (
     OAuthStartInput,
     OAuthStartResponse,
     ProfileInfo,
+    send_to_provider,
 )
 
 from backstage_plugin_auth_backend_module_github_provider._profile import GithubProfile
@@ -135,17 +136,7 @@ class GithubAuthenticator:
         )
 
     async def _send(self, request: httpx.Request, what: str) -> httpx.Response:
-        try:
-            response = await self._http.send(request)
-        except httpx.HTTPError as error:
-            raise ServiceUnavailableError(
-                f"GitHub did not answer {what}: {type(error).__name__}"
-            ) from None
-        if response.status_code >= 500:
-            raise ServiceUnavailableError(
-                f"GitHub failed {what} with status {response.status_code}"
-            )
-        return response
+        return await send_to_provider(self._http, request, provider="GitHub", what=what)
 
     async def _token_request(
         self, ctx: GithubContext, form: Mapping[str, str], what: str

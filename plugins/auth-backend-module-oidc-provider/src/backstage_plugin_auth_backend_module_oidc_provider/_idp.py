@@ -18,7 +18,8 @@ from urllib.parse import quote_plus, urlsplit
 
 import httpx
 import msgspec
-from backstage_common.errors import AuthenticationError, ServiceUnavailableError
+from backstage_common.errors import AuthenticationError
+from backstage_plugin_auth_node import send_to_provider
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key
 
@@ -122,17 +123,9 @@ class IdentityProvider:
         self._keys_lock = asyncio.Lock()
 
     async def _send(self, request: httpx.Request, what: str) -> httpx.Response:
-        try:
-            response = await self._http.send(request)
-        except httpx.HTTPError as error:
-            raise ServiceUnavailableError(
-                f"The identity provider did not answer {what}: {type(error).__name__}"
-            ) from None
-        if response.status_code >= 500:
-            raise ServiceUnavailableError(
-                f"The identity provider failed {what} with status {response.status_code}"
-            )
-        return response
+        return await send_to_provider(
+            self._http, request, provider="The identity provider", what=what
+        )
 
     async def _get_json(self, url: str, what: str, token: str | None = None) -> Any:
         headers = {"accept": "application/json"}

@@ -35,6 +35,7 @@ from backstage_plugin_auth_node._extension_point import (
 )
 from backstage_plugin_auth_node._identity import prepare_backstage_identity_response
 from backstage_plugin_auth_node._oauth._factory import create_oauth_provider_factory
+from backstage_plugin_auth_node._oauth._send import send_to_provider
 from backstage_plugin_auth_node._oauth._state import decode_oauth_state, encode_oauth_state
 from backstage_plugin_auth_node._provider import (
     AuthProviderFactory,
@@ -115,4 +116,5 @@ __all__ = [
     "encode_oauth_state",
     "prepare_backstage_identity_response",
     "read_declarative_sign_in_resolver",
+    "send_to_provider",
 ]
