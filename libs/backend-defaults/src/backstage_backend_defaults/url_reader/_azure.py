@@ -21,14 +21,14 @@ from backstage_backend_plugin_api import (
     UrlReaderServiceReadTreeResponse,
     UrlReaderServiceReadUrlResponse,
     UrlReaderServiceSearchResponse,
-    UrlReaderServiceSearchResponseFile,
 )
 from backstage_common.errors import InputError, NotAllowedError, NotFoundError, NotModifiedError
 from backstage_integration import AzureIntegrationConfig, AzureUrl, parse_azure_url
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
-from backstage_backend_defaults.url_reader._http import Fetched, ReaderHttp
-from backstage_backend_defaults.url_reader._search import constant_content, search_one_file
+from backstage_backend_defaults.url_reader._host_reader import HostReader
+from backstage_backend_defaults.url_reader._http import Fetched
+from backstage_backend_defaults.url_reader._search import search_one_file, search_tree
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_zip
 
 __all__ = ["AzureUrlReader"]
@@ -36,20 +36,8 @@ __all__ = ["AzureUrlReader"]
 _API_VERSION = "6.0"
 
 
-class AzureUrlReader:
+class AzureUrlReader(HostReader[AzureIntegrationConfig]):
     """Reads the URLs of one Azure DevOps integration's host."""
-
-    def __init__(self, integration: AzureIntegrationConfig, http: ReaderHttp) -> None:
-        """Args:
-        integration: the Azure DevOps host it reads.
-        http: the shared HTTP side (rate limits, bounded bodies).
-        """
-        self._integration = integration
-        self._http = http
-
-    @property
-    def host(self) -> str:
-        return self._integration.host
 
     def _auth(self, parsed: AzureUrl, token: str | None) -> dict[str, str]:
         if token:
@@ -152,10 +140,4 @@ class AzureUrlReader:
             filter=lambda p, _s: matches(p),
             token=token,
         )
-        files = [
-            UrlReaderServiceSearchResponseFile(
-                root.file_url(file.path), constant_content(file.content), file.last_modified_at
-            )
-            for file in await tree.files()
-        ]
-        return UrlReaderServiceSearchResponse(files, tree.etag)
+        return await search_tree(tree, root.file_url)

@@ -19,7 +19,6 @@ from backstage_backend_plugin_api import (
     UrlReaderServiceReadTreeResponse,
     UrlReaderServiceReadUrlResponse,
     UrlReaderServiceSearchResponse,
-    UrlReaderServiceSearchResponseFile,
 )
 from backstage_common.errors import InputError, NotFoundError, NotModifiedError
 from backstage_integration import (
@@ -29,31 +28,20 @@ from backstage_integration import (
 )
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
-from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._host_reader import HostReader
+from backstage_backend_defaults.url_reader._http import conditional_headers
 from backstage_backend_defaults.url_reader._search import (
-    constant_content,
     json_object,
     search_one_file,
+    search_tree,
 )
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_files
 
 __all__ = ["BitbucketServerUrlReader"]
 
 
-class BitbucketServerUrlReader:
+class BitbucketServerUrlReader(HostReader[BitbucketServerIntegrationConfig]):
     """Reads the URLs of one Bitbucket Server integration's host."""
-
-    def __init__(self, integration: BitbucketServerIntegrationConfig, http: ReaderHttp) -> None:
-        """Args:
-        integration: the Bitbucket Server host it reads.
-        http: the shared HTTP side (rate limits, bounded bodies).
-        """
-        self._integration = integration
-        self._http = http
-
-    @property
-    def host(self) -> str:
-        return self._integration.host
 
     def _auth(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else self._integration.headers
@@ -136,13 +124,7 @@ class BitbucketServerUrlReader:
         tree = await self.read_tree(
             root.browse_url(""), etag=etag, filter=lambda p, _s: matches(p), token=token
         )
-        files = [
-            UrlReaderServiceSearchResponseFile(
-                root.browse_url(file.path), constant_content(file.content), file.last_modified_at
-            )
-            for file in await tree.files()
-        ]
-        return UrlReaderServiceSearchResponse(files, tree.etag)
+        return await search_tree(tree, root.browse_url)
 
 
 def _object(value: object) -> dict[str, Any]:

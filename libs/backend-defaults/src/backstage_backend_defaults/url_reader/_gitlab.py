@@ -20,17 +20,17 @@ from backstage_backend_plugin_api import (
     UrlReaderServiceReadTreeResponse,
     UrlReaderServiceReadUrlResponse,
     UrlReaderServiceSearchResponse,
-    UrlReaderServiceSearchResponseFile,
 )
 from backstage_common.errors import InputError, NotFoundError, NotModifiedError
 from backstage_integration import GitlabIntegrationConfig, GitlabUrl, parse_gitlab_url
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
-from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._host_reader import HostReader
+from backstage_backend_defaults.url_reader._http import conditional_headers
 from backstage_backend_defaults.url_reader._search import (
-    constant_content,
     json_object,
     search_one_file,
+    search_tree,
 )
 from backstage_backend_defaults.url_reader._tree import (
     MAX_ARCHIVE_BYTES,
@@ -41,20 +41,8 @@ from backstage_backend_defaults.url_reader._tree import (
 __all__ = ["GitlabUrlReader"]
 
 
-class GitlabUrlReader:
+class GitlabUrlReader(HostReader[GitlabIntegrationConfig]):
     """Reads the URLs of one GitLab integration's host."""
-
-    def __init__(self, integration: GitlabIntegrationConfig, http: ReaderHttp) -> None:
-        """Args:
-        integration: the GitLab instance it reads.
-        http: the shared HTTP side (rate limits, bounded bodies).
-        """
-        self._integration = integration
-        self._http = http
-
-    @property
-    def host(self) -> str:
-        return self._integration.host
 
     def _auth(self, token: str | None) -> dict[str, str]:
         chosen = token or self._integration.token
@@ -151,16 +139,8 @@ class GitlabUrlReader:
             return matches(f"{prefix}/{path}" if prefix else path)
 
         tree = await self._tree(parsed, prefix, etag, keep, token)
-        base = f"{parsed.project_url}/-/blob/{parsed.ref}"
-        files = [
-            UrlReaderServiceSearchResponseFile(
-                f"{base}/{prefix + '/' if prefix else ''}{file.path}",
-                constant_content(file.content),
-                file.last_modified_at,
-            )
-            for file in await tree.files()
-        ]
-        return UrlReaderServiceSearchResponse(files, tree.etag)
+        base = f"{parsed.project_url}/-/blob/{parsed.ref}/{prefix + '/' if prefix else ''}"
+        return await search_tree(tree, lambda path: f"{base}{path}")
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""What every reader's `search` shares: file contents already in memory, and a URL without
-a glob answered by reading that one file."""
+"""What every reader's `search` shares: file contents already in memory, a URL without a
+glob answered by reading that one file, and a glob answered from a tree."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from backstage_backend_plugin_api import (
+    UrlReaderServiceReadTreeResponse,
     UrlReaderServiceReadUrlResponse,
     UrlReaderServiceSearchResponse,
     UrlReaderServiceSearchResponseFile,
 )
 from backstage_common.errors import InputError, NotFoundError
 
-__all__ = ["constant_content", "json_object", "search_one_file"]
+__all__ = ["constant_content", "json_object", "search_one_file", "search_tree"]
 
 
 def constant_content(data: bytes) -> Callable[[], Awaitable[bytes]]:
@@ -52,3 +53,22 @@ async def search_one_file(
         ],
         response.etag or "",
     )
+
+
+async def search_tree(
+    tree: UrlReaderServiceReadTreeResponse, url_of: Callable[[str], str]
+) -> UrlReaderServiceSearchResponse:
+    """The search answered by every file of `tree` (read with the glob as its filter),
+    versioned as the tree is.
+
+    Args:
+        tree: the tree holding the matching files.
+        url_of: the URL of the file at a path of the tree.
+    """
+    files = [
+        UrlReaderServiceSearchResponseFile(
+            url_of(file.path), constant_content(file.content), file.last_modified_at
+        )
+        for file in await tree.files()
+    ]
+    return UrlReaderServiceSearchResponse(files, tree.etag)
