@@ -17,10 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from backstage_backend_defaults.http_router import HttpServer, ListenOptions
-
-from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse, asgi_app, free_port
-from backstage_backend_test_utils.scm._common import ServerState
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._common import ServerState, serve
 from backstage_backend_test_utils.scm._repos import FakeRepository
 
 __all__ = ["LoopbackAzureDevOps", "start_loopback_azure_devops"]
@@ -126,16 +124,5 @@ async def start_loopback_azure_devops(
     Args:
         state: the data to serve; None: an empty server.
     """
-    azure = state or LoopbackAzureDevOps()
-    port = free_port()
-    azure.base_url = f"http://127.0.0.1:{port}"
-
-    async def handle(request: FakeRequest) -> FakeResponse:
-        return await _handle(azure, request)
-
-    server = HttpServer(asgi_app(handle), ListenOptions(host="127.0.0.1", port=port))
-    await server.start()
-    try:
+    async with serve(state or LoopbackAzureDevOps(), _handle) as azure:
         yield azure
-    finally:
-        await server.stop()

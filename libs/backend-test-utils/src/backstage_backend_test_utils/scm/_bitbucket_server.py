@@ -15,10 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from backstage_backend_defaults.http_router import HttpServer, ListenOptions
-
-from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse, asgi_app, free_port
-from backstage_backend_test_utils.scm._common import ServerState
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._common import ServerState, serve
 from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, make_tarball
 
 __all__ = ["LoopbackBitbucketServer", "start_loopback_bitbucket_server"]
@@ -131,16 +129,5 @@ async def start_loopback_bitbucket_server(
     Args:
         state: the data to serve; None: an empty server.
     """
-    server_state = state or LoopbackBitbucketServer()
-    port = free_port()
-    server_state.base_url = f"http://127.0.0.1:{port}"
-
-    async def handle(request: FakeRequest) -> FakeResponse:
-        return await _handle(server_state, request)
-
-    server = HttpServer(asgi_app(handle), ListenOptions(host="127.0.0.1", port=port))
-    await server.start()
-    try:
-        yield server_state
-    finally:
-        await server.stop()
+    async with serve(state or LoopbackBitbucketServer(), _handle) as served:
+        yield served

@@ -1,14 +1,18 @@
-"""What both loopback SCM servers share: request log, tokens, rate limits, ETags, pages."""
+"""What the loopback SCM servers share: request log, rate limits, ETags, pages, serving."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_defaults.http_router import HttpServer, ListenOptions
 
-__all__ = ["RateLimit", "ServerState", "paged"]
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse, asgi_app, free_port
+
+__all__ = ["RateLimit", "ServerState", "paged", "serve"]
 
 
 @dataclass
@@ -103,3 +107,31 @@ def paged(
         headers["x-next-page"] = str(page + 1)
     headers["x-total"] = str(len(items))
     return chunk, headers
+
+
+StateT = TypeVar("StateT", bound=ServerState)
+
+
+@asynccontextmanager
+async def serve(
+    state: StateT, handle: Callable[[StateT, FakeRequest], Awaitable[FakeResponse]]
+) -> AsyncIterator[StateT]:
+    """Serve `state` on a free port of 127.0.0.1 until the block ends; `state.base_url` is
+    the server's.
+
+    Args:
+        state: the server's data.
+        handle: answers a request from the data.
+    """
+    port = free_port()
+    state.base_url = f"http://127.0.0.1:{port}"
+
+    async def answer(request: FakeRequest) -> FakeResponse:
+        return await handle(state, request)
+
+    server = HttpServer(asgi_app(answer), ListenOptions(host="127.0.0.1", port=port))
+    await server.start()
+    try:
+        yield state
+    finally:
+        await server.stop()

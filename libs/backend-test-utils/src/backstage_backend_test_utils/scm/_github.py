@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from backstage_backend_defaults.http_router import HttpServer, ListenOptions
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse, asgi_app, free_port
-from backstage_backend_test_utils.scm._common import ServerState, paged
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._common import ServerState, paged, serve
 from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, make_tarball
 
 __all__ = [
@@ -454,16 +453,5 @@ async def start_loopback_github_api(
     Args:
         state: the data to serve; None: an empty GitHub.
     """
-    github = state or LoopbackGithub()
-    port = free_port()
-    github.base_url = f"http://127.0.0.1:{port}"
-
-    async def handle(request: FakeRequest) -> FakeResponse:
-        return await _handle(github, request)
-
-    server = HttpServer(asgi_app(handle), ListenOptions(host="127.0.0.1", port=port))
-    await server.start()
-    try:
+    async with serve(state or LoopbackGithub(), _handle) as github:
         yield github
-    finally:
-        await server.stop()

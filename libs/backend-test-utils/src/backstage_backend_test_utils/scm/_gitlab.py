@@ -16,10 +16,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from backstage_backend_defaults.http_router import HttpServer, ListenOptions
-
-from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse, asgi_app, free_port
-from backstage_backend_test_utils.scm._common import ServerState, paged
+from backstage_backend_test_utils.scm._asgi import FakeRequest, FakeResponse
+from backstage_backend_test_utils.scm._common import ServerState, paged, serve
 from backstage_backend_test_utils.scm._repos import FakeRepository, blob_sha, make_tarball
 
 __all__ = ["LoopbackGitlab", "start_loopback_gitlab"]
@@ -212,16 +210,5 @@ async def start_loopback_gitlab(
     Args:
         state: the data to serve; None: an empty GitLab.
     """
-    gitlab = state or LoopbackGitlab()
-    port = free_port()
-    gitlab.base_url = f"http://127.0.0.1:{port}"
-
-    async def handle(request: FakeRequest) -> FakeResponse:
-        return await _handle(gitlab, request)
-
-    server = HttpServer(asgi_app(handle), ListenOptions(host="127.0.0.1", port=port))
-    await server.start()
-    try:
+    async with serve(state or LoopbackGitlab(), _handle) as gitlab:
         yield gitlab
-    finally:
-        await server.stop()
