@@ -4,14 +4,18 @@ subscribed to repository and push events."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import httpx
 from backstage_backend_plugin_api import (
     BackendModule,
     CacheService,
     LifecycleService,
+    LoggerService,
     ModuleRegistrationPoints,
     RootConfigService,
+    SchedulerService,
     create_backend_module,
 )
 from backstage_backend_plugin_api import core_services as core
@@ -21,16 +25,20 @@ from backstage_integration import (
     GithubIntegrationConfig,
     ScmIntegrations,
 )
-from backstage_plugin_catalog_node import CatalogProcessing
+from backstage_plugin_catalog_node import CatalogProcessing, EntityProvider
 from backstage_plugin_events_node import Events
 
 from backstage_plugin_catalog_backend_module_github._discovery import (
+    GithubDiscoveryConfig,
     GithubEntityProvider,
     read_github_discovery_configs,
 )
 from backstage_plugin_catalog_backend_module_github._github_api import GithubApi
 from backstage_plugin_catalog_backend_module_github._installations import app_organizations
-from backstage_plugin_catalog_backend_module_github._org_config import read_github_org_configs
+from backstage_plugin_catalog_backend_module_github._org_config import (
+    GithubOrgConfig,
+    read_github_org_configs,
+)
 from backstage_plugin_catalog_backend_module_github._org_provider import (
     ORG_TOPICS,
     GithubMultiOrgEntityProvider,
@@ -64,37 +72,72 @@ class _GithubAccess:
         return GithubApi(integration, self.credentials, self.client)
 
 
-def _register(env: ModuleRegistrationPoints) -> None:
-    async def init(
-        config: core.RootConfig,
-        logger: core.Logger,
-        scheduler: core.Scheduler,
-        cache: core.Cache,
-        lifecycle: core.Lifecycle,
-        processing: CatalogProcessing,
-        events: Events,
-    ) -> None:
-        provider_configs = read_github_discovery_configs(config)
-        if not provider_configs:
-            return
-        access = _GithubAccess(config, cache, lifecycle)
-        for provider_config in provider_configs:
-            integration = access.integration(
-                provider_config.host, f"catalog.providers.github.{provider_config.id}.host"
-            )
-            provider = GithubEntityProvider(
-                provider_config,
-                access.api(integration),
-                scheduler,
-                logger,
-                functools.partial(
-                    app_organizations, access.client, integration, provider_config.app
-                ),
-            )
-            processing.add_entity_provider(provider)
-            await events.subscribe(id=provider.name, topics=_TOPICS, on_event=provider.on_event)
+_Subscribed = GithubEntityProvider | GithubMultiOrgEntityProvider
+_Definition = TypeVar("_Definition", GithubDiscoveryConfig, GithubOrgConfig)
 
-    env.register_init(init)
+
+def _registration(
+    read_definitions: Callable[[RootConfigService], Sequence[_Definition]],
+    build: Callable[
+        [_Definition, _GithubAccess, SchedulerService, LoggerService],
+        tuple[Sequence[EntityProvider], _Subscribed],
+    ],
+    topics: list[str],
+) -> Callable[[ModuleRegistrationPoints], None]:
+    """What both modules register: per definition, the providers `build` makes (the one
+    subscribed to `topics` last), on one HTTP client made only when a definition exists."""
+
+    def register(env: ModuleRegistrationPoints) -> None:
+        async def init(
+            config: core.RootConfig,
+            logger: core.Logger,
+            scheduler: core.Scheduler,
+            cache: core.Cache,
+            lifecycle: core.Lifecycle,
+            processing: CatalogProcessing,
+            events: Events,
+        ) -> None:
+            definitions = read_definitions(config)
+            if not definitions:
+                return
+            access = _GithubAccess(config, cache, lifecycle)
+            for definition in definitions:
+                before, provider = build(definition, access, scheduler, logger)
+                processing.add_entity_provider(*before, provider)
+                await events.subscribe(id=provider.name, topics=topics, on_event=provider.on_event)
+
+        env.register_init(init)
+
+    return register
+
+
+def _discovery_provider(
+    definition: GithubDiscoveryConfig,
+    access: _GithubAccess,
+    scheduler: SchedulerService,
+    logger: LoggerService,
+) -> tuple[Sequence[EntityProvider], _Subscribed]:
+    integration = access.integration(
+        definition.host, f"catalog.providers.github.{definition.id}.host"
+    )
+    organizations = functools.partial(app_organizations, access.client, integration, definition.app)
+    api = access.api(integration)
+    return [], GithubEntityProvider(definition, api, scheduler, logger, organizations)
+
+
+def _org_providers(
+    definition: GithubOrgConfig,
+    access: _GithubAccess,
+    scheduler: SchedulerService,
+    logger: LoggerService,
+) -> tuple[Sequence[EntityProvider], _Subscribed]:
+    integration = access.integration(
+        definition.host, f"catalog.providers.githubOrg {definition.id}"
+    )
+    organizations = functools.partial(app_organizations, access.client, integration)
+    api = access.api(integration)
+    provider = GithubMultiOrgEntityProvider(definition, api, scheduler, logger, organizations)
+    return [GithubOrgEntityCleanerProvider(definition.id)], provider
 
 
 def catalog_module_github_entity_provider() -> BackendModule:
@@ -102,38 +145,11 @@ def catalog_module_github_entity_provider() -> BackendModule:
     `catalogPath`, `filters`, `schedule`) lists the organisation's repositories and emits a
     Location for each repository that passes the filters; `github.push` and
     `github.repository` events update that set at once."""
-    return create_backend_module(plugin_id="catalog", module_id="github", register=_register)
-
-
-def _register_org(env: ModuleRegistrationPoints) -> None:
-    async def init(
-        config: core.RootConfig,
-        logger: core.Logger,
-        scheduler: core.Scheduler,
-        cache: core.Cache,
-        lifecycle: core.Lifecycle,
-        processing: CatalogProcessing,
-        events: Events,
-    ) -> None:
-        definitions = read_github_org_configs(config)
-        if not definitions:
-            return
-        access = _GithubAccess(config, cache, lifecycle)
-        for definition in definitions:
-            integration = access.integration(
-                definition.host, f"catalog.providers.githubOrg {definition.id}"
-            )
-            provider = GithubMultiOrgEntityProvider(
-                definition,
-                access.api(integration),
-                scheduler,
-                logger,
-                functools.partial(app_organizations, access.client, integration),
-            )
-            processing.add_entity_provider(GithubOrgEntityCleanerProvider(definition.id), provider)
-            await events.subscribe(id=provider.name, topics=ORG_TOPICS, on_event=provider.on_event)
-
-    env.register_init(init)
+    return create_backend_module(
+        plugin_id="catalog",
+        module_id="github",
+        register=_registration(read_github_discovery_configs, _discovery_provider, _TOPICS),
+    )
 
 
 def catalog_module_github_org_entity_provider() -> BackendModule:
@@ -142,5 +158,7 @@ def catalog_module_github_org_entity_provider() -> BackendModule:
     teams through GraphQL as Users and Groups with their memberships; organisation, team
     and membership webhooks read them again at once."""
     return create_backend_module(
-        plugin_id="catalog", module_id="github-org-entity-provider", register=_register_org
+        plugin_id="catalog",
+        module_id="github-org-entity-provider",
+        register=_registration(read_github_org_configs, _org_providers, ORG_TOPICS),
     )
