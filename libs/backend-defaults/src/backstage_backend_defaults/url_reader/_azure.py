@@ -26,8 +26,8 @@ from backstage_common.errors import InputError, NotAllowedError, NotFoundError, 
 from backstage_integration import AzureIntegrationConfig, AzureUrl, parse_azure_url
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
-from backstage_backend_defaults.url_reader._host_reader import HostReader
 from backstage_backend_defaults.url_reader._http import Fetched
+from backstage_backend_defaults.url_reader._integration_reader import IntegrationReader
 from backstage_backend_defaults.url_reader._search import search_one_file, search_tree
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_zip
 
@@ -36,7 +36,7 @@ __all__ = ["AzureUrlReader"]
 _API_VERSION = "6.0"
 
 
-class AzureUrlReader(HostReader[AzureIntegrationConfig]):
+class AzureUrlReader(IntegrationReader[AzureIntegrationConfig]):
     """Reads the URLs of one Azure DevOps integration's host."""
 
     def _auth(self, parsed: AzureUrl, token: str | None) -> dict[str, str]:

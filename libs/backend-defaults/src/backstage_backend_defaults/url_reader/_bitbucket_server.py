@@ -28,8 +28,8 @@ from backstage_integration import (
 )
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
-from backstage_backend_defaults.url_reader._host_reader import HostReader
 from backstage_backend_defaults.url_reader._http import conditional_headers
+from backstage_backend_defaults.url_reader._integration_reader import IntegrationReader
 from backstage_backend_defaults.url_reader._search import (
     json_object,
     search_one_file,
@@ -40,7 +40,7 @@ from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_
 __all__ = ["BitbucketServerUrlReader"]
 
 
-class BitbucketServerUrlReader(HostReader[BitbucketServerIntegrationConfig]):
+class BitbucketServerUrlReader(IntegrationReader[BitbucketServerIntegrationConfig]):
     """Reads the URLs of one Bitbucket Server integration's host."""
 
     def _auth(self, token: str | None) -> dict[str, str]:

@@ -25,8 +25,8 @@ from backstage_common.errors import InputError, NotFoundError, NotModifiedError
 from backstage_integration import GitlabIntegrationConfig, GitlabUrl, parse_gitlab_url
 
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
-from backstage_backend_defaults.url_reader._host_reader import HostReader
 from backstage_backend_defaults.url_reader._http import conditional_headers
+from backstage_backend_defaults.url_reader._integration_reader import IntegrationReader
 from backstage_backend_defaults.url_reader._search import (
     json_object,
     search_one_file,
@@ -41,7 +41,7 @@ from backstage_backend_defaults.url_reader._tree import (
 __all__ = ["GitlabUrlReader"]
 
 
-class GitlabUrlReader(HostReader[GitlabIntegrationConfig]):
+class GitlabUrlReader(IntegrationReader[GitlabIntegrationConfig]):
     """Reads the URLs of one GitLab integration's host."""
 
     def _auth(self, token: str | None) -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Generic, Protocol, TypeVar
 
 from backstage_backend_defaults.url_reader._http import ReaderHttp
 
-__all__ = ["HostReader"]
+__all__ = ["IntegrationReader"]
 
 
 class _Integration(Protocol):
@@ -17,8 +17,9 @@ class _Integration(Protocol):
 IntegrationT = TypeVar("IntegrationT", bound=_Integration)
 
 
-class HostReader(Generic[IntegrationT]):
-    """Reads the URLs of one integration's host.
+class IntegrationReader(Generic[IntegrationT]):
+    """The base of a reader of one integration's host (a `HostReader` once it reads): the
+    integration and the shared HTTP side.
 
     Args:
         integration: the integration whose host it reads.
