@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -10,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from backstage_backend_test_utils import MockScheduler
 from backstage_backend_test_utils.scm import (
     FakeGithubApp,
     FakeGithubInstallation,
@@ -45,14 +45,6 @@ class Recorder:
         self.refreshed.extend(keys)
 
 
-class Schedules:
-    def __init__(self) -> None:
-        self.tasks: dict[str, Any] = {}
-
-    async def schedule_task(self, **task: Any) -> None:
-        self.tasks[task["id"]] = task
-
-
 def targets(mutation: EntityProviderMutation) -> list[str]:
     assert isinstance(mutation, FullMutation)
     return sorted(d.entity["spec"]["target"] for d in mutation.entities)
@@ -77,7 +69,7 @@ async def github() -> AsyncIterator[LoopbackGithub]:
 
 async def provider_for(
     github: LoopbackGithub, **block: Any
-) -> tuple[GithubEntityProvider, Recorder, Schedules, list[dict[str, Any]], httpx.AsyncClient]:
+) -> tuple[GithubEntityProvider, Recorder, MockScheduler, list[dict[str, Any]], httpx.AsyncClient]:
     calls: list[dict[str, Any]] = []
     github.handlers.append(github_graphql_handler(github, calls))
     config = Config.from_data({
@@ -94,7 +86,7 @@ async def provider_for(
     integration = integrations.github.by_host(github.host)
     assert integration is not None
     api = GithubApi(integration, GithubCredentialsProvider(integrations.github, client), client)
-    schedules = Schedules()
+    schedules = MockScheduler()
     provider = GithubEntityProvider(parsed, api, schedules, logging.getLogger("github"))  # type: ignore[arg-type]
     recorder = Recorder()
     await provider.connect(recorder)
@@ -108,8 +100,7 @@ async def test_lists_the_organisation_in_pages_and_keeps_what_passes_the_filters
         github, filters={"topic": {"exclude": ["internal-only"]}}
     )
     async with client:
-        task = schedules.tasks["github-provider:acme:refresh"]
-        await task["fn"](asyncio.Event())
+        await schedules.trigger_task("github-provider:acme:refresh")
     base = github.base_url
     assert targets(recorder.mutations[-1]) == [
         f"{base}/acme/api/blob/main/catalog-info.yaml",
@@ -282,7 +273,7 @@ async def test_an_app_lists_the_repositories_of_every_organisation_it_is_install
         provider = GithubEntityProvider(
             parsed,
             GithubApi(integration, GithubCredentialsProvider(integrations.github, client), client),
-            Schedules(),  # type: ignore[arg-type]
+            MockScheduler(),
             logging.getLogger("github"),
             functools.partial(app_organizations, client, integration, parsed.app),
         )

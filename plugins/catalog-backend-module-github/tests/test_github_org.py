@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from backstage_backend_test_utils import MockScheduler
 from backstage_backend_test_utils.scm import (
     FakeGithubApp,
     FakeGithubInstallation,
@@ -54,14 +55,6 @@ class Recorder:
         }
 
 
-class Schedules:
-    def __init__(self) -> None:
-        self.tasks: dict[str, Any] = {}
-
-    async def schedule_task(self, **task: Any) -> None:
-        self.tasks[task["id"]] = task
-
-
 def acme() -> FakeOrg:
     return FakeOrg(
         "acme",
@@ -88,7 +81,7 @@ async def github() -> AsyncIterator[LoopbackGithub]:
 
 async def provider_for(
     github: LoopbackGithub, orgs: dict[str, FakeOrg], definitions: Any
-) -> tuple[GithubMultiOrgEntityProvider, Recorder, Schedules, list[dict[str, Any]], Any]:
+) -> tuple[GithubMultiOrgEntityProvider, Recorder, MockScheduler, list[dict[str, Any]], Any]:
     calls: list[dict[str, Any]] = []
     github.handlers.append(github_graphql_handler(github, calls, orgs))
     config = Config.from_data({
@@ -101,7 +94,7 @@ async def provider_for(
     integration = integrations.github.by_host(github.host)
     assert integration is not None
     api = GithubApi(integration, GithubCredentialsProvider(integrations.github, client), client)
-    schedules = Schedules()
+    schedules = MockScheduler()
     provider = GithubMultiOrgEntityProvider(parsed[0], api, schedules, logging.getLogger("o"))  # type: ignore[arg-type]
     recorder = Recorder()
     await provider.connect(recorder)
@@ -121,8 +114,7 @@ async def test_users_and_teams_with_memberships(github: LoopbackGithub) -> None:
         github, {"acme": acme()}, definition(github, "acme")
     )
     async with client:
-        task = schedules.tasks["GithubMultiOrgEntityProvider:production:refresh"]
-        await task["fn"](asyncio.Event())
+        await schedules.trigger_task("GithubMultiOrgEntityProvider:production:refresh")
     entities = recorder.last()
     assert sorted(entities) == [
         "group:default/backend", "group:default/engineering", "group:default/frontend",
@@ -220,8 +212,9 @@ async def test_an_organisation_without_credentials_fails_the_whole_read(
     async with client:
         with pytest.raises(NotAllowedError, match="beta"):
             await provider.read()
-        task = schedules.tasks["GithubMultiOrgEntityProvider:production:refresh"]
-        await task["fn"](asyncio.Event())  # logged; the catalog keeps what it had
+        # logged; the catalog keeps what it had
+        await schedules.trigger_task("GithubMultiOrgEntityProvider:production:refresh")
+        assert schedules.last_error("GithubMultiOrgEntityProvider:production:refresh") is None
     assert recorder.mutations == []
 
 
@@ -289,7 +282,7 @@ async def test_an_app_installation_token_reads_without_asking_for_emails(
     async with httpx.AsyncClient() as client:
         credentials = GithubCredentialsProvider(integrations.github, client)
         provider = GithubMultiOrgEntityProvider(
-            parsed, GithubApi(integration, credentials, client), Schedules(),  # type: ignore[arg-type]
+            parsed, GithubApi(integration, credentials, client), MockScheduler(),
             logging.getLogger("o"), functools.partial(app_organizations, client, integration),
         )  # fmt: skip
         await provider.connect(recorder)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from backstage_backend_test_utils import MockScheduler
 from backstage_backend_test_utils.scm import (
     FakeRepository,
     LoopbackGitlab,
@@ -42,14 +42,6 @@ class Recorder:
         self.refreshed.extend(keys)
 
 
-class Schedules:
-    def __init__(self) -> None:
-        self.tasks: dict[str, Any] = {}
-
-    async def schedule_task(self, **task: Any) -> None:
-        self.tasks[task["id"]] = task
-
-
 def targets(mutation: EntityProviderMutation) -> list[str]:
     assert isinstance(mutation, FullMutation)
     return sorted(d.entity["spec"]["target"] for d in mutation.entities)
@@ -74,7 +66,7 @@ async def gitlab() -> AsyncIterator[LoopbackGitlab]:
 
 async def provider_for(
     gitlab: LoopbackGitlab, **block: Any
-) -> tuple[GitlabDiscoveryEntityProvider, Recorder, Schedules, list[str], httpx.AsyncClient]:
+) -> tuple[GitlabDiscoveryEntityProvider, Recorder, MockScheduler, list[str], httpx.AsyncClient]:
     probes: list[str] = []
     gitlab.handlers.append(gitlab_discovery_handler(gitlab, probes))
     config = Config.from_data({
@@ -89,7 +81,7 @@ async def provider_for(
     integration = ScmIntegrations.from_config(config).gitlab.by_host(gitlab.host)
     assert integration is not None
     client = httpx.AsyncClient()
-    schedules = Schedules()
+    schedules = MockScheduler()
     provider = GitlabDiscoveryEntityProvider(
         parsed,
         GitlabApi(integration, client),
@@ -104,8 +96,7 @@ async def provider_for(
 async def test_projects_of_a_group_with_the_catalog_file(gitlab: LoopbackGitlab) -> None:
     _, recorder, schedules, probes, client = await provider_for(gitlab, group="platform")
     async with client:
-        task = schedules.tasks["GitlabDiscoveryEntityProvider:main:refresh"]
-        await task["fn"](asyncio.Event())
+        await schedules.trigger_task("GitlabDiscoveryEntityProvider:main:refresh")
     web = gitlab.web_base_url
     assert targets(recorder.mutations[-1]) == [
         f"{web}/platform/backend/api/-/blob/main/catalog-info.yaml",
@@ -147,7 +138,8 @@ async def test_an_unknown_token_applies_nothing(gitlab: LoopbackGitlab) -> None:
     async with client:
         with pytest.raises(NotAllowedError):
             await provider.read()
-        await schedules.tasks["GitlabDiscoveryEntityProvider:main:refresh"]["fn"](asyncio.Event())
+        await schedules.trigger_task("GitlabDiscoveryEntityProvider:main:refresh")
+    assert schedules.last_error("GitlabDiscoveryEntityProvider:main:refresh") is None
     assert recorder.mutations == []
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from backstage_backend_plugin_api import SchedulerServiceTaskScheduleDefinition, TaskFunction
+from backstage_backend_test_utils import MockScheduler
 from backstage_backend_test_utils.slapd import SUFFIX, Slapd
 from backstage_common.config import Config
 from backstage_common.errors import AuthenticationError, InputError, ServiceUnavailableError
@@ -41,16 +39,6 @@ class Recorder:
         }
 
 
-class Schedules:
-    """Records what a provider schedules; the test runs the task itself."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, tuple[TaskFunction, SchedulerServiceTaskScheduleDefinition]] = {}
-
-    async def schedule_task(self, **task: Any) -> None:
-        self.tasks[task["id"]] = (task["fn"], task["schedule"])
-
-
 def provider_config(slapd: Slapd, **overrides: Any) -> dict[str, Any]:
     block: dict[str, Any] = {
         "target": slapd.url,
@@ -69,9 +57,11 @@ def provider_config(slapd: Slapd, **overrides: Any) -> dict[str, Any]:
     return {"catalog": {"providers": {"ldapOrg": {"acme": block}}}}
 
 
-async def connected(config: dict[str, Any]) -> tuple[LdapOrgEntityProvider, Recorder, Schedules]:
+async def connected(
+    config: dict[str, Any],
+) -> tuple[LdapOrgEntityProvider, Recorder, MockScheduler]:
     [parsed] = read_ldap_provider_configs(Config.from_data(config))
-    schedules = Schedules()
+    schedules = MockScheduler()
     provider = LdapOrgEntityProvider(parsed, schedules, logging.getLogger("ldap"))  # type: ignore[arg-type]
     recorder = Recorder()
     await provider.connect(recorder)
@@ -80,12 +70,11 @@ async def connected(config: dict[str, Any]) -> tuple[LdapOrgEntityProvider, Reco
 
 async def test_users_groups_and_nested_membership(slapd: Slapd) -> None:
     _, recorder, schedules = await connected(provider_config(slapd))
-    [(task_id, (run, schedule))] = schedules.tasks.items()
-    assert task_id == "LdapOrgEntityProvider:acme:refresh"
-    assert schedule.frequency == timedelta(minutes=30)
-    assert schedule.timeout == timedelta(minutes=3)
+    [task] = await schedules.get_scheduled_tasks()
+    assert task.id == "LdapOrgEntityProvider:acme:refresh"
+    assert task.settings == {"version": 2, "cadence": "PT30M", "timeoutAfterDuration": "PT3M"}
 
-    await run(asyncio.Event())
+    await schedules.trigger_task(task.id)
     entities = recorder.last()
     assert sorted(entities) == [
         "group:backend", "group:engineering", "group:frontend", "group:management",
@@ -171,8 +160,9 @@ async def test_a_refused_bind_applies_nothing(slapd: Slapd) -> None:
     provider, recorder, schedules = await connected(config)
     with pytest.raises(AuthenticationError):
         await provider.read()
-    [(run, _)] = schedules.tasks.values()
-    await run(asyncio.Event())  # a scheduled run logs the failure and keeps the catalog as is
+    # a scheduled run logs the failure and keeps the catalog as is
+    await schedules.trigger_task("LdapOrgEntityProvider:acme:refresh")
+    assert schedules.last_error("LdapOrgEntityProvider:acme:refresh") is None
     assert recorder.mutations == []
 
 
