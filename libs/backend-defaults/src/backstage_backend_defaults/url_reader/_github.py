@@ -6,7 +6,10 @@
 - `read_tree`: the ref's commit from `commits/{ref}/status` (its sha is the etag, checked
   before any download), then the `archive_url` tarball of that sha.
 - `search`: the same sha, then the recursive git tree filtered by the glob; contents are read
-  lazily from each blob. A truncated tree falls back to the tarball.
+  lazily from each blob. A truncated tree falls back to the tarball. A URL without a glob,
+  read with credentials and an ETag, asks for the branch's commit first (one lookup for the
+  files asked for together): a file whose ETag was confirmed at that commit is not modified
+  without a request of its own; otherwise it is read conditionally.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from backstage_integration import (
     parse_github_url,
 )
 
+from backstage_backend_defaults.url_reader._commits import CommitLookups, ConfirmedEtags
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
 from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
 from backstage_backend_defaults.url_reader._search import (
@@ -70,6 +74,8 @@ class GithubUrlReader:
         self._integration = integration
         self._credentials = credentials
         self._http = http
+        self._commits = CommitLookups()
+        self._confirmed = ConfirmedEtags()
 
     @property
     def host(self) -> str:
@@ -159,7 +165,7 @@ class GithubUrlReader:
     ) -> UrlReaderServiceSearchResponse:
         parsed = self._parse(url, need_ref=True)
         if not has_glob(parsed.path):
-            return await search_one_file(self.read_url, url, etag, token)
+            return await self._search_file(url, parsed, etag, token)
         auth = await self._auth(url, token)
         sha = await self._commit(parsed, auth)
         if etag == sha:
@@ -197,6 +203,29 @@ class GithubUrlReader:
                     )
                 )
         return UrlReaderServiceSearchResponse(found, sha)
+
+    async def _search_file(
+        self, url: str, parsed: GithubUrl, etag: str | None, token: str | None
+    ) -> UrlReaderServiceSearchResponse:
+        auth = await self._auth(url, token)
+        # Anonymous API requests have a small rate limit of their own: those read as before.
+        if not etag or not auth or self._integration.api_base_url is None:
+            return await search_one_file(self.read_url, url, etag, token)
+        key = (parsed.owner, parsed.repo, parsed.ref, auth.get("Authorization"))
+        try:
+            sha = await self._commits.sha(key, lambda: self._commit(parsed, auth))
+        except NotFoundError:  # no such repository or branch: no such file either
+            return UrlReaderServiceSearchResponse([], "")
+        if self._confirmed.unchanged(url, sha, etag):
+            raise NotModifiedError(f"{url} has not changed")
+        try:
+            response = await search_one_file(self.read_url, url, etag, token)
+        except NotModifiedError:
+            self._confirmed.confirm(url, sha, etag)
+            raise
+        if response.etag:
+            self._confirmed.confirm(url, sha, response.etag)
+        return response
 
     def _blob_reader(self, url: str, auth: dict[str, str]) -> Any:
         http = self._http

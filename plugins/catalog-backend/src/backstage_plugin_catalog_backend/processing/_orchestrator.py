@@ -133,10 +133,12 @@ class _Collector:
         self.validated = False
         self.reads: list[tuple[str, str | None]] = []
         """Each target read, with the version of what it gave (None: unknown)."""
+        self.definition: str | None = None
+        """The hash of the entity's definition, for a Location entity that may be unchanged."""
+        self.prior: dict[str, Any] | None = None
+        """The record of the processing that gave the stored result from this definition."""
         self.inputs: str | None = None
-        """The hash of the entity's definition and its reads, when known."""
-        self.recorded = False
-        """Whether the inputs are recorded with the stored result already."""
+        """The hash of the definition and the reads, when known."""
 
     def emit(self, result: ProcessingResult) -> None:
         if isinstance(result, EntityResult):
@@ -221,14 +223,16 @@ class Orchestrator:
             return None
         digest = result_digest(outcome)
         if (
-            collector is not None
+            self._unchanged is not None
+            and collector is not None
+            and collector.definition is not None
             and collector.inputs is not None
             and outcome.ok
             and not outcome.duplicates
-            and not (collector.recorded and digest == stored_hash)
-            and self._unchanged is not None
         ):
-            await self._unchanged.reader.remember(collector.self_ref, collector.inputs, digest)
+            await self._unchanged.reader.remember(
+                collector.self_ref, collector.definition, collector.inputs, digest
+            )
         return outcome, digest
 
     async def _process(
@@ -242,8 +246,9 @@ class Orchestrator:
             location = entity_location(entity, ANNOTATION_LOCATION)
             origin = entity_location(entity, ANNOTATION_ORIGIN_LOCATION)
             collector = _Collector(location, origin, ref)
-            claim = (unprocessed, stored_hash)
-            entity = await self._run(entity, ref, location, origin, collector, claim)
+            if entity["kind"] == "Location":
+                await self._look_up_prior(unprocessed, stored_hash, collector)
+            entity = await self._run(entity, ref, location, origin, collector)
         except _Unchanged:
             raise
         except Exception as error:  # every failure becomes a status error of this entity
@@ -267,20 +272,31 @@ class Orchestrator:
         )
         return outcome, collector
 
-    async def _check_unchanged(
+    async def _look_up_prior(
         self, unprocessed: Mapping[str, Any], stored_hash: str | None, collector: _Collector
     ) -> None:
-        """Raise `_Unchanged` when the inputs read are those that gave `stored_hash`."""
-        if self._unchanged is None or collector.errors:
+        """Find the record of the processing that gave `stored_hash` from this very
+        definition, if it is kept."""
+        if self._unchanged is None:
             return
-        collector.inputs = self._unchanged.of_entity(unprocessed, collector.reads)
-        if collector.inputs is None or stored_hash is None:
+        collector.definition = self._unchanged.definition(unprocessed)
+        if collector.definition is None or stored_hash is None:
             return
-        reader = self._unchanged.reader
-        collector.recorded = await reader.unchanged_since(
-            collector.self_ref, collector.inputs, stored_hash
-        )
-        if collector.recorded:
+        prior = await self._unchanged.reader.recorded(collector.self_ref)
+        if (
+            prior is not None
+            and prior.get("definition") == collector.definition
+            and prior.get("result") == stored_hash
+        ):
+            collector.prior = prior
+
+    def _check_unchanged(self, collector: _Collector) -> None:
+        """Raise `_Unchanged` when the reads are those that gave the stored result."""
+        if collector.definition is None or collector.errors:
+            return
+        collector.inputs = UnchangedInputs.inputs(collector.definition, collector.reads)
+        inputs, prior = collector.inputs, collector.prior
+        if inputs is not None and prior is not None and prior.get("inputs") == inputs:
             raise _Unchanged
 
     async def _run(
@@ -290,20 +306,21 @@ class Orchestrator:
         location: LocationSpec,
         origin: LocationSpec,
         collector: _Collector,
-        claim: tuple[Mapping[str, Any], str | None],
     ) -> dict[str, Any]:
-        """`claim`: the entity as stored (left as it is) and its stored result's digest."""
         for pre in self._pre:
             entity = await pre.pre_process_entity(entity, location, collector.emit, origin)
         metadata = entity.setdefault("metadata", {})
         if not metadata.get("namespace"):
             metadata["namespace"] = "default"
-        validate_entity(entity)
+        # The same definition, with the same processors and rules, was valid when it gave
+        # the stored result: validating it again would find the same.
+        if collector.prior is None:
+            validate_entity(entity)
         if entity_ref(entity) != ref:
             raise ConflictError(
                 "Fatal: The entity kind, namespace, or name changed during processing"
             )
-        if not await self._kind_is_known(entity):
+        if collector.prior is None and not await self._kind_is_known(entity):
             raise InputError(
                 f"No processor recognized the entity {ref} as valid, possibly caused by a "
                 "foreign kind or apiVersion"
@@ -311,7 +328,7 @@ class Orchestrator:
         collector.validated = True
         if entity["kind"] == "Location":
             await self._read_targets(entity, location, collector)
-            await self._check_unchanged(*claim, collector)
+            self._check_unchanged(collector)
         for post in self._post:
             entity = await post.post_process_entity(entity, location, collector.emit)
         for child in collector.children.values():

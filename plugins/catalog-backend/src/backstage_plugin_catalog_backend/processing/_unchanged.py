@@ -69,18 +69,26 @@ class UnchangedInputs:
         setup = stable_hash([[type(p).__qualname__ for p in processors], repr(vars(rules))])
         return cls(readers[0], setup)
 
-    def of_entity(
-        self, unprocessed: Mapping[str, Any], reads: Sequence[tuple[str, str | None]]
-    ) -> str | None:
-        """The hash of what processing `unprocessed` depends on, or None when that is not
-        known (no target read, one read without a version, placeholders).
+    def definition(self, unprocessed: Mapping[str, Any]) -> str | None:
+        """The hash of what processing `unprocessed` depends on before it reads anything
+        (the entity and the setup), or None when that is not all (placeholders).
 
         Args:
             unprocessed: the entity as stored, before processing.
+        """
+        if has_placeholder(unprocessed):
+            return None
+        return stable_hash({"setup": self._setup, "entity": unprocessed})
+
+    @staticmethod
+    def inputs(definition: str, reads: Sequence[tuple[str, str | None]]) -> str | None:
+        """The hash of everything processing depends on, or None when that is not known
+        (no target read, or one read without a version).
+
+        Args:
+            definition: the hash from `definition`.
             reads: each target read, with the version of what it gave.
         """
         if not reads or any(version is None for _, version in reads):
             return None
-        if has_placeholder(unprocessed):
-            return None
-        return stable_hash({"setup": self._setup, "entity": unprocessed, "reads": reads})
+        return stable_hash([definition, reads])

@@ -10,7 +10,7 @@ counter `backstage.catalog.url_reads` counts both kinds of read (`result`: `not_
 
 A Location entity whose every read was not modified need not be processed at all: the
 processor also keeps, per entity, which inputs (the entity's definition and the version of
-each target it read) gave which processing result hash (`unchanged_since`, `remember`).
+each target it read) gave which processing result hash (`recorded`, `remember`).
 """
 
 from __future__ import annotations
@@ -96,29 +96,32 @@ class UrlReaderProcessor:
         await self.read_versioned(location, optional, emit, parser)
         return True
 
-    async def unchanged_since(self, entity_ref: str, inputs: str, result_hash: str) -> bool:
-        """Whether processing the entity `entity_ref` from `inputs` last gave the result
-        hash `result_hash` (the one stored now), so that processing it again would too.
+    async def recorded(self, entity_ref: str) -> dict[str, Any] | None:
+        """What `remember` kept for the entity `entity_ref`, if anything.
 
         Args:
             entity_ref: the processed entity.
-            inputs: the hash of its definition and of the versions it read.
-            result_hash: the entity's stored processing result hash.
         """
         kept = await self._cache.get(_inputs_key(entity_ref))
-        return kept == {"inputs": inputs, "result": result_hash}
+        return kept if isinstance(kept, dict) else None
 
-    async def remember(self, entity_ref: str, inputs: str, result_hash: str) -> None:
-        """Keep that processing `entity_ref` from `inputs` gave `result_hash`.
+    async def remember(
+        self, entity_ref: str, definition: str, inputs: str, result_hash: str
+    ) -> None:
+        """Keep that processing `entity_ref` from these inputs gave `result_hash`.
 
         Args:
             entity_ref: the processed entity.
-            inputs: the hash of its definition and of the versions it read.
+            definition: the hash of its definition (and the processors and rules).
+            inputs: the hash of the definition and the versions it read.
             result_hash: the hash of its successful processing result.
         """
-        await self._cache.set(
-            _inputs_key(entity_ref), {"inputs": inputs, "result": result_hash}, ttl=_INPUTS_KEPT_FOR
-        )
+        value: dict[str, JsonValue] = {
+            "definition": definition,
+            "inputs": inputs,
+            "result": result_hash,
+        }
+        await self._cache.set(_inputs_key(entity_ref), value, ttl=_INPUTS_KEPT_FOR)
 
     async def read_versioned(
         self,

@@ -24,6 +24,8 @@ class UrlReaders:
         self._core = core
 
     def _module_reader(self, url: str) -> UrlReader | None:
+        if not self._readers:  # the core reader refuses an ambiguous host itself
+            return None
         # an http(s) URL whose host is ambiguous is refused before any reader sees it
         if url.lower().startswith(("http:", "https:")):
             try:
