@@ -37,10 +37,11 @@ from backstage_integration import (
 from backstage_backend_defaults.url_reader._commits import CommitLookups, ConfirmedEtags
 from backstage_backend_defaults.url_reader._glob import compile_glob, has_glob
 from backstage_backend_defaults.url_reader._http import ReaderHttp, conditional_headers
+from backstage_backend_defaults.url_reader._integration_reader import IntegrationReader
 from backstage_backend_defaults.url_reader._search import (
-    constant_content,
     json_object,
     search_one_file,
+    search_tree,
 )
 from backstage_backend_defaults.url_reader._tree import MAX_ARCHIVE_BYTES, tree_from_files
 
@@ -49,7 +50,7 @@ __all__ = ["GithubUrlReader"]
 _RAW = "application/vnd.github.v3.raw"
 
 
-class GithubUrlReader:
+class GithubUrlReader(IntegrationReader[GithubIntegrationConfig]):
     """Reads the URLs of one GitHub integration's host."""
 
     def __init__(
@@ -71,15 +72,10 @@ class GithubUrlReader:
                 f"GitHub integration for '{integration.host}' must configure an explicit "
                 "apiBaseUrl or rawBaseUrl"
             )
-        self._integration = integration
+        super().__init__(integration, http)
         self._credentials = credentials
-        self._http = http
         self._commits = CommitLookups()
         self._confirmed = ConfirmedEtags()
-
-    @property
-    def host(self) -> str:
-        return self._integration.host
 
     async def _auth(self, url: str, token: str | None) -> dict[str, str]:
         if token:
@@ -179,16 +175,8 @@ class GithubUrlReader:
         tree = _object(await self._http.json(tree_url, auth))
         if tree.get("truncated"):
             archive = await self._tarball(parsed, sha, auth)
-            files = await tree_from_files(sha, archive, "", lambda p, _s: matches(p)).files()
-            return UrlReaderServiceSearchResponse(
-                [
-                    UrlReaderServiceSearchResponseFile(
-                        f"{prefix}/{f.path}", constant_content(f.content), f.last_modified_at
-                    )
-                    for f in files
-                ],
-                sha,
-            )
+            tarball = tree_from_files(sha, archive, "", lambda p, _s: matches(p))
+            return await search_tree(tarball, lambda path: f"{prefix}/{path}")
         found = []
         for item in tree.get("tree") or []:
             if (
