@@ -108,6 +108,9 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         app / "app-config.e2e.yaml",
         {
             "backend": {
+                # one process per unit: the catalog is killed with SIGKILL below
+                # (tests/workers covers units of several workers)
+                "workers": 1,
                 "database": {"prefix": prefix},
                 "cache": {"redis": {"client": {"namespace": prefix}}},
             },

@@ -184,6 +184,9 @@ class Cluster:
         overlay: dict[str, Any] = {
             "backend": {
                 "listen": {"host": "127.0.0.1", "port": port},
+                # one process, as these tests kill and count replicas (tests/workers
+                # starts several workers)
+                "workers": 1,
                 "database": {"prefix": self.prefix},
                 "cache": {"redis": {"client": {"namespace": self.prefix}}},
             },

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -93,7 +94,8 @@ def test_a_plugin_hosted_by_two_units_fails_the_check(project: Path) -> None:
     )
     assert check(project) == [
         f"{project / TOPOLOGY}: plugin 'catalog' is hosted by 2 units (catalog, search); "
-        "a plugin runs in exactly one unit"
+        "a plugin runs in exactly one unit, or in one unit of role serve and one of role "
+        "background"
     ]
 
 
@@ -376,3 +378,96 @@ def test_start_rejects_an_invalid_topology(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Invalid topology" in result.output
     assert "plugin 'catalog' is hosted by 2 units (a, b)" in result.output
+
+
+SPLIT = """
+plugins: {catalog: {}, search: {requires: [catalog]}}
+units:
+  catalog: {plugins: [catalog], role: serve}
+  catalog-processing: {plugins: [catalog], role: background}
+  search: {plugins: [search]}
+"""
+
+
+def test_the_catalog_split_into_a_serving_and_a_processing_unit_passes_the_check(
+    project: Path,
+) -> None:
+    write_topology(project, SPLIT)
+    topology = load_topology(project / TOPOLOGY)
+    assert topology.problems() == []
+    # requests go to the serving unit only: discovery, nginx, the chart
+    assert topology.placement() == {"catalog": "catalog", "search": "search"}
+    assert topology.host_of("catalog") == "catalog"
+    assert topology.hosts_of("catalog") == ["catalog", "catalog-processing"]
+
+    def add_processing(data: dict[str, Any]) -> None:
+        services = data["services"]
+        services["catalog-processing"] = {
+            **services["catalog"],
+            "environment": {
+                **services["catalog"]["environment"],
+                "BACKSTAGE_UNIT": "catalog-processing",
+            },
+        }
+        for name in list(services):
+            if name not in ("catalog", "catalog-processing", "search") and "BACKSTAGE_UNIT" in str(
+                services[name].get("environment")
+            ):
+                del services[name]
+        services["proxy"]["depends_on"] = {
+            "catalog": {"condition": "service_healthy"},
+            "search": {"condition": "service_healthy"},
+        }
+
+    edit_yaml(project / COMPOSE, add_processing)
+    result = CliRunner().invoke(main, ["topology", "render", "--root", str(project)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["topology", "check", "--root", str(project)])
+    assert result.exit_code == 0, result.output
+    composed = yaml.safe_load((project / COMPOSE_CONFIG_PATH).read_text())
+    assert composed["discovery"]["endpoints"] == [
+        {"target": {"internal": "http://catalog:7007/api/{{pluginId}}"}, "plugins": ["catalog"]},
+        {"target": {"internal": "http://search:7007/api/{{pluginId}}"}, "plugins": ["search"]},
+    ]
+    values = yaml.safe_load((project / HELM_VALUES_PATH).read_text())
+    assert values["units"][:2] == [
+        {"name": "catalog", "plugins": ["catalog"], "role": "serve"},
+        {"name": "catalog-processing", "plugins": ["catalog"], "role": "background"},
+    ]
+    assert "catalog-processing" not in (project / NGINX_CONFIG_PATH).read_text()
+
+
+@pytest.mark.parametrize(
+    ("units", "problem"),
+    [
+        (
+            "{a: {plugins: [catalog], role: serve}}",
+            "plugin 'catalog' is hosted only by unit 'a' of role serve; add a unit of role "
+            "background hosting it",
+        ),
+        (
+            "{a: {plugins: [catalog], role: background}}",
+            "plugin 'catalog' is hosted only by unit 'a' of role background; add a unit of "
+            "role serve hosting it",
+        ),
+        (
+            "{a: {plugins: [catalog], role: serve}, b: {plugins: [catalog], role: serve}}",
+            "plugin 'catalog' is hosted by 2 units (a, b)",
+        ),
+        (
+            "{a: {plugins: [catalog]}, b: {plugins: [catalog], role: background}}",
+            "plugin 'catalog' is hosted by 2 units (a, b)",
+        ),
+    ],
+)
+def test_roles_that_leave_a_plugin_unserved_or_served_twice_fail(units: str, problem: str) -> None:
+    topology = parse_topology(yaml.safe_load(f"plugins: {{catalog: {{}}}}\nunits: {units}\n"))
+    [found] = topology.problems()
+    assert problem in found
+
+
+def test_a_unit_role_must_be_a_role() -> None:
+    with pytest.raises(InputError, match=r"units\.a\.role must be one of all, serve, background"):
+        parse_topology(
+            {"plugins": {"catalog": {}}, "units": {"a": {"plugins": ["catalog"], "role": "read"}}}
+        )

@@ -112,6 +112,11 @@ def test_worker_environments() -> None:
         assert spec.env["APP_CONFIG_backend_worker_role"] == spec.role
         assert spec.env["APP_CONFIG_backend_logger_meta_worker"] == str(spec.index)
         assert spec.env["APP_CONFIG_backend_metrics_prometheus_port"] == str(9500 + spec.index)
+    # one process's 10 connections per pool shared out, at least 2 each
+    assert {spec.env["APP_CONFIG_backend_database_pool_max"] for spec in specs} == {"5"}
+    assert worker_specs(config(), 8)[0].env["APP_CONFIG_backend_database_pool_max"] == "2"
+    sized = worker_specs(config(database={"client": "pg", "pool": {"max": 20}}), 2)
+    assert all("APP_CONFIG_backend_database_pool_max" not in spec.env for spec in sized)
     # only the background worker listens elsewhere: on a loopback port of its own
     assert "APP_CONFIG_backend_listen" not in specs[0].env
     assert specs[2].env["APP_CONFIG_backend_listen"].startswith("127.0.0.1:")

@@ -153,15 +153,18 @@ Redis Cluster's nodes, Infinispan's server. Passwords stay `${BACKSTAGE_CACHE_PA
 {{- toJson (dict "units" $units) -}}
 {{- end -}}
 
-{{/* Plugin id -> the unit hosting it; fails when a plugin is hosted by two units. */}}
+{{/* Plugin id -> the unit serving it (a unit of role background serves nothing: it runs
+its plugins' background work only); fails when two units serve a plugin. */}}
 {{- define "bp.pluginTable" -}}
 {{- $table := dict -}}
 {{- range $unit := .Values.units -}}
+{{- if ne ($unit.role | default "all") "background" -}}
 {{- range $plugin := $unit.plugins -}}
 {{- if hasKey $table $plugin -}}
 {{- fail (printf "plugin %q is hosted by two units (%s and %s); a plugin runs in exactly one unit" $plugin (get $table $plugin) $unit.name) -}}
 {{- end -}}
 {{- $_ := set $table $plugin $unit.name -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $table -}}
@@ -188,7 +191,12 @@ appConfig. No secrets: those reach the unit as environment variables. */}}
 {{- $external := printf "%s/api/%s" (include "bp.baseUrl" $root) $plugin -}}
 {{- $endpoints = append $endpoints (dict "plugins" (list $plugin) "target" (dict "internal" $internal "external" $external)) -}}
 {{- end -}}
-{{- $backend := dict "listen" (dict "port" $root.Values.backend.port) "database" (dict "prefix" $root.Values.database.prefix) -}}
+{{- $workers := include "bp.workers" .unit -}}
+{{- $workers = ternary $workers (atoi $workers) (eq $workers "auto") -}}
+{{- $backend := dict "listen" (dict "port" $root.Values.backend.port) "database" (dict "prefix" $root.Values.database.prefix) "workers" $workers -}}
+{{- with .unit.role -}}
+{{- $_ := set $backend "worker" (dict "role" .) -}}
+{{- end -}}
 {{- with include "bp.cacheConfig" $root | fromJson -}}
 {{- $_ := set $backend "cache" . -}}
 {{- end -}}
@@ -204,6 +212,23 @@ appConfig. No secrets: those reach the unit as environment variables. */}}
 {{- toYaml $config -}}
 {{- end -}}
 
+{{/*
+A unit's backend.workers: its `workers` when set, else its CPU limit rounded up (500m: 1,
+1.5: 2), else auto (the CPUs the container may use, its cgroup limit included).
+*/}}
+{{- define "bp.workers" -}}
+{{- $cpu := toString ((.resources | default dict).limits | default dict).cpu | default "" -}}
+{{- if .workers -}}
+{{- .workers -}}
+{{- else if eq $cpu "" "<nil>" -}}
+auto
+{{- else if hasSuffix "m" $cpu -}}
+{{- max 1 (int (ceil (divf (trimSuffix "m" $cpu | float64) 1000))) -}}
+{{- else -}}
+{{- max 1 (int (ceil ($cpu | float64))) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "bp.secretEnv" -}}
 - name: {{ .env }}
   valueFrom:
@@ -217,7 +242,9 @@ appConfig. No secrets: those reach the unit as environment variables. */}}
 {{- $plugins := dict -}}
 {{- $units := dict -}}
 {{- range $unit := .Values.units -}}
-{{- $_ := set $units $unit.name (dict "plugins" $unit.plugins) -}}
+{{- $entry := dict "plugins" $unit.plugins -}}
+{{- with $unit.role -}}{{- $_ := set $entry "role" . -}}{{- end -}}
+{{- $_ := set $units $unit.name $entry -}}
 {{- range $plugin := $unit.plugins -}}
 {{- $requires := (get ($.Values.plugins | default dict) $plugin | default dict).requires | default list -}}
 {{- $_ := set $plugins $plugin (ternary (dict "requires" $requires) (dict) (gt (len $requires) 0)) -}}

@@ -151,6 +151,10 @@ def start(unit_name: str, configs: tuple[Path, ...], topology_path: Path | None)
         unit = load_unit(unit_name, extra_names=list(plan.units) if plan is not None else ())
         features = unit_features(unit, plan)
         paths = unit_config_paths(unit, configs)
+        spec = plan.units.get(unit.name) if plan is not None else None
+        if spec is not None and spec.role != "all":
+            # the topology's split of a plugin across units: this unit's part of it
+            os.environ.setdefault("APP_CONFIG_backend_worker_role", spec.role)
         workers = 1
         if WORKER_ENV not in os.environ:
             config = load_config(paths)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import sys
 from collections.abc import Sequence
@@ -21,8 +22,13 @@ from backstage_cli.units import Unit
 __all__ = ["supervise_unit", "worker_specs"]
 
 _DEFAULT_METRICS_PORT = 9464
-_STOP_MARGIN = timedelta(seconds=10)
-"""Shutdown hooks (5 s) and a margin, past the readiness delay and the drain."""
+_POOL_MAX = 10
+"""The default `backend.database.pool.max` of one process (Backstage's knex pool)."""
+_POOL_MIN = 2
+_STOP_MARGIN = timedelta(seconds=7)
+"""Shutdown hooks (5 s) and a margin, past the readiness delay and the drain: within the
+10 s the chart and Compose allow past them, so stragglers are killed (and the exit code
+says so) before the container runtime kills the supervisor."""
 
 
 def _loopback_port() -> int:
@@ -39,7 +45,19 @@ def _metrics_port(config: Config) -> int | None:
     return _DEFAULT_METRICS_PORT if port is None else int(port)
 
 
-def _spec(config: Config, index: int, role: WorkerRole, private_port: bool) -> WorkerSpec:
+def _pool_max(config: Config, count: int) -> int | None:
+    """The default pool size of each of `count` workers: one process's 10 shared out (at
+    least 2 each), so that a unit's connections stay about what one process had; None
+    when the config sizes the pools itself."""
+    for key in ("backend.database.pool.max", "backend.database.knexConfig.pool.max"):
+        if config.get_optional(key) is not None:
+            return None
+    return max(_POOL_MIN, math.ceil(_POOL_MAX / count))
+
+
+def _spec(
+    config: Config, index: int, role: WorkerRole, private_port: bool, pool: int | None
+) -> WorkerSpec:
     env = {
         "APP_CONFIG_backend_worker_role": role,
         # every line a worker logs says which worker it is
@@ -52,6 +70,8 @@ def _spec(config: Config, index: int, role: WorkerRole, private_port: bool) -> W
         env["APP_CONFIG_backend_listen_host"] = ""
         env["APP_CONFIG_backend_listen_port"] = ""
         env["APP_CONFIG_backend_listen"] = f"127.0.0.1:{_loopback_port()}"
+    if pool is not None:
+        env["APP_CONFIG_backend_database_pool_max"] = str(pool)
     metrics = _metrics_port(config)
     if metrics:
         env["APP_CONFIG_backend_metrics_prometheus_port"] = str(metrics + index)
@@ -62,11 +82,13 @@ def worker_specs(config: Config, count: int) -> list[WorkerSpec]:
     """The workers of a unit started with `count` workers (see `worker_roles`): each with
     its role and its index in its log lines; the background worker of a unit that also
     serves on a loopback port of its own; with Prometheus metrics on, worker `i` serving
-    them on `backend.metrics.prometheus.port` + `i`."""
+    them on `backend.metrics.prometheus.port` + `i`; unless the config sizes the database
+    pools, each worker's pools hold 10 / `count` connections (at least 2)."""
     roles = worker_roles(config, count)
     serves = "serve" in roles
+    pool = _pool_max(config, count)
     return [
-        _spec(config, index, role, private_port=serves and role == "background")
+        _spec(config, index, role, serves and role == "background", pool)
         for index, role in enumerate(roles)
     ]
 

@@ -20,6 +20,7 @@ from backstage_cli.topology._render import (
     NGINX_CONFIG_PATH,
     UNIT_PORT,
     compose_unit_url,
+    helm_unit,
     render_compose_config,
     render_compose_nginx,
     replace_helm_units,
@@ -175,12 +176,17 @@ def check_unit_configs(topology: Topology, compose_config: tuple[str, Any]) -> l
 
 
 def check_helm_values(topology: Topology, values: Mapping[str, Any], *, source: str) -> list[str]:
-    """The chart's default `units` are the topology's."""
-    expected = [(unit.name, list(unit.plugins)) for unit in topology.units.values()]
-    actual = [(str(u.get("name")), list(u.get("plugins") or [])) for u in values.get("units") or []]
+    """The chart's default `units` are the topology's (their roles included)."""
+    expected = [helm_unit(unit) for unit in topology.units.values()]
+    actual = [
+        {key: u[key] for key in ("name", "plugins", "role") if key in u}
+        for u in values.get("units") or []
+    ]
     if actual == expected:
         return []
-    show = "; ".join(f"{name}: {', '.join(plugins)}" for name, plugins in actual) or "none"
+    show = (
+        "; ".join(f"{u.get('name')}: {', '.join(u.get('plugins') or [])}" for u in actual) or "none"
+    )
     return [f"{source}: units ({show}) disagree with the topology; {_RENDER_HINT}"]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from backstage_common.errors import InputError
+from backstage_common.worker_role import WorkerRole
 
 __all__ = [
     "DEFAULT_TOPOLOGY_PATH",
@@ -30,6 +31,7 @@ TOPOLOGY_ENV = "BACKSTAGE_TOPOLOGY"
 # Kubernetes, which must fit 63 characters), so it is short and lower-case.
 _UNIT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$")
 _PLUGIN_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_ROLES: dict[object, WorkerRole] = {"all": "all", "serve": "serve", "background": "background"}
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,18 @@ class PluginSpec:
 
 @dataclass(frozen=True)
 class UnitSpec:
-    """A deployment unit and the plugins it hosts."""
+    """A deployment unit, the plugins it hosts and its `role` (`backend.worker.role`):
+    `all` by default; `serve` and `background` split a plugin's requests and its
+    background work (the catalog's processing) across two units."""
 
     name: str
     plugins: tuple[str, ...]
+    role: WorkerRole = "all"
+
+    @property
+    def serves(self) -> bool:
+        """Whether requests for its plugins are routed to it."""
+        return self.role != "background"
 
 
 @dataclass(frozen=True)
@@ -63,19 +73,25 @@ class Topology:
         return [unit.name for unit in self.units.values() if plugin_id in unit.plugins]
 
     def host_of(self, plugin_id: str) -> str:
-        hosts = self.hosts_of(plugin_id)
+        """The unit serving `plugin_id`; InputError unless exactly one does."""
+        hosts = self.serving_hosts_of(plugin_id)
         if len(hosts) != 1:
             raise InputError(
                 f"Plugin '{plugin_id}' is hosted by {len(hosts)} units in {self.source}"
             )
         return hosts[0]
 
+    def serving_hosts_of(self, plugin_id: str) -> list[str]:
+        """The units serving `plugin_id`'s requests (not of role `background`)."""
+        return [name for name in self.hosts_of(plugin_id) if self.units[name].serves]
+
     def placement(self) -> dict[str, str]:
-        """Plugin id to the unit hosting it, for every plugin hosted by exactly one unit."""
+        """Plugin id to the unit serving it, for every plugin served by exactly one unit:
+        where discovery, the proxy and the Ingress send its requests."""
         return {
             plugin_id: hosts[0]
             for plugin_id in self.plugin_ids()
-            if len(hosts := self.hosts_of(plugin_id)) == 1
+            if len(hosts := self.serving_hosts_of(plugin_id)) == 1
         }
 
     def plugin_ids(self) -> list[str]:
@@ -84,6 +100,18 @@ class Topology:
         for unit in self.units.values():
             ids += [p for p in unit.plugins if p not in ids]
         return ids
+
+    def _split_problems(self, plugin_id: str, hosts: list[str]) -> list[str]:
+        """A plugin hosted by several units: only a unit of role `serve` and one of role
+        `background` may share it."""
+        roles = sorted(self.units[name].role for name in hosts)
+        if roles == ["background", "serve"]:
+            return []
+        return [
+            f"{self.source}: plugin '{plugin_id}' is hosted by {len(hosts)} units "
+            f"({', '.join(hosts)}); a plugin runs in exactly one unit, or in one unit of "
+            "role serve and one of role background"
+        ]
 
     def problems(self) -> list[str]:
         """What makes this topology unusable, one sentence each; empty when it is valid."""
@@ -101,9 +129,13 @@ class Topology:
                     "plugins of exactly one unit"
                 )
             elif len(hosts) > 1:
+                found += self._split_problems(plugin_id, hosts)
+            if len(hosts) == 1 and self.units[hosts[0]].role != "all":
+                role = self.units[hosts[0]].role
+                other = "background" if role == "serve" else "serve"
                 found.append(
-                    f"{self.source}: plugin '{plugin_id}' is hosted by {len(hosts)} units "
-                    f"({', '.join(hosts)}); a plugin runs in exactly one unit"
+                    f"{self.source}: plugin '{plugin_id}' is hosted only by unit '{hosts[0]}' "
+                    f"of role {role}; add a unit of role {other} hosting it"
                 )
         for plugin in self.plugins.values():
             for required in plugin.requires:
@@ -157,13 +189,16 @@ def _parse_unit(name: str, raw: object, source: str) -> UnitSpec:
             "(lower-case letters, digits and '-')"
         )
     body = _mapping(raw, where)
-    unknown = sorted(set(body) - {"plugins"})
+    unknown = sorted(set(body) - {"plugins", "role"})
     if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; use plugins")
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; use plugins, role")
     plugins = _names(body.get("plugins"), f"{where}.plugins", _PLUGIN_ID, "plugin id")
     if len(set(plugins)) != len(plugins):
         raise InputError(f"{where}.plugins names a plugin twice")
-    return UnitSpec(name=name, plugins=plugins)
+    role = body.get("role", "all")
+    if role not in _ROLES:
+        raise InputError(f"{where}.role must be one of all, serve, background")
+    return UnitSpec(name=name, plugins=plugins, role=_ROLES[role])
 
 
 def parse_topology(data: object, *, source: str = "topology") -> Topology:

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from backstage_common.errors import InputError
 
-from backstage_cli.topology._model import Topology
+from backstage_cli.topology._model import Topology, UnitSpec
 
 __all__ = [
     "COMPOSE_CONFIG_PATH",
@@ -50,15 +50,15 @@ def compose_discovery_config(
     topology: Topology, *, unit_url: Callable[[str], str] = compose_unit_url
 ) -> dict[str, Any]:
     """`discovery.endpoints` for every plugin (the same block in every unit): the internal
-    URL is the unit hosting it, `unit_url(unit)` (its Compose service by default); the
-    external one stays `backend.baseUrl` (the proxy)."""
+    URL is the unit serving it, `unit_url(unit)` (its Compose service by default), never
+    a unit of role background; the external one stays `backend.baseUrl` (the proxy)."""
     endpoints = [
         {
             "target": {"internal": f"{unit_url(unit.name)}/api/{{{{pluginId}}}}"},
             "plugins": list(unit.plugins),
         }
         for unit in topology.units.values()
-        if unit.plugins
+        if unit.plugins and unit.serves
     ]
     return {"discovery": {"endpoints": endpoints}}
 
@@ -152,11 +152,19 @@ def render_nginx(
     return "\n".join(lines) + "\n"
 
 
+def helm_unit(unit: UnitSpec) -> dict[str, Any]:
+    """A unit as the chart's `units` lists it: its name, plugins, and role unless `all`."""
+    entry: dict[str, Any] = {"name": unit.name, "plugins": list(unit.plugins)}
+    if unit.role != "all":
+        entry["role"] = unit.role
+    return entry
+
+
 def render_helm_units(topology: Topology) -> str:
     """The generated block of the chart's values.yaml, between its markers: `units`, and
     `plugins` with what each calls (`requires`, from which the chart derives which units
     may reach which in its NetworkPolicies)."""
-    units = [{"name": unit.name, "plugins": list(unit.plugins)} for unit in topology.units.values()]
+    units = [helm_unit(unit) for unit in topology.units.values()]
     plugins = {
         spec.id: {"requires": list(spec.requires)}
         for spec in sorted(topology.plugins.values(), key=lambda spec: spec.id)
