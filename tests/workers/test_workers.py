@@ -241,3 +241,26 @@ def test_sigterm_stops_every_worker_with_exit_code_0(workers: Workers) -> None:
     # production config: shutdownTimeout 30 s, serverShutdownDelay 0 s here
     assert took < 30, took
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+
+def test_a_worker_failing_at_start_stops_the_unit_with_its_error(tmp_path: Path) -> None:
+    with cluster(tmp_path) as found:
+        unit = found.add_unit(
+            unit="catalog",
+            config={"backend": {"workers": 2}, "catalog": {"orphanStrategy": "sometimes"}},
+        )
+        unit.start()
+        process = unit.running()
+        code = process.wait(timeout=START_TIMEOUT)
+        unit.process = None
+        output = unit.log.read_text()
+        assert code == 1, output
+        # the worker's own error, as a single process prints it
+        assert "unit 'catalog' failed to start" in output
+        assert "Config value for key 'catalog.orphanStrategy'" in output
+        assert any(
+            record.get("worker") == "supervisor"
+            and "failed to start (exit code 1); stopping the other workers"
+            in str(record.get("message"))
+            for record in unit.records()
+        ), output
