@@ -7,11 +7,21 @@ unit's worker processes (`_supervisor`). It builds on `backstage_backend_default
 backend itself knows nothing of it.
 """
 
-from backstage_cli._cpus import available_cpus, cgroup_cpu_limit
-from backstage_cli._main import main, run_unit
-from backstage_cli._multi import worker_specs
-from backstage_cli._project import config_paths_for_unit, find_project_root, unit_config_paths
-from backstage_cli._workers import read_worker_count, worker_roles
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backstage_cli._cpus import available_cpus, cgroup_cpu_limit
+    from backstage_cli._main import main, run_unit
+    from backstage_cli._multi import worker_specs
+    from backstage_cli._project import (
+        config_paths_for_unit,
+        find_project_root,
+        unit_config_paths,
+    )
+    from backstage_cli._workers import read_worker_count, worker_roles
 
 __all__ = [
     "available_cpus",
@@ -25,3 +35,25 @@ __all__ = [
     "worker_roles",
     "worker_specs",
 ]
+
+# Imported on first use: the supervisor of a unit's workers runs from this package and
+# must not load the backend the command's modules import.
+_HOMES = {
+    "available_cpus": "_cpus",
+    "cgroup_cpu_limit": "_cpus",
+    "config_paths_for_unit": "_project",
+    "find_project_root": "_project",
+    "main": "_main",
+    "read_worker_count": "_workers",
+    "run_unit": "_main",
+    "unit_config_paths": "_project",
+    "worker_roles": "_workers",
+    "worker_specs": "_multi",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'backstage_cli' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"backstage_cli.{home}"), name)

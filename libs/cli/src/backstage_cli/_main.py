@@ -163,7 +163,7 @@ def start(unit_name: str, configs: tuple[Path, ...], topology_path: Path | None)
         raise click.ClickException(str(error)) from error
     with contextlib.suppress(KeyboardInterrupt):
         if workers > 1:
-            sys.exit(supervise_unit(unit, paths, path, config, workers))
+            supervise_unit(unit, paths, path, config, workers)
         sys.exit(run_unit(unit, paths, features))
 
 

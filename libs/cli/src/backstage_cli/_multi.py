@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
+import os
 import socket
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from backstage_backend_defaults.logger import create_root_logger
 from backstage_common.config import Config
 from backstage_common.durations import read_optional_duration
 from backstage_common.worker_role import WorkerRole
 
-from backstage_cli._supervisor import Supervisor, WorkerSpec
+from backstage_cli._supervisor import WorkerSpec
+from backstage_cli._supervisor_process import exec_supervisor
 from backstage_cli._workers import worker_roles
 from backstage_cli.units import Unit
 
@@ -100,23 +101,46 @@ def _stop_timeout(config: Config) -> float:
     return total.total_seconds()
 
 
+def _log_settings(config: Config, unit: Unit) -> dict[str, Any]:
+    """The supervisor's log lines as the root logger would write them: the format and
+    level of `backend.logging` (`LOG_LEVEL` first), `backend.logger.meta` on each."""
+    fields: dict[str, object] = {"service": "backstage"}
+    meta = config.get_optional_config("backend.logger.meta")
+    if meta is not None:
+        fields.update({key: meta.get(key) for key in meta.keys()})
+    fields.update({"unit": unit.name, "worker": "supervisor"})
+    form = config.get_optional_string("backend.logging.format")
+    level = (
+        os.environ.get("LOG_LEVEL")
+        or config.get_optional_string("backend.logging.level")
+        or config.get_optional_string("backend.logger.level")
+        or "info"
+    )
+    return {
+        "fields": fields,
+        "json": form == "json" or (form is None and not sys.stdout.isatty()),
+        "info": level.lower() in ("debug", "info"),
+    }
+
+
 def supervise_unit(
     unit: Unit,
     paths: Sequence[Path],
     topology: Path | None,
     config: Config,
     count: int,
-) -> int:
-    """Serve `unit` (its config files `paths`, its plugins from `topology`) with `count`
-    serving workers (and a background one, see `worker_specs`) until SIGTERM or SIGINT;
-    the exit code."""
+) -> None:
+    """Become the supervisor (see `_supervisor_process`, never returns) of `unit` (its
+    config files `paths`, its plugins from `topology`) served by `count` serving workers
+    and a background one (see `worker_specs`) until SIGTERM or SIGINT."""
     command = [sys.executable, "-m", "backstage_cli", "start", "--unit", unit.name]
     if topology is not None:
         command += ["--topology", str(topology)]
     for path in paths:
         command += ["--config", str(path)]
-    logger = create_root_logger(config).child({"unit": unit.name, "worker": "supervisor"})
-    supervisor = Supervisor(
-        command, worker_specs(config, count), logger, stop_timeout=_stop_timeout(config)
+    exec_supervisor(
+        command,
+        worker_specs(config, count),
+        stop_timeout=_stop_timeout(config),
+        log=_log_settings(config, unit),
     )
-    return asyncio.run(supervisor.run())

@@ -17,15 +17,16 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from backstage_backend_plugin_api import LoggerService
-from backstage_common.worker_role import WorkerRole
+if TYPE_CHECKING:  # the supervisor imports no backend: it stays a small process
+    from backstage_common.worker_role import WorkerRole
 
 __all__ = [
     "READY_FD_ENV",
     "WORKER_ENV",
     "Supervisor",
+    "SupervisorLog",
     "WorkerSpec",
     "report_ready",
 ]
@@ -40,6 +41,16 @@ _BACKOFF_MAX = 30.0
 _STABLE_AFTER = 60.0
 """Seconds a worker must have run for its next death to count as its first."""
 _PR_SET_PDEATHSIG = 1
+
+
+class SupervisorLog(Protocol):
+    """Where the supervisor writes what happens to its workers."""
+
+    def info(self, message: str) -> None:
+        """Log `message` at info level."""
+
+    def error(self, message: str, error: BaseException | None = None) -> None:
+        """Log `message` at error level, with the `error` that caused it if any."""
 
 
 def report_ready(env: Mapping[str, str] = os.environ) -> None:
@@ -76,7 +87,7 @@ class WorkerSpec:
 class _Slot:
     """One worker kept running: started, restarted with a backoff after it died."""
 
-    def __init__(self, spec: WorkerSpec, command: Sequence[str], logger: LoggerService) -> None:
+    def __init__(self, spec: WorkerSpec, command: Sequence[str], logger: SupervisorLog) -> None:
         self.spec = spec
         self._command = command
         self._logger = logger
@@ -181,7 +192,7 @@ class Supervisor:
         self,
         command: Sequence[str],
         specs: Sequence[WorkerSpec],
-        logger: LoggerService,
+        logger: SupervisorLog,
         *,
         stop_timeout: float,
     ) -> None:
