@@ -264,3 +264,27 @@ def test_a_worker_failing_at_start_stops_the_unit_with_its_error(tmp_path: Path)
             in str(record.get("message"))
             for record in unit.records()
         ), output
+
+
+def test_workers_of_a_supervisor_killed_outright_stop(tmp_path: Path) -> None:
+    with cluster(tmp_path) as found:
+        unit = found.add_unit(unit="catalog", config={"backend": {"workers": 2}})
+        unit.start()
+        unit.wait_ready()
+        view = Workers(found, unit, tmp_path, "")
+        wait_until(
+            lambda: len(view.children()) == 3,
+            "three workers",
+            alive=[unit.running()],
+            timeout=START_TIMEOUT,
+            describe=unit.tail,
+        )
+        children = view.children()
+        assert unit.stop(signal.SIGKILL) == -signal.SIGKILL
+        # the kernel sends each worker SIGTERM: they shut down, the port is free again
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in children),
+            "the end of every worker of the killed supervisor",
+            timeout=60,
+            describe=unit.tail,
+        )

@@ -15,7 +15,7 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -63,12 +63,23 @@ def report_ready(env: Mapping[str, str] = os.environ) -> None:
         os.close(int(fd))
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    # A supervisor killed outright (SIGKILL, OOM) must not leave its workers holding the
-    # port: they are sent SIGTERM and shut down as on any stop.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _parent_death_signal() -> Callable[[], None] | None:
+    """What a worker runs between fork and exec so that a supervisor killed outright
+    (SIGKILL, OOM) does not leave its workers holding the port: the kernel sends them
+    SIGTERM, and they shut down as on any stop. Looked up here, in the parent: the child
+    only calls it (the event loop's child watcher runs threads, so the child must take
+    no lock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return die_with_parent
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,9 @@ class WorkerSpec:
     @property
     def name(self) -> str:
         return f"worker {self.index} ({self.role})"
+
+
+_PREEXEC = _parent_death_signal()
 
 
 class _Slot:
@@ -102,7 +116,7 @@ class _Slot:
         env[READY_FD_ENV] = str(write_fd)
         try:
             process = await asyncio.create_subprocess_exec(
-                *self._command, env=env, pass_fds=(write_fd,), preexec_fn=_die_with_parent
+                *self._command, env=env, pass_fds=(write_fd,), preexec_fn=_PREEXEC
             )
         except BaseException:
             os.close(read_fd)
