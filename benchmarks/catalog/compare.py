@@ -48,7 +48,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -289,9 +289,16 @@ def database_for(
 
 
 def measure(
-    name: str, options: argparse.Namespace, catalog: Path, static_port: int, workdir: Path
+    name: str,
+    options: argparse.Namespace,
+    catalog: Path,
+    static_port: int,
+    workdir: Path,
+    before_drop: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """One implementation: start, load, stop, drop its databases; load.py's figures."""
+    """One implementation: start, load, stop, drop its databases; load.py's figures.
+    `before_drop` (Postgres) is given the prefix of its databases once the server has
+    stopped and before they are dropped (`floor.py` copies the catalog's rows then)."""
     port = free_port()
     token = secrets.token_hex(16)
     prefix = f"bench_catalog_{os.getpid()}_{secrets.token_hex(3)}_{name}_"
@@ -306,17 +313,46 @@ def measure(
         progress(f"{name} ready in {ready_s:.1f} s; loading")
         assert run.process is not None
         log = run.log if name == "ours" else None
-        figures = load(name, options, catalog, static_port, port, token, run.process.pid, log)
+        with profiled(run.process.pid, options.profile if name == "ours" else None):
+            figures = load(name, options, catalog, static_port, port, token, run.process.pid, log)
         figures["ready_s"] = round(ready_s, 2)
         figures["db"] = options.db
         return figures
     finally:
         run.stop()
         if options.db == "postgres":
+            if before_drop is not None:
+                before_drop(prefix)
             dropped = Postgres(options.postgres_url).drop_prefix(prefix)
             progress(f"{name} stopped; dropped {', '.join(dropped) or 'no database'}")
         if options.keep_logs:
             progress(f"{name} log: {run.log}")
+
+
+@contextlib.contextmanager
+def profiled(pid: int, output: str | None) -> Iterator[None]:
+    """With `output`, py-spy samples the process tree of `pid` (waits included: `--idle`)
+    while the block runs, and writes there a flame graph (SVG), a speedscope profile (a
+    `.json` name) or the collapsed stacks (a `.txt` name)."""
+    if output is None:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise CompareError("py-spy not found: `uv pip install py-spy` into the environment")
+    forms = {".json": "speedscope", ".txt": "raw"}
+    form = forms.get(Path(output).suffix, "flamegraph")
+    command = [spy, "record", "--idle", "--subprocesses", "--rate", "100", "--nonblocking"]
+    command += ["--format", form, "--output", output, "--pid", str(pid)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=120)
+        if process.returncode not in (0, -signal.SIGINT):
+            progress(f"py-spy: {errors.decode(errors='replace').strip()[-500:]}")
+        progress(f"profile: {output}")
 
 
 def load(
@@ -501,6 +537,11 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workloads", help="a subset of load.py's workloads, comma-separated")
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    parser.add_argument(
+        "--profile",
+        help="ours: py-spy's flame graph of the server from the registration to the end of "
+        "the reads (SVG; speedscope for a .json name, collapsed stacks for .txt)",
+    )
     parser.add_argument(
         "--processing-interval",
         type=float,

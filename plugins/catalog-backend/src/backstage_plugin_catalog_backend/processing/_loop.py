@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -41,9 +42,26 @@ _REFS_LOGGED = 5
 _ANALYZE_AFTER = 1_000
 """Final entities written since the planner's statistics were last refreshed, after which
 they are refreshed once the loop is idle (Postgres)."""
+_FIRST_GROWTH_ANALYZE = 500
+"""Entities written (processed and stitched) after which the planner's statistics of the
+growing tables are first refreshed while work goes on; then each time that count doubles."""
+_GROWING_TABLES = (
+    "refresh_state",
+    "refresh_state_references",
+    "relations",
+    "refresh_keys",
+    "final_entities",
+    "search",
+    "stitch_queue",
+)
 # Children held before a processing batch writes what it has (a location's file emits its
 # entities as children: 100 locations of 500 entities would otherwise be 50,000 at once).
 _CHILDREN_PER_WRITE = 2_000
+_PROCESSING_LOOPS = 2
+_BACKLOG_GROWTH = 4
+"""How many times `batch_size` (and `stitch_batch`) a claim grows to while each claim comes
+back full: a backlog (an ingestion) then takes fewer, larger transactions, each a fixed
+number of round trips however many rows it writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +87,11 @@ class _Claimed:
     result_hash: str | None
 
 
+def _next_claim_size(size: int, claimed: int, base: int) -> int:
+    """Twice `size` after a full claim (up to `_BACKLOG_GROWTH` times `base`), else `base`."""
+    return min(2 * size, _BACKLOG_GROWTH * base) if claimed >= size else base
+
+
 class ProcessingLoop:
     """The catalog's processing and stitching, on the background pool (`engine` is its
     engine): `start` starts the loop, `stop` ends it, `wake` has it look for due work at
@@ -87,11 +110,16 @@ class ProcessingLoop:
         self.orchestrator = orchestrator
         self._logger = logger
         self._options = options
-        self._wake = asyncio.Event()
+        self._wakes: list[asyncio.Event] = []
+        self._processing_idle = True
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._next_orphan_cleanup = 0.0
         self._written_since_analyze = 0
+        self._written = 0
+        self._claim_size = options.batch_size
+        self._stitch_claim_size = options.stitch_batch
+        self._next_growth_analyze = _FIRST_GROWTH_ANALYZE
         self._unreleased: dict[str, str] = {}
         """Stitch leases (ref to ticket) of failed stitches, not yet handed back."""
         self._unwritten: set[str] = set()
@@ -119,32 +147,74 @@ class ProcessingLoop:
                 await asyncio.wait_for(self._release_stitches(), _RELEASE_ON_STOP_SECONDS)
 
     def wake(self) -> None:
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     # -- the loop ----------------------------------------------------------------------
 
     async def _run(self) -> None:
+        # Processing and stitching mostly wait for the database: as loops of their own each
+        # goes on while the other waits, and a second processing loop claims and processes
+        # the next batch while the previous one is written. Replicas share work through
+        # their claims, and so do these loops.
+        loops = [asyncio.create_task(self._stitch_loop())]
+        if self._options.interval is not None:
+            loops += [
+                asyncio.create_task(self._processing_loop()) for _ in range(_PROCESSING_LOOPS)
+            ]
+        try:
+            await asyncio.wait(loops)
+        finally:
+            # Stopped only once every loop has ended: a stitch cut short records its leases
+            # as it ends, and `stop` hands them back after.
+            for task in loops:
+                task.cancel()
+            await asyncio.wait(loops)
+
+    async def _processing_loop(self) -> None:
+        async def step() -> bool:
+            worked = await self.process_batch() > 0
+            self._processing_idle = not worked
+            return worked
+
+        await self._repeat(step)
+
+    async def _stitch_loop(self) -> None:
+        """Stitching, and the housekeeping that waits for processing to be idle."""
         loop = asyncio.get_running_loop()
+
+        async def step() -> bool:
+            worked = await self.stitch_batch() > 0
+            if (
+                self._options.orphan_strategy == "delete"
+                and loop.time() >= self._next_orphan_cleanup
+            ):
+                self._next_orphan_cleanup = loop.time() + self._options.orphan_cleanup_seconds
+                worked = await self.delete_orphans() > 0 or worked
+            idle = not worked and self._processing_idle
+            if idle and self._written_since_analyze >= _ANALYZE_AFTER:
+                await self.refresh_statistics()
+            elif self._written >= self._next_growth_analyze:
+                await self._analyze_growth()
+            return worked
+
+        await self._repeat(step)
+
+    async def _repeat(self, step: Callable[[], Awaitable[bool]]) -> None:
+        """Run `step` again and again; after a step that found nothing to do, wait for a
+        wake-up or the poll interval."""
+        wake = asyncio.Event()
+        self._wakes.append(wake)
         while True:
-            self._wake.clear()
+            wake.clear()
             worked = False
             try:
-                if self._options.interval is not None:
-                    worked = await self.process_batch() > 0
-                worked = await self.stitch_batch() > 0 or worked
-                if (
-                    self._options.orphan_strategy == "delete"
-                    and loop.time() >= self._next_orphan_cleanup
-                ):
-                    self._next_orphan_cleanup = loop.time() + self._options.orphan_cleanup_seconds
-                    worked = await self.delete_orphans() > 0 or worked
-                if not worked and self._written_since_analyze >= _ANALYZE_AFTER:
-                    await self.refresh_statistics()
+                worked = await step()
             except Exception as error:  # the loop survives database hiccups
                 self._logger.error("Catalog processing failed", error)
             if not worked:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._options.poll_seconds)
+                    await asyncio.wait_for(wake.wait(), self._options.poll_seconds)
 
     async def refresh_statistics(self) -> None:
         """Have Postgres vacuum the search index and final entities and re-read their
@@ -162,6 +232,19 @@ class ProcessingLoop:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(sa.text("VACUUM (ANALYZE) search, final_entities"))
 
+    async def _analyze_growth(self) -> None:
+        """Have Postgres re-read the statistics of the tables an ingestion fills, while it
+        fills them. Autovacuum's analyze comes a minute late at best: until then the
+        planner takes the tables for empty, and every `IN (...)` over a batch's ids
+        (`relations`, `search`, references) becomes a sequential scan of the whole table,
+        slower with each batch written."""
+        self._next_growth_analyze = 2 * max(self._written, self._next_growth_analyze)
+        if self._engine.dialect.name != "postgresql":
+            return
+        async with self._engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(sa.text(f"ANALYZE {', '.join(_GROWING_TABLES)}"))
+
     def _next_update(self, now: datetime) -> datetime:
         low, high = self._options.interval or (100.0, 150.0)
         return now + timedelta(seconds=random.uniform(low, high))
@@ -173,7 +256,7 @@ class ProcessingLoop:
                 sa.select(refresh_state.c.entity_id)
                 .where(refresh_state.c.next_update_at <= now)
                 .order_by(refresh_state.c.next_update_at)
-                .limit(self._options.batch_size)
+                .limit(self._claim_size)
             )
             if connection.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
@@ -191,7 +274,11 @@ class ProcessingLoop:
                     refresh_state.c.result_hash,
                 )
             )
-            return [_Claimed(*row) for row in rows]
+            claimed = [_Claimed(*row) for row in rows]
+        self._claim_size = _next_claim_size(
+            self._claim_size, len(claimed), self._options.batch_size
+        )
+        return claimed
 
     async def process_batch(self) -> int:
         """Claim the due entities (up to `batch_size`), process them with at most
@@ -271,6 +358,9 @@ class ProcessingLoop:
             return
         try:
             await self._write_together(results)
+            self._written += len(results)
+            # what it wrote is due now: its stitches, and the children it emitted
+            self.wake()
             return
         except Exception as error:
             failures: list[tuple[str, Exception]] = [(r.entity_ref, error) for r in results]
@@ -330,7 +420,7 @@ class ProcessingLoop:
             if not claimed:
                 return 0
             try:
-                await self._stitch(claimed)
+                await retry_on_deadlock(lambda: self._stitch(claimed))
             except BaseException:
                 # Their leases would hold these back until they ran out (a database drop
                 # would leave entities unserved for a whole stitch timeout): they are
@@ -348,12 +438,12 @@ class ProcessingLoop:
                 sa.select(stitch_queue.c.entity_ref)
                 .where(stitch_queue.c.next_stitch_at <= now)
                 .order_by(stitch_queue.c.next_stitch_at)
-                .limit(self._options.stitch_batch)
+                .limit(self._stitch_claim_size)
             )
             if connection.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             lease = timedelta(seconds=self._options.stitch_timeout)
-            return {
+            claimed = {
                 ref: ticket
                 for ref, ticket in await connection.execute(
                     sa.update(stitch_queue)
@@ -365,11 +455,19 @@ class ProcessingLoop:
                     .returning(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket)
                 )
             }
+        self._stitch_claim_size = _next_claim_size(
+            self._stitch_claim_size, len(claimed), self._options.stitch_batch
+        )
+        return claimed
 
     async def _stitch(self, claimed: dict[str, str]) -> None:
         async with self.transaction() as connection:
-            current = sa.select(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket).where(
-                stitch_queue.c.entity_ref.in_(list(claimed))
+            # locked in the order writers queue them in: each may wait for the other, never
+            # both at once (a deadlock)
+            current = (
+                sa.select(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket)
+                .where(stitch_queue.c.entity_ref.in_(list(claimed)))
+                .order_by(stitch_queue.c.entity_ref)
             )
             if connection.dialect.name == "postgresql":
                 current = current.with_for_update()
@@ -378,7 +476,9 @@ class ProcessingLoop:
                 for ref, ticket in await connection.execute(current)
                 if claimed.get(ref) == ticket
             ]
-            self._written_since_analyze += len(await stitch_entities(connection, valid))
+            stitched = len(await stitch_entities(connection, valid))
+            self._written_since_analyze += stitched
+            self._written += stitched
             for batch in chunks(valid):
                 await connection.execute(
                     sa.delete(stitch_queue).where(stitch_queue.c.entity_ref.in_(batch))
