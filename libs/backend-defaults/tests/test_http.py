@@ -231,6 +231,14 @@ async def test_default_auth_policy_static_tokens_and_allowed_paths() -> None:
             "/api/demo/fail/notfound", headers={"Authorization": "Bearer only-for-other-plugin"}
         )
         good = await client.get("/api/demo/fail/notfound", headers=AUTH)
+        # a header the gate has seen pass, then ones that must not pass on its account
+        again = await client.get("/api/demo/fail/notfound", headers=AUTH)
+        longer = await client.get(
+            "/api/demo/fail/notfound", headers={"Authorization": f"Bearer {TOKEN}x"}
+        )
+        narrow_again = await client.get(
+            "/api/demo/fail/notfound", headers={"Authorization": "Bearer only-for-other-plugin"}
+        )
         open_path = await client.get("/api/demo/ok")
         jwks = await client.get("/api/demo/.backstage/auth/v1/jwks.json")
     assert missing.status_code == 401
@@ -243,6 +251,9 @@ async def test_default_auth_policy_static_tokens_and_allowed_paths() -> None:
     assert narrow.status_code == 403
     assert "restricted to plugin(s) 'other'" in narrow.json()["error"]["message"]
     assert good.status_code == 404  # through the gate, to the route
+    assert again.status_code == 404
+    assert longer.status_code == 401
+    assert narrow_again.status_code == 403
     assert open_path.status_code == 200
     assert jwks.json() == {"keys": []}
 

@@ -16,7 +16,7 @@ import pytest
 from backstage_backend_defaults import Backend, create_backend
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
 from backstage_backend_defaults.http_router import BackendAsgiApp, read_server_timeouts
-from backstage_backend_defaults.http_router._paths import canonical_path
+from backstage_backend_defaults.http_router._paths import canonical_path, is_canonical
 from backstage_backend_plugin_api import (
     PluginRegistrationPoints,
     core_services,
@@ -310,6 +310,9 @@ def test_canonical_paths_are_litestars_routed_paths_and_dot_segments_are_refused
     assert canonical_path(path) == canonical
     if canonical is not None:
         assert normalize_path(path) == canonical  # exactly what Litestar routes
+    # the request path's shortcut: a path it calls canonical is left as it is
+    assert not is_canonical(path) or canonical == path
+    assert is_canonical(path) or path != "/api/catalog/entities"
 
 
 def test_the_root_path_stays_in_front_of_the_canonical_path() -> None:

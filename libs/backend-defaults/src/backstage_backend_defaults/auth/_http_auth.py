@@ -28,6 +28,7 @@ __all__ = ["AUTH_COOKIE", "DefaultHttpAuthService", "bearer_token"]
 AUTH_COOKIE = "backstage-auth"
 _BEARER = re.compile(rb"^Bearer[ ]+(\S+)$", re.IGNORECASE)
 _STATE_KEY = "backstage.credentials"
+_STATIC_PASSES_KEPT = 64
 
 
 def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -50,16 +51,36 @@ class DefaultHttpAuthService:
         self._auth = auth
         self._discovery = discovery
         self._plugin_id = plugin_id
+        self._static_auth = auth if isinstance(auth, DefaultAuthService) else None
+        self._static_passes: set[bytes] = set()
+        """`Authorization` headers already found to carry a static token valid here: the
+        constant-time compare runs once per header, not once per request. Only headers that
+        matched enter it, so a lookup tells a caller nothing about a token it does not hold
+        (the hash is keyed per process)."""
 
     def allows_static_token(self, scope: Any) -> bool:
         """True when the request carries a static token valid for this plugin: the common
         case of the default auth policy, answered without a coroutine. False sends the
         request down the full `credentials` path, which also produces the error."""
-        auth = self._auth
-        if not isinstance(auth, DefaultAuthService):
+        auth = self._static_auth
+        if auth is None:
             return False
-        token = _bearer_from_scope(scope)
-        return token is not None and auth.is_static_token_allowed(token)
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        if header is None:
+            return False
+        if header in self._static_passes:
+            return True
+        match = _BEARER.match(header)
+        if match is None or not auth.is_static_token_allowed(match.group(1).decode("latin-1")):
+            return False
+        if len(self._static_passes) >= _STATIC_PASSES_KEPT:  # spellings of "Bearer <token>"
+            self._static_passes.clear()
+        self._static_passes.add(header)
+        return True
 
     async def _read(
         self, request: ASGIConnection[Any, Any, Any, Any], allow_limited_access: bool

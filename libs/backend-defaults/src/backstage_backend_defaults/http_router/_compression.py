@@ -38,6 +38,8 @@ _COMPRESSIBLE_SUBTYPES = frozenset(
 )
 _COMPRESSIBLE_SUFFIXES = (b"+json", b"+xml", b"+yaml")
 _ACCEPT_CACHE_SIZE = 256
+_COMPRESSIBLE_TYPES: dict[bytes, bool] = {}
+"""`Content-Type` headers seen, and whether they are compressible: a backend answers a handful."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,20 @@ def read_compression_options(config: RootConfigService) -> CompressionOptions:
 
 
 def _compressible(content_type: bytes) -> bool:
+    known = _COMPRESSIBLE_TYPES.get(content_type)
+    if known is not None:
+        return known
     media = content_type.split(b";", 1)[0].strip().lower()
     kind, _, subtype = media.partition(b"/")
-    return (
+    compressible = (
         kind == b"text"
         or subtype in _COMPRESSIBLE_SUBTYPES
         or subtype.endswith(_COMPRESSIBLE_SUFFIXES)
     )
+    if len(_COMPRESSIBLE_TYPES) >= _ACCEPT_CACHE_SIZE:
+        _COMPRESSIBLE_TYPES.clear()
+    _COMPRESSIBLE_TYPES[content_type] = compressible
+    return compressible
 
 
 def _varies_on_encoding(vary: bytes) -> bool:
@@ -104,13 +113,24 @@ class GzipResponses:
         scope: Any = asgi_scope
         if scope["type"] != "http":
             return self._app(scope, receive, send)
-        accept = b", ".join(value for name, value in scope["headers"] if name == b"accept-encoding")
+        accept = b""
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept = value if not accept else accept + b", " + value
         gzip = bool(accept) and scope["method"] != "HEAD" and self._accepts_gzip(accept)
         return self._app(scope, receive, _GzipSend(send, gzip, self._threshold, self._level))
 
 
+async def _nothing() -> None:
+    return None
+
+
 class _GzipSend:
-    """One response's `send`: holds its start until the first body message decides."""
+    """One response's `send`: holds its start until the first body message decides.
+
+    It hands back the server's own awaitable when it passes a message on: most responses
+    (small ones, or to clients that do not take gzip) only gain a `Vary` header here.
+    """
 
     __slots__ = ("_compressor", "_gzip", "_level", "_send", "_start", "_threshold")
 
@@ -122,22 +142,22 @@ class _GzipSend:
         self._start: dict[str, Any] | None = None
         self._compressor: isal_zlib.Compress | None = None
 
-    async def __call__(self, asgi_message: Message) -> None:
+    def __call__(self, asgi_message: Message) -> Awaitable[None]:
         message: Any = asgi_message
         if self._compressor is not None:
-            await self._send(self._compress_chunk(message))
-        elif self._start is not None:
-            await self._first_body(message)
-        elif message["type"] == "http.response.start":
-            await self._response_start(message)
-        else:
-            await self._send(message)
+            return self._send(self._compress_chunk(message))
+        if self._start is not None:
+            return self._first_body(message)
+        if message["type"] == "http.response.start":
+            start = self._response_start(message)
+            return _nothing() if start is None else self._send(start)
+        return self._send(message)
 
-    async def _response_start(self, start: dict[str, Any]) -> None:
+    def _response_start(self, start: dict[str, Any]) -> dict[str, Any] | None:
+        """The start message to send now, or None when it waits for the first body."""
         status: int = start["status"]
         if status < 200 or status in _NO_BODY_STATUSES:
-            await self._send(start)
-            return
+            return start
         content_type = encoding = length = b""
         vary: bytes | None = None
         no_transform = False
@@ -155,16 +175,15 @@ class _GzipSend:
                 vary = value if vary is None else vary + b"," + value
         encoded = encoding.strip().lower() not in (b"", b"identity")
         if encoded or no_transform or not _compressible(content_type):
-            await self._send(start)
-            return
+            return start
         headers = list(start["headers"])
         if vary is None or not _varies_on_encoding(vary):
             headers.append((b"vary", b"Accept-Encoding"))
         start = {**start, "headers": headers}
         if not self._gzip or (length.isdigit() and int(length) < self._threshold):
-            await self._send(start)
-            return
+            return start
         self._start = start
+        return None
 
     async def _first_body(self, message: dict[str, Any]) -> None:
         start = self._start

@@ -4,6 +4,7 @@ the default auth policy (credentials required unless the plugin allows the path)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,18 @@ class PluginGate:
     _stopping: bool = field(default=False, init=False)
     _unauthenticated: list[str] = field(default_factory=list, init=False)
     _user_cookie: list[str] = field(default_factory=list, init=False)
+    # `_unauthenticated` as full paths, so that a request's path is matched in two C calls
+    _open_all: bool = field(default=False, init=False)
+    _open_paths: frozenset[str] = field(default=frozenset(), init=False)
+    _open_prefixes: tuple[str, ...] = field(default=(), init=False)
+    _static_token: Callable[[Scope], bool] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.prefix = f"/api/{self.plugin_id}"
         self.guarded = self.http_auth is not None
         self.jwks_path = self.prefix + _JWKS_PATH
+        # The default auth services answer a static token without a coroutine.
+        self._static_token = getattr(self.http_auth, "allows_static_token", None)
 
     @property
     def stopping(self) -> bool:
@@ -59,6 +67,9 @@ class PluginGate:
     def add_policy(self, path: str, allow: AuthPolicy) -> None:
         if allow == "unauthenticated":
             self._unauthenticated.append(_normalize_policy_path(path))
+            self._open_all = "/" in self._unauthenticated
+            self._open_paths = frozenset(self.prefix + path for path in self._unauthenticated)
+            self._open_prefixes = tuple(self.prefix + path + "/" for path in self._unauthenticated)
         elif allow == "user-cookie":
             self._user_cookie.append(_normalize_policy_path(path))
         else:
@@ -91,16 +102,30 @@ class PluginGate:
         return False
 
     def allows_unauthenticated(self, full_path: str) -> bool:
-        """Whether the plugin lets requests for this (canonical) path in without credentials."""
-        return self._matches(self._unauthenticated, full_path[len(self.prefix) :] or "/")
+        """Whether the plugin lets requests for this (canonical) path in without credentials.
 
-    def check_fast(self, scope: Scope, full_path: str) -> bool | None:
-        """True when the request may pass, decided without awaiting anything: an allowed
-        path, or a static token the default auth services know. None: ask `authorize`."""
-        if self.allows_unauthenticated(full_path):
+        Args:
+            full_path: The request's canonical path, under the plugin's prefix.
+        """
+        return (
+            self._open_all
+            or full_path in self._open_paths
+            or full_path.startswith(self._open_prefixes)
+        )
+
+    def passes(self, scope: Scope, full_path: str) -> bool:
+        """True when the request passes the auth policy, decided without awaiting anything:
+        the policy is off, the path is allowed, or the request carries a static token the
+        default auth services know. False: ask `authorize`.
+
+        Args:
+            scope: The request's ASGI scope.
+            full_path: The request's canonical path, under the plugin's prefix.
+        """
+        if not self.guarded or self.allows_unauthenticated(full_path):
             return True
-        fast = getattr(self.http_auth, "allows_static_token", None)
-        return True if fast is not None and fast(scope) else None
+        static_token = self._static_token
+        return static_token is not None and static_token(scope)
 
     async def authorize(self, scope: Scope, full_path: str) -> None:
         """Apply the default auth policy; raises AuthenticationError / NotAllowedError."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-__all__ = ["canonical_path", "encode_path", "plugin_of"]
+__all__ = ["canonical_path", "encode_path", "is_canonical", "plugin_of"]
 
 _SLASHES = re.compile(r"//+")
 # What a URL parser resolves: `.` and `..` segments, wherever they sit. The decoded path is
@@ -36,6 +36,17 @@ def canonical_path(path: str) -> str | None:
     if not path.startswith("/"):
         path = "/" + path
     return path
+
+
+def is_canonical(path: str) -> bool:
+    """Whether `canonical_path` would return `path` as it is: the common case, told apart
+    without a regular expression."""
+    return (
+        path[:1] == "/"
+        and "//" not in path
+        and "/." not in path
+        and (path[-1] != "/" or len(path) == 1)
+    )
 
 
 def encode_path(path: str) -> bytes:

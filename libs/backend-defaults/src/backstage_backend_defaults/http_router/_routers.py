@@ -26,6 +26,15 @@ __all__ = ["PluginHttpRouter", "RootHttpRouter"]
 _COOKIE_PATH = "/.backstage/auth/v1/cookie"
 
 
+class _MountedRouter(Router):
+    """A router made for one mount: Litestar deep-copies a router it registers (the caller
+    might register it again elsewhere), which copies every handler and took a tenth of the
+    backend's start-up; these are made here, registered once and never touched again."""
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _MountedRouter:
+        return self
+
+
 def _normalize(path: str) -> str:
     return path.lower().rstrip("/") + "/"
 
@@ -49,7 +58,9 @@ class RootHttpRouter:
             if normalized.startswith(existing) or existing.startswith(normalized):
                 raise ConflictError(f"Path {path} conflicts with the existing path {existing}")
         self._paths.append(normalized)
-        self._asgi.app.register(Router(path=path.rstrip("/") or "/", route_handlers=list(handlers)))
+        self._asgi.app.register(
+            _MountedRouter(path=path.rstrip("/") or "/", route_handlers=list(handlers))
+        )
 
 
 class PluginHttpRouter:
@@ -111,7 +122,9 @@ class PluginHttpRouter:
             self._root.use(self._gate.prefix, *handlers)
             self._mounted = True
             return
-        self._root.asgi.app.register(Router(path=self._gate.prefix, route_handlers=list(handlers)))
+        self._root.asgi.app.register(
+            _MountedRouter(path=self._gate.prefix, route_handlers=list(handlers))
+        )
 
     def add_auth_policy(self, *, path: str, allow: AuthPolicy) -> None:
         self._gate.add_policy(path, allow)

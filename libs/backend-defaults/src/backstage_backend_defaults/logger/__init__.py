@@ -26,12 +26,14 @@ from backstage_backend_defaults.logger._repeats import RepeatedFailures
 from backstage_backend_defaults.logger._sink import (
     DEFAULT_MAX_LINE_LENGTH,
     LEVELS,
+    BatchingWriter,
     LogFormat,
     LogSink,
     stdout_writer,
 )
 
 __all__ = [
+    "BatchingWriter",
     "LogFormat",
     "LogSink",
     "RepeatedFailures",

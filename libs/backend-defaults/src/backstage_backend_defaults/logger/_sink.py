@@ -50,13 +50,14 @@ class UtcClock:
     """ISO 8601 UTC timestamps with milliseconds; the last one is reused within its
     millisecond, and the formatted second within its second."""
 
-    __slots__ = ("_millisecond", "_prefix", "_second", "_stamp")
+    __slots__ = ("_bytes", "_millisecond", "_prefix", "_second", "_stamp")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
         self._millisecond = -1
         self._stamp = ""
+        self._bytes = b""
 
     def now(self) -> str:
         millisecond = int(time.time() * 1000)
@@ -68,7 +69,14 @@ class UtcClock:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         self._millisecond = millisecond
         self._stamp = f"{self._prefix}.{fraction:03d}Z"
+        self._bytes = self._stamp.encode()
         return self._stamp
+
+    def now_bytes(self) -> bytes:
+        """`now()`, ASCII-encoded (kept like the text)."""
+        if int(time.time() * 1000) != self._millisecond:
+            self.now()
+        return self._bytes
 
 
 _FLUSH_DELAY = 0.01
