@@ -105,6 +105,10 @@ def streaming_plugin(gate: StreamGate):  # type: ignore[no-untyped-def]
                 big, small, text, png, encoded, no_transform, varies, head_big, delete_thing, fail
             )
             router.use(stream)
+            # Open routes take the router's common path, where compression's `Vary` is added
+            # by the request's status recorder unless the client takes gzip; `HEAD` requests
+            # still go through the compression layer of their own.
+            router.add_auth_policy(path="/", allow="unauthenticated")
 
         env.register_init(init)
 

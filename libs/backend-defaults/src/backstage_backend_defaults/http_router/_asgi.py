@@ -22,7 +22,11 @@ from litestar import Litestar
 from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
-from backstage_backend_defaults.http_router._compression import CompressionOptions, GzipResponses
+from backstage_backend_defaults.http_router._compression import (
+    CompressionOptions,
+    GzipResponses,
+    vary_on_encoding,
+)
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
 from backstage_backend_defaults.http_router._hooks import RequestHooks, StartedRequest
@@ -88,7 +92,7 @@ class _Exchange:
     it in a coroutine: this sits on every request and every response message.
     """
 
-    __slots__ = ("_receive", "body_done", "expires", "send", "started", "status")
+    __slots__ = ("_receive", "body_done", "expires", "send", "started", "status", "vary")
 
     def __init__(self, send: Send, receive: Receive, expires: float) -> None:
         self.send = send
@@ -98,11 +102,16 @@ class _Exchange:
         self.status = 500
         self.started = False
         self.body_done = False
+        self.vary = False
+        """Set when compression is on and the client does not take gzip: the response gets
+        compression's `Vary` header here instead of through a layer of its own."""
 
     def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.started = True
+            if self.vary:
+                message = vary_on_encoding(message)[0]  # type: ignore[arg-type,assignment]
         return self.send(message)
 
     async def receive(self) -> ReceiveMessage:
@@ -159,8 +168,10 @@ class BackendAsgiApp:
         self._cors = app.cors_config is not None
         self._telemetry = telemetry
         self._served: ASGIApp = app
+        self._gzip: GzipResponses | None = None
         if compression is not None and compression.enabled:
-            self._served = GzipResponses(app, compression)
+            self._gzip = GzipResponses(app, compression)
+            self._served = self._gzip
         self._request_log = RequestLog(logger)
         self._errors = errors
         self._gates: dict[str | None, PluginGate] = {}  # None: a path that is no plugin's
@@ -261,7 +272,7 @@ class BackendAsgiApp:
             elif method == "HEAD":
                 await self._serve(scope, path, exchange)
             else:
-                await self._served(scope, exchange.receive, exchange)
+                await self._target(scope, exchange)(scope, exchange.receive, exchange)
         except asyncio.CancelledError as error:
             if not await self._answer_abandoned(task, scope, exchange):
                 _record_escaped(started_request, error)
@@ -287,6 +298,17 @@ class BackendAsgiApp:
             )
             if telemetry is not None:
                 telemetry.end(started_request, scope, exchange.status, elapsed, plugin_id)
+
+    def _target(self, scope: Any, exchange: _Exchange) -> ASGIApp:
+        """What serves a request on the common path: the app, through gzip when the client
+        takes it; otherwise `exchange` adds compression's `Vary` header itself."""
+        gzip = self._gzip
+        if gzip is None:
+            return self.app
+        if gzip.takes_gzip(scope):
+            return gzip.gzipped
+        exchange.vary = True
+        return self.app
 
     def _wake_drain(self) -> None:
         """A request ended while the shutdown drain waits: wake it when it was the last."""

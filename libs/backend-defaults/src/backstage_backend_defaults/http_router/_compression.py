@@ -29,7 +29,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from backstage_backend_defaults.http_router._accept_encoding import prefers_gzip
 from backstage_backend_defaults.http_router._sizes import read_size
 
-__all__ = ["CompressionOptions", "GzipResponses", "read_compression_options"]
+__all__ = ["CompressionOptions", "GzipResponses", "read_compression_options", "vary_on_encoding"]
 
 _GZIP_WBITS = 31  # a gzip header and trailer around the deflate stream
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -109,16 +109,63 @@ class GzipResponses:
             self._accepts[header] = accepted
         return accepted
 
-    def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        scope: Any = asgi_scope
-        if scope["type"] != "http":
-            return self._app(scope, receive, send)
+    def takes_gzip(self, scope: Any) -> bool:
+        """Whether the request's client prefers gzip (and the request is no `HEAD`).
+
+        Args:
+            scope: The request's ASGI scope.
+        """
         accept = b""
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept = value if not accept else accept + b", " + value
-        gzip = bool(accept) and scope["method"] != "HEAD" and self._accepts_gzip(accept)
+        return bool(accept) and scope["method"] != "HEAD" and self._accepts_gzip(accept)
+
+    def gzipped(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Serves an HTTP request whose client `takes_gzip`."""
+        return self._app(scope, receive, _GzipSend(send, True, self._threshold, self._level))
+
+    def __call__(self, asgi_scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        scope: Any = asgi_scope
+        if scope["type"] != "http":
+            return self._app(scope, receive, send)
+        gzip = self.takes_gzip(scope)
         return self._app(scope, receive, _GzipSend(send, gzip, self._threshold, self._level))
+
+
+def vary_on_encoding(start: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+    """A response's start message with `Vary: Accept-Encoding` when the response could be
+    compressed, and its `Content-Length` (`b""` when unknown); None in its place when the
+    response is never compressed (the message then passes as it is).
+
+    Args:
+        start: The `http.response.start` message.
+    """
+    status: int = start["status"]
+    if status < 200 or status in _NO_BODY_STATUSES:
+        return start, None
+    content_type = encoding = length = b""
+    vary: bytes | None = None
+    no_transform = False
+    for name, value in start["headers"]:
+        lowered = name.lower()
+        if lowered == b"content-type":
+            content_type = value
+        elif lowered == b"content-encoding":
+            encoding = value
+        elif lowered == b"content-length":
+            length = value
+        elif lowered == b"cache-control":
+            no_transform = b"no-transform" in value.lower()
+        elif lowered == b"vary":
+            vary = value if vary is None else vary + b"," + value
+    encoded = encoding.strip().lower() not in (b"", b"identity")
+    if encoded or no_transform or not _compressible(content_type):
+        return start, None
+    headers = list(start["headers"])
+    if vary is None or not _varies_on_encoding(vary):
+        headers.append((b"vary", b"Accept-Encoding"))
+    return {**start, "headers": headers}, length
 
 
 async def _nothing() -> None:
@@ -155,32 +202,8 @@ class _GzipSend:
 
     def _response_start(self, start: dict[str, Any]) -> dict[str, Any] | None:
         """The start message to send now, or None when it waits for the first body."""
-        status: int = start["status"]
-        if status < 200 or status in _NO_BODY_STATUSES:
-            return start
-        content_type = encoding = length = b""
-        vary: bytes | None = None
-        no_transform = False
-        for name, value in start["headers"]:
-            lowered = name.lower()
-            if lowered == b"content-type":
-                content_type = value
-            elif lowered == b"content-encoding":
-                encoding = value
-            elif lowered == b"content-length":
-                length = value
-            elif lowered == b"cache-control":
-                no_transform = b"no-transform" in value.lower()
-            elif lowered == b"vary":
-                vary = value if vary is None else vary + b"," + value
-        encoded = encoding.strip().lower() not in (b"", b"identity")
-        if encoded or no_transform or not _compressible(content_type):
-            return start
-        headers = list(start["headers"])
-        if vary is None or not _varies_on_encoding(vary):
-            headers.append((b"vary", b"Accept-Encoding"))
-        start = {**start, "headers": headers}
-        if not self._gzip or (length.isdigit() and int(length) < self._threshold):
+        start, length = vary_on_encoding(start)
+        if length is None or not self._gzip or (length.isdigit() and int(length) < self._threshold):
             return start
         self._start = start
         return None

@@ -28,8 +28,8 @@ _COOKIE_PATH = "/.backstage/auth/v1/cookie"
 
 class _MountedRouter(Router):
     """A router made for one mount: Litestar deep-copies a router it registers (the caller
-    might register it again elsewhere), which copies every handler and took a tenth of the
-    backend's start-up; these are made here, registered once and never touched again."""
+    might register it again elsewhere), which copies every handler (about 4% of the backend's
+    start-up); these are made here, registered once and never touched again."""
 
     def __deepcopy__(self, memo: dict[int, object]) -> _MountedRouter:
         return self
