@@ -18,7 +18,7 @@ from backstage_backend_plugin_api import (
 from backstage_common.config import Config
 from backstage_common.durations import parse_duration
 from backstage_common.errors import InputError
-from backstage_common.worker_role import runs_background_work
+from backstage_common.worker_role import read_worker_role
 from backstage_plugin_catalog_node import (
     CatalogProcessor,
     EntityProvider,
@@ -28,6 +28,7 @@ from backstage_plugin_catalog_node import (
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backstage_plugin_catalog_backend._wakeups import WakeListener, WakeNotifier
 from backstage_plugin_catalog_backend.api import (
     DefaultLocationAnalyzer,
     LocationRoutesOptions,
@@ -98,11 +99,15 @@ class Catalog:
 
     processing_started: bool = False
     """Whether this process connected the providers and started the processing loop."""
+    notifier: WakeNotifier | None = None
+    """How a serving worker's writes wake the processing process (Postgres)."""
+    listener: WakeListener | None = None
+    """How a processing process hears of them (Postgres, role background)."""
 
     async def start(self) -> None:
         if not self.background_work:
             # Reads never share this event loop with processing. Writes through the API
-            # set due times in the database, which the processing process polls.
+            # set due times in the database and notify the processing process.
             self.logger.info(
                 "Catalog processing, stitching and orphan cleanup are off in this process "
                 "(backend.worker.role: serve)"
@@ -113,8 +118,14 @@ class Catalog:
         )
         await self.processing.start()
         self.processing_started = True
+        if self.listener is not None:
+            self.listener.start()
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
+        if self.notifier is not None:
+            await self.notifier.close()
         await self.processing.stop()
 
 
@@ -209,9 +220,18 @@ def build_catalog(
     processing = ProcessingLoop(
         database, background, orchestrator, logger, _processing_options(config)
     )
-    store = LocationStore(ProviderDatabase(database, "requests", logger, processing.wake))
+    role = read_worker_role(config)
+    on_postgres = background.dialect.name == "postgresql"
+    notifier = WakeNotifier(database, logger) if role == "serve" and on_postgres else None
+    listener = (
+        WakeListener(database, processing.wake, logger)
+        if role == "background" and on_postgres
+        else None
+    )
+    changed = processing.wake if notifier is None else notifier.notify
+    store = LocationStore(ProviderDatabase(database, "requests", logger, changed))
     installed: list[EntityProvider] = [store, ConfigLocationProvider(config), *extensions.providers]
-    refresh = RefreshService(database, processing.wake, permissions)
+    refresh = RefreshService(database, changed, permissions)
     locations = LocationService(store, refresh, orchestrator, permissions)
     options = LocationRoutesOptions(
         readonly=bool(config.get_optional_boolean("catalog.readonly")),
@@ -231,5 +251,7 @@ def build_catalog(
         locations,
         routes,
         logger,
-        runs_background_work(config),
+        role != "serve",
+        notifier=notifier,
+        listener=listener,
     )
