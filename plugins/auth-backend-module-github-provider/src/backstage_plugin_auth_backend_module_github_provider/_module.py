@@ -11,6 +11,7 @@ from backstage_backend_plugin_api import (
     create_backend_module,
 )
 from backstage_backend_plugin_api import core_services as core
+from backstage_common.tls import client_ssl_context
 from backstage_plugin_auth_node import (
     AuthProviders,
     common_sign_in_resolvers,
@@ -38,7 +39,7 @@ def _register(env: ModuleRegistrationPoints) -> None:
         lifecycle: core.Lifecycle,
     ) -> None:
         # Redirects are not followed: a token request must never be replayed elsewhere.
-        http = httpx.AsyncClient(follow_redirects=False)
+        http = httpx.AsyncClient(verify=client_ssl_context(), follow_redirects=False)
         lifecycle.add_shutdown_hook(http.aclose)
         catalog = CatalogClient(discovery=discovery, auth=auth, http=http)
         providers.register_provider(

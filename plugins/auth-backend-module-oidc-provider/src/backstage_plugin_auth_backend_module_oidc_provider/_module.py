@@ -11,6 +11,7 @@ from backstage_backend_plugin_api import (
     create_backend_module,
 )
 from backstage_backend_plugin_api import core_services as core
+from backstage_common.tls import client_ssl_context
 from backstage_plugin_auth_node import (
     AuthProviders,
     SignInResolverFactory,
@@ -33,7 +34,7 @@ def _register(env: ModuleRegistrationPoints) -> None:
     async def init(providers: AuthProviders, lifecycle: core.Lifecycle) -> None:
         # Redirects are not followed: an IdP endpoint that redirects is misconfigured, and
         # a token request must never be replayed to another host.
-        http = httpx.AsyncClient(follow_redirects=False)
+        http = httpx.AsyncClient(verify=client_ssl_context(), follow_redirects=False)
         lifecycle.add_shutdown_hook(http.aclose)
         providers.register_provider(
             PROVIDER_ID,

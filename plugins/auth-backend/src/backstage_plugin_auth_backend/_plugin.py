@@ -12,6 +12,7 @@ from backstage_backend_plugin_api import (
     create_backend_plugin,
 )
 from backstage_backend_plugin_api import core_services as core
+from backstage_common.tls import client_ssl_context
 from backstage_plugin_auth_node import (
     AuthProviderFactoryOptions,
     auth_ownership_resolution_extension_point,
@@ -71,7 +72,7 @@ def _register(env: PluginRegistrationPoints) -> None:
             omit_ownership_claim=settings.omit_ownership_claim,
         )
         user_info = UserInfoStore(database)
-        http = httpx.AsyncClient(timeout=_TIMEOUT)
+        http = httpx.AsyncClient(verify=client_ssl_context(), timeout=_TIMEOUT)
         lifecycle.add_shutdown_hook(http.aclose)
         context = CatalogAuthResolverContext(
             catalog=CatalogClient(discovery=discovery, auth=auth, http=http),

@@ -20,6 +20,7 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.errors import InputError
+from backstage_common.tls import client_ssl_context
 from backstage_integration import (
     GithubCredentialsProvider,
     GithubIntegrationConfig,
@@ -58,7 +59,7 @@ class _GithubAccess:
         self, config: RootConfigService, cache: CacheService, lifecycle: LifecycleService
     ) -> None:
         self.integrations = ScmIntegrations.from_config(config)
-        self.client = httpx.AsyncClient(timeout=60)
+        self.client = httpx.AsyncClient(verify=client_ssl_context(), timeout=60)
         lifecycle.add_shutdown_hook(self.client.aclose)
         self.credentials = GithubCredentialsProvider(self.integrations.github, self.client, cache)
 

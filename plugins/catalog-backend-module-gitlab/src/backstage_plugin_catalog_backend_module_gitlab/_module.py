@@ -10,6 +10,7 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.errors import InputError
+from backstage_common.tls import client_ssl_context
 from backstage_integration import ScmIntegrations
 from backstage_plugin_catalog_node import CatalogProcessing
 from backstage_plugin_events_node import Events
@@ -38,7 +39,7 @@ def _register(env: ModuleRegistrationPoints) -> None:
         if not provider_configs:
             return
         integrations = ScmIntegrations.from_config(config)
-        client = httpx.AsyncClient(timeout=60)
+        client = httpx.AsyncClient(verify=client_ssl_context(), timeout=60)
         lifecycle.add_shutdown_hook(client.aclose)
         for provider_config in provider_configs:
             integration = integrations.gitlab.by_host(provider_config.host)

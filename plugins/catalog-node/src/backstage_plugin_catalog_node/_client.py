@@ -19,6 +19,7 @@ import httpx
 import msgspec
 from backstage_backend_plugin_api import AuthService, BackstageCredentials, DiscoveryService
 from backstage_common import errors
+from backstage_common.tls import client_ssl_context
 from backstage_plugin_catalog_common import (
     CATALOG_FILTER_EXISTS,
     EntityFilterQuery,
@@ -117,7 +118,7 @@ class CatalogClient:
     ) -> None:
         self._discovery = discovery
         self._auth = auth
-        self._http = http or httpx.AsyncClient()
+        self._http = http or httpx.AsyncClient(verify=client_ssl_context())
         self._owns_http = http is None
 
     async def aclose(self) -> None:

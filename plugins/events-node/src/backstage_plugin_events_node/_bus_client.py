@@ -11,6 +11,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 from backstage_backend_plugin_api import AuthService, DiscoveryService, LoggerService
+from backstage_common.tls import client_ssl_context
 
 from backstage_plugin_events_node._types import EventParams, EventSubscriber
 
@@ -122,7 +123,7 @@ class EventBusClient:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=_TIMEOUT)
+            self._client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_TIMEOUT)
         return self._client
 
     async def _headers(self) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from backstage_common.tls import client_ssl_context
 
 __all__ = ["LazyHttpClient"]
 
@@ -17,7 +18,7 @@ class LazyHttpClient:
 
     def __call__(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=_TIMEOUT)
+            self._client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_TIMEOUT)
         return self._client
 
     async def close(self) -> None:

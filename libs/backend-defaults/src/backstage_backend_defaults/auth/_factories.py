@@ -9,6 +9,7 @@ from backstage_backend_plugin_api import RootConfigService, create_service_facto
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
+from backstage_common.tls import client_ssl_context
 
 from backstage_backend_defaults.auth._external_access import ExternalTokens, read_external_access
 from backstage_backend_defaults.auth._http_auth import DefaultHttpAuthService
@@ -61,7 +62,7 @@ class _LazyClient:
 
     def __call__(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=_JWKS_TIMEOUT)
+            self._client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_JWKS_TIMEOUT)
         return self._client
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ import httpx
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_plugin_api import create_service_factory
 from backstage_common.errors import InputError
+from backstage_common.tls import client_ssl_context
 
 from backstage_backend_defaults.permissions._client import PermissionBackendClient
 from backstage_backend_defaults.permissions._decision_cache import DecisionCache
@@ -31,7 +32,7 @@ class _LazyClient:
 
     def __call__(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=_TIMEOUT)
+            self._client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_TIMEOUT)
         return self._client
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ import httpx
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_plugin_api import create_service_factory
 from backstage_common.errors import InputError
+from backstage_common.tls import client_ssl_context
 from backstage_integration import GithubCredentialsProvider, ReadingAllowList, ScmIntegrations
 
 from backstage_backend_defaults.url_reader._azure import AzureUrlReader
@@ -49,7 +50,7 @@ def _create_root(
     config: core.RootConfig, logger: core.RootLogger, lifecycle: core.RootLifecycle
 ) -> _RootReading:
     integrations = ScmIntegrations.from_config(config)
-    client = httpx.AsyncClient(timeout=60.0)
+    client = httpx.AsyncClient(verify=client_ssl_context(), timeout=60.0)
 
     async def close() -> None:
         await client.aclose()

@@ -9,6 +9,7 @@ from backstage_backend_plugin_api import (
     create_backend_module,
 )
 from backstage_backend_plugin_api import core_services as core
+from backstage_common.tls import client_ssl_context
 from backstage_plugin_catalog_node import CatalogClient
 from backstage_plugin_search_node import SearchIndexRegistry
 
@@ -31,7 +32,7 @@ def _register(env: ModuleRegistrationPoints) -> None:
         registry: SearchIndexRegistry,
     ) -> None:
         settings = read_catalog_collator_settings(config)
-        client = httpx.AsyncClient(timeout=_TIMEOUT)
+        client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_TIMEOUT)
         lifecycle.add_shutdown_hook(client.aclose)
         catalog = CatalogClient(discovery=discovery, auth=auth, http=client)
         registry.add_collator(
