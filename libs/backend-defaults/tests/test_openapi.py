@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -43,7 +44,10 @@ async def add_thing(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _plugin(plugin_id: str, document: dict[str, Any] | None = None) -> BackendPlugin:
+def _plugin(
+    plugin_id: str,
+    document: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+) -> BackendPlugin:
     def register(env: PluginRegistrationPoints) -> None:
         async def init(router: core_services.HttpRouter) -> None:
             router.use(get_thing, add_thing)
@@ -93,6 +97,29 @@ async def test_a_plugin_document_is_served_with_its_paths_under_the_mount_path()
         assert all(path.startswith("/api/other/") for path in other["paths"])
         head = await t.client.head("/api/documented/openapi.json")
         assert head.status_code == 200
+
+
+async def test_a_document_given_as_a_function_is_loaded_on_the_first_request_for_it() -> None:
+    loads: list[str] = []
+
+    def load() -> dict[str, Any]:
+        loads.append("loaded")
+        return GIVEN
+
+    async with start_test_backend(features=[*REAL_AUTH, _plugin("lazy", load)], config=CONFIG) as t:
+        assert loads == []  # not at start-up
+        for _ in range(2):
+            document = (await t.client.get("/api/lazy/openapi.json")).json()
+            assert list(document["paths"]) == ["/api/lazy/things/{id}"]
+        assert loads == ["loaded"]
+
+
+async def test_a_malformed_document_given_as_a_function_fails_its_request() -> None:
+    plugin = _plugin("lazy-broken", lambda: {"info": {"title": "no version, no paths"}})
+    async with start_test_backend(features=[*REAL_AUTH, plugin], config=CONFIG) as t:
+        response = await t.client.get("/api/lazy-broken/openapi.json")
+        assert response.status_code == 500
+        assert response.json()["response"] == {"statusCode": 500}
 
 
 async def test_setting_a_malformed_document_fails_the_plugin_start() -> None:

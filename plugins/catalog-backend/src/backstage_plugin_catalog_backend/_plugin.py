@@ -80,7 +80,7 @@ def _register(env: PluginRegistrationPoints) -> None:
         )
         extensions.catalog = catalog
         router.use(*catalog.routes)
-        router.set_openapi_document(openapi_document())
+        router.set_openapi_document(openapi_document)
         lifecycle.add_startup_hook(catalog.start)
         lifecycle.add_shutdown_hook(catalog.stop)
 

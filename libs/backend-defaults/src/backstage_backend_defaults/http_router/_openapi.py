@@ -10,7 +10,7 @@ root URL.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar import Litestar, Router, get
@@ -53,22 +53,30 @@ class OpenApiDocument:
         self._prefix = prefix
         self._handlers: list[ControllerRouterHandler] = []
         self._given: dict[str, Any] | None = None
+        self._load: Callable[[], Mapping[str, Any]] | None = None
         self._served: dict[str, Any] | None = None
 
     def add_handlers(self, handlers: tuple[ControllerRouterHandler, ...]) -> None:
         self._handlers.extend(handlers)
         self._served = None
 
-    def set_document(self, document: Mapping[str, Any]) -> None:
-        paths = document.get("paths")
-        if not isinstance(document.get("openapi"), str) or not isinstance(paths, Mapping):
-            raise ValueError("An OpenAPI document needs an 'openapi' version and 'paths'")
-        self._given = copy.deepcopy(dict(document))
+    def set_document(self, document: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+        """The plugin's own document, or what loads it on the first request for it (parsing
+        a large document is start-up time that only a client of the spec needs)."""
+        if callable(document):
+            self._given = None
+            self._load = document
+        else:
+            self._given = _checked(document)
+            self._load = None
         self._served = None
 
     def render(self) -> dict[str, Any]:
         """The document as served (computed once per change of routes or document)."""
         if self._served is None:
+            if self._load is not None:
+                self._given = _checked(self._load())
+                self._load = None
             given = self._given
             self._served = self._prefixed(given) if given is not None else self._generated()
         return self._served
@@ -104,6 +112,14 @@ class OpenApiDocument:
                 if isinstance(operation, dict):
                     _backstage_error_responses(operation)
         return document
+
+
+def _checked(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a plugin's document, once it looks like one."""
+    paths = document.get("paths")
+    if not isinstance(document.get("openapi"), str) or not isinstance(paths, Mapping):
+        raise ValueError("An OpenAPI document needs an 'openapi' version and 'paths'")
+    return copy.deepcopy(dict(document))
 
 
 def _backstage_error_responses(operation: dict[str, Any]) -> None:

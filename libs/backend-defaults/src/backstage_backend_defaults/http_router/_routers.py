@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any
 
@@ -129,7 +129,9 @@ class PluginHttpRouter:
     def add_auth_policy(self, *, path: str, allow: AuthPolicy) -> None:
         self._gate.add_policy(path, allow)
 
-    def set_openapi_document(self, document: Mapping[str, Any]) -> None:
+    def set_openapi_document(
+        self, document: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+    ) -> None:
         try:
             self._openapi.set_document(document)
         except ValueError as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
 from litestar.types import ControllerRouterHandler
@@ -49,13 +49,17 @@ class HttpRouterService(Protocol):
         """
         ...
 
-    def set_openapi_document(self, document: Mapping[str, Any]) -> None:
+    def set_openapi_document(
+        self, document: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+    ) -> None:
         """Serve this OpenAPI document at `/api/<pluginId>/openapi.json` (open to all, its
         paths prefixed with the plugin's mount path, as Backstage serves them). Without
         one, the backend serves a document generated from the plugin's routes.
 
         Args:
             document: an OpenAPI 3 document whose paths are relative to the plugin, e.g.
-                the plugin's committed `openapi.yaml`, parsed.
+                the plugin's committed `openapi.yaml`, parsed; or a function that returns
+                it, called on the first request for the document instead of at start-up
+                (its document is checked then).
         """
         ...
