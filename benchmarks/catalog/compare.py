@@ -313,7 +313,8 @@ def measure(
         progress(f"{name} ready in {ready_s:.1f} s; loading")
         assert run.process is not None
         log = run.log if name == "ours" else None
-        with profiled(run.process.pid, options.profile if name == "ours" else None):
+        profile = options.profile if name == "ours" else None
+        with profiled(run.process.pid, profile, workdir):
             figures = load(name, options, catalog, static_port, port, token, run.process.pid, log)
         figures["ready_s"] = round(ready_s, 2)
         figures["db"] = options.db
@@ -330,10 +331,11 @@ def measure(
 
 
 @contextlib.contextmanager
-def profiled(pid: int, output: str | None) -> Iterator[None]:
+def profiled(pid: int, output: str | None, workdir: Path) -> Iterator[None]:
     """With `output`, py-spy samples the process tree of `pid` (waits included: `--idle`)
     while the block runs, and writes there a flame graph (SVG), a speedscope profile (a
-    `.json` name) or the collapsed stacks (a `.txt` name)."""
+    `.json` name) or the collapsed stacks (a `.txt` name); the command lines in it name the
+    repository's files and the run's folder (`workdir`) without the machine's paths."""
     if output is None:
         yield
         return
@@ -352,6 +354,10 @@ def profiled(pid: int, output: str | None) -> Iterator[None]:
         _, errors = process.communicate(timeout=120)
         if process.returncode not in (0, -signal.SIGINT):
             progress(f"py-spy: {errors.decode(errors='replace').strip()[-500:]}")
+        profile = Path(output)
+        if profile.exists():
+            text = profile.read_text().replace(f"{workdir}/", "").replace(f"{REPO}/", "")
+            profile.write_text(text)
         progress(f"profile: {output}")
 
 

@@ -14,10 +14,12 @@
      the final entities and their search rows and clears their stitches. Every statement
      takes its rows as arrays (`unnest`), 500 rows at most, as the catalog's do.
 3. Prints one JSON line: our ingestion (`ingest_s`, the server's CPU over it), the floors,
-   the rows per table, and `ingest_over_batched` (how far ingestion is above the floor).
+   the rows per table, `ingest_over_batched` (how far ingestion is above the floor), and
+   `ingestion`: per table, the rows the ingestion inserted, updated and deleted and the
+   sequential scans it needed (Postgres's counters of its database).
 
 Run (the same options as `compare.py`; ours alone, Postgres):
-  uv run python benchmarks/catalog/floor.py --catalog /tmp/catalog10k
+  uv run python benchmarks/catalog/floor.py --catalog "$CATALOG"   # a folder of generate.py
 """
 
 from __future__ import annotations
@@ -215,14 +217,40 @@ async def write_batched(
             )
 
 
+async def table_activity(url: str) -> dict[str, dict[str, int]]:
+    """What the ingestion did to each table (Postgres's counters of the database, complete
+    once its server's connections have closed): rows inserted, updated and deleted, and the
+    sequential scans its statements needed."""
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del, seq_scan FROM pg_stat_user_tables "
+            "WHERE relname = ANY($1::text[]) ORDER BY relname",
+            [*TABLES, "stitch_queue"],
+        )
+    finally:
+        await connection.close()
+    return {
+        row["relname"]: {
+            "inserted": row["n_tup_ins"],
+            "updated": row["n_tup_upd"],
+            "deleted": row["n_tup_del"],
+            "seq_scans": row["seq_scan"],
+        }
+        for row in rows
+    }
+
+
 async def floors(url: str, source: str) -> dict[str, Any]:
     """Copies `source` (a finished ingestion's catalog database) and times writing its
     rows into the copy (`timed_writes`); the copy is dropped after."""
     target = f"{source}_floor"
+    base = url.rsplit("/", 1)[0]
+    activity = await table_activity(f"{base}/{source}")
     admin = await asyncpg.connect(url)
     try:
         await admin.execute(f"CREATE DATABASE {quoted(target)} TEMPLATE {quoted(source)}")
-        return await timed_writes(url.rsplit("/", 1)[0] + "/" + target)
+        return {**await timed_writes(f"{base}/{target}"), "ingestion": activity}
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {quoted(target)} WITH (FORCE)")
         await admin.close()

@@ -59,9 +59,10 @@ _GROWING_TABLES = (
 _CHILDREN_PER_WRITE = 2_000
 _PROCESSING_LOOPS = 2
 _BACKLOG_GROWTH = 4
-"""How many times `batch_size` (and `stitch_batch`) a claim grows to while each claim comes
-back full: a backlog (an ingestion) then takes fewer, larger transactions, each a fixed
-number of round trips however many rows it writes."""
+"""How many times `batch_size` a claim grows to while each claim comes back full: a backlog
+(an ingestion) then takes fewer, larger transactions, each a fixed number of round trips
+however many rows it writes. Stitch claims stay at `stitch_batch`: a stitch holds its queue
+rows until it commits, and every write that queues one of them waits that long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +119,8 @@ class ProcessingLoop:
         self._written_since_analyze = 0
         self._written = 0
         self._claim_size = options.batch_size
-        self._stitch_claim_size = options.stitch_batch
         self._next_growth_analyze = _FIRST_GROWTH_ANALYZE
+        self._analyzing: asyncio.Task[None] | None = None
         self._unreleased: dict[str, str] = {}
         """Stitch leases (ref to ticket) of failed stitches, not yet handed back."""
         self._unwritten: set[str] = set()
@@ -167,6 +168,8 @@ class ProcessingLoop:
         finally:
             # Stopped only once every loop has ended: a stitch cut short records its leases
             # as it ends, and `stop` hands them back after.
+            if self._analyzing is not None:
+                loops.append(self._analyzing)
             for task in loops:
                 task.cancel()
             await asyncio.wait(loops)
@@ -194,8 +197,9 @@ class ProcessingLoop:
             idle = not worked and self._processing_idle
             if idle and self._written_since_analyze >= _ANALYZE_AFTER:
                 await self.refresh_statistics()
-            elif self._written >= self._next_growth_analyze:
-                await self._analyze_growth()
+            elif self._written >= self._next_growth_analyze and self._analyzing is None:
+                # on a connection of its own, while stitching goes on
+                self._analyzing = asyncio.create_task(self._analyze_growth())
             return worked
 
         await self._repeat(step)
@@ -239,11 +243,15 @@ class ProcessingLoop:
         (`relations`, `search`, references) becomes a sequential scan of the whole table,
         slower with each batch written."""
         self._next_growth_analyze = 2 * max(self._written, self._next_growth_analyze)
-        if self._engine.dialect.name != "postgresql":
-            return
-        async with self._engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(sa.text(f"ANALYZE {', '.join(_GROWING_TABLES)}"))
+        try:
+            if self._engine.dialect.name == "postgresql":
+                async with self._engine.connect() as connection:
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    await connection.execute(sa.text(f"ANALYZE {', '.join(_GROWING_TABLES)}"))
+        except Exception as error:  # the planner keeps the statistics it had
+            self._logger.warn(f"Refreshing the catalog's statistics failed: {error}")
+        finally:
+            self._analyzing = None
 
     def _next_update(self, now: datetime) -> datetime:
         low, high = self._options.interval or (100.0, 150.0)
@@ -438,12 +446,12 @@ class ProcessingLoop:
                 sa.select(stitch_queue.c.entity_ref)
                 .where(stitch_queue.c.next_stitch_at <= now)
                 .order_by(stitch_queue.c.next_stitch_at)
-                .limit(self._stitch_claim_size)
+                .limit(self._options.stitch_batch)
             )
             if connection.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             lease = timedelta(seconds=self._options.stitch_timeout)
-            claimed = {
+            return {
                 ref: ticket
                 for ref, ticket in await connection.execute(
                     sa.update(stitch_queue)
@@ -455,10 +463,6 @@ class ProcessingLoop:
                     .returning(stitch_queue.c.entity_ref, stitch_queue.c.stitch_ticket)
                 )
             }
-        self._stitch_claim_size = _next_claim_size(
-            self._stitch_claim_size, len(claimed), self._options.stitch_batch
-        )
-        return claimed
 
     async def _stitch(self, claimed: dict[str, str]) -> None:
         async with self.transaction() as connection:
