@@ -251,7 +251,22 @@ class BackendAsgiApp:
         started = _perf_counter()
         method: str = scope["method"]
         requested: str = scope["path"]  # as sent, for the request log
-        path, plugin_id = self._route(scope, requested)
+        path: str | None
+        plugin_id: str | None
+        if (
+            requested[:5] == "/api/"
+            and "//" not in requested
+            and "/." not in requested
+            and requested[-1] != "/"
+            and not scope.get("root_path")
+        ):
+            # A canonical plugin path, the common case: `_route`'s answer without its calls
+            # (`is_canonical` and `plugin_of` inline; the plugin id cannot be empty here).
+            path = requested
+            end = requested.find("/", 5)
+            plugin_id = requested[5:] if end == -1 else requested[5:end]
+        else:
+            path, plugin_id = self._route(scope, requested)
         gate = self._gates.get(plugin_id)
         if gate is None and plugin_id is not None and not self._backend_started.is_set():
             gate = await self._await_gate(plugin_id)
@@ -267,12 +282,16 @@ class BackendAsgiApp:
                 invalid = InputError("Invalid request path: '.' and '..' segments are not allowed")
                 await self._send_error(invalid, scope, exchange)
             elif gate is not None and not (gate.open and gate.passes(scope, path)):
-                if await self._passes(gate, scope, path, exchange):
-                    await self._serve(scope, path, exchange)
+                await self._serve_gated(gate, scope, path, exchange)
             elif method == "HEAD":
                 await self._serve(scope, path, exchange)
             else:
-                await self._target(scope, exchange)(scope, exchange.receive, exchange)
+                # The app, through gzip when the client takes it; otherwise `exchange` adds
+                # compression's `Vary` header itself (no call of its own: every request).
+                gzip = self._gzip
+                target = self.app if gzip is None or not gzip.takes_gzip(scope) else gzip.gzipped
+                exchange.vary = gzip is not None and target is self.app
+                await target(scope, exchange.receive, exchange)
         except asyncio.CancelledError as error:
             if not await self._answer_abandoned(task, scope, exchange):
                 _record_escaped(started_request, error)
@@ -298,17 +317,6 @@ class BackendAsgiApp:
             )
             if telemetry is not None:
                 telemetry.end(started_request, scope, exchange.status, elapsed, plugin_id)
-
-    def _target(self, scope: Any, exchange: _Exchange) -> ASGIApp:
-        """What serves a request on the common path: the app, through gzip when the client
-        takes it; otherwise `exchange` adds compression's `Vary` header itself."""
-        gzip = self._gzip
-        if gzip is None:
-            return self.app
-        if gzip.takes_gzip(scope):
-            return gzip.gzipped
-        exchange.vary = True
-        return self.app
 
     def _wake_drain(self) -> None:
         """A request ended while the shutdown drain waits: wake it when it was the last."""
@@ -343,6 +351,13 @@ class BackendAsgiApp:
             await self._send_error(error, scope, send, close=gate.stopping)
             return False
         return True
+
+    async def _serve_gated(
+        self, gate: PluginGate, scope: Any, path: str, exchange: _Exchange
+    ) -> None:
+        """Serves a request that `gate.passes` did not let through at once, if `_passes`."""
+        if await self._passes(gate, scope, path, exchange):
+            await self._serve(scope, path, exchange)
 
     async def _serve(self, scope: Any, path: str, exchange: _Exchange) -> None:
         # The body's time starts once the gate lets the request in (it may have waited for

@@ -122,7 +122,12 @@ class PluginGate:
             scope: The request's ASGI scope.
             full_path: The request's canonical path, under the plugin's prefix.
         """
-        if not self.guarded or self.allows_unauthenticated(full_path):
+        if (  # `allows_unauthenticated`, inline: this runs on every request
+            not self.guarded
+            or self._open_all
+            or full_path in self._open_paths
+            or full_path.startswith(self._open_prefixes)
+        ):
             return True
         static_token = self._static_token
         return static_token is not None and static_token(scope)
