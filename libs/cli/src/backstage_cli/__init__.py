@@ -10,6 +10,7 @@ backend itself knows nothing of it.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ _HOMES = {
     "worker_roles": "_workers",
     "worker_specs": "_multi",
 }
+
+# httpx imports its own command line when it can (`httpx._main`: rich, pygments and click,
+# about 60 ms of every start); this program never runs it, and httpx stands a stub in for it
+# when it cannot be imported.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def __getattr__(name: str) -> Any:
