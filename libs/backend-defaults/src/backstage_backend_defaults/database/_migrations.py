@@ -4,12 +4,18 @@ A plugin ships a folder of Alembic revision files (its `versions/`); no `env.py`
 the runner configures Alembic itself, with the version table in the plugin's own database
 (its own schema in schema mode). On Postgres the run holds an advisory lock, so replicas that
 start together migrate once: the others wait, then find nothing left to do.
+
+A database already at the head of a linear history (every start of a unit but the first)
+costs one `SELECT` of its version: the head is read from the revision files' assignments,
+and neither Alembic nor the lock is needed. Any other history goes through Alembic.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
+import re
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +28,13 @@ if TYPE_CHECKING:  # Alembic and SQLAlchemy load only when a plugin migrates
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
 
-__all__ = ["MIGRATIONS_VERSION_TABLE", "migration_history", "migration_revisions", "run_migrations"]
+__all__ = [
+    "MIGRATIONS_VERSION_TABLE",
+    "linear_head",
+    "migration_history",
+    "migration_revisions",
+    "run_migrations",
+]
 
 MIGRATIONS_VERSION_TABLE = "backstage_migrations_version"
 
@@ -32,6 +44,66 @@ MIGRATIONS_VERSION_TABLE = "backstage_migrations_version"
 _ALEMBIC_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
+
+
+_ASSIGNMENT = re.compile(
+    r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=\n]*)?=\s*(.+?)\s*$",
+    re.MULTILINE,
+)
+
+
+def linear_head(versions: Path) -> str | None:
+    """The head revision of the files in `versions` when they form one line (each revision
+    has one parent or none, no branch labels or dependencies), read without Alembic; None
+    for any other history, or a file whose assignments are not plain literals.
+
+    Args:
+        versions: The plugin's folder of Alembic revision files.
+    """
+    parents: dict[str, str | None] = {}
+    for file in versions.iterdir():
+        # the files Alembic reads as revisions: sources, but neither `__init__` nor editor locks
+        if file.suffix != ".py" or file.name.startswith(("__init__", ".#")):
+            continue
+        try:
+            values = {
+                name: ast.literal_eval(value)
+                for name, value in _ASSIGNMENT.findall(file.read_text(encoding="utf-8"))
+            }
+        except (ValueError, SyntaxError):
+            return None
+        revision = values.get("revision")
+        parent = values.get("down_revision")
+        if (
+            not isinstance(revision, str)
+            or revision in parents
+            or not (parent is None or isinstance(parent, str))
+            or values.get("branch_labels") is not None
+            or values.get("depends_on") is not None
+        ):
+            return None
+        parents[revision] = parent
+    heads = set(parents) - set(parents.values())
+    if len(heads) != 1 or sum(parent is None for parent in parents.values()) != 1:
+        return None
+    return heads.pop()
+
+
+async def _at_revision(database: DatabaseService, revision: str) -> bool:
+    """Whether the plugin's database records `revision` as its only version (False when it
+    has no version table yet)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = await database.get_engine()
+    async with engine.connect() as connection:
+        try:
+            rows = await connection.execute(
+                text(f"SELECT version_num FROM {MIGRATIONS_VERSION_TABLE}")
+            )
+        except DBAPIError:  # no version table: a new database
+            return False
+        return [row[0] for row in rows] == [revision]
 
 
 def _alembic_turn() -> asyncio.Lock:
@@ -103,6 +175,10 @@ async def run_migrations(
     `skipMigrations` is set and nothing ran."""
     if database.migrations.skip:
         return False
+    if target == "head" and not downgrade:
+        head = linear_head(versions)
+        if head is not None and await _at_revision(database, head):
+            return True
 
     def apply(script: Any, revision: Any) -> Any:
         if downgrade:
