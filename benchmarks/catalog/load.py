@@ -9,7 +9,11 @@ Works against any server that speaks Backstage's `/api/catalog` (Backstage itsel
    carrying it equals the generator's count (`manifest.json`). `ingest_s` is the time from
    the registration to the first poll that sees everything. Meanwhile a probe requests the
    liveness endpoint every 50 ms on its own connection: its latency shows how long the
-   server's event loop is blocked while it ingests.
+   server's event loop is blocked while it ingests. And `--ingest-concurrency` connections
+   (16) request entities by name, each a random one of those already seen visible (every
+   poll looks up 200 random refs with by-refs and adds those found): `ingest_by_name_*`,
+   the requests, their p50/p99/max and the errors (any answer but 200), i.e. what reads
+   feel while the catalog ingests.
 2. Reads, each for `--duration` seconds after a `--warmup`, with `--concurrency` keep-alive
    connections (each its own loop of requests, the next one sent when the answer is read):
    - `by_name`: `GET /entities/by-name/{kind}/default/{name}`, a random entity each time;
@@ -27,12 +31,17 @@ Works against any server that speaks Backstage's `/api/catalog` (Backstage itsel
    logs each lag over its warning threshold as a JSON line of type `eventLoopLag`; per phase
    (ingestion, each read workload) the worst one is reported, with how long the loop's
    thread ran and waited for a CPU meanwhile (`max_loop_lag_*`), and the number of lags of
-   100 ms or more (`loop_lags_over_100ms`). On a shared machine a lag is partly the time
+   100 ms or more (`loop_lags_over_100ms`), for the serving workers (a unit of one process
+   is all serving); the background worker's (processing and stitching, the highest index
+   in the supervisor's `Starting N workers` line) apart, `background_max_loop_lag_ms` and
+   `background_loop_lags_over_100ms`. On a shared machine a lag is partly the time
    the loop's thread was ready to run but given no CPU: `max_loop_lag_excl_cpu_wait_ms` is
    the worst lag less that wait, the part the server's own work (or its other threads)
    held up the loop.
-4. Memory and CPU: the server's process tree (`--pid` and its children) is sampled from
-   /proc every 100 ms: peak RSS, and CPU seconds per phase. The client's own CPU time per
+4. Memory and CPU: the server's process tree (`--pid` and all its descendants: for ours the
+   supervisor and every worker, for Backstage its node process) is sampled from /proc every
+   100 ms (the tree itself re-read every 2 s): peak RSS of the sum, and CPU seconds per
+   phase. The client's own CPU time per
    phase is reported too, so a client-bound run shows (`client_cpu_share` near 1.0 means
    the client used a whole CPU).
 
@@ -303,53 +312,105 @@ class LagLog:
     """The `eventLoopLag` warnings of the server's JSON log, read phase by phase.
 
     The server is configured to log every lag over its threshold at once (no rate limit), so
-    the lines written while a phase ran are that phase's lags."""
+    the lines written while a phase ran are that phase's lags. A unit with several workers
+    tags each line with its worker's index (`"worker": 0`); the supervisor's first line names
+    each index's role, and the background worker (catalog processing and stitching) has the
+    highest index. Serving workers' lags are what a request feels, so they are reported apart
+    from the background worker's; a unit of one process has no index and is all serving."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.offset = 0
+        self.background: set[int] | None = None
 
     def mark(self) -> None:
         """A phase starts: only lines written from now on count for it."""
         if self.path is not None:
             self.offset = self.path.stat().st_size
 
+    def background_workers(self) -> set[int]:
+        """The indexes of background workers, from the supervisor's `Starting N workers:
+        0 (serve), ..., N-1 (background)` line (none for a unit of one process)."""
+        if self.background is None and self.path is not None:
+            with self.path.open("rb") as file:
+                for line in file:
+                    if b"Starting " not in line or b" workers: " not in line:
+                        continue
+                    with contextlib.suppress(ValueError):
+                        message = str(json.loads(line).get("message", ""))
+                        roles = message.split(" workers: ", 1)[1].split(", ")
+                        self.background = {
+                            int(role.split(" ", 1)[0])
+                            for role in roles
+                            if role.endswith("(background)")
+                        }
+                        break
+        return self.background or set()
+
     async def figures(self) -> dict[str, Any]:
-        """The phase's worst lag and the number of lags of 100 ms or more; {} without a log."""
+        """The phase's worst lag and the number of lags of 100 ms or more, of the serving
+        workers (`max_loop_lag_*`, `loop_lags_over_100ms`) and of the background worker
+        (`background_*`); {} without a log."""
         if self.path is None:
             return {}
         await asyncio.sleep(0.1)  # the server's log writer batches lines for 10 ms
         with self.path.open("rb") as file:
             file.seek(self.offset)
             data = file.read()
-        lags: list[dict[str, Any]] = []
+        background = self.background_workers()
+        serving: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
         for line in data.splitlines():
             if b'"eventLoopLag"' in line:
                 with contextlib.suppress(ValueError):
-                    lags.append(json.loads(line))
-        worst = max(lags, key=lambda entry: entry["lagMs"], default=None)
+                    entry = json.loads(line)
+                    (others if entry.get("worker") in background else serving).append(entry)
+        worst = max(serving, key=lambda entry: entry["lagMs"], default=None)
         return {
             "max_loop_lag_ms": worst["lagMs"] if worst else None,
             "max_loop_lag_running_ms": worst["runningMs"] if worst else None,
             "max_loop_lag_cpu_wait_ms": worst["cpuWaitMs"] if worst else None,
-            "loop_lags_over_100ms": sum(e["count"] for e in lags if e["lagMs"] >= 100),
+            "loop_lags_over_100ms": lags_over_100ms(serving),
             "max_loop_lag_excl_cpu_wait_ms": max(
-                (max(0, e["lagMs"] - (e["cpuWaitMs"] or 0)) for e in lags), default=None
+                (max(0, e["lagMs"] - (e["cpuWaitMs"] or 0)) for e in serving), default=None
             ),
+            "background_max_loop_lag_ms": max((e["lagMs"] for e in others), default=None),
+            "background_loop_lags_over_100ms": lags_over_100ms(others),
         }
+
+
+def lags_over_100ms(lags: list[dict[str, Any]]) -> int:
+    return sum(entry["count"] for entry in lags if entry["lagMs"] >= 100)
 
 
 def lag_note(figures: dict[str, Any]) -> str:
     if "max_loop_lag_ms" not in figures:
         return ""
     worst = figures["max_loop_lag_ms"]
+    background_worst = figures["background_max_loop_lag_ms"]
+    background = (
+        "; background worker: none logged"
+        if background_worst is None
+        else f"; background worker max {background_worst} ms, "
+        f"{figures['background_loop_lags_over_100ms']} >= 100 ms"
+    )
     if worst is None:
-        return "  loop lag: none logged"
+        return f"  loop lag of serving workers: none logged{background}"
     return (
-        f"  loop lag max {worst} ms (ran {figures['max_loop_lag_running_ms']} ms, "
-        f"waited {figures['max_loop_lag_cpu_wait_ms']} ms), "
-        f"{figures['loop_lags_over_100ms']} >= 100 ms; "
-        f"less CPU wait max {figures['max_loop_lag_excl_cpu_wait_ms']} ms"
+        f"  loop lag of serving workers max {worst} ms (ran "
+        f"{figures['max_loop_lag_running_ms']} ms, waited {figures['max_loop_lag_cpu_wait_ms']}"
+        f" ms), {figures['loop_lags_over_100ms']} >= 100 ms; less CPU wait max "
+        f"{figures['max_loop_lag_excl_cpu_wait_ms']} ms{background}"
+    )
+
+
+def probe_note(figures: dict[str, Any]) -> str:
+    if "ingest_by_name_requests" not in figures:
+        return ""
+    return (
+        f"; by-name meanwhile: {figures['ingest_by_name_requests']} requests, p50 "
+        f"{figures['ingest_by_name_p50_ms']} ms, p99 {figures['ingest_by_name_p99_ms']} ms, "
+        f"{figures['ingest_by_name_errors']} errors"
     )
 
 
@@ -406,6 +467,90 @@ async def lag_probe(target: Target, stop: asyncio.Event, latencies: list[float])
         await conn.close()
 
 
+class ByNameProbe:
+    """By-name requests at a fixed concurrency for the whole ingestion, each for a random
+    entity already seen visible. Every poll of the ingestion looks up a random sample of the
+    generator's refs with by-refs and adds those found to the pool, so the pool grows with
+    the ingestion and spreads over the catalog; until the first entity is visible the
+    connections wait. Any answer but 200 is an error (an entity once served must stay so)."""
+
+    SAMPLE = 200
+
+    def __init__(self, target: Target, manifest: Manifest, concurrency: int, seed: int) -> None:
+        self.target = target
+        self.refs = manifest.refs
+        self.concurrency = concurrency
+        self.rng = random.Random(seed)
+        self.visible: list[str] = []
+        self.known: set[str] = set()
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.first_error: str | None = None
+        self.started: float | None = None
+        self.elapsed = 0.0
+
+    async def discover(self, conn: Connection) -> None:
+        """Adds to the pool a random sample of the generator's refs that are visible now."""
+        if self.concurrency == 0 or len(self.known) == len(self.refs):
+            return
+        sample = self.rng.sample(self.refs, min(len(self.refs), self.SAMPLE))
+        found = await get_json(
+            conn, f"{self.target.prefix}/entities/by-refs", {"entityRefs": sample}
+        )
+        for ref, item in zip(sample, found["items"], strict=True):
+            if item is not None and ref not in self.known:
+                self.known.add(ref)
+                self.visible.append(entity_path(self.target.prefix, ref))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Requests until `stop` is set."""
+        await asyncio.gather(*(self.worker(index, stop) for index in range(self.concurrency)))
+        if self.started is not None:
+            self.elapsed = time.perf_counter() - self.started
+
+    async def worker(self, index: int, stop: asyncio.Event) -> None:
+        rng = random.Random(index)
+        conn = self.target.connection()
+        try:
+            while not stop.is_set():
+                if not self.visible:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.05)
+                    continue
+                self.started = self.started or time.perf_counter()
+                path = self.visible[rng.randrange(len(self.visible))]
+                started = time.perf_counter()
+                try:
+                    response = await conn.request("GET", path)
+                except LoadError as error:
+                    self.fail(str(error))
+                    continue
+                self.latencies.append(time.perf_counter() - started)
+                if response.status != 200:
+                    self.fail(f"GET {path}: HTTP {response.status}: {response.body[:200]!r}")
+        finally:
+            await conn.close()
+
+    def fail(self, message: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or message
+
+    def figures(self) -> dict[str, Any]:
+        """`ingest_by_name_*`: requests, requests/s, p50/p99/max latency, errors."""
+        if self.concurrency == 0:
+            return {}
+        requests = len(self.latencies)
+        return {
+            "ingest_by_name_requests": requests,
+            "ingest_by_name_rps": round(requests / self.elapsed, 1) if self.elapsed else None,
+            "ingest_by_name_p50_ms": ms(percentile(self.latencies, 50)),
+            "ingest_by_name_p99_ms": ms(percentile(self.latencies, 99)),
+            "ingest_by_name_max_ms": ms(max(self.latencies, default=0.0)),
+            "ingest_by_name_errors": self.errors,
+            "ingest_by_name_first_error": self.first_error,
+        }
+
+
 async def ingest(
     target: Target,
     manifest: Manifest,
@@ -413,12 +558,14 @@ async def ingest(
     timeout: float,
     sampler: Sampler,
     lag_log: LagLog,
+    by_name: ByNameProbe,
 ) -> dict[str, Any]:
     conn = target.connection()
     lag_log.mark()
     stop = asyncio.Event()
     lags: list[float] = []
     probe = asyncio.create_task(lag_probe(target, stop, lags))
+    readers = asyncio.create_task(by_name.run(stop))
     cpu_before = sampler.cpu()
     machine_before = machine_busy_seconds()
     started = time.perf_counter()
@@ -435,6 +582,8 @@ async def ingest(
         while (elapsed := time.perf_counter() - started) < timeout:
             poll_started = time.perf_counter() - started
             seen = await count(conn, target.prefix, kinds_filter())
+            if seen:
+                await by_name.discover(conn)
             if seen == manifest.entities:
                 visible_s = visible_s or poll_started
                 missing = await missing_relations(conn, target.prefix, manifest)
@@ -455,6 +604,7 @@ async def ingest(
     finally:
         stop.set()
         await probe
+        await readers
         await conn.close()
     return {
         "ingest_s": round(poll_started, 2),
@@ -465,6 +615,7 @@ async def ingest(
         "liveness_p50_ms": ms(percentile(lags, 50)),
         "liveness_p99_ms": ms(percentile(lags, 99)),
         "liveness_max_ms": ms(max(lags, default=0.0)),
+        **by_name.figures(),
         **await lag_log.figures(),
     }
 
@@ -775,6 +926,16 @@ async def change_one_file(target: Target, folder: Path, timeout: float) -> dict[
         await conn.close()
 
 
+def worst_lags(key: str, workloads: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The worst lag over the workloads of `key`, of serving workers and of the background
+    worker: `{key}_max_loop_lag_ms`, `{key}_background_max_loop_lag_ms`."""
+    worst: dict[str, Any] = {}
+    for role in ("", "background_"):
+        logged = [figures[f"{role}max_loop_lag_ms"] for figures in workloads.values()]
+        worst[f"{key}_{role}max_loop_lag_ms"] = max(filter(None, logged), default=None)
+    return worst
+
+
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     target = Target.parse(options.base_url, options.token)
     manifest = Manifest.load(options.catalog)
@@ -784,12 +945,19 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"label": options.label, "entities": manifest.entities}
     try:
         if options.register:
+            probe = ByNameProbe(target, manifest, options.ingest_concurrency, options.seed)
             figures.update(
                 await ingest(
-                    target, manifest, options.register, options.ingest_timeout, sampler, lag_log
+                    target,
+                    manifest,
+                    options.register,
+                    options.ingest_timeout,
+                    sampler,
+                    lag_log,
+                    probe,
                 )
             )
-            progress(f"ingested in {figures['ingest_s']} s{lag_note(figures)}")
+            progress(f"ingested in {figures['ingest_s']} s{probe_note(figures)}{lag_note(figures)}")
         else:
             conn = target.connection()
             seen = await count(conn, target.prefix, kinds_filter())
@@ -815,8 +983,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 )
         if options.server_log is not None:
             for key in ("reads", "reads_gzip")[: len(passes)]:
-                logged = [w["max_loop_lag_ms"] for w in figures[key].values()]
-                figures[f"{key}_max_loop_lag_ms"] = max(filter(None, logged), default=None)
+                figures.update(worst_lags(key, figures[key]))
         if options.change_timeout:
             figures["change"] = await change_one_file(
                 target, options.catalog, options.change_timeout
@@ -853,6 +1020,12 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each")
     parser.add_argument("--gzip", action="store_true", help="a second pass with gzip")
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--ingest-concurrency",
+        type=int,
+        default=16,
+        help="connections requesting visible entities by name during the ingestion (0: none)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--change-timeout",
@@ -869,6 +1042,8 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if options.concurrency < 1 or options.duration <= 0 or options.warmup < 0:
         parser.error("--concurrency >= 1, --duration > 0 and --warmup >= 0")
+    if options.ingest_concurrency < 0:
+        parser.error("--ingest-concurrency >= 0")
     return options
 
 
