@@ -501,6 +501,7 @@ def ratios(ours: dict[str, Any], backstage: dict[str, Any], entities: int) -> di
             ours.get("ingest_by_name_p99_ms"), backstage.get("ingest_by_name_p99_ms")
         ),
         "peak_rss": quotient(ours.get("peak_rss_mb"), backstage.get("peak_rss_mb")),
+        "peak_pss": quotient(ours.get("peak_pss_mb"), backstage.get("peak_pss_mb")),
     }
     absolute = {
         f"{name}_ingest_by_name_p99_ms": figures.get("ingest_by_name_p99_ms")

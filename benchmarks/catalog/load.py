@@ -40,8 +40,9 @@ Works against any server that speaks Backstage's `/api/catalog` (Backstage itsel
    held up the loop.
 4. Memory and CPU: the server's process tree (`--pid` and all its descendants: for ours the
    supervisor and every worker, for Backstage its node process) is sampled from /proc every
-   100 ms (the tree itself re-read every 2 s): peak RSS of the sum, and CPU seconds per
-   phase. The client's own CPU time per
+   100 ms (the tree itself re-read every 2 s): peak RSS of the sum, peak PSS of the sum
+   (every 500 ms: shared pages split among the processes sharing them), and CPU seconds
+   per phase. The client's own CPU time per
    phase is reported too, so a client-bound run shows (`client_cpu_share` near 1.0 means
    the client used a whole CPU).
 
@@ -257,6 +258,19 @@ def machine_busy_seconds() -> float:
     return (sum(values) - idle) / CLK_TCK
 
 
+def pss_bytes(pid: int) -> int:
+    """The process's proportional set size: each page shared with other processes counted as
+    its share of it (0 when the kernel cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as file:
+            for line in file:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def hwm_bytes(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as file:
@@ -274,6 +288,7 @@ class Sampler:
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
         self.peak = 0
+        self.peak_pss = 0
         self.last = 0
         self.tree: list[int] = [pid] if pid else []
         self._stop = threading.Event()
@@ -298,6 +313,8 @@ class Sampler:
                 self.tree = process_tree(self.pid)
             self.last = sum(rss_bytes(pid) for pid in self.tree)
             self.peak = max(self.peak, self.last)
+            if tick % 5 == 0:  # the kernel walks every mapping for it: less often
+                self.peak_pss = max(self.peak_pss, sum(pss_bytes(pid) for pid in self.tree))
             tick += 1
             self._stop.wait(0.1)
 
@@ -992,6 +1009,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         sampler.stop()
     if options.pid:
         figures["peak_rss_mb"] = round(sampler.peak / 2**20, 1)
+        figures["peak_pss_mb"] = round(sampler.peak_pss / 2**20, 1)
         figures["peak_hwm_main_mb"] = round(hwm_bytes(options.pid) / 2**20, 1)
     figures["settings"] = {
         "concurrency": options.concurrency,
