@@ -258,28 +258,26 @@ def machine_busy_seconds() -> float:
     return (sum(values) - idle) / CLK_TCK
 
 
-def pss_bytes(pid: int) -> int:
-    """The process's proportional set size: each page shared with other processes counted as
-    its share of it (0 when the kernel cannot tell)."""
+def kb_field_bytes(path: str, field: str) -> int:
+    """A `Name:  N kB` field of a /proc file, in bytes (0 when the file or field is gone)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as file:
+        with open(path) as file:
             for line in file:
-                if line.startswith("Pss:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """The process's proportional set size: each page shared with other processes counted as
+    its share of it."""
+    return kb_field_bytes(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def hwm_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as file:
-            for line in file:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return kb_field_bytes(f"/proc/{pid}/status", "VmHWM")
 
 
 class Sampler:
