@@ -4,6 +4,7 @@ failed previous pass or a changed file is processed in full."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from backstage_backend_test_utils.scm import (
 from backstage_plugin_catalog_backend import catalog_plugin
 from backstage_plugin_catalog_backend._tables import refresh_state, stitch_queue
 from backstage_plugin_catalog_backend.processing import UrlReaderProcessor
+from backstage_plugin_catalog_backend.processing._permit import Permit
 
 from ._support import Probe, probe_module
 
@@ -153,6 +155,61 @@ async def test_a_not_modified_file_skips_processing_and_writes(
         assert after["stitches queued"] == 0
         assert (await scene.component("a"))["relations"] == relations_before
         assert (await scene.component("a"))["metadata"]["description"] == "first"
+
+
+async def test_only_a_location_that_brings_something_new_waits_for_the_concurrency_bound(
+    database_config: dict[str, Any],
+) -> None:
+    async with catalog_scene(database_config) as scene:
+        ref = await scene.register("a.yaml")
+        state = await scene.state(ref)
+        unprocessed = msgspec.json.decode(state["unprocessed_entity"])
+        orchestrator = scene.probe.catalog.processing.orchestrator
+        full = asyncio.Semaphore(0)  # every place taken
+
+        # unchanged: its reads never take a place
+        unchanged = orchestrator.process_claimed(unprocessed, state["result_hash"], Permit(full))
+        assert await asyncio.wait_for(unchanged, 5) is None
+
+        scene.github.repositories["acme/mono"].set_file("a.yaml", component("a", "second").decode())
+        changed = asyncio.ensure_future(
+            orchestrator.process_claimed(unprocessed, state["result_hash"], Permit(full))
+        )
+        await asyncio.sleep(0.3)
+        # the new file was read, and its processing waits for a place
+        assert scene.reads() == {"full": 2, "not_modified": 1}
+        assert not changed.done()
+        full.release()
+        processed = await changed
+        assert processed is not None
+        assert processed[0].children[0].entity["metadata"]["description"] == "second"
+        # its place was handed back, and only that one
+        await asyncio.wait_for(full.acquire(), 1)
+        assert full.locked()
+
+
+async def test_a_location_with_one_target_changed_keeps_the_entities_of_the_others(
+    database_config: dict[str, Any],
+) -> None:
+    async with catalog_scene(database_config) as scene:
+        ref = await scene.register("a.yaml")
+        await scene.register("b.yaml")
+        unprocessed = msgspec.json.decode((await scene.state(ref))["unprocessed_entity"])
+        unprocessed["spec"]["targets"] = [scene.url("b.yaml")]
+        orchestrator = scene.probe.catalog.processing.orchestrator
+        first = await orchestrator.process_claimed(unprocessed, None)
+        assert first is not None
+        digest = first[1]
+        assert await orchestrator.process_claimed(unprocessed, digest) is None
+
+        scene.github.repositories["acme/mono"].set_file("b.yaml", component("b", "second").decode())
+        processed = await orchestrator.process_claimed(unprocessed, digest)
+        assert processed is not None
+        # a.yaml answered "not modified" to the ETag its last processing read, and its
+        # entity is still among the children
+        children = {c.ref: c.entity["metadata"]["description"] for c in processed[0].children}
+        assert children == {"component:default/a": "first", "component:default/b": "second"}
+        assert processed[1] != digest
 
 
 async def test_a_changed_definition_is_processed_in_full_after_a_not_modified_read(

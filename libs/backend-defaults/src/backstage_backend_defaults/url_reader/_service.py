@@ -20,6 +20,9 @@ from backstage_backend_defaults.url_reader._fetch import FetchUrlReader, not_all
 
 __all__ = ["DefaultUrlReader", "HostReader"]
 
+_CHOSEN_KEPT = 100_000
+"""URLs whose reader is kept (then all are dropped at once: a catalog asks for a fixed set)."""
+
 
 class HostReader(Protocol):
     """A reader for every URL of one host."""
@@ -66,8 +69,20 @@ class DefaultUrlReader:
         for reader in readers:
             self._by_host.setdefault(reader.host, reader)
         self._fetch = fetch
+        self._chosen: dict[str, HostReader | FetchUrlReader] = {}
 
     def _reader(self, url: str) -> HostReader | FetchUrlReader:
+        # The checks parse the URL three times over (about 0.1 ms): the catalog asks again
+        # for the same locations on every pass. Only URLs that passed are kept.
+        reader = self._chosen.get(url)
+        if reader is None:
+            reader = self._choose(url)
+            if len(self._chosen) >= _CHOSEN_KEPT:
+                self._chosen.clear()
+            self._chosen[url] = reader
+        return reader
+
+    def _choose(self, url: str) -> HostReader | FetchUrlReader:
         try:
             target = parse_fetch_url(url)
         except InputError as error:

@@ -35,6 +35,7 @@ from backstage_plugin_catalog_node import (
     RelationResult,
 )
 
+from backstage_plugin_catalog_backend.processing._entities import join_url
 from backstage_plugin_catalog_backend.readers import UrlReaders, parse_yaml_documents
 
 __all__ = [
@@ -173,7 +174,7 @@ class AnnotateLocationProcessor:
             defaults[ANNOTATION_VIEW_URL] = location.target
             if not _COMMIT_SHA.search(location.target):
                 defaults[ANNOTATION_EDIT_URL] = location.target
-            defaults[ANNOTATION_SOURCE_LOCATION] = f"url:{urljoin(location.target, './')}"
+            defaults[ANNOTATION_SOURCE_LOCATION] = f"url:{join_url(location.target, './')}"
         metadata["annotations"] = {**defaults, **(metadata.get("annotations") or {})}
         return entity
 
@@ -205,13 +206,18 @@ def has_placeholder(value: Any) -> bool:
     Args:
         value: a JSON value.
     """
-    if isinstance(value, list):
-        return any(has_placeholder(item) for item in value)
-    if not isinstance(value, dict):
-        return False
-    if len(value) == 1 and next(iter(value)) in _PLACEHOLDERS:
-        return True
-    return any(has_placeholder(item) for item in value.values())
+    # A walk with a stack of its own: every pass over the catalog asks this of every
+    # Location entity, and a generator per node cost more than the rest of its check.
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if len(node) == 1 and next(iter(node)) in _PLACEHOLDERS:
+                return True
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
 
 
 class PlaceholderProcessor:

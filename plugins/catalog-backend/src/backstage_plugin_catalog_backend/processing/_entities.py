@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 import msgspec
 from backstage_common.catalog_model import (
@@ -20,6 +22,7 @@ __all__ = [
     "copy_entity",
     "entity_location",
     "entity_ref",
+    "join_url",
     "location_entity",
     "location_entity_ref",
     "serialize_error",
@@ -34,6 +37,17 @@ _decode = msgspec.json.Decoder()
 def stable_hash(value: Any) -> str:
     """sha1 hex of the key-sorted JSON of `value`."""
     return hashlib.sha1(_encode_sorted.encode(value), usedforsecurity=False).hexdigest()
+
+
+@functools.lru_cache(maxsize=16_384)
+def join_url(base: str, reference: str) -> str:
+    """`urljoin(base, reference)`, kept for the URLs met again on every processing pass.
+
+    Args:
+        base: an absolute URL.
+        reference: a URL, relative to `base` or not.
+    """
+    return urljoin(base, reference)
 
 
 def copy_entity(entity: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from backstage_plugin_catalog_backend._tables import (
 )
 from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
 from backstage_plugin_catalog_backend.processing._orchestrator import Orchestrator
+from backstage_plugin_catalog_backend.processing._permit import Permit
 from backstage_plugin_catalog_backend.processing._store import chunks, enqueue_stitch, prune
 from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
 from backstage_plugin_catalog_backend.stitching import stitch_entities
@@ -71,6 +72,9 @@ class ProcessingOptions:
     """Seconds between two processings of an entity (random in the range); None: off."""
     orphan_strategy: Literal["delete", "keep"] = "delete"
     concurrency: int = 10
+    reading_concurrency: int = 100
+    """Location entities that may be unchanged waiting for their conditional reads at once,
+    besides the `concurrency` entities being processed."""
     batch_size: int = 100
     poll_seconds: float = 1.0
     orphan_cleanup_seconds: float = 30.0
@@ -290,15 +294,21 @@ class ProcessingLoop:
 
     async def process_batch(self) -> int:
         """Claim the due entities (up to `batch_size`), process them with at most
-        `concurrency` at a time, and write what changed in one transaction, or in several
-        when the results carry many children (a batch of locations, each file emitting
-        hundreds of entities, is written as it goes instead of held in memory at once)."""
+        `concurrency` at a time (Location entities that may be unchanged wait for their
+        reads besides, up to `reading_concurrency`), and write what changed in one
+        transaction, or in several when the results carry many children (a batch of
+        locations, each file emitting hundreds of entities, is written as it goes instead
+        of held in memory at once)."""
         self._in_flight += 1
         try:
             if self._unwritten:
                 await self._hand_back_unwritten()
             claimed = await self._claim()
             limit = asyncio.Semaphore(self._options.concurrency)
+            # Unchanged Location entities mostly wait for "not modified": many at once
+            # share one round trip (one commit lookup for the files of a repository)
+            # instead of queueing up behind `limit` ten at a time.
+            started = self._options.concurrency + self._options.reading_concurrency
             failures: list[tuple[str, Exception]] = []
             pending: list[ProcessedResult] = []
             children = 0
@@ -322,13 +332,10 @@ class ProcessingLoop:
 
             async def process(item: _Claimed) -> None:
                 nonlocal children
-                async with limit:
-                    # Processing an entity rarely waits for anything: without this turn
-                    # of the loop the whole batch would be processed in one go, holding
-                    # up everything else; now a turn processes `concurrency` at most.
-                    await asyncio.sleep(0)
-                    await room.wait()
-                    result = await self._process(item, failures)
+                # a turn of the loop per entity started (its place under `limit` gives it
+                # another: see `Permit.take`); it waits for room once it has its place
+                await asyncio.sleep(0)
+                result = await self._process(item, failures, Permit(limit, room.wait))
                 if result is None:
                     return
                 pending.append(result)
@@ -337,7 +344,15 @@ class ProcessingLoop:
                     room.clear()
                     await flush()
 
-            await asyncio.gather(*(process(item) for item in claimed))
+            queued = iter(claimed)
+
+            async def worker() -> None:
+                # a few workers rather than a coroutine per entity waiting on `limit`: a
+                # semaphore's every acquire looks through all of its waiters
+                for item in queued:
+                    await process(item)
+
+            await asyncio.gather(*(worker() for _ in range(min(started, len(claimed)))))
             await flush()
             self._log_failures("Processing", len(claimed), failures)
             return len(claimed)
@@ -345,11 +360,11 @@ class ProcessingLoop:
             self._in_flight -= 1
 
     async def _process(
-        self, item: _Claimed, failures: list[tuple[str, Exception]]
+        self, item: _Claimed, failures: list[tuple[str, Exception]], permit: Permit
     ) -> ProcessedResult | None:
         try:
             processed = await self.orchestrator.process_claimed(
-                _decode.decode(item.unprocessed), item.result_hash
+                _decode.decode(item.unprocessed), item.result_hash, permit
             )
         except Exception as error:  # the orchestrator records errors; this is a bug
             failures.append((item.entity_ref, error))  # logged once for the batch
@@ -557,5 +572,8 @@ class ProcessingLoop:
                 if not due and not stitches and self._in_flight == 0:
                     return
                 self._next_orphan_cleanup = 0.0
-            self.wake()
+                # Only when work is due and no loop is at it: a working loop goes on by
+                # itself, and a wake-up every turn had the idle loops claim (a transaction
+                # each) every 20 ms for as long as the others worked.
+                self.wake()
             await asyncio.sleep(0.02)

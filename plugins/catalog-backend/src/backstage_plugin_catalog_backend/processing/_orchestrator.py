@@ -15,7 +15,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
 from backstage_common.catalog_model import (
     ANNOTATION_LOCATION,
@@ -43,13 +42,16 @@ from backstage_plugin_catalog_backend.processing._entities import (
     copy_entity,
     entity_location,
     entity_ref,
+    join_url,
     location_entity,
     serialize_error,
     stable_hash,
 )
+from backstage_plugin_catalog_backend.processing._permit import Permit
 from backstage_plugin_catalog_backend.processing._rules import CatalogRules
 from backstage_plugin_catalog_backend.processing._store import Conflict
 from backstage_plugin_catalog_backend.processing._unchanged import UnchangedInputs
+from backstage_plugin_catalog_backend.processing._url_locations import KnownRead
 from backstage_plugin_catalog_backend.readers import parse_entity_yaml
 
 __all__ = ["Child", "Orchestrator", "ProcessingOutcome", "result_digest"]
@@ -112,17 +114,33 @@ def _check_envelope(entity: Mapping[str, Any]) -> None:
         )
 
 
+def _prior_reads(prior: Mapping[str, Any] | None) -> dict[str, str]:
+    """The ETag of each target the prior processing read (none when not recorded)."""
+    reads = prior.get("reads") if prior is not None else None
+    if not isinstance(reads, list):
+        return {}
+    return {
+        read[0]: read[1]
+        for read in reads
+        if isinstance(read, list) and len(read) == 2 and all(isinstance(r, str) for r in read)
+    }
+
+
 def _resolve(base: LocationSpec, type_: str, target: str) -> str:
     if type_ == "url" and base.type == "url":
-        return urljoin(base.target, target)
+        return join_url(base.target, target)
     if type_ == "file" and base.type == "file" and not os.path.isabs(target):
         return os.path.normpath(os.path.join(os.path.dirname(base.target), target))
     return target
 
 
 class _Collector:
-    def __init__(self, location: LocationSpec, origin: LocationSpec, self_ref: str) -> None:
+    def __init__(
+        self, location: LocationSpec, origin: LocationSpec, self_ref: str, permit: Permit
+    ) -> None:
         self.location = location
+        self.permit = permit
+        """Taken before anything but the reads of a Location entity that may be unchanged."""
         self.origin = origin
         self.self_ref = self_ref
         self.children: dict[str, Child] = {}
@@ -139,6 +157,9 @@ class _Collector:
         """The record of the processing that gave the stored result from this definition."""
         self.inputs: str | None = None
         """The hash of the definition and the reads, when known."""
+        self.unemitted: list[tuple[LocationSpec, bool]] = []
+        """Targets (and whether optional) found not modified since the ETag the prior
+        processing read, whose kept entities were not emitted."""
 
     def emit(self, result: ProcessingResult) -> None:
         if isinstance(result, EntityResult):
@@ -204,11 +225,14 @@ class Orchestrator:
         Args:
             unprocessed: the entity as stored, before processing.
         """
-        outcome, _ = await self._process(unprocessed, None)
+        outcome, _ = await self._process(unprocessed, None, Permit(None))
         return outcome
 
     async def process_claimed(
-        self, unprocessed: Mapping[str, Any], stored_hash: str | None
+        self,
+        unprocessed: Mapping[str, Any],
+        stored_hash: str | None,
+        permit: Permit | None = None,
     ) -> tuple[ProcessingOutcome, str] | None:
         """Process an entity the loop claimed: its result and that result's digest, or
         None when its inputs are those that gave `stored_hash` (nothing to write).
@@ -216,11 +240,17 @@ class Orchestrator:
         Args:
             unprocessed: the entity as stored, before processing.
             stored_hash: the digest of its stored result (None: none, or to be retried).
+            permit: its place under the bound on entities processed at once, taken for
+                all of its processing but the reads of a Location entity that may be
+                unchanged (None: no bound).
         """
+        permit = permit or Permit(None)
         try:
-            outcome, collector = await self._process(unprocessed, stored_hash)
+            outcome, collector = await self._process(unprocessed, stored_hash, permit)
         except _Unchanged:
             return None
+        finally:
+            permit.release()
         digest = result_digest(outcome)
         if (
             self._unchanged is not None
@@ -230,13 +260,14 @@ class Orchestrator:
             and outcome.ok
             and not outcome.duplicates
         ):
+            reads = [(target, version or "") for target, version in collector.reads]
             await self._unchanged.reader.remember(
-                collector.self_ref, collector.definition, collector.inputs, digest
+                collector.self_ref, collector.definition, collector.inputs, digest, reads
             )
         return outcome, digest
 
     async def _process(
-        self, unprocessed: Mapping[str, Any], stored_hash: str | None
+        self, unprocessed: Mapping[str, Any], stored_hash: str | None, permit: Permit
     ) -> tuple[ProcessingOutcome, _Collector | None]:
         entity = copy_entity(unprocessed)
         collector: _Collector | None = None
@@ -245,9 +276,11 @@ class Orchestrator:
             ref = entity_ref(entity)
             location = entity_location(entity, ANNOTATION_LOCATION)
             origin = entity_location(entity, ANNOTATION_ORIGIN_LOCATION)
-            collector = _Collector(location, origin, ref)
+            collector = _Collector(location, origin, ref, permit)
             if entity["kind"] == "Location":
                 await self._look_up_prior(unprocessed, stored_hash, collector)
+            if collector.prior is None:
+                await permit.take()
             entity = await self._run(entity, ref, location, origin, collector)
         except _Unchanged:
             raise
@@ -329,6 +362,8 @@ class Orchestrator:
         if entity["kind"] == "Location":
             await self._read_targets(entity, location, collector)
             self._check_unchanged(collector)
+        await collector.permit.take()
+        await self._emit_unemitted(collector)
         for post in self._post:
             entity = await post.post_process_entity(entity, location, collector.emit)
         for child in collector.children.values():
@@ -360,12 +395,26 @@ class Orchestrator:
                 f"Location entity {entity_ref(entity)} at {location} may not read locations "
                 f"of type {type_}; another type than its own must be one of [{allowed}]"
             )
+        known = _prior_reads(collector.prior)
         for target in targets:
             wanted = LocationSpec(type_, _resolve(location, type_, target))
-            collector.reads.append((str(wanted), await self._read(wanted, optional, collector)))
+            etag = known.get(str(wanted))
+            read = KnownRead(etag) if etag else None
+            collector.reads.append(
+                (str(wanted), await self._read(wanted, optional, collector, read))
+            )
+            if read is not None and not read.emitted:
+                collector.unemitted.append((wanted, optional))
+
+    async def _emit_unemitted(self, collector: _Collector) -> None:
+        """Emit what the reads found unchanged by their known ETag gave, read again from
+        the kept reads: the entity is processed after all (another target changed)."""
+        for wanted, optional in collector.unemitted:
+            await self._read(wanted, optional, collector, None)
+        collector.unemitted.clear()
 
     async def _read(
-        self, wanted: LocationSpec, optional: bool, collector: _Collector
+        self, wanted: LocationSpec, optional: bool, collector: _Collector, known: KnownRead | None
     ) -> str | None:
         """Read one target through the first reader that handles it; returns the version
         of what it read, when the reader knows it."""
@@ -373,7 +422,7 @@ class Orchestrator:
         if unchanged is not None and wanted.type == "url":
             # the URL reader is the only reader of `url` when `unchanged` is set
             return await unchanged.reader.read_versioned(
-                wanted, optional, collector.emit, parse_entity_yaml
+                wanted, optional, collector.emit, parse_entity_yaml, collector.permit.take, known
             )
         for reader in self._readers:
             if await reader.read_location(wanted, optional, collector.emit, parse_entity_yaml):

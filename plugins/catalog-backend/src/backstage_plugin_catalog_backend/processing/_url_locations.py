@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -36,11 +38,21 @@ from opentelemetry import metrics
 
 from backstage_plugin_catalog_backend.readers import UrlReaders
 
-__all__ = ["UrlReaderProcessor"]
+__all__ = ["KnownRead", "UrlReaderProcessor"]
 
 _KEPT_FOR = timedelta(days=7)
 _INPUTS_KEPT_FOR = timedelta(days=1)
 _CONCURRENT_FILES = 8
+
+
+@dataclass(slots=True)
+class KnownRead:
+    """The ETag a location's entity last read from it, sent as it is."""
+
+    etag: str
+    emitted: bool = True
+    """False after a "not modified" that emitted nothing (what the kept read gave is
+    emitted by reading again without a `KnownRead`)."""
 
 
 def _key(target: str) -> str:
@@ -106,7 +118,12 @@ class UrlReaderProcessor:
         return kept if isinstance(kept, dict) else None
 
     async def remember(
-        self, entity_ref: str, definition: str, inputs: str, result_hash: str
+        self,
+        entity_ref: str,
+        definition: str,
+        inputs: str,
+        result_hash: str,
+        reads: list[tuple[str, str]],
     ) -> None:
         """Keep that processing `entity_ref` from these inputs gave `result_hash`.
 
@@ -115,11 +132,14 @@ class UrlReaderProcessor:
             definition: the hash of its definition (and the processors and rules).
             inputs: the hash of the definition and the versions it read.
             result_hash: the hash of its successful processing result.
+            reads: each target it read, with the version read (the ETags the next pass
+                sends without looking up what each read gave).
         """
         value: dict[str, JsonValue] = {
             "definition": definition,
             "inputs": inputs,
             "result": result_hash,
+            "reads": [[target, version] for target, version in reads],
         }
         await self._cache.set(_inputs_key(entity_ref), value, ttl=_INPUTS_KEPT_FOR)
 
@@ -129,6 +149,8 @@ class UrlReaderProcessor:
         optional: bool,
         emit: CatalogProcessorEmit,
         parser: CatalogProcessorParser,
+        before_parsing: Callable[[], Awaitable[None]] | None = None,
+        known: KnownRead | None = None,
     ) -> str | None:
         """Read the `url` location `location` as `read_location` does.
 
@@ -137,6 +159,10 @@ class UrlReaderProcessor:
             optional: whether a missing file is no error.
             emit: where its entities and errors go.
             parser: the catalog file parser.
+            before_parsing: awaited before what a read brought is parsed (a new version).
+            known: the ETag this location's entity last read, sent without looking up
+                what that read gave: a "not modified" then emits nothing and clears
+                `known.emitted`.
 
         Returns:
             The version (ETag) of what was read and emitted when it was read cleanly,
@@ -144,14 +170,22 @@ class UrlReaderProcessor:
         """
         emit(RefreshResult(f"url:{location.target}"))
         key = _key(location.target)
-        kept = await self._cache.get(key)
-        kept_results = _kept_results(kept, location.presence)
-        etag = kept.get("etag") if isinstance(kept, dict) and kept_results is not None else None
+        kept_results: list[ProcessingResult] | None = None
+        etag: Any = known.etag if known is not None else None
+        if known is None:
+            kept = await self._cache.get(key)
+            kept_results = _kept_results(kept, location.presence)
+            has_kept = isinstance(kept, dict) and kept_results is not None
+            etag = kept.get("etag") if isinstance(kept, dict) and has_kept else None
         try:
             response = await self._readers.search(
                 location.target, etag=etag if isinstance(etag, str) and etag else None
             )
         except NotModifiedError:
+            if known is not None:
+                self._count("not_modified")
+                known.emitted = False
+                return known.etag
             if kept_results is None:  # the source matched an etag we did not send
                 emit(ErrorResult(InputError(f"Unable to read url {location.target}"), location))
                 return None
@@ -170,6 +204,8 @@ class UrlReaderProcessor:
             )
             return None
         self._count("full")
+        if before_parsing is not None:
+            await before_parsing()
         if not response.files:
             self._not_found(location, optional, emit, "no file matched")
             return None
