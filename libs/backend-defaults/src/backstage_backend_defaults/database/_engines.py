@@ -8,7 +8,6 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from backstage_common.errors import ServiceUnavailableError
 from sqlalchemy import URL, event
 from sqlalchemy.engine import Engine
@@ -65,16 +64,16 @@ def unreachable(settings: PluginDatabaseSettings, error: BaseException) -> Servi
     )
 
 
-_CONNECT_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    DBAPIError,
-    DatabaseUnavailableError,
-)
+def _connect_errors() -> tuple[type[BaseException], ...]:
+    # asyncpg loads with the first Postgres database: a unit on SQLite never needs it
+    import asyncpg
+
+    return (OSError, TimeoutError, asyncpg.PostgresError, DBAPIError, DatabaseUnavailableError)
 
 
 async def _admin_connect(settings: PluginDatabaseSettings, database: str) -> Any:
+    import asyncpg
+
     connection = settings.connection
     try:
         return await asyncpg.connect(
@@ -87,11 +86,13 @@ async def _admin_connect(settings: PluginDatabaseSettings, database: str) -> Any
             timeout=settings.limits.connect or 10,
             command_timeout=settings.limits.query or None,
         )
-    except _CONNECT_ERRORS as error:
+    except _connect_errors() as error:
         raise unreachable(settings, error) from error
 
 
 async def _ensure_database(settings: PluginDatabaseSettings) -> None:
+    import asyncpg
+
     assert settings.database_name is not None
     admin = await _admin_connect(settings, "postgres")
     try:
@@ -122,7 +123,7 @@ async def ensure_schema(settings: PluginDatabaseSettings, engine: AsyncEngine) -
             except DBAPIError as error:
                 if getattr(error.orig, "sqlstate", None) not in _ALREADY_CREATED:
                     raise
-    except _CONNECT_ERRORS as error:
+    except _connect_errors() as error:
         raise unreachable(settings, error) from error
 
 

@@ -13,7 +13,10 @@ from backstage_backend_defaults.telemetry._exporters import (
     span_exporters,
 )
 from backstage_backend_defaults.telemetry._prometheus import PrometheusEndpoint, PrometheusSettings
-from backstage_backend_defaults.telemetry._propagation import text_map_propagator
+from backstage_backend_defaults.telemetry._propagation import (
+    check_propagators,
+    text_map_propagator,
+)
 
 if TYPE_CHECKING:  # the SDK loads only when something is to be exported
     from opentelemetry.metrics import Meter
@@ -166,7 +169,7 @@ def build_telemetry(
         env = {}
     exporters = span_exporters(env)
     metric_exporters_asked = metric_exporters(env)
-    propagator = text_map_propagator(env)  # checked even when nothing is traced
+    check_propagators(env)  # even when nothing is traced
     prometheus = PrometheusEndpoint(prometheus_settings) if prometheus_settings else None
     if (
         not exporters
@@ -177,6 +180,7 @@ def build_telemetry(
         and prometheus is None
     ):
         return Telemetry()
+    propagator = text_map_propagator(env)
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.trace import TracerProvider
