@@ -22,6 +22,7 @@ from backstage_plugin_permission_node import create_condition_transformer
 from backstage_plugin_catalog_backend._catalog import CatalogExtensions, build_catalog
 from backstage_plugin_catalog_backend._custom_plans import prefer_custom_plans
 from backstage_plugin_catalog_backend.api import entity_routes
+from backstage_plugin_catalog_backend.api._entity_cache import entity_cache_from_config
 from backstage_plugin_catalog_backend.api._expensive import ExpensiveReads
 from backstage_plugin_catalog_backend.permissions import (
     CATALOG_ENTITY_RESOURCE_REF,
@@ -68,7 +69,9 @@ def _register(env: PluginRegistrationPoints) -> None:
         ruleset = permissions_registry.get_permission_ruleset(CATALOG_ENTITY_RESOURCE_REF)
         transform = create_condition_transformer(ruleset)
         access = CatalogPermissions(permissions, transform)
-        entities = EntitiesCatalog(database, engine, reads, access)
+        entities = EntitiesCatalog(
+            database, engine, reads, access, entity_cache_from_config(config)
+        )
         router.use(*entity_routes(entities, http_auth, ExpensiveReads.from_config(config)))
         # processing and stitching have connections of their own: under a flood of
         # expensive reads the catalog keeps ingesting, and they never queue requests

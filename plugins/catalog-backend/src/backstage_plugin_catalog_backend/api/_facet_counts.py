@@ -28,7 +28,7 @@ import asyncio
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -36,16 +36,14 @@ from backstage_plugin_catalog_common import Predicate
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backstage_plugin_catalog_backend.api._queries import entity_facets, predicate_key
+from backstage_plugin_catalog_backend.api._shared_reads import COUNTER_SQL, SharedReads
 
 __all__ = ["MAX_AGE_S", "FacetCounts"]
 
 MAX_AGE_S = 10.0
 _ROWS_KEPT = 200_000
 """Facet rows kept across all results (a facet on `metadata.name` has a row per entity)."""
-_READ_COUNTER = sa.text(
-    # a fresh sequence shows its start value before its first number is drawn and after
-    "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM final_entity_changes"
-)
+_READ_COUNTER = sa.text(COUNTER_SQL)
 
 FacetRows = list[tuple[str, str, int]]
 _Key = tuple[tuple[str, ...], bytes | None]
@@ -68,7 +66,7 @@ class FacetCounts:
         self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
         self._kept_rows = 0
         self._running: dict[tuple[_Key, int], asyncio.Task[FacetRows]] = {}
-        self._counter = _SharedCounterReads(self._read_counter)
+        self._counter = SharedReads(self._read_counter)
 
     async def rows(self, keys: Sequence[str], predicate: Predicate | None) -> FacetRows:
         key: _Key = (tuple(sorted({k.lower() for k in keys})), predicate_key(predicate))
@@ -123,39 +121,5 @@ async def _counter(connection: AsyncConnection) -> int:
     return int((await connection.execute(_READ_COUNTER)).scalar_one())
 
 
-class _SharedCounterReads:
-    """Reads of the counter shared by the requests that wait for them: at most one read is
-    in flight, and the requests that arrive meanwhile wait for the next one, which is sent
-    once the one in flight has answered (so after every one of them arrived)."""
-
-    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
-        self._read = read
-        self._in_flight = False
-        self._next: asyncio.Future[int] | None = None
-
-    async def read(self) -> int:
-        waiting = self._next
-        if waiting is None:
-            waiting = self._next = asyncio.get_running_loop().create_future()
-            if not self._in_flight:
-                self._send()
-        # a request that goes away leaves the read for the others
-        return await asyncio.shield(waiting)
-
-    def _send(self) -> None:
-        waiting, self._next = self._next, None
-        if waiting is None:
-            return
-        self._in_flight = True
-        task = asyncio.ensure_future(self._read())
-        task.add_done_callback(functools.partial(self._answered, waiting))
-
-    def _answered(self, waiting: asyncio.Future[int], task: asyncio.Future[int]) -> None:
-        self._in_flight = False
-        if task.cancelled():
-            waiting.cancel()
-        elif (error := task.exception()) is not None:
-            waiting.set_exception(error)
-        else:
-            waiting.set_result(task.result())
-        self._send()
+# the name this class had here before it was shared with the entity cache
+_SharedCounterReads = SharedReads

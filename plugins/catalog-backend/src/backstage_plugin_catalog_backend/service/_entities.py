@@ -27,6 +27,7 @@ from backstage_plugin_catalog_backend._tables import (
     relations,
 )
 from backstage_plugin_catalog_backend.api._cursors import SortValues
+from backstage_plugin_catalog_backend.api._entity_cache import EntityCache
 from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
 from backstage_plugin_catalog_backend.api._facet_counts import FacetCounts, FacetRows
 from backstage_plugin_catalog_backend.api._ordering import OrderField
@@ -166,6 +167,9 @@ class EntitiesCatalog:
 
     `reads` is the request pool's engine without transactions (autocommit): no BEGIN and
     ROLLBACK around every read, two round trips fewer on Postgres.
+
+    `entity_cache` serves the reads by uid, ref and refs of callers who may read every
+    entity from memory where that is exact (Postgres; see `EntityCache`).
     """
 
     def __init__(
@@ -174,11 +178,12 @@ class EntitiesCatalog:
         engine: AsyncEngine,
         reads: AsyncEngine,
         permissions: CatalogPermissions,
+        entity_cache: EntityCache | None = None,
     ) -> None:
         self._database = database
         self.reads = reads
         self._permissions = permissions
-        self._texts = EntityTexts(engine, reads)
+        self._texts = EntityTexts(engine, reads, entity_cache)
         self._facets = FacetCounts(reads)
 
     async def read_access(self, credentials: Credentials) -> EntityAccess:
