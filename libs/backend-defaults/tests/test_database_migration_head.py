@@ -3,12 +3,18 @@ anything else is Alembic's to migrate."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from backstage_backend_defaults.database import DatabaseManager, migration_history, run_migrations
+from backstage_backend_defaults.database import (
+    DatabaseManager,
+    _migrations,
+    migration_history,
+    run_migrations,
+)
 from backstage_backend_defaults.database._migrations import linear_head
 from backstage_backend_test_utils import SAMPLE_MIGRATIONS
 from backstage_common.config import Config
@@ -113,3 +119,49 @@ async def test_a_database_at_head_is_left_alone_and_a_new_revision_applied_on_po
     connection, prefix = postgres
     database = {"client": "pg", "connection": connection, "prefix": prefix}
     await _restarts_at_head_then_upgrade(database, tmp_path)
+
+
+async def test_a_replica_that_waited_for_the_lock_finds_the_head_and_leaves_alembic_alone(
+    postgres: tuple[dict[str, Any], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers started together on a new database: one migrates, each other one waits for
+    its lock, then finds the head without running (or importing) Alembic."""
+    connection, prefix = postgres
+    config = {"backend": {"database": {"client": "pg", "connection": connection, "prefix": prefix}}}
+    first = DatabaseManager(Config.from_data(config))
+    second = DatabaseManager(Config.from_data(config))
+    alembic_runs: list[str] = []
+    real_run = _migrations._run
+
+    def counted_run(*args: Any) -> None:
+        alembic_runs.append("run")
+        real_run(*args)
+
+    monkeypatch.setattr(_migrations, "_run", counted_run)
+    versions = copy_of_samples(tmp_path)
+    try:
+        holder = await (await first.for_plugin("catalog").get_engine()).connect()
+        key = {"k": _migrations._lock_key("catalog")}
+        await holder.execute(text("SELECT pg_advisory_lock(:k)"), key)
+        await holder.commit()
+        waiting = asyncio.create_task(
+            run_migrations(second.for_plugin("catalog"), versions, plugin_id="catalog")
+        )
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # it waits for the lock
+        # the replica that holds the lock migrates meanwhile
+        await holder.run_sync(lambda sync: real_run(sync, versions, _upgrade_to_head))
+        await holder.commit()
+        await holder.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+        await holder.commit()
+        await holder.close()
+        assert await asyncio.wait_for(waiting, 30) is True
+        assert alembic_runs == []
+        assert await _runs(second) == ["0001", "0002"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+def _upgrade_to_head(script: Any, revision: Any) -> Any:
+    return script._upgrade_revs("head", revision)

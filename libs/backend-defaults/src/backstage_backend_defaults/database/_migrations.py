@@ -3,7 +3,8 @@
 A plugin ships a folder of Alembic revision files (its `versions/`); no `env.py` is needed:
 the runner configures Alembic itself, with the version table in the plugin's own database
 (its own schema in schema mode). On Postgres the run holds an advisory lock, so replicas that
-start together migrate once: the others wait, then find nothing left to do.
+start together migrate once: the others wait, then find the head of a linear history without
+Alembic (a unit's workers on a new database import it in one process, not in each).
 
 A database already at the head of a linear history (every start of a unit but the first)
 costs one `SELECT` of its version: the head is read from the revision files' assignments,
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import hashlib
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +139,15 @@ def _run(connection: Connection, versions: Path, apply: Callable[[Any, Any], Any
 
 
 async def _with_lock(
-    database: DatabaseService, plugin_id: str, work: Callable[[Connection], None]
+    database: DatabaseService,
+    plugin_id: str,
+    work: Callable[[Connection], None],
+    done: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
+    """Run `work` on a connection of the plugin's database, holding its migration lock on
+    Postgres; `done`, asked once the lock is held there, may find that another process
+    did the work meanwhile (replicas that start together: one migrates, the others wait
+    for its lock and then skip Alembic altogether, import included)."""
     from sqlalchemy import text
 
     from backstage_backend_defaults.database._unbounded import without_statement_limits
@@ -152,6 +161,8 @@ async def _with_lock(
             )
             await connection.commit()
         try:
+            if postgres and done is not None and await done():
+                return
             async with _alembic_turn():
                 await connection.run_sync(work)
             await connection.commit()
@@ -175,17 +186,22 @@ async def run_migrations(
     `skipMigrations` is set and nothing ran."""
     if database.migrations.skip:
         return False
+    done: Callable[[], Awaitable[bool]] | None = None
     if target == "head" and not downgrade:
         head = linear_head(versions)
-        if head is not None and await _at_revision(database, head):
-            return True
+        if head is not None:
+            if await _at_revision(database, head):
+                return True
+            done = functools.partial(_at_revision, database, head)
 
     def apply(script: Any, revision: Any) -> Any:
         if downgrade:
             return script._downgrade_revs(target, revision)
         return script._upgrade_revs(target, revision)
 
-    await _with_lock(database, plugin_id, lambda connection: _run(connection, versions, apply))
+    await _with_lock(
+        database, plugin_id, lambda connection: _run(connection, versions, apply), done
+    )
     return True
 
 
