@@ -30,7 +30,12 @@ from backstage_plugin_catalog_backend._tables import (
 from backstage_plugin_catalog_backend.processing._deadlocks import retry_on_deadlock
 from backstage_plugin_catalog_backend.processing._orchestrator import Orchestrator
 from backstage_plugin_catalog_backend.processing._permit import Permit
-from backstage_plugin_catalog_backend.processing._store import chunks, enqueue_stitch, prune
+from backstage_plugin_catalog_backend.processing._store import (
+    PEER_STITCH_DELAY,
+    chunks,
+    enqueue_stitch,
+    prune,
+)
 from backstage_plugin_catalog_backend.processing._writer import ProcessedResult, write_results
 from backstage_plugin_catalog_backend.stitching import stitch_entities
 
@@ -55,10 +60,15 @@ _GROWING_TABLES = (
     "search",
     "stitch_queue",
 )
+_GROWTH_STATISTICS = 10
+"""`default_statistics_target` of the analyzes while tables grow (Postgres's default: 100)."""
 # Children held before a processing batch writes what it has (a location's file emits its
 # entities as children: 100 locations of 500 entities would otherwise be 50,000 at once).
 _CHILDREN_PER_WRITE = 2_000
 _PROCESSING_LOOPS = 2
+_STITCH_LOOPS = 2
+"""Stitching loops: while one builds final entities or waits for a round trip, the other's
+statements keep Postgres busy (the batches of an ingestion's backlog are independent)."""
 _BACKLOG_GROWTH = 4
 """How many times `batch_size` a claim grows to while each claim comes back full: a backlog
 (an ingestion) then takes fewer, larger transactions, each a fixed number of round trips
@@ -163,6 +173,9 @@ class ProcessingLoop:
         # the next batch while the previous one is written. Replicas share work through
         # their claims, and so do these loops.
         loops = [asyncio.create_task(self._stitch_loop())]
+        loops += [
+            asyncio.create_task(self._repeat(self._stitch_step)) for _ in range(_STITCH_LOOPS - 1)
+        ]
         if self._options.interval is not None:
             loops += [
                 asyncio.create_task(self._processing_loop()) for _ in range(_PROCESSING_LOOPS)
@@ -185,6 +198,9 @@ class ProcessingLoop:
             return worked
 
         await self._repeat(step)
+
+    async def _stitch_step(self) -> bool:
+        return await self.stitch_batch() > 0
 
     async def _stitch_loop(self) -> None:
         """Stitching, and the housekeeping that waits for processing to be idle."""
@@ -249,8 +265,13 @@ class ProcessingLoop:
         self._next_growth_analyze = 2 * max(self._written, self._next_growth_analyze)
         try:
             if self._engine.dialect.name == "postgresql":
-                async with self._engine.connect() as connection:
-                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                async with self._engine.begin() as connection:
+                    # Row counts and rough distinct counts are all the batch lookups' plans
+                    # need: a tenth of the default sample reads a tenth of the pages. The
+                    # idle refresh and autovacuum analyze at the default target later.
+                    await connection.execute(
+                        sa.text(f"SET LOCAL default_statistics_target = {_GROWTH_STATISTICS}")
+                    )
                     await connection.execute(sa.text(f"ANALYZE {', '.join(_GROWING_TABLES)}"))
         except Exception as error:  # the planner keeps the statistics it had
             self._logger.warn(f"Refreshing the catalog's statistics failed: {error}")
@@ -382,8 +403,10 @@ class ProcessingLoop:
         try:
             await self._write_together(results)
             self._written += len(results)
-            # what it wrote is due now: its stitches, and the children it emitted
+            # what it wrote is due now: its stitches, and the children it emitted; its
+            # peers' stitches once their delay has passed
             self.wake()
+            asyncio.get_running_loop().call_later(PEER_STITCH_DELAY, self.wake)
             return
         except Exception as error:
             failures: list[tuple[str, Exception]] = [(r.entity_ref, error) for r in results]
@@ -566,8 +589,10 @@ class ProcessingLoop:
                         due = 0
                     if self._options.orphan_strategy == "delete":
                         due = (due or 0) + (await connection.scalar(self._orphan_count()) or 0)
+                    # a peer's stitch is due a moment after the write that asked for it
+                    soon = now + timedelta(seconds=PEER_STITCH_DELAY)
                     stitches = await connection.scalar(
-                        sa.select(sa.func.count()).where(stitch_queue.c.next_stitch_at <= now)
+                        sa.select(sa.func.count()).where(stitch_queue.c.next_stitch_at <= soon)
                     )
                 if not due and not stitches and self._in_flight == 0:
                     return

@@ -7,13 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
 from backstage_common.catalog_model import ANNOTATION_ORIGIN_LOCATION
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backstage_plugin_catalog_backend._tables import (
@@ -25,10 +25,12 @@ from backstage_plugin_catalog_backend._tables import (
     search,
     stitch_queue,
 )
+from backstage_plugin_catalog_backend.processing._arrays import insert_rows, update_rows
 from backstage_plugin_catalog_backend.processing._entities import stable_hash
 
 __all__ = [
     "CHUNK",
+    "PEER_STITCH_DELAY",
     "Conflict",
     "Source",
     "UnprocessedItem",
@@ -85,12 +87,6 @@ class Conflict:
         )
 
 
-def _insert(connection: AsyncConnection, table: sa.Table) -> Any:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 async def lock_source(connection: AsyncConnection, name: str) -> None:
     """Serialise mutations of one provider across replicas (Postgres; SQLite has one writer)."""
     if connection.dialect.name == "postgresql":
@@ -99,25 +95,46 @@ async def lock_source(connection: AsyncConnection, name: str) -> None:
         )
 
 
-async def enqueue_stitch(connection: AsyncConnection, refs: Collection[str]) -> None:
-    """Ask for a stitch of `refs`: a new ticket each, due now."""
-    if not refs:
+PEER_STITCH_DELAY = 2.0
+"""Seconds a stitch asked for an entity's relation peers waits (`enqueue_stitch`'s
+`later`): during an ingestion a group or a system gains relations from every batch that
+writes one of its members, and writes within that time share one stitch of it."""
+
+_STITCH_UPSERT = (
+    "ON CONFLICT (entity_ref) DO UPDATE SET stitch_ticket = excluded.stitch_ticket, "
+    "next_stitch_at = LEAST(stitch_queue.next_stitch_at, excluded.next_stitch_at)"
+)
+
+
+async def enqueue_stitch(
+    connection: AsyncConnection, refs: Collection[str], later: Collection[str] = ()
+) -> None:
+    """Ask for a stitch of `refs` (due now) and of `later` (due in `PEER_STITCH_DELAY`
+    seconds), a new ticket each. A stitch already queued keeps its due time when that is
+    sooner (a claimed stitch's lease is cut short: the new ticket has it stitched again)."""
+    if not refs and not later:
         return
     ticket = uuid.uuid4().hex
     now = datetime.now(UTC)
-    statement = _insert(connection, stitch_queue)
-    statement = statement.on_conflict_do_update(
+    due_later = now + timedelta(seconds=PEER_STITCH_DELAY)
+    due = {ref: due_later for ref in later}
+    due.update((ref, now) for ref in refs)
+    # a stable order keeps concurrent writers from locking rows in opposite orders
+    rows = [
+        {"entity_ref": ref, "stitch_ticket": ticket, "next_stitch_at": due[ref]}
+        for ref in sorted(due)
+    ]
+    fallback = sqlite.insert(stitch_queue)
+    fallback = fallback.on_conflict_do_update(
         index_elements=["entity_ref"],
         set_={
-            "stitch_ticket": statement.excluded.stitch_ticket,
-            "next_stitch_at": statement.excluded.next_stitch_at,
+            "stitch_ticket": fallback.excluded.stitch_ticket,
+            "next_stitch_at": sa.func.min(
+                stitch_queue.c.next_stitch_at, fallback.excluded.next_stitch_at
+            ),
         },
     )
-    for batch in chunks(sorted(refs)):
-        await connection.execute(
-            statement,
-            [{"entity_ref": ref, "stitch_ticket": ticket, "next_stitch_at": now} for ref in batch],
-        )
+    await insert_rows(connection, stitch_queue, rows, on_conflict=_STITCH_UPSERT, fallback=fallback)
 
 
 def _origin(text: str | None) -> str | None:
@@ -222,33 +239,25 @@ async def upsert_unprocessed(
             elif existing[ref] != (digest, item.location_key):
                 updates.append(
                     {
-                        "b_ref": ref,
-                        "b_text": text,
-                        "b_hash": digest,
-                        "b_key": item.location_key,
+                        "entity_ref": ref,
+                        "unprocessed_entity": text,
+                        "unprocessed_hash": digest,
+                        "location_key": item.location_key,
+                        "next_update_at": now,
+                        "last_discovery_at": now,
                     }
                 )
             accepted.append(ref)
-        if inserts:
-            await connection.execute(
-                _insert(connection, refresh_state).on_conflict_do_nothing(
-                    index_elements=["entity_ref"]
-                ),
-                inserts,
-            )
-        if updates:
-            await connection.execute(
-                sa.update(refresh_state)
-                .where(refresh_state.c.entity_ref == sa.bindparam("b_ref"))
-                .values(
-                    unprocessed_entity=sa.bindparam("b_text"),
-                    unprocessed_hash=sa.bindparam("b_hash"),
-                    location_key=sa.bindparam("b_key"),
-                    next_update_at=now,
-                    last_discovery_at=now,
-                ),
-                updates,
-            )
+        await insert_rows(
+            connection,
+            refresh_state,
+            inserts,
+            on_conflict="ON CONFLICT (entity_ref) DO NOTHING",
+            fallback=sqlite.insert(refresh_state).on_conflict_do_nothing(
+                index_elements=["entity_ref"]
+            ),
+        )
+        await update_rows(connection, refresh_state, "entity_ref", updates)
     return accepted, conflicts
 
 

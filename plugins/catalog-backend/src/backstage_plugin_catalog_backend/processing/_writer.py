@@ -20,6 +20,7 @@ from backstage_plugin_catalog_backend._tables import (
     refresh_state_references,
     relations,
 )
+from backstage_plugin_catalog_backend.processing._arrays import insert_rows, update_rows
 from backstage_plugin_catalog_backend.processing._entities import serialize_error
 from backstage_plugin_catalog_backend.processing._orchestrator import ProcessingOutcome
 from backstage_plugin_catalog_backend.processing._store import (
@@ -54,11 +55,14 @@ async def write_results(
     failed = [result for result in results if not result.outcome.ok]
     done = [result for result in results if result.outcome.ok]
     stitch = {result.entity_ref for result in results}
+    peers: set[str] = set()
     if failed:
         await _write_failed(connection, failed)
     if done:
-        stitch |= await _write_processed(connection, done, warn)
-    await enqueue_stitch(connection, stitch)
+        peers = await _write_processed(connection, done, warn)
+    # the peers' own entities did not change, only their relations or whether anything
+    # references them
+    await enqueue_stitch(connection, stitch, later=peers)
 
 
 async def _still_stored(
@@ -132,23 +136,14 @@ async def _write_processed(
         outcome.entity["metadata"]["uid"] = result.entity_id
         updates.append(
             {
-                "b_id": result.entity_id,
-                "b_processed": _encode.encode(outcome.entity).decode(),
-                "b_errors": _encode.encode(errors).decode() if errors else "",
+                "entity_id": result.entity_id,
+                "processed_entity": _encode.encode(outcome.entity).decode(),
+                "errors": _encode.encode(errors).decode() if errors else "",
                 # a conflict may resolve without the result changing: keep retrying it
-                "b_hash": None if conflict_errors else result.digest,
+                "result_hash": None if conflict_errors else result.digest,
             }
         )
-    await connection.execute(
-        sa.update(refresh_state)
-        .where(refresh_state.c.entity_id == sa.bindparam("b_id"))
-        .values(
-            processed_entity=sa.bindparam("b_processed"),
-            errors=sa.bindparam("b_errors"),
-            result_hash=sa.bindparam("b_hash"),
-        ),
-        updates,
-    )
+    await update_rows(connection, refresh_state, "entity_id", updates)
     removed = await _replace_children(connection, children)
     wanted_relations = {
         result.entity_id: {
@@ -192,8 +187,7 @@ async def _replace_children(connection: AsyncConnection, wanted: dict[str, set[s
             ),
             gone,
         )
-    for new_batch in chunks(new):
-        await connection.execute(sa.insert(refresh_state_references), new_batch)
+    await insert_rows(connection, refresh_state_references, new)
     return {row["b_child"] for row in gone}
 
 
@@ -232,8 +226,7 @@ async def _replace_relations(
         for entity_id in changed
         for source, kind, target in sorted(wanted[entity_id])
     ]
-    for new_batch in chunks(rows_to_add):
-        await connection.execute(sa.insert(relations), new_batch)
+    await insert_rows(connection, relations, rows_to_add)
     return peers
 
 
@@ -254,5 +247,4 @@ async def _replace_refresh_keys(connection: AsyncConnection, wanted: dict[str, s
         for entity_id in changed
         for key in sorted(wanted[entity_id])
     ]
-    for new_batch in chunks(new_rows):
-        await connection.execute(sa.insert(refresh_keys), new_batch)
+    await insert_rows(connection, refresh_keys, new_rows)

@@ -162,11 +162,11 @@ async def _read_batch(
 
 
 async def _write_final(
-    connection: AsyncConnection,
-    changed: list[_Stitched],
+    connection: AsyncConnection, changed: list[_Stitched], stored: Collection[str]
 ) -> None:
+    """Write the changed final entities; `stored` are the ids of those that had one."""
     if connection.dialect.name == "postgresql":
-        await _write_final_postgres(connection, changed)
+        await _write_final_postgres(connection, changed, stored)
         return
     ids = [item.entity_id for item in changed]
     now = datetime.now(UTC)
@@ -246,10 +246,16 @@ def _search_columns(rows: Iterable[_FullSearchRow]) -> dict[str, list[Any]]:
     }
 
 
-async def _write_final_postgres(connection: AsyncConnection, changed: list[_Stitched]) -> None:
+async def _write_final_postgres(
+    connection: AsyncConnection, changed: list[_Stitched], stored: Collection[str]
+) -> None:
     ids = [item.entity_id for item in changed]
-    rows = await connection.execute(_SEARCH_ROWS_OF, {"entity_ids": ids})
-    existing: set[_FullSearchRow] = {(row[0], row[1], row[2], row[3]) for row in rows}
+    existing: set[_FullSearchRow] = set()
+    # an entity stitched for the first time (most of an ingestion) has no search rows
+    had_rows = [entity_id for entity_id in ids if entity_id in stored]
+    if had_rows:
+        rows = await connection.execute(_SEARCH_ROWS_OF, {"entity_ids": had_rows})
+        existing = {(row[0], row[1], row[2], row[3]) for row in rows}
     wanted = {
         (item.entity_id, key, value, original)
         for item in changed
@@ -302,6 +308,6 @@ async def stitch_entities(connection: AsyncConnection, entity_refs: Collection[s
                 continue
             changed.append(_Stitched(entity_id, ref, digest, entity, rows))
         if changed:
-            await _write_final(connection, changed)
+            await _write_final(connection, changed, hashes.keys())
             changed_refs.extend(item.entity_ref for item in changed)
     return changed_refs
