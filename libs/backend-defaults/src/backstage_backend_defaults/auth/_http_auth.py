@@ -58,6 +58,13 @@ class DefaultHttpAuthService:
         matched enter it, so a lookup tells a caller nothing about a token it does not hold
         (the hash is keyed per process)."""
 
+    @property
+    def static_passes(self) -> set[bytes]:
+        """The `Authorization` headers `allows_static_token` found valid (the same set for
+        the service's life): a header in it passes without a call; one not in it may still
+        be valid, so ask `allows_static_token`."""
+        return self._static_passes
+
     def allows_static_token(self, scope: Any) -> bool:
         """True when the request carries a static token valid for this plugin: the common
         case of the default auth policy, answered without a coroutine. False sends the

@@ -25,18 +25,19 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 from backstage_backend_defaults.http_router._compression import (
     CompressionOptions,
     GzipResponses,
-    vary_on_encoding,
+    with_vary,
 )
 from backstage_backend_defaults.http_router._errors import ErrorRenderer
 from backstage_backend_defaults.http_router._gate import PluginGate
-from backstage_backend_defaults.http_router._hooks import RequestHooks, StartedRequest
+from backstage_backend_defaults.http_router._hooks import RequestHooks, RequestSpan, StartedRequest
 from backstage_backend_defaults.http_router._paths import (
     canonical_path,
     encode_path,
     is_canonical,
     plugin_of,
 )
-from backstage_backend_defaults.http_router._request_log import RequestLog
+from backstage_backend_defaults.http_router._request_log import RequestEntry, RequestLog
+from backstage_backend_defaults.logger import DeferredLines
 
 __all__ = ["BackendAsgiApp", "RequestTimeoutError"]
 
@@ -92,9 +93,32 @@ class _Exchange:
     it in a coroutine: this sits on every request and every response message.
     """
 
-    __slots__ = ("_receive", "body_done", "expires", "send", "started", "status", "vary")
+    __slots__ = (
+        "_receive",
+        "accept",
+        "authorization",
+        "body_done",
+        "expires",
+        "send",
+        "started",
+        "status",
+        "vary",
+    )
 
-    def __init__(self, send: Send, receive: Receive, expires: float) -> None:
+    def __init__(
+        self, send: Send, receive: Receive, expires: float, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        # What the request path reads of the request's headers, in one pass: the first
+        # `Authorization` and the `Accept-Encoding` values (joined).
+        authorization = accept = None
+        for name, value in headers:
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value
+            elif name == b"accept-encoding":
+                accept = value if accept is None else accept + b", " + value
+        self.authorization: bytes | None = authorization
+        self.accept: bytes | None = accept
         self.send = send
         self._receive = receive
         self.expires = expires
@@ -106,13 +130,16 @@ class _Exchange:
         """Set when compression is on and the client does not take gzip: the response gets
         compression's `Vary` header here instead of through a layer of its own."""
 
-    def __call__(self, message: Message) -> Awaitable[None]:
+    def respond(self, message: Message) -> Awaitable[None]:
+        """The app's `send` (a bound method: Python calls it faster than the object)."""
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.started = True
             if self.vary:
-                message = vary_on_encoding(message)[0]  # type: ignore[arg-type,assignment]
+                message = with_vary(message)  # type: ignore[arg-type,assignment]
         return self.send(message)
+
+    __call__ = respond
 
     async def receive(self) -> ReceiveMessage:
         if self.body_done:  # waiting for the disconnect after the body: no deadline
@@ -130,6 +157,12 @@ class _Exchange:
 
 
 _UNTRACED: tuple[None, None] = (None, None)
+_FIRST_OR_FULL = (1, DeferredLines.LIMIT)
+"""Entries waiting after which the batch starts (its timer), or is written at once."""
+
+
+def _nothing() -> None:
+    return None
 
 
 def _record_escaped(started: StartedRequest, error: BaseException) -> None:
@@ -137,6 +170,10 @@ def _record_escaped(started: StartedRequest, error: BaseException) -> None:
     span = started[0]
     if span is not None:
         span.record_exception(error)
+
+
+_AWAIT_DEPTH = 64
+"""How deep in a task's chain of awaited coroutines a request's own call is looked for."""
 
 
 class BackendAsgiApp:
@@ -169,10 +206,18 @@ class BackendAsgiApp:
         self._telemetry = telemetry
         self._served: ASGIApp = app
         self._gzip: GzipResponses | None = None
+        self._gzipped: ASGIApp = app
         if compression is not None and compression.enabled:
             self._gzip = GzipResponses(app, compression)
             self._served = self._gzip
+            self._gzipped = self._gzip.gzipped
         self._request_log = RequestLog(logger)
+        # Where a request's log line waits to be formatted with its batch; a path longer
+        # than `_log_path_max` (-1: none waits) takes `RequestLog.write`.
+        deferred = self._request_log.deferred
+        self._log_entries: list[RequestEntry] = [] if deferred is None else deferred.entries
+        self._log_added = _nothing if deferred is None else deferred.added
+        self._log_path_max = -1 if deferred is None else self._request_log.deferred_path_max
         self._errors = errors
         self._gates: dict[str | None, PluginGate] = {}  # None: a path that is no plugin's
         self._gate_added: dict[str, asyncio.Event] = {}
@@ -180,7 +225,6 @@ class BackendAsgiApp:
         self._startup_wait = 5.0
         self._in_flight = 0
         self._drained: asyncio.Future[None] | None = None
-        self._serving: set[asyncio.Task[Any]] = set()
         self._abandoned: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     def add_gate(self, gate: PluginGate) -> None:
@@ -218,7 +262,7 @@ class BackendAsgiApp:
             await asyncio.wait_for(asyncio.shield(self._drained), timeout)
         except TimeoutError:
             running = self._in_flight
-            abandoned = list(self._serving)
+            abandoned = self._serving_tasks()
             self._abandoned.update(abandoned)
             for task in abandoned:
                 task.cancel()
@@ -226,6 +270,25 @@ class BackendAsgiApp:
                 await asyncio.wait(abandoned, timeout=_CANCELLED_REQUEST_GRACE_SECONDS)
             return running
         return 0
+
+    def _serving_tasks(self) -> list[asyncio.Task[Any]]:
+        """The tasks running a request of this app now, found by what they await: the end
+        of the drain looks for them, so that no request pays for registering its task."""
+        serving: list[asyncio.Task[Any]] = []
+        for task in asyncio.all_tasks():
+            awaited: Any = task.get_coro()
+            for _ in range(_AWAIT_DEPTH):
+                if getattr(awaited, "cr_code", None) is _CALL_CODE:
+                    frame = awaited.cr_frame
+                    if frame is not None and frame.f_locals.get("self") is self:
+                        serving.append(task)
+                        break
+                awaited = getattr(awaited, "cr_await", None) or getattr(
+                    awaited, "gi_yieldfrom", None
+                )
+                if awaited is None:
+                    break
+        return serving
 
     async def _await_gate(self, plugin_id: str) -> PluginGate | None:
         """While the backend starts, a plugin's gate may not exist yet: wait for it."""
@@ -270,66 +333,135 @@ class BackendAsgiApp:
         gate = self._gates.get(plugin_id)
         if gate is None and plugin_id is not None and not self._backend_started.is_set():
             gate = await self._await_gate(plugin_id)
-        exchange = _Exchange(send, receive, started + self._request_timeout)
+        exchange = _Exchange(send, receive, started + self._request_timeout, scope["headers"])
         telemetry = self._telemetry
         started_request = telemetry.start(scope, plugin_id) if telemetry is not None else _UNTRACED
         self._in_flight += 1
-        task = asyncio.current_task()
-        assert task is not None  # an ASGI call runs in a task of its own
-        self._serving.add(task)
         try:
-            if path is None:
-                invalid = InputError("Invalid request path: '.' and '..' segments are not allowed")
-                await self._send_error(invalid, scope, exchange)
-            elif gate is not None and not (gate.open and gate.passes(scope, path)):
-                await self._serve_gated(gate, scope, path, exchange)
-            elif method == "HEAD":
-                await self._serve(scope, path, exchange)
-            else:
+            if (
+                path is not None
+                and (
+                    gate is None
+                    or (
+                        gate.open
+                        and (
+                            exchange.authorization in gate.static_passes or gate.passes(scope, path)
+                        )
+                    )
+                )
+                and method != "HEAD"
+            ):
                 # The app, through gzip when the client takes it; otherwise `exchange` adds
                 # compression's `Vary` header itself (no call of its own: every request).
                 gzip = self._gzip
-                target = self.app if gzip is None or not gzip.takes_gzip(scope) else gzip.gzipped
-                exchange.vary = gzip is not None and target is self.app
-                await target(scope, exchange.receive, exchange)
+                accept = exchange.accept
+                gzipped = accept is not None and gzip is not None and gzip.accepts_gzip(accept)
+                exchange.vary = gzip is not None and not gzipped
+                target = self._gzipped if gzipped else self.app
+                await target(scope, exchange.receive, exchange.respond)
+            else:
+                await self._serve_other(scope, path, gate, exchange)
         except asyncio.CancelledError as error:
-            if not await self._answer_abandoned(task, scope, exchange):
-                _record_escaped(started_request, error)
-                raise
+            await self._cancelled(error, scope, exchange, started_request)
         except BaseException as error:
             _record_escaped(started_request, error)
             raise
         finally:
             self._in_flight -= 1
-            self._serving.discard(task)
             if self._drained is not None:
                 self._wake_drain()
-            elapsed = _perf_counter() - started
+            ended = _perf_counter()
             span = started_request[0]
-            self._request_log.write(
-                method,
-                requested,
-                exchange.status,
-                int(elapsed * 1e6 + 0.5),
-                scope.get("http_version", "1.1"),
-                plugin_id if gate is not None else None,
-                span.log_json if span is not None else b"",
-            )
+            if len(requested) <= self._log_path_max:
+                entries = self._log_entries
+                # The line is formatted with its batch, when the batch is written.
+                entries.append(
+                    (
+                        method,
+                        requested,
+                        exchange.status,
+                        scope.get("http_version", "1.1"),
+                        plugin_id if gate is not None else None,
+                        started,
+                        ended,
+                        span.log_json if span is not None else b"",
+                    )
+                )
+                if len(entries) in _FIRST_OR_FULL:
+                    self._log_added()
+            elif self._request_log.enabled:
+                self._write_line(
+                    method,
+                    requested,
+                    scope,
+                    exchange.status,
+                    ended - started,
+                    plugin_id,
+                    gate,
+                    span,
+                )
             if telemetry is not None:
-                telemetry.end(started_request, scope, exchange.status, elapsed, plugin_id)
+                telemetry.end(started_request, scope, exchange.status, ended - started, plugin_id)
+
+    async def _serve_other(
+        self, scope: Any, path: str | None, gate: PluginGate | None, exchange: _Exchange
+    ) -> None:
+        """A request off the common path: a refused path, one its gate did not let through
+        at once, or a `HEAD`."""
+        if path is None:
+            invalid = InputError("Invalid request path: '.' and '..' segments are not allowed")
+            await self._send_error(invalid, scope, exchange)
+        elif gate is not None and not (gate.open and gate.passes(scope, path)):
+            await self._serve_gated(gate, scope, path, exchange)
+        else:
+            await self._serve(scope, path, exchange)
+
+    async def _cancelled(
+        self,
+        error: asyncio.CancelledError,
+        scope: Any,
+        exchange: _Exchange,
+        started_request: StartedRequest,
+    ) -> None:
+        """A cancelled request: answered when the end of the drain cancelled it, otherwise
+        the cancellation goes on."""
+        if not await self._answer_abandoned(scope, exchange):
+            _record_escaped(started_request, error)
+            raise error
+
+    def _write_line(
+        self,
+        method: str,
+        requested: str,
+        scope: Any,
+        status: int,
+        elapsed: float,
+        plugin_id: str | None,
+        gate: PluginGate | None,
+        span: RequestSpan | None,
+    ) -> None:
+        """The request's log line, written now (a line that does not wait for its batch)."""
+        self._request_log.write(
+            method,
+            requested,
+            status,
+            int(elapsed * 1e6 + 0.5),
+            scope.get("http_version", "1.1"),
+            plugin_id if gate is not None else None,
+            span.log_json if span is not None else b"",
+        )
 
     def _wake_drain(self) -> None:
         """A request ended while the shutdown drain waits: wake it when it was the last."""
         if self._drained is not None and self._in_flight == 0 and not self._drained.done():
             self._drained.set_result(None)
 
-    async def _answer_abandoned(
-        self, task: asyncio.Task[Any], scope: Any, recorder: _Exchange
-    ) -> bool:
+    async def _answer_abandoned(self, scope: Any, recorder: _Exchange) -> bool:
         """Whether the cancelled request is one the end of the shutdown drain cancelled and
         it has been answered: 503, and `Connection: close` so that the client takes its
         next request elsewhere."""
-        if task not in self._abandoned or recorder.started:
+        task = asyncio.current_task()
+        if task is None or task not in self._abandoned or recorder.started:
             return False
         task.uncancel()
         shutting_down = ServiceUnavailableError("Service is shutting down")
@@ -450,3 +582,7 @@ class BackendAsgiApp:
         await send(start)
         body_event: Any = {"type": "http.response.body", "body": payload}
         await send(body_event)
+
+
+_CALL_CODE = BackendAsgiApp.__call__.__code__
+"""The code of a request's call, which `_serving_tasks` recognises in a task's awaits."""

@@ -29,7 +29,13 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from backstage_backend_defaults.http_router._accept_encoding import prefers_gzip
 from backstage_backend_defaults.http_router._sizes import read_size
 
-__all__ = ["CompressionOptions", "GzipResponses", "read_compression_options", "vary_on_encoding"]
+__all__ = [
+    "CompressionOptions",
+    "GzipResponses",
+    "read_compression_options",
+    "vary_on_encoding",
+    "with_vary",
+]
 
 _GZIP_WBITS = 31  # a gzip header and trailer around the deflate stream
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -38,8 +44,34 @@ _COMPRESSIBLE_SUBTYPES = frozenset(
 )
 _COMPRESSIBLE_SUFFIXES = (b"+json", b"+xml", b"+yaml")
 _ACCEPT_CACHE_SIZE = 256
+_VARY = (b"vary", b"Accept-Encoding")
+_PLAIN_HEADERS = frozenset(
+    {
+        b"content-type",
+        b"content-length",
+        b"content-disposition",
+        b"content-language",
+        b"date",
+        b"etag",
+        b"last-modified",
+        b"link",
+        b"location",
+        b"retry-after",
+        b"set-cookie",
+        b"www-authenticate",
+        b"x-content-type-options",
+        b"access-control-allow-origin",
+        b"access-control-allow-credentials",
+        b"access-control-expose-headers",
+    }
+)
+"""Response headers, lowercase as ASGI asks, that play no part in the compression decision
+(`Content-Encoding`, `Cache-Control` and `Vary` do): `with_vary`'s shortcut takes responses
+with these alone."""
 _COMPRESSIBLE_TYPES: dict[bytes, bool] = {}
 """`Content-Type` headers seen, and whether they are compressible: a backend answers a handful."""
+_PLAIN_STATUSES = frozenset(range(200, 600)) - _NO_BODY_STATUSES
+"""Statuses whose responses may be compressed."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +132,12 @@ class GzipResponses:
         self._level = options.level
         self._accepts: dict[bytes, bool] = {}
 
-    def _accepts_gzip(self, header: bytes) -> bool:
+    def accepts_gzip(self, header: bytes) -> bool:
+        """Whether a request's (non-empty) `Accept-Encoding` makes gzip the choice.
+
+        Args:
+            header: The request's `Accept-Encoding` values, joined with `, `.
+        """
         accepted = self._accepts.get(header)
         if accepted is None:
             accepted = prefers_gzip(header.decode("latin-1"))
@@ -119,7 +156,7 @@ class GzipResponses:
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept = value if not accept else accept + b", " + value
-        return bool(accept) and scope["method"] != "HEAD" and self._accepts_gzip(accept)
+        return bool(accept) and scope["method"] != "HEAD" and self.accepts_gzip(accept)
 
     def gzipped(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """Serves an HTTP request whose client `takes_gzip`."""
@@ -166,6 +203,31 @@ def vary_on_encoding(start: dict[str, Any]) -> tuple[dict[str, Any], bytes | Non
     if vary is None or not _varies_on_encoding(vary):
         headers.append((b"vary", b"Accept-Encoding"))
     return {**start, "headers": headers}, length
+
+
+def with_vary(start: dict[str, Any]) -> dict[str, Any]:
+    """`vary_on_encoding(start)[0]`, with a shortcut for the usual response: a list of
+    headers named in lowercase (as ASGI asks), none of which decides anything but its
+    content type, one seen before and compressible. Such a list gets `Vary` appended in
+    place, unless it already ends with it (an app that sends one message again): no copy of
+    the message or its headers.
+
+    Args:
+        start: The `http.response.start` message.
+    """
+    headers = start["headers"]
+    if type(headers) is list and start["status"] in _PLAIN_STATUSES:
+        content_type = b""
+        for name, value in headers:
+            if name == b"content-type":
+                content_type = value
+            elif name not in _PLAIN_HEADERS:
+                break
+        else:
+            if _COMPRESSIBLE_TYPES.get(content_type):
+                headers.append(_VARY)
+                return start
+    return vary_on_encoding(start)[0]
 
 
 async def _nothing() -> None:

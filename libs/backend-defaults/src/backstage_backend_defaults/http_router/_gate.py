@@ -47,6 +47,9 @@ class PluginGate:
     _open_paths: frozenset[str] = field(default=frozenset(), init=False)
     _open_prefixes: tuple[str, ...] = field(default=(), init=False)
     _static_token: Callable[[Scope], bool] | None = field(default=None, init=False)
+    static_passes: set[bytes] | frozenset[bytes] = field(default=frozenset(), init=False)
+    """`Authorization` headers known to carry a static token valid for this plugin (the
+    default auth services keep them): such a request passes without calling `passes`."""
 
     def __post_init__(self) -> None:
         self.prefix = f"/api/{self.plugin_id}"
@@ -54,6 +57,8 @@ class PluginGate:
         self.jwks_path = self.prefix + _JWKS_PATH
         # The default auth services answer a static token without a coroutine.
         self._static_token = getattr(self.http_auth, "allows_static_token", None)
+        if self._static_token is not None:
+            self.static_passes = getattr(self.http_auth, "static_passes", frozenset())
 
     @property
     def stopping(self) -> bool:

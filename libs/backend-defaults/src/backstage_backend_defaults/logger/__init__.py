@@ -27,6 +27,7 @@ from backstage_backend_defaults.logger._sink import (
     DEFAULT_MAX_LINE_LENGTH,
     LEVELS,
     BatchingWriter,
+    DeferredLines,
     LogFormat,
     LogSink,
     stdout_writer,
@@ -34,6 +35,7 @@ from backstage_backend_defaults.logger._sink import (
 
 __all__ = [
     "BatchingWriter",
+    "DeferredLines",
     "LogFormat",
     "LogSink",
     "RepeatedFailures",

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_MAX_LINE_LENGTH",
     "LEVELS",
     "BatchingWriter",
+    "DeferredLines",
     "LogFormat",
     "LogSink",
     "UtcClock",
@@ -46,37 +47,45 @@ def _encode_other(value: object) -> object:
 _encoder = msgspec.json.Encoder(enc_hook=_encode_other)
 
 
+_FRACTIONS = [b".%03dZ" % fraction for fraction in range(1000)]
+
+
 class UtcClock:
     """ISO 8601 UTC timestamps with milliseconds; the last one is reused within its
     millisecond, and the formatted second within its second."""
 
-    __slots__ = ("_bytes", "_millisecond", "_prefix", "_second", "_stamp")
+    __slots__ = ("_bytes", "_bytes_millisecond", "_millisecond", "_prefix", "_second", "_stamp")
 
     def __init__(self) -> None:
         self._second = -1
-        self._prefix = ""
+        self._prefix = b""
         self._millisecond = -1
         self._stamp = ""
+        self._bytes_millisecond = -1
         self._bytes = b""
 
     def now(self) -> str:
         millisecond = int(time.time() * 1000)
-        if millisecond == self._millisecond:
-            return self._stamp
+        if millisecond != self._millisecond:
+            self._stamp = self.bytes_at(millisecond).decode()
+            self._millisecond = millisecond
+        return self._stamp
+
+    def bytes_at(self, millisecond: int) -> bytes:
+        """The timestamp of a moment given in milliseconds since the epoch, ASCII-encoded."""
+        if millisecond == self._bytes_millisecond:
+            return self._bytes
         second, fraction = divmod(millisecond, 1000)
         if second != self._second:
             self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        self._millisecond = millisecond
-        self._stamp = f"{self._prefix}.{fraction:03d}Z"
-        self._bytes = self._stamp.encode()
-        return self._stamp
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
+        self._bytes_millisecond = millisecond
+        self._bytes = self._prefix + _FRACTIONS[fraction]
+        return self._bytes
 
     def now_bytes(self) -> bytes:
-        """`now()`, ASCII-encoded (kept like the text)."""
-        if int(time.time() * 1000) != self._millisecond:
-            self.now()
-        return self._bytes
+        """`now()`, ASCII-encoded."""
+        return self.bytes_at(int(time.time() * 1000))
 
 
 _FLUSH_DELAY = 0.01
@@ -91,24 +100,80 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+_DEFERRED_MAX = 256
+"""Deferred entries waiting that are rendered and written at once (about 64 KiB of lines)."""
+
+
+class DeferredLines:
+    """Entries of one kind (a request's log line, say) that a BatchingWriter turns into
+    lines only when it writes: the caller appends a small tuple per entry to `entries`, and
+    the formatting runs once per batch, in one call of `render`, off the path that logged
+    them.
+
+    Lines keep their order: before the writer takes any other line, or the entries of
+    another DeferredLines, it renders the waiting entries first.
+    """
+
+    __slots__ = ("_render", "_writer", "entries")
+
+    LIMIT: ClassVar[int] = _DEFERRED_MAX
+
+    def __init__(self, writer: BatchingWriter, render: Callable[[list[Any]], list[bytes]]) -> None:
+        self.entries: list[Any] = []
+        """Append an entry here, then call `added()` when this holds one entry or
+        `DeferredLines.LIMIT` or more. The same list for this object's life: callers may
+        keep it."""
+        self._render = render
+        self._writer = writer
+
+    def added(self) -> None:
+        """The first entry of a batch was appended (the writer's timer starts), or enough
+        entries wait to be written at once."""
+        if len(self.entries) >= _DEFERRED_MAX:
+            self._writer.flush()
+        else:
+            self._writer.hold(self)
+
+    def take(self) -> list[bytes]:
+        """The waiting entries' lines; none wait afterwards."""
+        entries = self.entries
+        if not entries:
+            return []
+        try:
+            return self._render(entries)
+        finally:
+            entries.clear()
+
+
 class BatchingWriter:
     """Writes lines to a file descriptor in batches.
 
     Lines logged while the event loop runs are joined and written by a callback scheduled
     10 ms after the first of them (at once when 64 KiB are waiting), so a burst of requests
     costs one system call rather than one each; the backend flushes the writer at shutdown.
-    Outside a running loop, each line is written at once.
+    Outside a running loop, each line is written at once. Entries of a `DeferredLines`
+    (`defer()`) wait in the same batches and are formatted when the batch is written.
     """
 
-    __slots__ = ("_fd", "_pending", "_size", "_timer")
+    __slots__ = ("_fd", "_held", "_pending", "_size", "_timer")
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._pending: list[bytes] = []
         self._size = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._held: DeferredLines | None = None
+        """The DeferredLines whose entries wait, formatted before anything else is taken."""
+
+    def defer(self, render: Callable[[list[Any]], list[bytes]]) -> DeferredLines:
+        """Entries that wait in this writer's batches and become lines through `render`
+        (called with the entries in the order they were appended) when the batch is written.
+        """
+        return DeferredLines(self, render)
 
     def __call__(self, data: bytes) -> None:
+        if self._held is not None:
+            self._take_held()
         if self._pending:
             self._pending.append(data)
             self._size += len(data)
@@ -124,10 +189,37 @@ class BatchingWriter:
         self._size = len(data)
         self._timer = loop.call_later(_FLUSH_DELAY, self.flush)
 
+    def hold(self, deferred: DeferredLines) -> None:
+        """`deferred` has entries waiting: they are written with the current batch (which
+        starts now if none waits); outside a running loop, at once."""
+        held = self._held
+        if held is not deferred:
+            if held is not None:  # the earlier entries go first
+                self._take_held()
+            self._held = deferred
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._timer = loop.call_later(_FLUSH_DELAY, self.flush)
+
+    def _take_held(self) -> None:
+        held = self._held
+        self._held = None
+        if held is not None:
+            lines = held.take()
+            self._pending += lines
+            self._size += sum(map(len, lines))
+
     def flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._held is not None:
+            self._take_held()
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()

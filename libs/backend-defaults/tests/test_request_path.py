@@ -1,0 +1,234 @@
+"""The request path's shortcuts keep its behaviour: request log lines formatted with their
+batch (in order, none lost), `Vary` added in place, static tokens let through from the kept
+headers, and the tasks of stragglers found at the end of the shutdown drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from backstage_backend_defaults import create_backend
+from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
+from backstage_backend_defaults.http_router._compression import vary_on_encoding, with_vary
+from backstage_backend_defaults.http_router._request_log import RequestLog
+from backstage_backend_defaults.logger import BatchingWriter, DeferredLines, create_root_logger
+from backstage_backend_plugin_api import (
+    PluginRegistrationPoints,
+    core_services,
+    create_backend_plugin,
+    create_service_factory,
+)
+from backstage_backend_test_utils import start_test_backend
+from backstage_common.config import Config
+from litestar import get
+
+TOKEN = "static-token-for-request-path-tests"
+EXTERNAL_ACCESS = {
+    "backend": {
+        "auth": {
+            "externalAccess": [{"type": "static", "options": {"token": TOKEN, "subject": "t"}}]
+        }
+    }
+}
+
+
+@get("/ping")
+async def ping() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _plugin(*handlers: Any) -> Any:
+    def register(env: PluginRegistrationPoints) -> None:
+        async def init(router: core_services.HttpRouter) -> None:
+            router.use(ping, *handlers)
+
+        env.register_init(init)
+
+    return create_backend_plugin(plugin_id="demo", register=register)
+
+
+def _waiting_lines(path: Path) -> tuple[DeferredLines, Any, int]:
+    """Where a request log over a batching writer to `path` keeps its waiting lines."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    config = Config.from_data({"backend": {"logging": {"format": "json"}}})
+    root = create_root_logger(config, write=BatchingWriter(fd), env={})
+    deferred = RequestLog(root.child({"type": "incomingRequest"})).deferred
+    assert deferred is not None
+    return deferred, root, fd
+
+
+async def test_waiting_request_lines_keep_their_order_with_other_lines(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    deferred, root, fd = _waiting_lines(path)
+    ended = time.perf_counter()
+    try:
+        before = time.time()
+        deferred.entries.append(
+            ("GET", "/api/demo/a", 200, "1.1", "demo", ended - 0.0015, ended, b"")
+        )
+        deferred.added()
+        root.info("between")  # written after the waiting line, not before it
+        deferred.entries.append(("POST", "/x%d", 201, "1.1", None, ended, ended + 0.0004, b""))
+        deferred.added()
+        await asyncio.sleep(0)
+        assert path.read_bytes() == b""  # still held with their batch
+        root.sink.flush()  # what shutdown calls: nothing is lost
+        lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    finally:
+        os.close(fd)
+    assert [line["message"] for line in lines] == [
+        '"GET /api/demo/a" 200 1.5ms',
+        "between",
+        '"POST /x%d" 201 0.4ms',
+    ]
+    assert lines[0]["durationMs"] == 1.5
+    assert lines[0]["plugin"] == "demo"
+    assert "plugin" not in lines[2]
+    assert lines[2]["url"] == "/x%d"
+    # the moment the request ended, not the moment its batch was written
+    stamp = datetime.strptime(lines[0]["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs(stamp.timestamp() - before) < 0.05
+
+
+async def test_a_full_batch_of_waiting_lines_is_written_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    deferred, root, fd = _waiting_lines(path)
+    now = time.perf_counter()
+    try:
+        for _ in range(deferred.LIMIT):
+            deferred.entries.append(("GET", "/api/demo/ping", 200, "1.1", "demo", now, now, b""))
+            if len(deferred.entries) in (1, deferred.LIMIT):
+                deferred.added()
+        assert len(path.read_bytes().splitlines()) == deferred.LIMIT
+        assert deferred.entries == []
+    finally:
+        root.sink.flush()
+        os.close(fd)
+
+
+def _start(headers: Any, status: int = 200) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+def test_vary_is_added_in_place_once_and_as_the_general_path_decides() -> None:
+    json_type = (b"content-type", b"application/json")
+    vary_on_encoding(_start([json_type]))  # the content type is now known
+    headers = [json_type, (b"content-length", b"2")]
+    start = _start(headers)
+    assert with_vary(start) is start
+    assert headers == [json_type, (b"content-length", b"2"), (b"vary", b"Accept-Encoding")]
+    again = with_vary(start)  # a message sent again does not gain a second Vary
+    assert [name for name, _ in again["headers"]].count(b"vary") == 1
+    cases = [
+        [(b"Content-Type", b"application/json")],  # not lowercase: the general path
+        [json_type, (b"vary", b"Origin")],
+        [json_type, (b"cache-control", b"no-transform")],
+        [json_type, (b"content-encoding", b"gzip")],
+        [(b"content-type", b"image/png")],
+        (json_type,),  # a tuple, not a list
+    ]
+    for case in cases:
+        expected = vary_on_encoding(_start(list(case)))[0]["headers"]
+        assert list(with_vary(_start(case))["headers"]) == list(expected), case
+    for status in (101, 204, 304):
+        assert with_vary(_start([json_type], status))["headers"] == [json_type]
+
+
+async def test_a_static_token_passes_from_the_kept_headers_and_others_do_not() -> None:
+    features = [auth_service_factory, http_auth_service_factory, _plugin()]
+    async with start_test_backend(features=features, config=EXTERNAL_ACCESS) as backend:
+        client = backend.client
+        first = await client.get("/api/demo/ping", headers={"Authorization": f"Bearer {TOKEN}"})
+        second = await client.get("/api/demo/ping", headers={"Authorization": f"Bearer {TOKEN}"})
+        wrong = await client.get("/api/demo/ping", headers={"Authorization": "Bearer wrong"})
+        # the first Authorization header decides, as before
+        both = await client.get(
+            "/api/demo/ping",
+            headers=[("Authorization", "Bearer wrong"), ("Authorization", f"Bearer {TOKEN}")],
+        )
+        none = await client.get("/api/demo/ping")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (wrong.status_code, both.status_code, none.status_code) == (401, 401, 401)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_the_end_of_the_drain_cancels_the_requests_still_running() -> None:
+    in_handler = asyncio.Event()
+    cancelled: list[str] = []
+
+    @get("/forever")
+    async def forever() -> dict[str, str]:
+        in_handler.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append("forever")
+            raise
+        return {}
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    backend = create_backend(
+        config_data={
+            "backend": {
+                "baseUrl": base,
+                "listen": {"host": "127.0.0.1", "port": port},
+                "logging": {"level": "error"},
+                "auth": {"dangerouslyDisableDefaultAuthPolicy": True},
+                "lifecycle": {"shutdownTimeout": "300ms"},
+            }
+        }
+    )
+    backend.add(_plugin(forever))
+    await backend.start()
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            waiting = asyncio.create_task(client.get("/api/demo/forever"))
+            await asyncio.wait_for(in_handler.wait(), 5)
+            started = time.monotonic()
+            await backend.stop()
+            took = time.monotonic() - started
+            response = await waiting
+    finally:
+        await backend.stop()
+    assert cancelled == ["forever"]
+    assert response.status_code == 503
+    assert response.headers["connection"] == "close"
+    assert response.json()["error"]["message"] == "Service is shutting down"
+    assert took < 3
+
+
+async def test_a_served_request_line_reaches_the_log_at_stop(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+
+    def root_logger(config: core_services.RootConfig) -> Any:
+        return create_root_logger(config, write=BatchingWriter(fd))
+
+    factory = create_service_factory(service=core_services.root_logger, factory=root_logger)
+    config = {"backend": {"logging": {"format": "json", "level": "info"}}}
+    try:
+        async with start_test_backend(features=[factory, _plugin()], config=config) as backend:
+            await backend.client.get("/api/demo/ping")
+            logger: Any = await backend.get_service(core_services.root_logger)
+            logger.sink.flush()
+    finally:
+        os.close(fd)
+    lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    requests = [line for line in lines if line.get("url") == "/api/demo/ping"]
+    assert len(requests) == 1
+    assert requests[0]["status"] == 200
+    assert requests[0]["plugin"] == "demo"
