@@ -12,20 +12,23 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 import sqlalchemy as sa
 from backstage_backend_test_utils import mock_credentials
 from backstage_common.config import Config
 from backstage_common.errors import InputError
 from backstage_plugin_catalog_backend._tables import final_entities
-from backstage_plugin_catalog_backend.api import _entity_cache
+from backstage_plugin_catalog_backend.api import _cached_reads, _entity_cache
+from backstage_plugin_catalog_backend.api._cached_reads import CachedReads
 from backstage_plugin_catalog_backend.api._entity_cache import (
-    CounterState,
+    MISSING,
     EntityCache,
     Found,
     entity_cache_from_config,
 )
 from backstage_plugin_catalog_backend.api._entity_texts import EntityTexts
+from sqlalchemy.exc import DBAPIError
 
 from ._policy import table_permissions_factory
 from .sample_catalog import Catalog, started_catalog
@@ -46,12 +49,28 @@ async def cached(
     """The started sample catalog and reads over its engine with a cache of their own."""
     async with started_catalog(config, config=STILL, **options) as catalog:
         reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
-        yield catalog, EntityTexts(catalog.engine, reads, EntityCache())
+        cache = EntityCache(warm_up=False)
+        yield catalog, EntityTexts(catalog.engine, reads, cache)
 
 
 def _cache(texts: EntityTexts) -> EntityCache:
-    assert texts.cache is not None
-    return texts.cache
+    return _cached(texts).cache
+
+
+def _cached(texts: EntityTexts) -> CachedReads:
+    assert texts.cached is not None
+    return texts.cached
+
+
+async def _until_kept(texts: EntityTexts, *refs: str) -> None:
+    """Read `refs` until the cache keeps them: it keeps a read only when no transaction of
+    the whole server was open at its snapshot, and other databases may have some."""
+    for _ in range(500):
+        await texts.by_refs(refs)
+        if all(_cache(texts).get(ref) is not MISSING for ref in refs):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{refs} never kept")
 
 
 async def _set_text(catalog: Catalog, ref: str, text: str) -> None:
@@ -75,48 +94,55 @@ async def _writer(config: dict[str, Any]) -> asyncpg.Connection:
 
 
 async def test_a_hit_is_served_without_a_statement(postgres_config: dict[str, Any]) -> None:
-    async with cached(postgres_config) as (catalog, texts):
+    async with cached(postgres_config) as (_catalog, texts):
         cache = _cache(texts)
         first = await texts.by_ref(PETSTORE)
         assert first is not None
         assert '"petstore"' in first
-        assert (cache.misses, cache.hits, len(cache)) == (1, 0, 1)
-        assert await texts.by_ref(PETSTORE) == first
-        assert (cache.misses, cache.hits) == (1, 1)
-        found = await texts.by_refs([PETSTORE, WEBSITE, NOTHING])
-        assert found[PETSTORE] == first
-        assert set(found) == {PETSTORE, WEBSITE}
-        assert (cache.misses, cache.hits) == (3, 2)  # website and nothing were read
-        assert await texts.by_refs([WEBSITE.upper(), NOTHING, PETSTORE]) == found
-        assert await texts.by_ref(NOTHING) is None
-        assert (cache.misses, cache.hits) == (3, 6)  # a missing ref is kept too
-        uid = (await catalog.get("/entities/by-name/component/default/petstore")).json()
-        assert await texts.by_uid(uid["metadata"]["uid"]) == first
-        assert (cache.misses, cache.hits) == (3, 7)
+        await _until_kept(texts, PETSTORE, WEBSITE, NOTHING)
+        misses, hits = cache.misses, cache.hits
+        writer = await _writer(postgres_config)
+        try:
+            # hits read the counter alone: they are served without the table
+            await writer.execute("ALTER TABLE final_entities RENAME TO final_entities_away")
+            assert await texts.by_ref(PETSTORE) == first
+            found = await texts.by_refs([WEBSITE.upper(), NOTHING, PETSTORE])
+            assert set(found) == {PETSTORE, WEBSITE}
+            assert found[PETSTORE] == first
+            assert await texts.by_ref(NOTHING) is None  # a missing ref is kept too
+            uid = msgspec.json.decode(first)["metadata"]["uid"]
+            assert await texts.by_uid(uid) == first
+            with pytest.raises(DBAPIError):
+                await texts.by_ref("component:default/worker")
+            await writer.execute("ALTER TABLE final_entities_away RENAME TO final_entities")
+        finally:
+            await writer.close()
+        assert (cache.misses, cache.hits) == (misses, hits + 6)
         assert await texts.by_uid("no-such-uid") is None
-        assert cache.misses == 4
+        assert cache.misses == misses + 1
 
 
 async def test_each_write_committed_before_a_read_is_seen(postgres_config: dict[str, Any]) -> None:
     async with cached(postgres_config) as (catalog, texts):
         cache = _cache(texts)
         before = await texts.by_refs([PETSTORE, WEBSITE])
-        uid = (await catalog.get("/entities/by-name/component/default/website")).json()
-        uid = uid["metadata"]["uid"]
+        uid = msgspec.json.decode(before[WEBSITE])["metadata"]["uid"]
+        await _until_kept(texts, PETSTORE, WEBSITE)
         assert await texts.by_uid(uid) == before[WEBSITE]
-        assert await texts.by_refs([PETSTORE, WEBSITE]) == before
         hits = cache.hits
-        assert hits == 3
         await _set_text(catalog, PETSTORE, '{"changed":1}')
         assert await texts.by_ref(PETSTORE) == '{"changed":1}'
         assert (await texts.by_refs([PETSTORE, WEBSITE]))[PETSTORE] == '{"changed":1}'
+        await _until_kept(texts, PETSTORE, WEBSITE)
         await _set_text(catalog, PETSTORE, '{"changed":2}')
         assert (await texts.by_refs([WEBSITE, PETSTORE]))[PETSTORE] == '{"changed":2}'
+        await _until_kept(texts, PETSTORE, WEBSITE)
+        assert await texts.by_uid(uid) == before[WEBSITE]
         await _delete(catalog, WEBSITE)
         assert await texts.by_refs([PETSTORE, WEBSITE]) == {PETSTORE: '{"changed":2}'}
         assert await texts.by_ref(WEBSITE) is None
         assert await texts.by_uid(uid) is None
-        assert cache.hits > hits  # it kept serving from memory between the writes
+        assert cache.hits > hits  # it served from memory between the writes
 
 
 async def test_the_routes_see_each_committed_write(postgres_config: dict[str, Any]) -> None:
@@ -142,50 +168,88 @@ async def test_the_routes_see_each_committed_write(postgres_config: dict[str, An
         assert items[1]["metadata"]["name"] == "website"
 
 
+async def _open_writer(config: dict[str, Any], table: str) -> tuple[Any, Any]:
+    """A connection with an open transaction that changed petstore and moved the counter
+    (last by a statement on `table`)."""
+    writer = await _writer(config)
+    transaction = writer.transaction()
+    await transaction.start()
+    await writer.execute(
+        "UPDATE final_entities SET final_entity = '{\"new\":1}' WHERE entity_ref = $1",
+        PETSTORE,
+    )
+    if table == "search":
+        await writer.execute("DELETE FROM search WHERE false")
+    return writer, transaction
+
+
 @pytest.mark.parametrize("table", ["final_entities", "search"])
 async def test_a_row_read_while_a_writer_is_open_is_not_kept(
     postgres_config: dict[str, Any], table: str
 ) -> None:
-    """The writer moved the counter before the read and commits after it: its transaction
-    is the newest, so the read's snapshot does not list it as running; its lock shows it."""
+    """The writer moved the counter before the read and commits after it, without moving
+    it again; its transaction is the newest, so the read's snapshot does not list it among
+    the running ones."""
     async with cached(postgres_config) as (_catalog, texts):
         cache = _cache(texts)
         old = await texts.by_ref(PETSTORE)
-        writer = await _writer(postgres_config)
+        await _until_kept(texts, PETSTORE)
+        writer, transaction = await _open_writer(postgres_config, table)
         try:
-            transaction = writer.transaction()
-            await transaction.start()
-            await writer.execute(
-                "UPDATE final_entities SET final_entity = '{\"new\":1}' WHERE entity_ref = $1",
-                PETSTORE,
-            )
-            if table == "search":
-                # the counter moves again, by a statement on the other table
-                await writer.execute("DELETE FROM search WHERE false")
             # misses while the writer is open: read, served, not kept
             assert await texts.by_ref(PETSTORE) == old
             assert (await texts.by_refs([PETSTORE, WEBSITE]))[PETSTORE] == old
+            assert await texts.by_ref(PETSTORE) == old
             assert len(cache) == 0
             await transaction.commit()
         finally:
             await writer.close()
         assert await texts.by_ref(PETSTORE) == '{"new":1}'
         assert (await texts.by_refs([PETSTORE]))[PETSTORE] == '{"new":1}'
-        assert len(cache) == 1  # kept now that no writer is open
+        await _until_kept(texts, PETSTORE)
+        assert await texts.by_ref(PETSTORE) == '{"new":1}'
+
+
+async def test_a_warm_up_keeps_nothing_while_a_writer_is_open(
+    postgres_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_entity_cache, "WARM_QUIET_S", 0.0)
+    async with started_catalog(postgres_config, config=STILL) as catalog:
+        texts = EntityTexts(catalog.engine, catalog.engine, EntityCache())
+        writer, transaction = await _open_writer(postgres_config, "final_entities")
+        try:
+            old = await texts.by_ref(PETSTORE)
+            warm_up = _cached(texts).warm_up
+            assert warm_up is not None
+            await warm_up
+            assert len(_cache(texts)) == 0
+            await transaction.commit()
+        finally:
+            await writer.close()
+        assert old != '{"new":1}'
+        assert await texts.by_ref(PETSTORE) == '{"new":1}'
 
 
 async def test_concurrent_requests_share_the_counter_read(postgres_config: dict[str, Any]) -> None:
     async with cached(postgres_config) as (catalog, texts):
-        await texts.by_refs([PETSTORE, WEBSITE])
-        with recorded_statements(catalog.engine) as statements:
-            # a listener turns the direct path off; these go through SQLAlchemy, uncached
-            assert await texts.by_ref(PETSTORE) is not None
-        assert len(statements) == 1
+        await _until_kept(texts, PETSTORE)
+        counter = catalog.engine.sync_engine.pool
         cache = _cache(texts)
         hits = cache.hits
-        results = await asyncio.gather(*(texts.by_ref(PETSTORE) for _ in range(20)))
+        checked_out = 0
+
+        def checkout(*_: Any) -> None:
+            nonlocal checked_out
+            checked_out += 1
+
+        sa.event.listen(counter, "checkout", checkout)
+        try:
+            results = await asyncio.gather(*(texts.by_ref(PETSTORE) for _ in range(20)))
+        finally:
+            sa.event.remove(counter, "checkout", checkout)
         assert len(set(results)) == 1
         assert cache.hits == hits + 20
+        assert checked_out <= 2  # one read of the counter, or two when one was in flight
 
 
 async def test_a_read_through_listeners_does_not_use_the_cache(
@@ -206,7 +270,7 @@ async def test_sqlite_reads_have_no_cache() -> None:
     config = {"client": "better-sqlite3", "connection": ":memory:"}
     async with started_catalog(config, config=STILL) as catalog:
         texts = EntityTexts(catalog.engine, catalog.engine, EntityCache())
-        assert texts.cache is None
+        assert texts.cached is None
         await _set_text(catalog, PETSTORE, '{"changed":1}')
         assert await texts.by_ref(PETSTORE) == '{"changed":1}'
         assert await texts.by_refs([PETSTORE, NOTHING]) == {PETSTORE: '{"changed":1}'}
@@ -221,16 +285,40 @@ async def test_a_restricted_caller_is_not_served_from_the_cache(
         (cache,) = set(_entity_cache._CACHES) - known
         website = "/entities/by-name/component/default/website"
         service = mock_credentials.service_header()
-        assert (
-            await catalog.test.client.get(f"/api/catalog{website}", headers=service)
-        ).status_code == 200
-        assert (cache.misses, len(cache)) == (1, 1)
+        for _ in range(500):
+            response = await catalog.test.client.get(f"/api/catalog{website}", headers=service)
+            assert response.status_code == 200
+            if WEBSITE in cache:
+                break
+            await asyncio.sleep(0.01)
+        assert WEBSITE in cache
+        misses, hits = cache.misses, cache.hits
         # alice may not read team-b's website, which the cache holds
         assert (await get(catalog, website, ALICE)).status_code == 404
-        assert (
-            await get(catalog, "/entities/by-name/component/default/petstore", ALICE)
-        ).status_code == 200
-        assert (cache.misses, cache.hits, len(cache)) == (1, 0, 1)
+        petstore = await get(catalog, "/entities/by-name/component/default/petstore", ALICE)
+        assert petstore.status_code == 200
+        assert (cache.misses, cache.hits) == (misses, hits)
+
+
+async def test_a_quiet_catalog_is_read_into_the_cache(
+    postgres_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_entity_cache, "WARM_QUIET_S", 0.0)
+    monkeypatch.setattr(_cached_reads, "_WARM_CHUNK", 5)
+    async with started_catalog(postgres_config, config=STILL) as catalog:
+        texts = EntityTexts(catalog.engine, catalog.engine, EntityCache())
+        cache = _cache(texts)
+        stored = {ref: text for ref, _, text in await catalog.stored() if text is not None}
+        await texts.by_ref(NOTHING)
+        warm_up = _cached(texts).warm_up
+        assert warm_up is not None
+        await warm_up
+        assert len(cache) >= len(stored)  # three chunks
+        assert await texts.by_refs(list(stored)) == stored
+        assert (cache.misses, cache.hits) == (1, len(stored))
+        # once per tag
+        await texts.by_ref(PETSTORE)
+        assert not cache.should_warm()
 
 
 def _row(index: int, size: int) -> Found:
@@ -239,51 +327,47 @@ def _row(index: int, size: int) -> Found:
 
 def test_the_byte_budget_holds_the_most_recently_used() -> None:
     cache = EntityCache(max_bytes=100_000)
-    state = CounterState(7, settled=True)
-    cache.observe(state)
-    cache.keep(state, 7, (_row(index, 1_000) for index in range(200)))
+    cache.keep(7, (_row(index, 1_000) for index in range(200)))
     assert cache.bytes <= 100_000
     kept = len(cache)
     assert 50 < kept < 100
-    assert cache.get(_row(0, 0).ref) is _entity_cache.MISSING
+    assert cache.get(_row(0, 0).ref) is MISSING
     newest = _row(199, 0).ref
     assert cache.get(newest) == "x" * 1_000
     # a read moves an entry to the end: the next ones push out the oldest others
     oldest = _row(200 - kept, 0).ref
     assert cache.get(oldest) == "x" * 1_000
-    cache.keep(state, 7, (_row(index, 1_000) for index in range(200, 210)))
+    cache.keep(7, (_row(index, 1_000) for index in range(200, 210)))
     assert cache.get(oldest) == "x" * 1_000
-    assert cache.get(_row(201 - kept, 0).ref) is _entity_cache.MISSING
+    assert cache.get(_row(201 - kept, 0).ref) is MISSING
     # an entry larger than the budget is not kept
-    cache.keep(state, 7, [_row(999, 200_000)])
-    assert cache.get(_row(999, 0).ref) is _entity_cache.MISSING
+    cache.keep(7, [_row(999, 200_000)])
+    assert cache.get(_row(999, 0).ref) is MISSING
 
 
-def test_rows_are_kept_only_at_the_tag_and_without_a_writer() -> None:
+def test_rows_of_an_older_counter_are_dropped_and_a_newer_one_empties_the_cache() -> None:
     cache = EntityCache()
-    cache.observe(CounterState(5, settled=True))
-    cache.keep(CounterState(5, settled=False), 5, [_row(1, 10)])
-    cache.keep(CounterState(5, settled=True), 6, [_row(2, 10)])
-    cache.keep(CounterState(4, settled=True), 4, [_row(3, 10)])
+    cache.observe(5)
+    cache.keep(4, [_row(1, 10)])
     assert len(cache) == 0
-    cache.keep(CounterState(5, settled=True), 5, [_row(4, 10)])
+    cache.keep(5, [_row(2, 10)])
     assert len(cache) == 1
-    # an older read does not empty it; a newer one does
-    cache.observe(CounterState(4, settled=True))
+    cache.observe(4)
     assert len(cache) == 1
-    cache.observe(CounterState(6, settled=True))
+    cache.keep(6, [_row(3, 10)])
+    assert cache.get(_row(2, 0).ref) is MISSING
+    assert cache.get(_row(3, 0).ref) == "x" * 10
+    cache.observe(7)
     assert len(cache) == 0
 
 
 def test_the_budget_counts_at_least_what_the_entries_take() -> None:
     cache = EntityCache(max_bytes=64 * 1024 * 1024)
-    state = CounterState(1, settled=True)
-    cache.observe(state)
     rows = [_row(index, 1_500) for index in range(5_000)]
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        cache.keep(state, 1, rows)
+        cache.keep(1, rows)
         taken = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()

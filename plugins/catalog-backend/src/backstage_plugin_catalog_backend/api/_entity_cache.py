@@ -7,35 +7,34 @@ counter (migration 0002): every statement that writes `final_entities` or `searc
 number from it when it runs, before its transaction commits, and every connection sees the
 number move at once.
 
-- The cache has a tag, a counter value. A request first takes a shared read of the counter
-  (`SharedReads`: sent after the request arrived). A value above the tag empties the cache
-  and becomes the tag. Every entry then reflects every write counted up to the tag, which
-  includes every write committed before the request started (each moved the counter
-  before it committed, so before the read): hits are served from memory.
-- The same counter read also tells whether any transaction then held a write lock on
-  `final_entities` or `search` (`pg_locks`, read after the counter, in the same
-  statement). Misses are read in one statement that also reads the counter again. Their
-  rows are kept only if no writer held a lock and the counter read by the miss statement
-  equals the request's (and the tag). Then every write counted by the tag was committed
-  (or gone) when the miss statement took its snapshot: a writer keeps its lock from before
-  its statement moved the counter until after its commit is visible, so a writer not in
-  `pg_locks` after the counter read had finished; and none moved the counter between the
-  two reads.
-- A write after the miss statement's counter read moves the counter, so every later
-  request's read is above the tag and empties the cache.
-
-A transaction's commit does not move the counter; that is why a row read while a writer
-held its lock is never kept (Postgres snapshots alone cannot tell: a writer whose
-transaction id is the newest assigned is not listed among a snapshot's running ones).
+- The cache has a tag, a counter value, and holds only rows known to be exactly what
+  Postgres held when the counter stood at the tag: rows read by a statement whose snapshot
+  could miss no write counted by the counter value it read (how that is known is in
+  `_cached_reads`). A write still open at that snapshot must not be missed: its commit
+  will not move the counter again.
+- A request first takes a read of the counter sent after it arrived (a shared one, or the
+  one its miss statement makes). A value past the tag empties the cache and becomes the
+  tag. Every entry then reflects every write counted up to the tag, which includes every
+  write committed before the request started (each moved the counter before it
+  committed, so before the read): hits are served from memory.
+- Rows read at a counter value below the tag are not kept; at a value past it, they
+  replace everything.
 
 Entries are kept up to a byte budget, least recently used first out; refs found missing
 are kept too (a small entry each). An entity is also found by uid through the ref its
-last read gave, checked against the uid of the kept entry.
+last read gave, checked against the uid of the kept entry. Once the counter has stood
+still for `WARM_QUIET_S`, the cache is warmed: the entities are read in ref order, a chunk
+per statement, until they fill `WARM_SHARE` of the budget; at most once per tag and per
+`WARM_INTERVAL_S`, so a trickle of writes does not read the catalog again and again.
+Without it a process would need about as many requests as there are entities before most
+were served from memory.
 """
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -50,7 +49,9 @@ from opentelemetry.metrics import CallbackOptions, Observation
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MISSING",
-    "CounterState",
+    "WARM_INTERVAL_S",
+    "WARM_QUIET_S",
+    "WARM_SHARE",
     "EntityCache",
     "Found",
     "Missing",
@@ -58,6 +59,12 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+WARM_QUIET_S = 1.0
+"""How long the counter stands still before the cache is warmed."""
+WARM_INTERVAL_S = 10.0
+"""The least time between two warm-ups."""
+WARM_SHARE = 0.75
+"""The share of the budget a warm-up fills (the rest is the requests')."""
 
 _ENTRY_OVERHEAD = 160
 """Bytes an entry costs besides its strings: the map's slot and node, the tuple."""
@@ -76,15 +83,6 @@ MISSING: Final = Missing()
 
 
 @dataclass(frozen=True, slots=True)
-class CounterState:
-    """One read of the counter: its value, and whether no transaction held a write lock on
-    `final_entities` or `search` when it was read."""
-
-    counter: int
-    settled: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Found:
     """A row of a miss: the ref, and the uid and JSON of its entity (None: no entity)."""
 
@@ -97,9 +95,13 @@ class EntityCache:
     """The kept entities of one process, by lowercased ref (and uid hints), under one tag.
     Not thread-safe: one event loop uses it."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, *, warm_up: bool = True) -> None:
         self.max_bytes = max_bytes
         self._tag = -1
+        self._tagged_at = time.monotonic()
+        self._warm_up = warm_up
+        self._warmed_tag = -1
+        self._warmed_at = -math.inf
         self._entries: OrderedDict[str, tuple[str | None, str | None, int]] = OrderedDict()
         self._uids: dict[str, str] = {}
         self.bytes = 0
@@ -114,11 +116,31 @@ class EntityCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def observe(self, state: CounterState) -> None:
-        """A request's counter read: a value past the tag empties the cache."""
-        if state.counter > self._tag:
+    def __contains__(self, ref: object) -> bool:
+        return ref in self._entries
+
+    def observe(self, counter: int) -> None:
+        """A counter value read after a request began: a value past the tag empties the
+        cache. What it holds then is exact for that request."""
+        if counter > self._tag:
             self._clear()
-            self._tag = state.counter
+            self._tag = counter
+            self._tagged_at = time.monotonic()
+
+    def should_warm(self) -> bool:
+        """Whether to warm the cache now; if so, the warm-up is taken as started."""
+        if self._warmed_tag == self._tag or not self._warm_up:
+            return False
+        now = time.monotonic()
+        if now - self._tagged_at < WARM_QUIET_S or now - self._warmed_at < WARM_INTERVAL_S:
+            return False
+        self._warmed_tag = self._tag
+        self._warmed_at = now
+        return self.warming(self._tag)
+
+    def warming(self, counter: int) -> bool:
+        """Whether a warm-up exact as of `counter` may read more."""
+        return counter == self._tag and self.bytes < self.max_bytes * WARM_SHARE
 
     def get(self, ref: str) -> str | Missing | None:
         """The kept JSON of `ref` (None: kept as missing), or `MISSING`. Only after
@@ -142,11 +164,12 @@ class EntityCache:
         self.hits += 1
         return entry[1]
 
-    def keep(self, state: CounterState, counter: int, rows: Iterable[Found]) -> None:
-        """Keep `rows`, read by one statement that also read the counter as `counter`, for
-        a request whose counter read was `state`, if that makes them exact (see the
-        module)."""
-        if not (state.settled and counter == state.counter == self._tag):
+    def keep(self, counter: int, rows: Iterable[Found]) -> None:
+        """Keep `rows`, known to be exactly what Postgres held when the counter read
+        `counter`: a value past the tag empties the cache first; rows of an older value
+        are dropped."""
+        self.observe(counter)
+        if counter != self._tag:
             return
         for row in rows:
             self._put(row)

@@ -10,10 +10,8 @@ is attached there: no listener of the engine's connections or statements (statem
 tracing, the per-session schema of a pool shared by plugins). Otherwise, and on SQLite, the
 same reads run as prebuilt SQLAlchemy statements.
 
-With an `EntityCache` (Postgres, direct path only), each read first takes a shared read of
-the change counter and serves what the cache holds; what it misses is read in one
-statement that also reads the counter, and kept when that makes it exact (see
-`_entity_cache`).
+With an `EntityCache` (Postgres, direct path only), they go through `CachedReads`: served
+from memory where that is exact.
 """
 
 from __future__ import annotations
@@ -27,14 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from backstage_plugin_catalog_backend._tables import final_entities
-from backstage_plugin_catalog_backend.api._entity_cache import (
-    CounterState,
-    EntityCache,
-    Found,
-    Missing,
-)
+from backstage_plugin_catalog_backend.api._cached_reads import CachedReads
+from backstage_plugin_catalog_backend.api._entity_cache import EntityCache
 from backstage_plugin_catalog_backend.api._queries import entities_by_refs
-from backstage_plugin_catalog_backend.api._shared_reads import COUNTER_SQL, SharedReads
 
 __all__ = ["EntityTexts"]
 
@@ -49,30 +42,6 @@ _BY_REF = (
 _BY_REFS = (
     "SELECT entity_ref, final_entity FROM final_entities "
     "WHERE entity_ref = ANY($1::text[]) AND final_entity IS NOT NULL"
-)
-
-_WRITE_LOCKS = (
-    "('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
-)
-# The lock check depends on the counter read (a correlated sub-select), so it runs after
-# it: a writer that moved the counter before that read still holds its lock unless its
-# commit is already visible.
-_STATE = (
-    "SELECT c.counter, NOT EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'relation' "
-    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND l.relation IN ('final_entities'::regclass, 'search'::regclass) "
-    f"AND l.mode IN {_WRITE_LOCKS} AND l.pid IS DISTINCT FROM pg_backend_pid() "
-    f"AND c.counter IS NOT NULL) FROM ({COUNTER_SQL}) AS c(counter)"
-)
-_COUNTED = (
-    f"FROM ({COUNTER_SQL}) AS c(counter) LEFT JOIN final_entities e "
-    "ON e.final_entity IS NOT NULL AND "
-)
-_COUNTED_BY_UID = f"SELECT c.counter, e.entity_ref, e.final_entity {_COUNTED}e.entity_id = $1"
-_COUNTED_BY_REF = f"SELECT c.counter, e.entity_id, e.final_entity {_COUNTED}e.entity_ref = $1"
-_COUNTED_BY_REFS = (
-    f"SELECT c.counter, e.entity_ref, e.entity_id, e.final_entity {_COUNTED}"
-    "e.entity_ref = ANY($1::text[])"
 )
 
 
@@ -99,15 +68,17 @@ def _driver_usable(engine: AsyncEngine) -> bool:
 class EntityTexts:
     """Reads of `final_entities` by key. `engine` is the plugin's engine; `reads` the view
     of it that SQLAlchemy statements run on (autocommit); `cache` serves them from memory
-    where it is exact (Postgres only)."""
+    where that is exact (Postgres only)."""
 
     def __init__(
         self, engine: AsyncEngine, reads: AsyncEngine, cache: EntityCache | None = None
     ) -> None:
         self._engine = engine
         self._reads = reads
-        self.cache = cache if engine.dialect.name == "postgresql" else None
-        self._states = SharedReads(self._read_state)
+        postgres = engine.dialect.name == "postgresql"
+        self.cached = (
+            CachedReads(self._on_driver, cache) if cache is not None and postgres else None
+        )
 
     @property
     def _direct(self) -> bool:
@@ -115,16 +86,16 @@ class EntityTexts:
 
     async def by_uid(self, uid: str) -> str | None:
         if self._direct:
-            if self.cache is not None:
-                return await self._cached_by_uid(self.cache, uid)
+            if self.cached is not None:
+                return await self.cached.by_uid(uid)
             return await self._on_driver(_BY_UID, lambda driver: driver.fetchval(_BY_UID, uid))
         return await self._scalar(_SELECT_BY_UID, uid)
 
     async def by_ref(self, ref: str) -> str | None:
         """`ref` is lowercased already."""
         if self._direct:
-            if self.cache is not None:
-                return await self._cached_by_ref(self.cache, ref)
+            if self.cached is not None:
+                return await self.cached.by_ref(ref)
             return await self._on_driver(_BY_REF, lambda driver: driver.fetchval(_BY_REF, ref))
         return await self._scalar(_SELECT_BY_REF, ref)
 
@@ -136,65 +107,10 @@ class EntityTexts:
         if not self._direct:
             async with self._reads.connect() as connection:
                 return await entities_by_refs(connection, wanted, None)
-        if self.cache is not None:
-            return await self._cached_by_refs(self.cache, wanted)
+        if self.cached is not None:
+            return await self.cached.by_refs(wanted)
         rows = await self._on_driver(_BY_REFS, lambda driver: driver.fetch(_BY_REFS, wanted))
         return {ref: text for ref, text in rows}
-
-    async def _read_state(self) -> CounterState:
-        row = await self._on_driver(_STATE, lambda driver: driver.fetchrow(_STATE))
-        return CounterState(row[0], row[1])
-
-    async def _cached_by_uid(self, cache: EntityCache, uid: str) -> str | None:
-        state = await self._states.read()
-        cache.observe(state)
-        text = cache.get_by_uid(uid)
-        if text is not None:
-            return text
-        sql = _COUNTED_BY_UID
-        row = await self._on_driver(sql, lambda driver: driver.fetchrow(sql, uid))
-        ref: str | None = row[1]
-        found: str | None = row[2]
-        cache.count_misses(1)
-        if ref is not None:
-            cache.keep(state, row[0], (Found(ref, uid, found),))
-        return found
-
-    async def _cached_by_ref(self, cache: EntityCache, ref: str) -> str | None:
-        state = await self._states.read()
-        cache.observe(state)
-        kept = cache.get(ref)
-        if not isinstance(kept, Missing):
-            return kept
-        sql = _COUNTED_BY_REF
-        row = await self._on_driver(sql, lambda driver: driver.fetchrow(sql, ref))
-        text: str | None = row[2]
-        cache.count_misses(1)
-        cache.keep(state, row[0], (Found(ref, row[1], text),))
-        return text
-
-    async def _cached_by_refs(self, cache: EntityCache, wanted: list[str]) -> dict[str, str]:
-        state = await self._states.read()
-        cache.observe(state)
-        texts: dict[str, str] = {}
-        missed: list[str] = []
-        for ref in wanted:
-            kept = cache.get(ref)
-            if isinstance(kept, Missing):
-                missed.append(ref)
-            elif kept is not None:
-                texts[ref] = kept
-        if not missed:
-            return texts
-        sql = _COUNTED_BY_REFS
-        rows = await self._on_driver(sql, lambda driver: driver.fetch(sql, missed))
-        read = {ref: (uid, text) for _, ref, uid, text in rows if ref is not None}
-        cache.count_misses(len(missed))
-        absent = (None, None)
-        found = (Found(ref, *read.get(ref, absent)) for ref in missed)
-        cache.keep(state, rows[0][0], found)
-        texts.update((ref, text) for ref, (_, text) in read.items())
-        return texts
 
     async def _scalar(self, statement: sa.Select[Any], key: str) -> str | None:
         async with self._reads.connect() as connection:
