@@ -71,11 +71,11 @@ async def test_waiting_request_lines_keep_their_order_with_other_lines(tmp_path:
     try:
         before = time.time()
         deferred.entries.append(
-            ("GET", "/api/demo/a", 200, "1.1", "demo", ended - 0.0015, ended, b"")
+            (("GET", "/api/demo/a", 200, "1.1", "demo"), ended - 0.0015, ended, b"")
         )
         deferred.added()
         root.info("between")  # written after the waiting line, not before it
-        deferred.entries.append(("POST", "/x%d", 201, "1.1", None, ended, ended + 0.0004, b""))
+        deferred.entries.append((("POST", "/x%d", 201, "1.1", None), ended, ended + 0.0004, b""))
         deferred.added()
         await asyncio.sleep(0)
         assert path.read_bytes() == b""  # still held with their batch
@@ -93,8 +93,33 @@ async def test_waiting_request_lines_keep_their_order_with_other_lines(tmp_path:
     assert "plugin" not in lines[2]
     assert lines[2]["url"] == "/x%d"
     # the moment the request ended, not the moment its batch was written
-    stamp = datetime.strptime(lines[0]["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    assert abs(stamp.timestamp() - before) < 0.05
+    assert abs(_moment(lines[0]) - before) < 0.05
+
+
+def _moment(line: dict[str, Any]) -> float:
+    stamp = datetime.strptime(line["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+async def test_each_waiting_line_has_the_timestamp_of_its_own_end(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    deferred, root, fd = _waiting_lines(path)
+    ended = time.perf_counter()
+    try:
+        for later in (0.0, 0.0025, 0.0051, 1.0):
+            key = ("GET", f"/api/demo/{later}", 200, "1.1", "demo")
+            deferred.entries.append((key, ended + later - 0.001, ended + later, b""))
+        deferred.added()
+        root.sink.flush()
+        lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    finally:
+        os.close(fd)
+    first = _moment(lines[0])
+    apart = [round((_moment(line) - first) * 1000) for line in lines]
+    assert apart[0] == 0
+    assert 1 <= apart[1] <= 4
+    assert 4 <= apart[2] <= 7
+    assert 999 <= apart[3] <= 1002
 
 
 async def test_a_full_batch_of_waiting_lines_is_written_at_once(tmp_path: Path) -> None:
@@ -103,7 +128,7 @@ async def test_a_full_batch_of_waiting_lines_is_written_at_once(tmp_path: Path) 
     now = time.perf_counter()
     try:
         for _ in range(deferred.LIMIT):
-            deferred.entries.append(("GET", "/api/demo/ping", 200, "1.1", "demo", now, now, b""))
+            deferred.entries.append((("GET", "/api/demo/ping", 200, "1.1", "demo"), now, now, b""))
             if len(deferred.entries) in (1, deferred.LIMIT):
                 deferred.added()
         assert len(path.read_bytes().splitlines()) == deferred.LIMIT
@@ -232,3 +257,47 @@ async def test_a_served_request_line_reaches_the_log_at_stop(tmp_path: Path) -> 
     assert len(requests) == 1
     assert requests[0]["status"] == 200
     assert requests[0]["plugin"] == "demo"
+
+
+async def _status(asgi: Any, path: str, root_path: str) -> int:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "root_path": root_path,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 7007),
+        "state": {},
+    }
+    await asgi(scope, receive, send)
+    status: int = sent[0]["status"]
+    return status
+
+
+async def test_a_path_seen_as_a_plugin_path_is_routed_again_under_a_root_path() -> None:
+    answers = []
+    for seen_first in (False, True):
+        features = [auth_service_factory, http_auth_service_factory, _plugin()]
+        async with start_test_backend(features=features) as backend:
+            http: Any = await backend.get_service(core_services.root_http_router)
+            asgi = http.router.asgi
+            if seen_first:  # the plugin's gate asks for credentials
+                assert await _status(asgi, "/api/demo/ping", "") == 401
+            # under the root path `/api`, this is `/demo/ping`: no plugin's path, no gate
+            answers.append(await _status(asgi, "/api/demo/ping", "/api"))
+            assert await _status(asgi, "/api/demo/ping", "") == 401
+    assert answers == [404, 404]

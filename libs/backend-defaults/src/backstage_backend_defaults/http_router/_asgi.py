@@ -172,6 +172,9 @@ def _record_escaped(started: StartedRequest, error: BaseException) -> None:
         span.record_exception(error)
 
 
+_CANONICAL_PATHS_KEPT = 1024
+_CANONICAL_PATH_KEPT = 256
+"""Longest path kept among the canonical paths seen, which bounds what they hold."""
 _AWAIT_DEPTH = 64
 """How deep in a task's chain of awaited coroutines a request's own call is looked for."""
 
@@ -219,6 +222,8 @@ class BackendAsgiApp:
         self._log_added = _nothing if deferred is None else deferred.added
         self._log_path_max = -1 if deferred is None else self._request_log.deferred_path_max
         self._errors = errors
+        self._canonical_paths: dict[str, str] = {}
+        """Canonical plugin paths requested (outside a root path), and their plugin."""
         self._gates: dict[str | None, PluginGate] = {}  # None: a path that is no plugin's
         self._gate_added: dict[str, asyncio.Event] = {}
         self._backend_started = asyncio.Event()
@@ -315,21 +320,11 @@ class BackendAsgiApp:
         method: str = scope["method"]
         requested: str = scope["path"]  # as sent, for the request log
         path: str | None
-        plugin_id: str | None
-        if (
-            requested[:5] == "/api/"
-            and "//" not in requested
-            and "/." not in requested
-            and requested[-1] != "/"
-            and not scope.get("root_path")
-        ):
-            # A canonical plugin path, the common case: `_route`'s answer without its calls
-            # (`is_canonical` and `plugin_of` inline; the plugin id cannot be empty here).
-            path = requested
-            end = requested.find("/", 5)
-            plugin_id = requested[5:] if end == -1 else requested[5:end]
+        plugin_id = self._canonical_paths.get(requested)
+        if plugin_id is not None and not scope.get("root_path"):
+            path = requested  # a canonical plugin path seen before: the common case
         else:
-            path, plugin_id = self._route(scope, requested)
+            path, plugin_id = self._new_route(scope, requested)
         gate = self._gates.get(plugin_id)
         if gate is None and plugin_id is not None and not self._backend_started.is_set():
             gate = await self._await_gate(plugin_id)
@@ -377,11 +372,13 @@ class BackendAsgiApp:
                 # The line is formatted with its batch, when the batch is written.
                 entries.append(
                     (
-                        method,
-                        requested,
-                        exchange.status,
-                        scope.get("http_version", "1.1"),
-                        plugin_id if gate is not None else None,
+                        (
+                            method,
+                            requested,
+                            exchange.status,
+                            scope.get("http_version", "1.1"),
+                            plugin_id if gate is not None else None,
+                        ),
                         started,
                         ended,
                         span.log_json if span is not None else b"",
@@ -503,6 +500,27 @@ class BackendAsgiApp:
                 scope["method"] = "HEAD"
             return
         await self._served(scope, exchange.receive, exchange)
+
+    def _new_route(self, scope: Any, requested: str) -> tuple[str | None, str | None]:
+        """`_route`'s answer for a path not among the canonical plugin paths seen; a
+        canonical plugin path (recognised with string tests, `is_canonical` and `plugin_of`
+        inline) is kept for the next request to it."""
+        if (
+            requested[:5] == "/api/"
+            and "//" not in requested
+            and "/." not in requested
+            and requested[-1] != "/"
+            and not scope.get("root_path")
+        ):
+            end = requested.find("/", 5)
+            plugin_id = requested[5:] if end == -1 else requested[5:end]  # never empty here
+            known = self._canonical_paths
+            if len(requested) <= _CANONICAL_PATH_KEPT:
+                if len(known) >= _CANONICAL_PATHS_KEPT:
+                    known.clear()
+                known[requested] = plugin_id
+            return requested, plugin_id
+        return self._route(scope, requested)
 
     def _route(self, scope: Any, requested: str) -> tuple[str | None, str | None]:
         """The request's canonical path (None when it is refused) and the plugin it is for."""

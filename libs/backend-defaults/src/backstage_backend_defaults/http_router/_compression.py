@@ -209,8 +209,8 @@ def with_vary(start: dict[str, Any]) -> dict[str, Any]:
     """`vary_on_encoding(start)[0]`, with a shortcut for the usual response: a list of
     headers named in lowercase (as ASGI asks), none of which decides anything but its
     content type, one seen before and compressible. Such a list gets `Vary` appended in
-    place, unless it already ends with it (an app that sends one message again): no copy of
-    the message or its headers.
+    place: no copy of the message or its headers. A list with a `Vary` already (one an app
+    sends again, say) takes the general path, which adds one only when that lacks it.
 
     Args:
         start: The `http.response.start` message.

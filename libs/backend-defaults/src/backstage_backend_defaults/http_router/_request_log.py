@@ -10,12 +10,14 @@ from backstage_backend_plugin_api import LoggerService
 
 from backstage_backend_defaults.logger import BatchingWriter, DeferredLines, StructuredLogger
 
-__all__ = ["RequestEntry", "RequestLog"]
+__all__ = ["RequestEntry", "RequestKey", "RequestLog"]
 
-RequestEntry: TypeAlias = tuple[str, str, int, str, str | None, float, float, bytes]
-"""A request's line before it is formatted: method, path as sent, status, HTTP version,
-plugin (or None), start and end on the `perf_counter` clock, trace ids (`RequestLog.write`'s
-`trace_ids`)."""
+RequestKey: TypeAlias = tuple[str, str, int, str, str | None]
+"""What a request's line says that many lines share: method, path as sent, status, HTTP
+version, plugin (or None)."""
+RequestEntry: TypeAlias = tuple[RequestKey, float, float, bytes]
+"""A request's line before it is formatted: its key, start and end on the `perf_counter`
+clock, trace ids (`RequestLog.write`'s `trace_ids`)."""
 
 _encode = msgspec.json.encode
 _perf_counter = time.perf_counter
@@ -70,7 +72,7 @@ class RequestLog:
         self._sink = None
         self.enabled = True
         self._fields = b""
-        self._lines: dict[tuple[str, str, int, str, str | None], bytes] = {}
+        self._lines: dict[RequestKey, bytes] = {}
         self._durations: dict[int, bytes] = {}
         self.deferred: DeferredLines | None = None
         """Where a request's entry may wait (JSON lines through a batching writer, at info)."""
@@ -153,20 +155,18 @@ class RequestLog:
         # The wall clock's time at a moment of `perf_counter`'s: the two drift apart by
         # microseconds over a batch's 10 ms.
         offset = _time() - _perf_counter()
-        last = -1
+        next_millisecond = -1.0  # on the `perf_counter` clock: when the timestamp changes
         stamp = b""
         lines: list[bytes] = []
         append = lines.append
-        for entry in entries:
-            key = entry[:5]
+        for key, started, ended, trace_ids in entries:
             line = kept.get(key)
             if line is None:
                 line = line_format(key)
-            started, ended, trace_ids = entry[5:]
-            millisecond = int((ended + offset) * 1000)
-            if millisecond != last:
+            if ended >= next_millisecond:  # lines a millisecond apart share their timestamp
+                millisecond = int((ended + offset) * 1000)
                 stamp = bytes_at(millisecond)
-                last = millisecond
+                next_millisecond = (millisecond + 1) / 1000 - offset
             duration_us = int((ended - started) * 1e6 + 0.5)
             duration = durations.get(duration_us)
             if duration is None:
@@ -175,7 +175,7 @@ class RequestLog:
             append(line % (stamp, duration, duration, trace_ids))
         return lines
 
-    def _line_format(self, key: tuple[str, str, int, str, str | None]) -> bytes:
+    def _line_format(self, key: RequestKey) -> bytes:
         """The line's format for its timestamp, duration (twice) and trace ids, kept for
         the next request to the same path with the same answer."""
         method, path, status, http_version, plugin_id = key
