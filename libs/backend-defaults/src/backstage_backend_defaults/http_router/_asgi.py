@@ -222,8 +222,8 @@ class BackendAsgiApp:
         self._log_added = _nothing if deferred is None else deferred.added
         self._log_path_max = -1 if deferred is None else self._request_log.deferred_path_max
         self._errors = errors
-        self._canonical_paths: dict[str, str] = {}
-        """Canonical plugin paths requested (outside a root path), and their plugin."""
+        self._canonical_paths: dict[str, tuple[str, str]] = {}
+        """Canonical plugin paths requested (outside a root path): the path and its plugin."""
         self._gates: dict[str | None, PluginGate] = {}  # None: a path that is no plugin's
         self._gate_added: dict[str, asyncio.Event] = {}
         self._backend_started = asyncio.Event()
@@ -320,9 +320,13 @@ class BackendAsgiApp:
         method: str = scope["method"]
         requested: str = scope["path"]  # as sent, for the request log
         path: str | None
-        plugin_id = self._canonical_paths.get(requested)
-        if plugin_id is not None and not scope.get("root_path"):
-            path = requested  # a canonical plugin path seen before: the common case
+        plugin_id: str | None
+        known = self._canonical_paths.get(requested)
+        if known is not None and not scope.get("root_path"):
+            # A canonical plugin path seen before, the common case. The kept strings stand
+            # in for the request's: their hashes are known to the dicts that take them.
+            path, plugin_id = known
+            requested = path
         else:
             path, plugin_id = self._new_route(scope, requested)
         gate = self._gates.get(plugin_id)
@@ -518,7 +522,7 @@ class BackendAsgiApp:
             if len(requested) <= _CANONICAL_PATH_KEPT:
                 if len(known) >= _CANONICAL_PATHS_KEPT:
                     known.clear()
-                known[requested] = plugin_id
+                known[requested] = (requested, plugin_id)
             return requested, plugin_id
         return self._route(scope, requested)
 
