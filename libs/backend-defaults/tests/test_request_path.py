@@ -27,6 +27,8 @@ from backstage_backend_plugin_api import (
 )
 from backstage_backend_test_utils import start_test_backend
 from backstage_common.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar import get
 
 TOKEN = "static-token-for-request-path-tests"
@@ -301,3 +303,37 @@ async def test_a_path_seen_as_a_plugin_path_is_routed_again_under_a_root_path() 
             answers.append(await _status(asgi, "/api/demo/ping", "/api"))
             assert await _status(asgi, "/api/demo/ping", "") == 401
     assert answers == [404, 404]
+
+
+@given(
+    path=st.text(min_size=1, max_size=60).map(lambda text: "/" + text),
+    status=st.integers(min_value=100, max_value=599),
+    duration_us=st.integers(min_value=0, max_value=10**9),
+    plugin=st.one_of(st.none(), st.sampled_from(["catalog", "search-backend"])),
+    trace_ids=st.sampled_from([b"", b',"trace_id":"0af7651916cd43dd","span_id":"b7ad6b71"']),
+)
+def test_a_waiting_line_says_what_a_line_written_at_once_says(
+    path: str, status: int, duration_us: int, plugin: str | None, trace_ids: bytes
+) -> None:
+    lines: list[bytes] = []
+    config = Config.from_data({"backend": {"logging": {"format": "json"}}})
+    at_once = RequestLog(create_root_logger(config, write=lines.append, env={}))
+    at_once.write("GET", path, status, duration_us, "1.1", plugin, trace_ids)
+    fd = os.open(os.devnull, os.O_WRONLY)
+    try:
+        batched = create_root_logger(config, write=BatchingWriter(fd), env={})
+        waiting = RequestLog(batched).deferred
+        assert waiting is not None
+        ended = time.perf_counter()
+        # a duration that converts back to exactly `duration_us`
+        started = ended - duration_us / 1e6
+        key = ("GET", path, status, "1.1", plugin)
+        waiting.entries.append((key, started, ended, trace_ids))
+        rendered = waiting.take()
+    finally:
+        os.close(fd)
+    expected = json.loads(lines[0])
+    entry = json.loads(rendered[0])
+    del expected["timestamp"], entry["timestamp"]
+    assert entry == expected
+    assert rendered[0].split(b'"level"', 1)[1] == lines[0].split(b'"level"', 1)[1]
