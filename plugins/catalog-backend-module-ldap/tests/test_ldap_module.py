@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -56,3 +58,15 @@ async def test_a_block_without_a_schedule_stops_the_start() -> None:
             extension_points=[(catalog_processing_extension_point, Processing())],
         ):
             pass
+
+
+def test_a_unit_hosting_the_module_imports_ldap3_only_when_it_reads() -> None:
+    # a fresh interpreter: this test process has imported ldap3 long ago
+    code = (
+        "import sys\n"
+        "import backstage_plugin_catalog_backend_module_ldap\n"
+        "assert 'ldap3' not in sys.modules, 'imported with the module'\n"
+        "from backstage_plugin_catalog_backend_module_ldap._directory import read_directory\n"
+        "assert 'ldap3' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

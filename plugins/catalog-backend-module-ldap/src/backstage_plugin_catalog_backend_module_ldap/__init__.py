@@ -10,12 +10,12 @@ from backstage_plugin_catalog_backend_module_ldap._config import (
     SearchSpec,
     read_ldap_provider_configs,
 )
-from backstage_plugin_catalog_backend_module_ldap._directory import LdapEntry, Vendor
 from backstage_plugin_catalog_backend_module_ldap._entities import OrgEntities, build_entities
 from backstage_plugin_catalog_backend_module_ldap._provider import (
     LdapOrgEntityProvider,
     catalog_module_ldap_org_entity_provider,
 )
+from backstage_plugin_catalog_backend_module_ldap._records import LdapEntry, Vendor
 
 __all__ = [
     "LdapEntry",

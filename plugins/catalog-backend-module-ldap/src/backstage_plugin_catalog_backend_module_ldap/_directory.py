@@ -7,48 +7,24 @@ import asyncio
 import contextlib
 import ssl
 import uuid
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import ldap3
 from backstage_common.errors import AuthenticationError, ServiceUnavailableError
 
 from backstage_plugin_catalog_backend_module_ldap._config import LdapProviderConfig, SearchSpec
+from backstage_plugin_catalog_backend_module_ldap._records import (
+    ACTIVE_DIRECTORY,
+    AE_DIR,
+    DEFAULT_VENDOR,
+    FREE_IPA,
+    LdapEntry,
+    Vendor,
+)
 
-__all__ = ["LdapEntry", "Vendor", "read_directory"]
+__all__ = ["read_directory"]
 
 _SCOPES = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}
-
-
-@dataclass(frozen=True, slots=True)
-class Vendor:
-    """Which attributes hold an entry's DN and UUID on this kind of server."""
-
-    name: str
-    dn_attribute: str
-    uuid_attribute: str
-
-
-_DEFAULT = Vendor("default", "entryDN", "entryUUID")
-_ACTIVE_DIRECTORY = Vendor("activeDirectory", "distinguishedName", "objectGUID")
-_FREE_IPA = Vendor("freeipa", "dn", "ipaUniqueID")
-_AE_DIR = Vendor("aeDir", "dn", "entryUUID")
-
-
-@dataclass(frozen=True, slots=True)
-class LdapEntry:
-    """One search result: its DN and every attribute's values as text."""
-
-    dn: str
-    attributes: dict[str, list[str]]
-
-    def values(self, name: str) -> list[str]:
-        """The attribute's values; `dn` is the entry's DN (attribute names ignore case)."""
-        if not name:
-            return []
-        if name.lower() == "dn":
-            return [self.dn]
-        return self.attributes.get(name.lower(), [])
 
 
 def _text(name: str, value: bytes) -> str:
@@ -110,13 +86,13 @@ def _vendor(connection: ldap3.Connection, config: LdapProviderConfig) -> Vendor:
         k.lower() for entry in connection.response or [] for k in entry.get("raw_attributes", {})
     }
     if "forestfunctionality" in root:
-        found = _ACTIVE_DIRECTORY
+        found = ACTIVE_DIRECTORY
     elif "ipadomainlevel" in root:
-        found = _FREE_IPA
+        found = FREE_IPA
     elif "aeroot" in root:
-        found = _AE_DIR
+        found = AE_DIR
     else:
-        found = _DEFAULT
+        found = DEFAULT_VENDOR
     return Vendor(
         found.name,
         config.dn_attribute or found.dn_attribute,

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from backstage_common.errors import InputError
 
 from backstage_plugin_catalog_backend_module_ldap._config import SearchSpec
-from backstage_plugin_catalog_backend_module_ldap._directory import LdapEntry, Vendor
+from backstage_plugin_catalog_backend_module_ldap._records import LdapEntry, Vendor
 
 __all__ = ["OrgEntities", "build_entities", "location_of"]
 

@@ -24,7 +24,6 @@ from backstage_plugin_catalog_backend_module_ldap._config import (
     LdapProviderConfig,
     read_ldap_provider_configs,
 )
-from backstage_plugin_catalog_backend_module_ldap._directory import read_directory
 from backstage_plugin_catalog_backend_module_ldap._entities import build_entities, location_of
 
 __all__ = ["LdapOrgEntityProvider", "catalog_module_ldap_org_entity_provider"]
@@ -72,6 +71,10 @@ class LdapOrgEntityProvider(ScheduledEntityProvider[LdapProviderConfig]):
             ServiceUnavailableError: the directory cannot be reached or a search failed.
             InputError: an entry has no name (nothing is applied).
         """
+        # ldap3 (several MB, tens of ms) is imported by the first read, not by every unit
+        # that hosts the module
+        from backstage_plugin_catalog_backend_module_ldap._directory import read_directory
+
         connection = self._connected()
         async with self._lock:
             vendor, users, groups = await read_directory(self._config)
