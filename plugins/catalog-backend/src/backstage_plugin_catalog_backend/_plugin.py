@@ -24,6 +24,7 @@ from backstage_plugin_catalog_backend._custom_plans import prefer_custom_plans
 from backstage_plugin_catalog_backend.api import entity_routes
 from backstage_plugin_catalog_backend.api._entity_cache import entity_cache_from_config
 from backstage_plugin_catalog_backend.api._expensive import ExpensiveReads
+from backstage_plugin_catalog_backend.api._response_cache import response_cache_from_config
 from backstage_plugin_catalog_backend.permissions import (
     CATALOG_ENTITY_RESOURCE_REF,
     CatalogPermissions,
@@ -70,7 +71,12 @@ def _register(env: PluginRegistrationPoints) -> None:
         transform = create_condition_transformer(ruleset)
         access = CatalogPermissions(permissions, transform)
         entities = EntitiesCatalog(
-            database, engine, reads, access, entity_cache_from_config(config)
+            database,
+            engine,
+            reads,
+            access,
+            entity_cache_from_config(config),
+            response_cache_from_config(config),
         )
         router.use(*entity_routes(entities, http_auth, ExpensiveReads.from_config(config)))
         # processing and stitching have connections of their own: under a flood of

@@ -2,7 +2,8 @@
 
 Every order field is honoured (then the uid); the first one must have a value for an
 entity to be listed, as in Backstage. The count runs only on a first page whose request
-did not say `totalItems: exclude`; later pages copy it from the cursor.
+did not say `totalItems: exclude`; later pages copy it from the cursor. GET pages are
+served from the response cache where it is exact (`ResponseCache`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ from backstage_plugin_catalog_backend.api._ordering import (
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._queries import FullTextFilter
-from backstage_plugin_catalog_backend.api._responses import entity_array, json_response
+from backstage_plugin_catalog_backend.api._response_cache import (
+    KeptResponse,
+    kept_json,
+    request_key,
+)
+from backstage_plugin_catalog_backend.api._responses import (
+    JSON_MEDIA_TYPE,
+    entity_array,
+    json_response,
+)
 
 if TYPE_CHECKING:  # the services import the storage modules of this package
     from backstage_plugin_catalog_backend.service import EntitiesCatalog
@@ -261,7 +271,13 @@ def by_query_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> lis
     async def query_entities(request: Request[Any, Any, Any]) -> Response[bytes]:
         query = _from_query_params(request)
         credentials = await http_auth.credentials(request)
-        return json_response(await _run(catalog, query, credentials))
+        kept = await catalog.kept_response(request_key(request), credentials)
+        if isinstance(kept, KeptResponse):
+            return kept_json(kept)
+        body = (await _run(catalog, query, credentials)).encode()
+        if kept is not None:
+            await kept.keep(body)
+        return Response(body, media_type=JSON_MEDIA_TYPE)
 
     @post("/entities/by-query", status_code=200)
     async def query_entities_by_predicate(request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -29,25 +29,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from backstage_plugin_catalog_backend.api._entity_cache import EntityCache, Found, Missing
-from backstage_plugin_catalog_backend.api._shared_reads import COUNTER_SQL, SharedReads
+from backstage_plugin_catalog_backend.api._shared_reads import COUNTER_SQL, SETTLED_SQL, SharedReads
 
-__all__ = ["CachedReads", "OnDriver"]
+__all__ = ["CachedReads", "OnDriver", "read_counter"]
 
 _T = TypeVar("_T")
 OnDriver = Callable[[str, Callable[[Any], Awaitable[_T]]], Awaitable[_T]]
 """Runs a call with the asyncpg connection of a pooled connection (`sql` names it in
 errors)."""
 
-_WRITE_LOCKS = (
-    "('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
-)
-_SETTLED = (
-    "SELECT c.counter, NOT EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'relation' "
-    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND l.relation IN ('final_entities'::regclass, 'search'::regclass) "
-    f"AND l.mode IN {_WRITE_LOCKS} AND l.pid IS DISTINCT FROM pg_backend_pid() "
-    f"AND c.counter IS NOT NULL) FROM ({COUNTER_SQL}) AS c(counter)"
-)
 _EXACT = (
     "pg_current_xact_id_if_assigned() IS NULL "
     "AND pg_snapshot_xmin(s.snap) = pg_snapshot_xmax(s.snap) "
@@ -86,6 +76,13 @@ def _fetchrow(driver: Any, sql: str, *args: Any) -> Awaitable[Any]:
     return result
 
 
+async def read_counter(on_driver: OnDriver[Any]) -> int:
+    """The counter's value, read through `on_driver`."""
+    sql = COUNTER_SQL
+    counter: int = await on_driver(sql, lambda driver: driver.fetchval(sql))
+    return counter
+
+
 class CachedReads:
     """Entities by uid, ref and refs, from `cache` where it is exact, else from Postgres
     through `on_driver` (and kept when that makes them exact)."""
@@ -93,7 +90,7 @@ class CachedReads:
     def __init__(self, on_driver: OnDriver[Any], cache: EntityCache) -> None:
         self._on_driver = on_driver
         self.cache = cache
-        self._counters = SharedReads(self._read_counter)
+        self._counters = SharedReads(functools.partial(read_counter, on_driver))
         self.warm_up: asyncio.Task[None] | None = None
         """The last warm-up started."""
 
@@ -158,11 +155,6 @@ class CachedReads:
     async def _row(self, sql: str, *args: Any) -> Any:
         return await self._on_driver(sql, lambda driver: _fetchrow(driver, sql, *args))
 
-    async def _read_counter(self) -> int:
-        sql = COUNTER_SQL
-        counter: int = await self._on_driver(sql, lambda driver: driver.fetchval(sql))
-        return counter
-
     async def _observe(self) -> None:
         """Read the counter (a read sent after this call began) into the cache, which is
         then exact for this request; start a warm-up when it is due."""
@@ -178,7 +170,7 @@ class CachedReads:
         """Read the entities into the cache in ref order, a chunk per statement."""
         cache = self.cache
         try:
-            row = await self._row(_SETTLED)
+            row = await self._row(SETTLED_SQL)
             counter, settled = row[0], row[1]
             cache.observe(counter)
             after = ""

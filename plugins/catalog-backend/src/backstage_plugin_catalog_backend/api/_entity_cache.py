@@ -36,15 +36,17 @@ import math
 import sys
 import time
 import weakref
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from backstage_backend_plugin_api import RootConfigService
-from backstage_common.errors import InputError
-from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
+
+from backstage_plugin_catalog_backend.api._cache_budget import (
+    TaggedCache,
+    cache_budget,
+    observe_caches,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -91,41 +93,18 @@ class Found:
     text: str | None
 
 
-class EntityCache:
-    """The kept entities of one process, by lowercased ref (and uid hints), under one tag.
-    Not thread-safe: one event loop uses it."""
+class EntityCache(TaggedCache[tuple[str | None, str | None, int]]):
+    """The kept entities of one process, by lowercased ref (and uid hints), under one tag
+    (uid, JSON and size by ref; `hits`, `misses` and `kept` count entities, and refs found
+    missing). Not thread-safe: one event loop uses it."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, *, warm_up: bool = True) -> None:
-        self.max_bytes = max_bytes
-        self._tag = -1
-        self._tagged_at = time.monotonic()
+        super().__init__(max_bytes)
         self._warm_up = warm_up
         self._warmed_tag = -1
         self._warmed_at = -math.inf
-        self._entries: OrderedDict[str, tuple[str | None, str | None, int]] = OrderedDict()
         self._uids: dict[str, str] = {}
-        self.bytes = 0
-        self.hits = 0
-        """Entities served from memory."""
-        self.misses = 0
-        """Entities read from the database."""
-        self.kept = 0
-        """Read entities (or missing refs) kept."""
         _CACHES.add(self)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, ref: object) -> bool:
-        return ref in self._entries
-
-    def observe(self, counter: int) -> None:
-        """A counter value read after a request began: a value past the tag empties the
-        cache. What it holds then is exact for that request."""
-        if counter > self._tag:
-            self._clear()
-            self._tag = counter
-            self._tagged_at = time.monotonic()
 
     def should_warm(self) -> bool:
         """Whether to warm the cache now; if so, the warm-up is taken as started."""
@@ -200,59 +179,21 @@ class EntityCache:
             self.bytes -= oldest
 
     def _clear(self) -> None:
-        self._entries.clear()
+        super()._clear()
         self._uids.clear()
-        self.bytes = 0
 
 
 def entity_cache_from_config(config: RootConfigService) -> EntityCache | None:
     """`catalog.cache.entities.enabled` (default true) and `.maxBytes` (default 32 MiB):
     the process's entity cache, or None when it is off."""
-    if config.get_optional_boolean("catalog.cache.entities.enabled") is False:
-        return None
-    key = "catalog.cache.entities.maxBytes"
-    max_bytes = config.get_optional_number(key)
-    if max_bytes is None:
-        return EntityCache()
-    if isinstance(max_bytes, bool) or max_bytes != int(max_bytes) or max_bytes < 0:
-        raise InputError(f"Invalid {key} {max_bytes!r}: it must be a whole number of bytes")
-    return EntityCache(int(max_bytes)) if max_bytes else None
+    max_bytes = cache_budget(config, "catalog.cache.entities", DEFAULT_MAX_BYTES)
+    return None if max_bytes is None else EntityCache(max_bytes)
 
 
 _CACHES: weakref.WeakSet[EntityCache] = weakref.WeakSet()
-
-
-def _observe(attribute: str) -> Iterator[Observation]:
-    yield Observation(sum(getattr(cache, attribute) for cache in list(_CACHES)))
-
-
-def _hits(_options: CallbackOptions) -> Iterator[Observation]:
-    return _observe("hits")
-
-
-def _misses(_options: CallbackOptions) -> Iterator[Observation]:
-    return _observe("misses")
-
-
-def _bytes(_options: CallbackOptions) -> Iterator[Observation]:
-    return _observe("bytes")
-
-
-# read when metrics are collected: nothing is added per request
-_meter = metrics.get_meter("backstage_plugin_catalog_backend")
-_meter.create_observable_counter(
-    "backstage.catalog.entity_cache.hits",
-    callbacks=[_hits],
-    description="Entities served from the process's entity cache",
-)
-_meter.create_observable_counter(
-    "backstage.catalog.entity_cache.misses",
-    callbacks=[_misses],
-    description="Entities the entity cache read from the database",
-)
-_meter.create_observable_gauge(
-    "backstage.catalog.entity_cache.bytes",
-    callbacks=[_bytes],
-    unit="By",
-    description="Bytes the process's entity cache holds (estimated)",
+observe_caches(
+    "entity_cache",
+    _CACHES,
+    "Entities served from the process's entity cache",
+    "Entities the entity cache read from the database",
 )

@@ -4,7 +4,8 @@ Without `limit`/`offset`/`after` the whole (filtered) catalog is written out in 
 each read by a keyset seek, so memory stays bounded by one chunk. The first chunk is read
 before the status is sent, so that a query the database refuses is an error response and
 not a 200 cut short; a catalog that fits in one chunk is sent whole. With them, one page is
-returned and a `Link` header points at the next one through an `after` cursor.
+returned and a `Link` header points at the next one through an `after` cursor. Whole
+lists and pages are served from the response cache where it is exact (`ResponseCache`).
 """
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ from backstage_plugin_catalog_backend.api._ordering import (
     parse_order_params,
 )
 from backstage_plugin_catalog_backend.api._params import QueryParams
+from backstage_plugin_catalog_backend.api._response_cache import (
+    KeptResponse,
+    Miss,
+    kept_json,
+    request_key,
+)
 from backstage_plugin_catalog_backend.api._responses import (
     JSON_MEDIA_TYPE,
     entity_array,
     entity_list,
-    json_response,
 )
 from backstage_plugin_catalog_backend.service._listing import Listing, ListingPage
 
@@ -47,20 +53,40 @@ _PARAMS = frozenset({"fields", "limit", "filter", "offset", "after", "order"})
 
 
 async def _stream(
-    catalog: EntitiesCatalog, listing: Listing, projection: Projection | None, first: ListingPage
+    catalog: EntitiesCatalog,
+    listing: Listing,
+    projection: Projection | None,
+    first: ListingPage,
+    miss: Miss | None,
 ) -> AsyncIterator[bytes]:
-    yield b"["
+    # the chunks are collected for the response cache while they may still be kept
+    room = 0 if miss is None else miss.room
+    kept: list[bytes] = []
+    size = 0
+    chunk = b"["
     page = first
     separator = b""
     while True:
+        yield chunk
+        if room:
+            size += len(chunk)
+            kept.append(chunk)
+            if size > room:
+                room = 0
+                kept.clear()
         count = len(page.texts)
-        if count:
-            yield separator + entity_list(page.texts, projection).encode()
+        if not count:
+            chunk = b""
+        else:
+            chunk = separator + entity_list(page.texts, projection).encode()
             separator = b","
         if count < STREAM_CHUNK_SIZE:
             break
         page = await catalog.list_page(listing, page.sort_values(count - 1), STREAM_CHUNK_SIZE)
-    yield b"]"
+    yield chunk + b"]"
+    if room and miss is not None:
+        # after the last chunk was read: the body is complete
+        await miss.keep(b"".join(kept) + chunk + b"]", streamed=True)
 
 
 def _next_link(request: Request[Any, Any, Any], after: str) -> str:
@@ -76,6 +102,13 @@ def _next_link(request: Request[Any, Any, Any], after: str) -> str:
     return f'</entities?{urlencode(pairs)}>; rel="next"'
 
 
+async def _whole(text: str, miss: Miss | None, headers: dict[str, str]) -> Response[bytes]:
+    body = text.encode()
+    if miss is not None:
+        await miss.keep(body, headers)
+    return Response(body, media_type=JSON_MEDIA_TYPE, headers=headers)
+
+
 def list_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HTTPRouteHandler]:
     @get("/entities")
     async def list_entities(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -87,14 +120,17 @@ def list_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HT
         after = params.one("after")
         # Without an order, pages follow the entity ref as in Backstage.
         credentials = await http_auth.credentials(request)
+        kept = await catalog.kept_response(request_key(request), credentials)
+        if isinstance(kept, KeptResponse):
+            return kept_json(kept)
         listing = await catalog.listing(
             order, predicate, "entity_id" if order else "entity_ref", credentials
         )
         if limit is None and offset is None and after is None:
             first = await catalog.list_page(listing, None, STREAM_CHUNK_SIZE)
             if len(first.texts) < STREAM_CHUNK_SIZE:
-                return json_response(entity_array(first.texts, projection))
-            stream = _stream(catalog, listing, projection, first)
+                return await _whole(entity_array(first.texts, projection), kept, {})
+            stream = _stream(catalog, listing, projection, first, kept)
             return Stream(stream, media_type=JSON_MEDIA_TYPE)
 
         if after is not None and not after:
@@ -118,6 +154,6 @@ def list_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HT
             last = page.sort_values(limit - 1)
             next_after = encode_after_cursor(limit, (offset or 0) + limit, last)
             headers["link"] = _next_link(request, next_after)
-        return json_response(entity_array(texts, projection), headers=headers)
+        return await _whole(entity_array(texts, projection), kept, headers)
 
     return [list_entities]

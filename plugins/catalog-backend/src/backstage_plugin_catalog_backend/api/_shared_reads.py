@@ -15,13 +15,27 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-__all__ = ["COUNTER_SQL", "SharedReads"]
+__all__ = ["COUNTER_SQL", "SETTLED_SQL", "SharedReads"]
 
 COUNTER_SQL = (
     # a fresh sequence shows its start value before its first number is drawn and after
     "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM final_entity_changes"
 )
 """The counter's value: it moves with every statement that writes final entities."""
+
+_WRITE_LOCKS = (
+    "('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
+)
+SETTLED_SQL = (
+    "SELECT c.counter, NOT EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'relation' "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND l.relation IN ('final_entities'::regclass, 'search'::regclass) "
+    f"AND l.mode IN {_WRITE_LOCKS} AND l.pid IS DISTINCT FROM pg_backend_pid() "
+    f"AND c.counter IS NOT NULL) FROM ({COUNTER_SQL}) AS c(counter)"
+)
+"""The counter and whether no other transaction then held a write lock on `final_entities`
+or `search` (`pg_locks`, read after the counter, on which it depends): a writer keeps its
+lock from before its statement moved the counter until after its commit is visible."""
 
 _T = TypeVar("_T")
 

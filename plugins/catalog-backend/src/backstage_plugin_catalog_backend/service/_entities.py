@@ -39,6 +39,12 @@ from backstage_plugin_catalog_backend.api._queries import (
     entity_text_where,
     select_entities,
 )
+from backstage_plugin_catalog_backend.api._response_cache import (
+    CachedResponses,
+    KeptResponse,
+    Miss,
+    ResponseCache,
+)
 from backstage_plugin_catalog_backend.permissions import (
     CatalogPermissions,
     EntityAccess,
@@ -169,7 +175,8 @@ class EntitiesCatalog:
     ROLLBACK around every read, two round trips fewer on Postgres.
 
     `entity_cache` serves the reads by uid, ref and refs of callers who may read every
-    entity from memory where that is exact (Postgres; see `EntityCache`).
+    entity from memory where that is exact (Postgres; see `EntityCache`); `response_cache`
+    their entity lists and by-query pages (see `ResponseCache`).
     """
 
     def __init__(
@@ -179,11 +186,19 @@ class EntitiesCatalog:
         reads: AsyncEngine,
         permissions: CatalogPermissions,
         entity_cache: EntityCache | None = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self._database = database
         self.reads = reads
         self._permissions = permissions
         self._texts = EntityTexts(engine, reads, entity_cache)
+        postgres = engine.dialect.name == "postgresql"
+        self.responses = (
+            # its reads go the entity reads' direct way to the asyncpg connection
+            CachedResponses(self._texts._on_driver, response_cache)
+            if response_cache is not None and postgres
+            else None
+        )
         self._facets = FacetCounts(reads)
 
     async def read_access(self, credentials: Credentials) -> EntityAccess:
@@ -199,6 +214,18 @@ class EntitiesCatalog:
             return await self._texts.by_ref(key)
         async with self.reads.connect() as connection:
             return await entity_text_where(connection, column, key, access.predicate)
+
+    async def kept_response(self, key: str, credentials: Credentials) -> KeptResponse | Miss | None:
+        """The response to the request `key` (its route and raw query string) from the
+        response cache, when it is exact for this request; else a `Miss`, to keep the
+        response once made; None when the caller may not use the cache (it is used only
+        by callers who may read every entity)."""
+        if self.responses is None or not self._texts._direct:
+            return None
+        access = await self.read_access(credentials)
+        if access.denied or access.predicate is not None:
+            return None
+        return await self.responses.lookup(key)
 
     async def by_uid(self, uid: str, credentials: Credentials) -> str | None:
         """The entity's JSON, or None (also when the caller may not read it)."""
