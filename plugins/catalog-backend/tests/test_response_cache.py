@@ -284,6 +284,10 @@ def test_a_response_over_half_the_budget_is_not_kept() -> None:
     cache.keep(1, "/entities?big", _response(50_000))
     assert "/entities?big" not in cache
     assert "/entities?small" in cache
+    # the default keeps the list of every user of 100,000 entities (about 17 MB)
+    default = ResponseCache()
+    default.keep(1, "/entities?filter=kind=user", _response(17_500_000))
+    assert "/entities?filter=kind=user" in default
 
 
 def test_responses_of_an_older_counter_are_dropped_and_a_newer_one_empties_the_cache() -> None:
