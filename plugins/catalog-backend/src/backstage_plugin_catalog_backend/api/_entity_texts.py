@@ -76,27 +76,27 @@ class EntityTexts:
         self._engine = engine
         self._reads = reads
         postgres = engine.dialect.name == "postgresql"
-        self.cached = (
-            CachedReads(self._on_driver, cache) if cache is not None and postgres else None
-        )
+        self.cached = CachedReads(self.on_driver, cache) if cache is not None and postgres else None
 
     @property
-    def _direct(self) -> bool:
+    def direct(self) -> bool:
+        """Whether reads go straight to the asyncpg driver (Postgres, nothing attached to
+        the engine's statements): the in-process caches are used only then."""
         return _driver_usable(self._engine)
 
     async def by_uid(self, uid: str) -> str | None:
-        if self._direct:
+        if self.direct:
             if self.cached is not None:
                 return await self.cached.by_uid(uid)
-            return await self._on_driver(_BY_UID, lambda driver: driver.fetchval(_BY_UID, uid))
+            return await self.on_driver(_BY_UID, lambda driver: driver.fetchval(_BY_UID, uid))
         return await self._scalar(_SELECT_BY_UID, uid)
 
     async def by_ref(self, ref: str) -> str | None:
         """`ref` is lowercased already."""
-        if self._direct:
+        if self.direct:
             if self.cached is not None:
                 return await self.cached.by_ref(ref)
-            return await self._on_driver(_BY_REF, lambda driver: driver.fetchval(_BY_REF, ref))
+            return await self.on_driver(_BY_REF, lambda driver: driver.fetchval(_BY_REF, ref))
         return await self._scalar(_SELECT_BY_REF, ref)
 
     async def by_refs(self, refs: Sequence[str]) -> dict[str, str]:
@@ -104,12 +104,12 @@ class EntityTexts:
         wanted = list({ref.lower() for ref in refs})
         if not wanted:
             return {}
-        if not self._direct:
+        if not self.direct:
             async with self._reads.connect() as connection:
                 return await entities_by_refs(connection, wanted, None)
         if self.cached is not None:
             return await self.cached.by_refs(wanted)
-        rows = await self._on_driver(_BY_REFS, lambda driver: driver.fetch(_BY_REFS, wanted))
+        rows = await self.on_driver(_BY_REFS, lambda driver: driver.fetch(_BY_REFS, wanted))
         return {ref: text for ref, text in rows}
 
     async def _scalar(self, statement: sa.Select[Any], key: str) -> str | None:
@@ -117,7 +117,7 @@ class EntityTexts:
             text: str | None = (await connection.execute(statement, {"key": key})).scalar()
             return text
 
-    async def _on_driver(self, sql: str, call: Callable[[Any], Awaitable[_T]]) -> _T:
+    async def on_driver(self, sql: str, call: Callable[[Any], Awaitable[_T]]) -> _T:
         """`call` with the asyncpg connection of a pooled connection. A connection that
         fails or is interrupted may be broken or mid-statement: it leaves the pool. Errors
         are raised as SQLAlchemy's, so they are reported as any database error is."""

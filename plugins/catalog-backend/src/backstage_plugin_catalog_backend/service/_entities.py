@@ -195,7 +195,7 @@ class EntitiesCatalog:
         postgres = engine.dialect.name == "postgresql"
         self.responses = (
             # its reads go the entity reads' direct way to the asyncpg connection
-            CachedResponses(self._texts._on_driver, response_cache)
+            CachedResponses(self._texts.on_driver, response_cache)
             if response_cache is not None and postgres
             else None
         )
@@ -220,7 +220,7 @@ class EntitiesCatalog:
         response cache, when it is exact for this request; else a `Miss`, to keep the
         response once made; None when the caller may not use the cache (it is used only
         by callers who may read every entity)."""
-        if self.responses is None or not self._texts._direct:
+        if self.responses is None or not self._texts.direct:
             return None
         access = await self.read_access(credentials)
         if access.denied or access.predicate is not None:
