@@ -195,7 +195,8 @@ async def test_a_write_while_a_miss_runs_keeps_nothing(postgres_config: dict[str
     async with started_catalog(postgres_config, config=STILL) as catalog:
         reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
         cache = ResponseCache()
-        responses = CachedResponses(EntityTexts(catalog.engine, reads).on_driver, cache)
+        texts = EntityTexts(catalog.engine, reads)
+        responses = CachedResponses(texts.on_driver, cache, texts.counters)
         for _ in range(500):
             miss = await responses.lookup("/entities?quiet")
             assert isinstance(miss, Miss)

@@ -87,10 +87,12 @@ class CachedReads:
     """Entities by uid, ref and refs, from `cache` where it is exact, else from Postgres
     through `on_driver` (and kept when that makes them exact)."""
 
-    def __init__(self, on_driver: OnDriver[Any], cache: EntityCache) -> None:
+    def __init__(
+        self, on_driver: OnDriver[Any], cache: EntityCache, counters: SharedReads[int]
+    ) -> None:
         self._on_driver = on_driver
         self.cache = cache
-        self._counters = SharedReads(functools.partial(read_counter, on_driver))
+        self._counters = counters
         self.warm_up: asyncio.Task[None] | None = None
         """The last warm-up started."""
 

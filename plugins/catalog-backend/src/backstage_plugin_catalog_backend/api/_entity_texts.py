@@ -16,6 +16,7 @@ from memory where that is exact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from backstage_plugin_catalog_backend._tables import final_entities
-from backstage_plugin_catalog_backend.api._cached_reads import CachedReads
+from backstage_plugin_catalog_backend.api._cached_reads import CachedReads, read_counter
 from backstage_plugin_catalog_backend.api._entity_cache import EntityCache
 from backstage_plugin_catalog_backend.api._queries import entities_by_refs
+from backstage_plugin_catalog_backend.api._shared_reads import SharedReads
 
 __all__ = ["EntityTexts"]
 
@@ -76,7 +78,14 @@ class EntityTexts:
         self._engine = engine
         self._reads = reads
         postgres = engine.dialect.name == "postgresql"
-        self.cached = CachedReads(self.on_driver, cache) if cache is not None and postgres else None
+        self.counters = SharedReads(functools.partial(read_counter, self.on_driver))
+        """Reads of the change counter, shared by the requests waiting for one: the entity
+        cache's and the response cache's hits take the same reads."""
+        self.cached = (
+            CachedReads(self.on_driver, cache, self.counters)
+            if cache is not None and postgres
+            else None
+        )
 
     @property
     def direct(self) -> bool:

@@ -30,7 +30,6 @@ half of it is not kept.
 
 from __future__ import annotations
 
-import functools
 import sys
 import weakref
 from collections.abc import Mapping
@@ -46,7 +45,7 @@ from backstage_plugin_catalog_backend.api._cache_budget import (
     cache_budget,
     observe_caches,
 )
-from backstage_plugin_catalog_backend.api._cached_reads import OnDriver, read_counter
+from backstage_plugin_catalog_backend.api._cached_reads import OnDriver
 from backstage_plugin_catalog_backend.api._responses import JSON_MEDIA_TYPE
 from backstage_plugin_catalog_backend.api._shared_reads import SETTLED_SQL, SharedReads
 
@@ -163,11 +162,14 @@ class CachedResponses:
     """Responses from `cache` where it is exact; the counter and settled reads run
     through `on_driver` (the asyncpg connection of a pooled connection)."""
 
-    def __init__(self, on_driver: OnDriver[Any], cache: ResponseCache) -> None:
+    def __init__(
+        self, on_driver: OnDriver[Any], cache: ResponseCache, counters: SharedReads[int]
+    ) -> None:
         self._on_driver = on_driver
         self.cache = cache
-        self.counters = SharedReads(functools.partial(read_counter, on_driver))
-        """Counter reads shared by hits and by the misses' second reads."""
+        self.counters = counters
+        """Counter reads shared by hits and by the misses' second reads (and with the
+        entity cache's hits: one stream of counter reads per process)."""
         self._settled = SharedReads(self._read_settled)
 
     async def lookup(self, key: str) -> KeptResponse | Miss:

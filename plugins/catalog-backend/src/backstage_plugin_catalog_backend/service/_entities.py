@@ -195,7 +195,7 @@ class EntitiesCatalog:
         postgres = engine.dialect.name == "postgresql"
         self.responses = (
             # its reads go the entity reads' direct way to the asyncpg connection
-            CachedResponses(self._texts.on_driver, response_cache)
+            CachedResponses(self._texts.on_driver, response_cache, self._texts.counters)
             if response_cache is not None and postgres
             else None
         )
