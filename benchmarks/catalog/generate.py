@@ -9,7 +9,13 @@ APIs, depend on resources and other components, and an owner for everything.
 Output in `--out`:
 - `entities-0001.yaml` ...: multi-document YAML, `--per-file` entities each (default 500);
 - `catalog-info.yaml`: one `Location` entity whose `spec.targets` lists those files
-  (relative targets, so the folder can be served from any URL or read from disk);
+  (relative targets, so the folder can be served from any URL or read from disk); above
+  `--files-per-location` files (default 20: 10,000 entities), it lists `locations-0001.yaml`
+  ..., each one `Location` entity listing up to that many files. Backstage's processing of
+  one location binds a query parameter per entity the location emitted, and Postgres takes
+  at most 65,535 (a single location of 100,000 entities fails there with "bind message has
+  34465 parameter formats"), so a large catalog comes as many locations, as it does in a
+  real organisation;
 - `manifest.json`: counts per kind, the files, and for every relation type the number of
   entities that carry at least one relation of that type once the catalog is fully stitched,
   which is how `load.py` knows that ingestion is complete;
@@ -31,7 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -40,6 +46,8 @@ NAMESPACE = "default"
 ROOT_FILE = "catalog-info.yaml"
 ROOT_LOCATION_NAME = "catalog-bench"
 MIN_ENTITIES = 20
+
+T = TypeVar("T")
 
 # Share of each kind in the catalog; components take what is left.
 SHARES = {
@@ -390,12 +398,14 @@ def definition(name: str, api_type: str) -> str:
     return f"type Query {{\n  {name.replace('-', '_')}: [String]\n}}\n"
 
 
-def chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def write(catalog: Catalog, out: Path, per_file: int, seed: int) -> dict[str, Any]:
+def write(
+    catalog: Catalog, out: Path, per_file: int, seed: int, files_per_location: int
+) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     files: list[str] = []
@@ -404,10 +414,21 @@ def write(catalog: Catalog, out: Path, per_file: int, seed: int) -> dict[str, An
         text = yaml.dump_all(chunk, Dumper=dumper, sort_keys=False, width=1000)
         (out / name).write_text(text)
         files.append(name)
+    locations: list[str] = []
+    if len(files) > files_per_location:
+        for number, group in enumerate(chunks(files, files_per_location), start=1):
+            name = f"locations-{number:04d}.yaml"
+            location = entity(
+                "Location",
+                metadata(f"{ROOT_LOCATION_NAME}-{number:04d}", "Some files of the catalog."),
+                {"targets": [f"./{file}" for file in group]},
+            )
+            (out / name).write_text(yaml.dump(location, Dumper=dumper, sort_keys=False))
+            locations.append(name)
     root = entity(
         "Location",
         metadata(ROOT_LOCATION_NAME, "Every file of the generated catalog."),
-        {"targets": [f"./{name}" for name in files]},
+        {"targets": [f"./{name}" for name in locations or files]},
     )
     (out / ROOT_FILE).write_text(yaml.dump(root, Dumper=dumper, sort_keys=False))
     refs = [ref(e["kind"], e["metadata"]["name"]) for e in catalog.entities]
@@ -426,6 +447,7 @@ def write(catalog: Catalog, out: Path, per_file: int, seed: int) -> dict[str, An
         "root": ROOT_FILE,
         "rootLocation": ref("location", ROOT_LOCATION_NAME),
         "files": files,
+        "locations": locations,
         "entitiesWithRelation": dict(sorted(relation_counts.items())),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -456,20 +478,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--per-file", type=int, default=500, help="entities per YAML file")
     parser.add_argument(
+        "--files-per-location",
+        type=int,
+        default=20,
+        help="above this many files, the root lists Location entities of this many files each",
+    )
+    parser.add_argument(
         "--validate", action="store_true", help="validate every entity with the catalog model"
     )
     args = parser.parse_args(argv)
     if args.entities < MIN_ENTITIES:
         parser.error(f"--entities must be at least {MIN_ENTITIES}")
-    if args.per_file < 1:
-        parser.error("--per-file must be at least 1")
+    if args.per_file < 1 or args.files_per_location < 1:
+        parser.error("--per-file and --files-per-location must be at least 1")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     catalog = Generator(args.entities, args.seed).build()
-    manifest = write(catalog, args.out, args.per_file, args.seed)
+    manifest = write(catalog, args.out, args.per_file, args.seed, args.files_per_location)
     print(json.dumps({k: manifest[k] for k in ("entities", "kinds", "entitiesWithRelation")}))
     if args.validate:
         invalid = validate(catalog)
