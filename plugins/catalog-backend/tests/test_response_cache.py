@@ -23,6 +23,7 @@ from backstage_plugin_catalog_backend.api._response_cache import (
     ResponseCache,
     response_cache_from_config,
 )
+from litestar.response import Stream
 
 from ._policy import table_permissions_factory
 from .sample_catalog import Catalog, started_catalog
@@ -214,6 +215,101 @@ async def test_a_write_while_a_miss_runs_keeps_nothing(postgres_config: dict[str
         assert len(cache) == 0  # the counter moved past the tag
 
 
+async def test_a_burst_of_one_list_makes_it_once(
+    postgres_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests for a list another request is making wait for it and are served what it
+    kept, instead of each making the list (a list of every user of a large catalog costs a
+    copy per request)."""
+    monkeypatch.setattr(_list, "STREAM_CHUNK_SIZE", 1)  # one page read per user
+    async with cached(postgres_config) as (catalog, cache):
+        await _until_kept(catalog, cache, "/entities/by-query", **QUERY)  # nothing writes
+        misses, kept, hits = cache.misses, cache.kept, cache.hits
+        burst = await asyncio.gather(*(catalog.get("/entities", **USERS) for _ in range(8)))
+        assert {response.content for response in burst} == {burst[0].content}
+        assert _names(burst[0]) == ["alice", "bob"]
+        assert (cache.misses, cache.kept, cache.hits) == (misses + 1, kept + 1, hits + 7)
+
+
+async def _settled_miss(responses: CachedResponses, key: str) -> Miss:
+    for _ in range(500):
+        miss = await responses.lookup(key)
+        assert isinstance(miss, Miss)
+        if miss.room:
+            return miss
+        del miss
+        await asyncio.sleep(0.01)
+    raise AssertionError("the database never settled")
+
+
+async def test_a_miss_given_up_or_kept_lets_the_waiting_requests_go(
+    postgres_config: dict[str, Any],
+) -> None:
+    async with started_catalog(postgres_config, config=STILL) as catalog:
+        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
+        texts = EntityTexts(catalog.engine, reads)
+        responses = CachedResponses(texts.on_driver, ResponseCache(), texts.counters)
+        first = await _settled_miss(responses, "/entities?a")
+        waiting = asyncio.ensure_future(responses.lookup("/entities?a"))
+        other = await responses.lookup("/entities?b")  # another key never waits
+        assert isinstance(other, Miss)
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        del first  # the request failed or its client went away: nothing kept
+        second = await asyncio.wait_for(waiting, 1)
+        assert isinstance(second, Miss)
+        assert second.room  # it makes the response itself now
+        waiting = asyncio.ensure_future(responses.lookup("/entities?a"))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await second.keep(b"[1]")
+        served = await asyncio.wait_for(waiting, 1)
+        assert isinstance(served, KeptResponse)
+        assert served.body == b"[1]"
+
+
+async def test_a_request_waits_for_another_at_most_making_wait(
+    postgres_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_response_cache, "MAKING_WAIT_S", 0.3)
+    async with started_catalog(postgres_config, config=STILL) as catalog:
+        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
+        texts = EntityTexts(catalog.engine, reads)
+        responses = CachedResponses(texts.on_driver, ResponseCache(), texts.counters)
+        slow = await _settled_miss(responses, "/entities?slow")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        own = await asyncio.wait_for(responses.lookup("/entities?slow"), 5)
+        assert isinstance(own, Miss)
+        assert loop.time() - started >= 0.25
+        await own.keep(b"[2]")
+        await slow.keep(b"[1]")  # kept after, under the same counter: the later body wins
+        assert responses.cache.get("/entities?slow") == KeptResponse(b"[1]", {})
+
+
+async def test_a_miss_made_while_a_writer_is_open_holds_no_one(
+    postgres_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_response_cache, "MAKING_WAIT_S", 30)
+    async with started_catalog(postgres_config, config=STILL) as catalog:
+        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
+        texts = EntityTexts(catalog.engine, reads)
+        responses = CachedResponses(texts.on_driver, ResponseCache(), texts.counters)
+        writer = await _writer(postgres_config)
+        try:
+            transaction = writer.transaction()
+            await transaction.start()
+            await writer.execute("LOCK TABLE final_entities IN ROW EXCLUSIVE MODE")
+            first = await responses.lookup("/entities?written")
+            assert isinstance(first, Miss)
+            assert not first.room  # it will not be kept, so no one waits for it
+            second = await asyncio.wait_for(responses.lookup("/entities?written"), 5)
+            assert isinstance(second, Miss)
+            await transaction.rollback()
+        finally:
+            await writer.close()
+
+
 async def test_a_streamed_list_is_kept_whole(
     postgres_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -229,6 +325,14 @@ async def test_a_streamed_list_is_kept_whole(
         # sent as the list was: streamed, without a length
         assert "content-length" not in again.headers
         assert cache.hits == hits + 1
+        # and in slices, so that a server holds one slice per slow reader, not the list
+        monkeypatch.setattr(_response_cache, "SEND_SLICE", 7)
+        ((kept_list, _),) = cache._entries.values()
+        sliced = _response_cache.kept_json(kept_list)
+        assert isinstance(sliced, Stream)
+        chunks = [chunk async for chunk in sliced.iterator]
+        assert b"".join(chunks) == streamed.content
+        assert max(len(chunk) for chunk in chunks) == 7
         await _delete(catalog, "component:default/worker")
         names = _names(await catalog.get("/entities", filter="kind=component"))
         assert names == ["petstore", "website", "monitor"]

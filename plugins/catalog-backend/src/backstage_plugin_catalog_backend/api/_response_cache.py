@@ -26,13 +26,20 @@ It rests on the `final_entity_changes` counter (migration 0002) as `EntityCache`
 
 Bodies are kept up to a byte budget, least recently used first out; a body larger than
 half of it is not kept.
+
+A response is made once at a time: a request that misses while another request makes the
+same response (one that may be kept) waits for it, up to `MAKING_WAIT_S`, and looks again,
+with a counter read of its own. Without that, a burst of requests for one large list (16
+clients asking for every user of a 100,000-entity catalog) makes it once per request, each
+holding its own copy, when one would do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +58,8 @@ from backstage_plugin_catalog_backend.api._shared_reads import SETTLED_SQL, Shar
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAKING_WAIT_S",
+    "SEND_SLICE",
     "CachedResponses",
     "KeptResponse",
     "Miss",
@@ -63,6 +72,10 @@ __all__ = [
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 """Room for a list of every user of a 100,000-entity catalog (about 17 MB) under the
 half-budget rule, beside the pages."""
+MAKING_WAIT_S = 2.0
+"""How long a request waits for the same response being made by another before it makes it
+itself: enough to make a list of every user of a 100,000-entity catalog, little enough that
+a slow client of the first request does not hold up the others for long."""
 _ENTRY_OVERHEAD = 300
 """Bytes an entry costs besides its body: the key, the map's slot and node, the tuples."""
 
@@ -86,8 +99,20 @@ def request_key(request: Request[Any, Any, Any]) -> str:
 def kept_json(kept: KeptResponse) -> Response[Any]:
     """The kept response, sent as it was made."""
     if kept.streamed:
-        return Stream((kept.body,), media_type=JSON_MEDIA_TYPE, headers=dict(kept.headers))
+        return Stream(_in_slices(kept.body), media_type=JSON_MEDIA_TYPE, headers=dict(kept.headers))
     return Response(kept.body, media_type=JSON_MEDIA_TYPE, headers=dict(kept.headers))
+
+
+SEND_SLICE = 1 << 20
+"""Bytes of a kept streamed body handed to the server at a time: the server copies what it
+is given until the client has read it, so a large list sent whole to many slow readers
+would hold a copy per reader."""
+
+
+async def _in_slices(body: bytes) -> AsyncIterator[bytes]:
+    # an async generator: Litestar iterates a plain iterable in a worker thread
+    for start in range(0, len(body), SEND_SLICE):
+        yield body[start : start + SEND_SLICE]
 
 
 class ResponseCache(TaggedCache[tuple[KeptResponse, int]]):
@@ -129,15 +154,18 @@ class ResponseCache(TaggedCache[tuple[KeptResponse, int]]):
 
 
 class Miss:
-    """A response the cache did not have, being made: `c0` and whether it was settled."""
+    """A response the cache did not have, being made: `c0` and whether it was settled.
+    Requests for the same response wait for it until it is kept, or given up (the miss is
+    dropped without `keep`, as when the request fails or its client goes away)."""
 
-    __slots__ = ("_counter", "_responses", "_settled", "key")
+    __slots__ = ("__weakref__", "_counter", "_made", "_responses", "_settled", "key")
 
     def __init__(self, responses: CachedResponses, key: str, counter: int, settled: bool):
         self._responses = responses
         self.key = key
         self._counter = counter
         self._settled = settled
+        self._made: weakref.finalize[Any, Any] | None = None
 
     @property
     def room(self) -> int:
@@ -149,13 +177,17 @@ class Miss:
     ) -> None:
         """Keep the response whose statements all ran after this miss began, when no
         writer could have changed what they read."""
-        if not self._settled:
-            return
-        counter = await self._responses.counters.read()
-        cache = self._responses.cache
-        cache.observe(counter)
-        if counter == self._counter:
-            cache.keep(counter, self.key, KeptResponse(body, dict(headers or {}), streamed))
+        try:
+            if not self._settled:
+                return
+            counter = await self._responses.counters.read()
+            cache = self._responses.cache
+            cache.observe(counter)
+            if counter == self._counter:
+                cache.keep(counter, self.key, KeptResponse(body, dict(headers or {}), streamed))
+        finally:
+            if self._made is not None:
+                self._made()
 
 
 class CachedResponses:
@@ -171,20 +203,58 @@ class CachedResponses:
         """Counter reads shared by hits and by the misses' second reads (and with the
         entity cache's hits: one stream of counter reads per process)."""
         self._settled = SharedReads(self._read_settled)
+        self._making: dict[str, asyncio.Future[None]] = {}
 
     async def lookup(self, key: str) -> KeptResponse | Miss:
         """The response kept under `key` when it is exact for this request, else a `Miss`
-        whose first read is taken (before any of the miss's statements)."""
+        whose first read is taken (before any of the miss's statements). When another
+        request is making the same response, waits for it first (once, up to
+        `MAKING_WAIT_S`)."""
         cache = self.cache
-        if len(cache):
-            cache.observe(await self.counters.read())
-            kept = cache.get(key)
-            if kept is not None:
-                return kept
-        counter, settled = await self._settled.read()
+        waited = False
+        while True:
+            if len(cache):
+                cache.observe(await self.counters.read())
+                kept = cache.get(key)
+                if kept is not None:
+                    return kept
+            making = self._making.get(key)
+            if making is None or waited:
+                break
+            waited = True
+            await asyncio.wait((making,), timeout=MAKING_WAIT_S)
+        made: asyncio.Future[None] | None = None
+        if key not in self._making:
+            # registered before the await, so the requests of one burst find it
+            made = self._making[key] = asyncio.get_running_loop().create_future()
+        try:
+            counter, settled = await self._settled.read()
+        except BaseException:
+            if made is not None:
+                self._release(key, made)
+            raise
         cache.misses += 1
         cache.observe(counter)
-        return Miss(self, key, counter, settled)
+        miss = Miss(self, key, counter, settled)
+        if made is not None:
+            if settled:
+                miss._made = weakref.finalize(miss, self._release, key, made)
+                miss._made.atexit = False
+            else:  # a response made while writes flow is not kept: nothing to wait for
+                self._release(key, made)
+        return miss
+
+    def _release(self, key: str, made: asyncio.Future[None]) -> None:
+        loop = made.get_loop()
+        if asyncio._get_running_loop() is not loop:
+            # a dropped miss may be collected by another thread's garbage collection
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._release, key, made)
+            return
+        if self._making.get(key) is made:
+            del self._making[key]
+        if not made.done():
+            made.set_result(None)
 
     async def _read_settled(self) -> tuple[int, bool]:
         sql = SETTLED_SQL
