@@ -58,6 +58,13 @@ async def _until_kept(catalog: Catalog, cache: ResponseCache, path: str, **param
     raise AssertionError(f"{path} {params} never kept")
 
 
+def _own_responses(catalog: Catalog, cache: ResponseCache) -> CachedResponses:
+    """Cached responses of `cache` over the catalog's database, beside its routes' own."""
+    reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
+    texts = EntityTexts(catalog.engine, reads)
+    return CachedResponses(texts.on_driver, cache, texts.counters)
+
+
 async def _writer(config: dict[str, Any]) -> asyncpg.Connection:
     return await asyncpg.connect(database=f"{config['prefix']}catalog", **config["connection"])
 
@@ -194,10 +201,8 @@ async def test_a_write_while_a_miss_runs_keeps_nothing(postgres_config: dict[str
     """A writer that begins after the miss's first read and commits before its second:
     the miss's statements may have read before it or after it."""
     async with started_catalog(postgres_config, config=STILL) as catalog:
-        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
         cache = ResponseCache()
-        texts = EntityTexts(catalog.engine, reads)
-        responses = CachedResponses(texts.on_driver, cache, texts.counters)
+        responses = _own_responses(catalog, cache)
         for _ in range(500):
             miss = await responses.lookup("/entities?quiet")
             assert isinstance(miss, Miss)
@@ -246,9 +251,7 @@ async def test_a_miss_given_up_or_kept_lets_the_waiting_requests_go(
     postgres_config: dict[str, Any],
 ) -> None:
     async with started_catalog(postgres_config, config=STILL) as catalog:
-        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
-        texts = EntityTexts(catalog.engine, reads)
-        responses = CachedResponses(texts.on_driver, ResponseCache(), texts.counters)
+        responses = _own_responses(catalog, ResponseCache())
         first = await _settled_miss(responses, "/entities?a")
         waiting = asyncio.ensure_future(responses.lookup("/entities?a"))
         other = await responses.lookup("/entities?b")  # another key never waits
@@ -273,9 +276,7 @@ async def test_a_request_waits_for_another_at_most_making_wait(
 ) -> None:
     monkeypatch.setattr(_response_cache, "MAKING_WAIT_S", 0.3)
     async with started_catalog(postgres_config, config=STILL) as catalog:
-        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
-        texts = EntityTexts(catalog.engine, reads)
-        responses = CachedResponses(texts.on_driver, ResponseCache(), texts.counters)
+        responses = _own_responses(catalog, ResponseCache())
         slow = await _settled_miss(responses, "/entities?slow")
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -292,9 +293,7 @@ async def test_a_miss_made_while_a_writer_is_open_holds_no_one(
 ) -> None:
     monkeypatch.setattr(_response_cache, "MAKING_WAIT_S", 30)
     async with started_catalog(postgres_config, config=STILL) as catalog:
-        reads = catalog.engine.execution_options(isolation_level="AUTOCOMMIT")
-        texts = EntityTexts(catalog.engine, reads)
-        responses = CachedResponses(texts.on_driver, ResponseCache(), texts.counters)
+        responses = _own_responses(catalog, ResponseCache())
         writer = await _writer(postgres_config)
         try:
             transaction = writer.transaction()
