@@ -9,8 +9,8 @@ from backstage_backend_plugin_api import RootConfigService, create_service_facto
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
-from backstage_common.tls import client_ssl_context
 
+from backstage_backend_defaults._lazy_http import LazyHttpClient
 from backstage_backend_defaults.auth._external_access import ExternalTokens, read_external_access
 from backstage_backend_defaults.auth._http_auth import DefaultHttpAuthService
 from backstage_backend_defaults.auth._key_source import PluginKeySource
@@ -54,23 +54,6 @@ def read_user_token_max_lifetime(config: RootConfigService) -> timedelta:
     return min(max(configured, shortest), longest)
 
 
-class _LazyClient:
-    """The plugin's HTTP client for fetching other plugins' keys, made on first use."""
-
-    def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
-
-    def __call__(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_JWKS_TIMEOUT)
-        return self._client
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-
 def _create_auth(
     config: core.RootConfig,
     logger: core.Logger,
@@ -86,7 +69,7 @@ def _create_auth(
         key_duration=read_key_duration(config),
         token_lifetime=TOKEN_LIFETIME,
     )
-    http = _LazyClient()
+    http = LazyHttpClient(_JWKS_TIMEOUT)
     lifecycle.add_shutdown_hook(http.close)
     return DefaultAuthService(
         plugin_id,

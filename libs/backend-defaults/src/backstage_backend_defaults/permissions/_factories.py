@@ -8,8 +8,8 @@ import httpx
 from backstage_backend_plugin_api import core_services as core
 from backstage_backend_plugin_api import create_service_factory
 from backstage_common.errors import InputError
-from backstage_common.tls import client_ssl_context
 
+from backstage_backend_defaults._lazy_http import LazyHttpClient
 from backstage_backend_defaults.permissions._client import PermissionBackendClient
 from backstage_backend_defaults.permissions._decision_cache import DecisionCache
 from backstage_backend_defaults.permissions._integration_routes import (
@@ -22,23 +22,6 @@ __all__ = ["permissions_registry_service_factory", "permissions_service_factory"
 
 _DEFAULT_MAX_ENTRIES = 10_000
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-
-class _LazyClient:
-    """The plugin's HTTP client for the permission plugin, made on first use."""
-
-    def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
-
-    def __call__(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(verify=client_ssl_context(), timeout=_TIMEOUT)
-        return self._client
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
 
 
 def _max_entries(config: core.RootConfig) -> int:
@@ -59,7 +42,7 @@ def _create_permissions(
     lifecycle: core.Lifecycle,
 ) -> DefaultPermissionsService:
     enabled = config.get_optional_boolean("permission.enabled") is True
-    http = _LazyClient()
+    http = LazyHttpClient(_TIMEOUT)
     lifecycle.add_shutdown_hook(http.close)
     client = PermissionBackendClient(
         auth=auth,
