@@ -504,6 +504,21 @@ def test_the_ingress_serves_extra_hosts_with_their_tls() -> None:
         render({"ingress": {"extraHosts": ["developer.example.com"]}})
 
 
+def test_the_ingress_lets_webhook_bodies_through_to_the_events_plugin() -> None:
+    body_size = "nginx.ingress.kubernetes.io/proxy-body-size"
+    (ingress,) = by_kind(render({}), "Ingress").values()
+    assert ingress["metadata"]["annotations"][body_size] == "10m"
+    own = {"ingress": {"annotations": {body_size: "2m", "team": "platform"}}}
+    (ingress,) = by_kind(render(own), "Ingress").values()
+    assert ingress["metadata"]["annotations"] == {body_size: "2m", "team": "platform"}
+    without_events = {
+        "units": [{"name": "catalog", "plugins": ["catalog"]}],
+        "plugins": {"catalog": {"requires": []}},
+    }
+    (ingress,) = by_kind(render(without_events), "Ingress").values()
+    assert body_size not in (ingress["metadata"].get("annotations") or {})
+
+
 def test_the_http_route_sends_each_plugin_to_the_service_of_its_unit() -> None:
     values = values_of("community")
     docs = render(values)
