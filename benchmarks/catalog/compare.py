@@ -735,8 +735,17 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     return options
 
 
+def exit_on_signal(signum: int, _frame: object) -> None:
+    """Turns SIGTERM and SIGHUP into `SystemExit`, so that the `finally` blocks stop the servers
+    (each in a session of its own, out of reach of signals to this one) and drop their
+    databases, as after Ctrl-C."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, exit_on_signal)
     workdir = Path(tempfile.mkdtemp(prefix="catalog-bench-"))
     try:
         summary = compare(options, workdir)
