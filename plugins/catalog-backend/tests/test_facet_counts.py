@@ -123,13 +123,24 @@ async def test_the_counter_moves_on_each_write_statement_only(
         assert await _counter(catalog) == start + 2
 
 
-async def test_a_kept_count_expires(postgres_config: dict[str, Any], monkeypatch: Any) -> None:
+async def test_a_count_beside_an_open_write_is_not_kept(postgres_config: dict[str, Any]) -> None:
+    """A write that moved the counter before the count and commits after it: the count does
+    not see it and the counter does not move again, so only the writer's lock tells."""
     async with started_catalog(postgres_config) as catalog:
-        monkeypatch.setattr(_facet_counts, "MAX_AGE_S", 0.0)
-        with recorded_statements(catalog.engine) as statements:
-            await _lifecycles(catalog)
-            await _lifecycles(catalog)
-            assert _counts(statements) == 2
+        before = await _lifecycles(catalog)
+        assert before
+        assert "retired" not in before
+        async with catalog.engine.connect() as writer:
+            transaction = await writer.begin()
+            await writer.execute(
+                sa.update(search)
+                .where(search.c.key == "spec.lifecycle")
+                .values(value="retired", original_value="retired")
+            )
+            assert await _lifecycles(catalog) == before  # the write is not committed yet
+            await transaction.commit()
+        after = await _lifecycles(catalog)
+        assert after == {"retired": sum(before.values())}
 
 
 async def _settle() -> None:

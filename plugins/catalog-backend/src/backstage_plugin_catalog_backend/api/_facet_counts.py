@@ -6,11 +6,13 @@ each load. On Postgres, every statement that writes final entities or their sear
 moves the `final_entity_changes` sequence (migration 0002), and every connection sees it
 move at once, committed or not. So:
 
-- a result is kept only when the counter stood still from before its query until after it:
-  nothing was written while it was read;
-- it is reused while the counter still shows that value, for at most `MAX_AGE_S`; a write
-  that had begun before the read and commits after it does not move the counter again, and
-  this age bounds how long its effect can be missed;
+- a count first reads the counter and whether another transaction holds a write lock on
+  `final_entities` or `search` (`SETTLED_SQL`), then counts, then reads the counter again;
+  its result is kept only when no such lock was held and the counter had not moved. A
+  writer holds its lock from before its statement moves the counter until after its commit
+  is visible, so a write that began before the count and commits after it is never missed,
+  and one that begins during the count moves the counter;
+- a kept result is reused while the counter still shows the value it was kept under;
 - identical requests that arrive while a count is running share it instead of starting
   their own;
 - requests that arrive while the counter is being read share the next read: it is sent after
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,14 +37,18 @@ from backstage_plugin_catalog_common import Predicate
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backstage_plugin_catalog_backend.api._queries import entity_facets, predicate_key
-from backstage_plugin_catalog_backend.api._shared_reads import COUNTER_SQL, SharedReads
+from backstage_plugin_catalog_backend.api._shared_reads import (
+    COUNTER_SQL,
+    SETTLED_SQL,
+    SharedReads,
+)
 
-__all__ = ["MAX_AGE_S", "FacetCounts"]
+__all__ = ["FacetCounts"]
 
-MAX_AGE_S = 10.0
 _ROWS_KEPT = 200_000
 """Facet rows kept across all results (a facet on `metadata.name` has a row per entity)."""
 _READ_COUNTER = sa.text(COUNTER_SQL)
+_READ_SETTLED = sa.text(SETTLED_SQL)
 
 FacetRows = list[tuple[str, str, int]]
 _Key = tuple[tuple[str, ...], bytes | None]
@@ -52,7 +57,6 @@ _Key = tuple[tuple[str, ...], bytes | None]
 @dataclass(frozen=True, slots=True)
 class _Kept:
     counter: int
-    at: float
     rows: FacetRows
 
 
@@ -75,8 +79,7 @@ class FacetCounts:
                 return await entity_facets(connection, key[0], predicate)
         counter = await self._counter.read()
         kept = self._kept.get(key)
-        fresh = kept is not None and time.monotonic() - kept.at < MAX_AGE_S
-        if kept is not None and fresh and kept.counter == counter:
+        if kept is not None and kept.counter == counter:
             return kept.rows
         running = self._running.get((key, counter))
         if running is None:
@@ -87,12 +90,12 @@ class FacetCounts:
         return await asyncio.shield(running)
 
     async def _count(self, key: _Key, predicate: Predicate | None, counter: int) -> FacetRows:
-        started = time.monotonic()
         async with self._engine.connect() as connection:
+            before, settled = (await connection.execute(_READ_SETTLED)).one()
             rows = await entity_facets(connection, key[0], predicate)
-            unchanged = await _counter(connection) == counter
-        if unchanged:
-            self._keep(key, _Kept(counter, started, rows))
+            after = await _counter(connection)
+        if settled and after == before:
+            self._keep(key, _Kept(int(before), rows))
         return rows
 
     async def _read_counter(self) -> int:
