@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from backstage_backend_defaults import create_backend
 from backstage_backend_defaults.auth import auth_service_factory, http_auth_service_factory
 from backstage_backend_defaults.http_router._compression import vary_on_encoding, with_vary
@@ -192,7 +193,9 @@ def _free_port() -> int:
         return port
 
 
-async def test_the_end_of_the_drain_cancels_the_requests_still_running() -> None:
+async def test_the_end_of_the_drain_cancels_the_requests_still_running(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     in_handler = asyncio.Event()
     cancelled: list[str] = []
 
@@ -213,7 +216,7 @@ async def test_the_end_of_the_drain_cancels_the_requests_still_running() -> None
             "backend": {
                 "baseUrl": base,
                 "listen": {"host": "127.0.0.1", "port": port},
-                "logging": {"level": "error"},
+                "logging": {"level": "warn"},
                 "auth": {"dangerouslyDisableDefaultAuthPolicy": True},
                 "lifecycle": {"shutdownTimeout": "300ms"},
             }
@@ -221,6 +224,7 @@ async def test_the_end_of_the_drain_cancels_the_requests_still_running() -> None
     )
     backend.add(_plugin(forever))
     await backend.start()
+    logger: Any = await backend.get_service(core_services.root_logger)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             waiting = asyncio.create_task(client.get("/api/demo/forever"))
@@ -236,6 +240,9 @@ async def test_the_end_of_the_drain_cancels_the_requests_still_running() -> None
     assert response.headers["connection"] == "close"
     assert response.json()["error"]["message"] == "Service is shutting down"
     assert took < 3
+    logger.sink.flush()
+    logged = "".join(capfd.readouterr())
+    assert "1 request(s) still running after backend.lifecycle.shutdownTimeout" in logged
 
 
 async def test_a_served_request_line_reaches_the_log_at_stop(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ string such as `'10mb'`; 413 past it), `backend.server.headersTimeout` / `reques
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from backstage_backend_plugin_api import RootConfigService, create_service_factory
+from backstage_backend_plugin_api import LoggerService, RootConfigService, create_service_factory
 from backstage_backend_plugin_api import core_services as core
 from backstage_common.durations import read_optional_duration
 from backstage_common.errors import InputError
@@ -64,6 +65,9 @@ __all__ = [
     "root_http_router_service_factory",
 ]
 
+_SERVER_STOP_MIN_SECONDS = 1.0
+"""The least time the server gets to close its connections, when the drain took the rest."""
+
 
 def read_body_limit(config: RootConfigService) -> int:
     return read_size(config, "backend.server.requestBodyLimit", 10 * 1024**2)
@@ -73,20 +77,42 @@ class BackendHttp:
     """The root HTTP router service: the app, its server, and the shutdown drain."""
 
     def __init__(
-        self, router: RootHttpRouter, server: HttpServer, *, shutdown_timeout: timedelta
+        self,
+        router: RootHttpRouter,
+        server: HttpServer,
+        *,
+        shutdown_timeout: timedelta,
+        logger: LoggerService,
     ) -> None:
         self.router = router
         self.server = server
         self._shutdown_timeout = shutdown_timeout
+        self._logger = logger
 
     def use(self, path: str, *handlers: object) -> None:
         self.router.use(path, *handlers)  # type: ignore[arg-type]
 
     async def drain_and_stop(self) -> None:
+        """Let the requests in flight end, then stop the server, together within
+        `backend.lifecycle.shutdownTimeout` (the server gets at least
+        `_SERVER_STOP_MIN_SECONDS`); what is still open then is closed, with a warning."""
         asgi = self.router.asgi
         asgi.stop_admitting()
-        await asgi.drain(self._shutdown_timeout.total_seconds())
-        await self.server.stop()
+        loop = asyncio.get_running_loop()
+        timeout = self._shutdown_timeout.total_seconds()
+        deadline = loop.time() + timeout
+        running = await asgi.drain(timeout)
+        if running:
+            self._logger.warn(
+                f"{running} request(s) still running after backend.lifecycle.shutdownTimeout "
+                "were cancelled"
+            )
+        remaining = max(deadline - loop.time(), _SERVER_STOP_MIN_SECONDS)
+        if not await self.server.stop(remaining):
+            self._logger.warn(
+                "The HTTP server's connections were still open after "
+                "backend.lifecycle.shutdownTimeout and were closed"
+            )
 
 
 async def _create_root_http_router(
@@ -120,7 +146,10 @@ async def _create_root_http_router(
     server = HttpServer(asgi, read_listen_options(config), timeouts)
     timeout = read_optional_duration(config, "backend.lifecycle.shutdownTimeout")
     http = BackendHttp(
-        RootHttpRouter(asgi), server, shutdown_timeout=timeout or timedelta(seconds=30)
+        RootHttpRouter(asgi),
+        server,
+        shutdown_timeout=timeout or timedelta(seconds=30),
+        logger=logger,
     )
 
     async def listen() -> None:

@@ -158,11 +158,26 @@ class HttpServer:
                 await writer.wait_closed()
             return
 
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        if not self._task.done():
+    async def stop(self, timeout: float | None = None) -> bool:
+        """Stop accepting connections and close the open ones once their requests end.
+
+        Args:
+            timeout: seconds to wait for that; after them the server is stopped by force,
+                closing every connection still open. A connection part-way through a
+                request's headers would otherwise hold the stop until its header timeout.
+
+        Returns:
+            Whether the server stopped within `timeout`.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return True
+        if not task.done():
             self._server.stop()  # type: ignore[no-untyped-call]
-        with contextlib.suppress(Exception):
-            await self._task
-        self._task = None
+        _, pending = await asyncio.wait((task,), timeout=timeout)
+        if pending:
+            task.cancel()
+            await asyncio.wait((task,))
+        if not task.cancelled():
+            task.exception()  # retrieved: a server that failed while stopping has stopped
+        return not pending
