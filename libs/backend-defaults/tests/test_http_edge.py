@@ -83,8 +83,9 @@ def _free_port() -> int:
 
 @asynccontextmanager
 async def _backend(
-    server: dict[str, Any], *features: Any, start: bool = True
+    server: dict[str, Any], *features: Any, start: bool = True, **more: Any
 ) -> AsyncIterator[tuple[Backend, int]]:
+    """A started backend with `features`; `more` adds to (or replaces) its `backend` config."""
     port = _free_port()
     backend = create_backend(
         config_data={
@@ -94,6 +95,7 @@ async def _backend(
                 "logging": {"level": "error"},
                 "auth": {"dangerouslyDisableDefaultAuthPolicy": True},
                 "server": server,
+                **more,
             }
         }
     )
@@ -130,36 +132,28 @@ async def test_a_connection_part_way_through_its_headers_cannot_hold_the_stop(
     """The server stops within `shutdownTimeout`: without the bound, granian waits for a
     connection that has sent part of a request's headers until its header timeout (60 s)."""
     server = {"headersTimeout": 60_000, "keepAliveTimeout": 60_000}
-    port = _free_port()
-    backend = create_backend(
-        config_data={
-            "backend": {
-                "baseUrl": f"http://127.0.0.1:{port}",
-                "listen": {"host": "127.0.0.1", "port": port},
-                "auth": {"dangerouslyDisableDefaultAuthPolicy": True},
-                "server": server,
-                "lifecycle": {"shutdownTimeout": "1s"},
-            }
-        }
-    )
-    backend.add(edge_plugin())
-    await backend.start()
-    logger = await backend.get_service(core_services.root_logger)
-    assert isinstance(logger, StructuredLogger)
-    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /api/edge/ok HTTP/1.1\r\nHost: x\r\n")
-    await writer.drain()
-    await asyncio.sleep(0.2)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await asyncio.wait_for(backend.stop(), CLOSED_WITHIN)
-    assert loop.time() - started < 5.0
-    logger.sink.flush()
-    warning = "connections were still open after backend.lifecycle.shutdownTimeout"
-    assert warning in "".join(capfd.readouterr())
-    with pytest.raises(ConnectionRefusedError):
-        await asyncio.open_connection("127.0.0.1", port)
-    writer.close()
+    async with _backend(
+        server,
+        edge_plugin(),
+        logging={"level": "warn"},
+        lifecycle={"shutdownTimeout": "1s"},
+    ) as (backend, port):
+        logger = await backend.get_service(core_services.root_logger)
+        assert isinstance(logger, StructuredLogger)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /api/edge/ok HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(backend.stop(), CLOSED_WITHIN)
+        assert loop.time() - started < 5.0
+        logger.sink.flush()
+        warning = "connections were still open after backend.lifecycle.shutdownTimeout"
+        assert warning in "".join(capfd.readouterr())
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
 
 
 async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
