@@ -70,12 +70,18 @@ def wait_until(
         time.sleep(0.1)
 
 
+STOP_WAIT_SECONDS = 45.0
+"""Longer than a unit's own bound on its shutdown (`shutdownTimeout`, 30 s by default, and
+the workers' grace), so that a slow shutdown ends as the unit ends it, with its warnings
+in the log, instead of killed by the test."""
+
+
 def stop(process: subprocess.Popen[bytes], signum: int) -> tuple[bytes, bytes]:
-    """Send `signum` (if it still runs) and wait up to 30 s; killed after that."""
+    """Send `signum` (if it still runs) and wait up to `STOP_WAIT_SECONDS`; killed after."""
     if process.poll() is None:
         process.send_signal(signum)
     try:
-        out, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=STOP_WAIT_SECONDS)
         return out or b"", err or b""
     finally:
         if process.poll() is None:

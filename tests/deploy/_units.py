@@ -85,7 +85,8 @@ class UnitProcess:
         return process
 
     def stop(self, signum: int = signal.SIGTERM) -> int | None:
-        """Signal the process (if it runs), wait for it (killed after 30 s); its exit code."""
+        """Signal the process (if it runs), wait for it (killed after `STOP_WAIT_SECONDS`); its
+        exit code."""
         if self.process is None:
             return None
         process, self.process = self.process, None

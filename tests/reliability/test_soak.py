@@ -135,4 +135,8 @@ def test_mixed_traffic_keeps_memory_flat_and_answers_no_5xx(tmp_path: Path) -> N
         assert sum(tally.statuses.values()) > 100, tally.statuses
         assert tally.statuses[201] > 0, tally.statuses
         assert after - before < RSS_GROWTH_BOUND_KIB, (before, after, tally.statuses)
+        since = unit.log_size()
         assert unit.stop() == 0, unit.tail()
+        # nothing held the shutdown until its deadline (a request, a connection, a hook)
+        late = [r for r in unit.records(since) if "shutdownTimeout" in str(r.get("message"))]
+        assert late == [], late
