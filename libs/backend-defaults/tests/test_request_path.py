@@ -242,7 +242,8 @@ async def test_the_end_of_the_drain_cancels_the_requests_still_running(
     assert took < 3
     logger.sink.flush()
     logged = "".join(capfd.readouterr())
-    assert "1 request(s) still running after backend.lifecycle.shutdownTimeout" in logged
+    warning = "1 request(s) still running after backend.lifecycle.shutdownTimeout were cancelled"
+    assert f"{warning}: GET /api/demo/forever" in logged
 
 
 async def test_a_served_request_line_reaches_the_log_at_stop(tmp_path: Path) -> None:

@@ -104,8 +104,8 @@ class BackendHttp:
         running = await asgi.drain(timeout)
         if running:
             self._logger.warn(
-                f"{running} request(s) still running after backend.lifecycle.shutdownTimeout "
-                "were cancelled"
+                f"{len(running)} request(s) still running after "
+                f"backend.lifecycle.shutdownTimeout were cancelled: {', '.join(running[:10])}"
             )
         remaining = max(deadline - loop.time(), _SERVER_STOP_MIN_SECONDS)
         if not await self.server.stop(remaining):

@@ -253,40 +253,44 @@ class BackendAsgiApp:
         for gate in self._gates.values():
             gate.mark_stopping()
 
-    async def drain(self, timeout: float) -> int:
-        """Wait until no request is in flight; returns how many were still running.
+    async def drain(self, timeout: float) -> list[str]:
+        """Wait until no request is in flight; returns the requests still running then
+        (`METHOD /path` each), which are cancelled.
 
         Requests still running after `timeout` are cancelled: shutdown must end in time
         whatever they wait for (a database that does not answer, say), and the server
         would otherwise wait for them when it stops.
         """
         if self._in_flight == 0:
-            return 0
+            return []
         self._drained = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait_for(asyncio.shield(self._drained), timeout)
         except TimeoutError:
             running = self._in_flight
-            abandoned = self._serving_tasks()
+            serving = self._serving_tasks()
+            abandoned = [task for task, _ in serving]
             self._abandoned.update(abandoned)
             for task in abandoned:
                 task.cancel()
             if abandoned:
                 await asyncio.wait(abandoned, timeout=_CANCELLED_REQUEST_GRACE_SECONDS)
-            return running
-        return 0
+            return [what for _, what in serving] + ["a request"] * (running - len(serving))
+        return []
 
-    def _serving_tasks(self) -> list[asyncio.Task[Any]]:
-        """The tasks running a request of this app now, found by what they await: the end
-        of the drain looks for them, so that no request pays for registering its task."""
-        serving: list[asyncio.Task[Any]] = []
+    def _serving_tasks(self) -> list[tuple[asyncio.Task[Any], str]]:
+        """The tasks running a request of this app now, and their requests, found by what
+        they await: the end of the drain looks for them, so that no request pays for
+        registering its task."""
+        serving: list[tuple[asyncio.Task[Any], str]] = []
         for task in asyncio.all_tasks():
             awaited: Any = task.get_coro()
             for _ in range(_AWAIT_DEPTH):
                 if getattr(awaited, "cr_code", None) is _CALL_CODE:
                     frame = awaited.cr_frame
                     if frame is not None and frame.f_locals.get("self") is self:
-                        serving.append(task)
+                        scope = frame.f_locals.get("scope") or {}
+                        serving.append((task, f"{scope.get('method')} {scope.get('path')}"))
                         break
                 awaited = getattr(awaited, "cr_await", None) or getattr(
                     awaited, "gi_yieldfrom", None
