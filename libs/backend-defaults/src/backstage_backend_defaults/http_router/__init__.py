@@ -95,7 +95,7 @@ class BackendHttp:
     async def drain_and_stop(self) -> None:
         """Let the requests in flight end, then stop the server, together within
         `backend.lifecycle.shutdownTimeout` (the server gets at least
-        `_SERVER_STOP_MIN_SECONDS`); what is still open then is closed, with a warning."""
+        `_SERVER_STOP_MIN_SECONDS`); what is still open then is abandoned, with a warning."""
         asgi = self.router.asgi
         asgi.stop_admitting()
         loop = asyncio.get_running_loop()
@@ -111,7 +111,7 @@ class BackendHttp:
         if not await self.server.stop(remaining):
             self._logger.warn(
                 "The HTTP server's connections were still open after "
-                "backend.lifecycle.shutdownTimeout and were closed"
+                "backend.lifecycle.shutdownTimeout; they end with the process"
             )
 
 

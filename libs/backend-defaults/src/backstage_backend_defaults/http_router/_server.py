@@ -162,9 +162,10 @@ class HttpServer:
         """Stop accepting connections and close the open ones once their requests end.
 
         Args:
-            timeout: seconds to wait for that; after them the server is stopped by force,
-                closing every connection still open. A connection part-way through a
-                request's headers would otherwise hold the stop until its header timeout.
+            timeout: seconds to wait for that; after them the server is stopped by force:
+                the port is closed at once, and the connections still open are left to end
+                with the process (granian does not close them). A connection part-way through
+                a request's headers would otherwise hold the stop until its header timeout.
 
         Returns:
             Whether the server stopped within `timeout`.
