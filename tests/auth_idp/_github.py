@@ -265,7 +265,10 @@ def _app(state: LoopbackGithub) -> Litestar:
     async def api_host_user(request: Request[Any, Any, Any]) -> Response[Any]:
         return user_answer(request)
 
-    return Litestar(route_handlers=[authorize, access_token, enterprise_user, api_host_user])
+    return Litestar(
+        route_handlers=[authorize, access_token, enterprise_user, api_host_user],
+        logging_config=None,
+    )
 
 
 def _free_port() -> int:

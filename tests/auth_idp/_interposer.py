@@ -71,7 +71,7 @@ def _app(state: TokenInterposer, metadata_url: str, http: httpx.AsyncClient) -> 
                 body = state.tamper(dict(body))
         return Response(body, status_code=answer.status_code)
 
-    return Litestar(route_handlers=[discovery, token])
+    return Litestar(route_handlers=[discovery, token], logging_config=None)
 
 
 @asynccontextmanager
