@@ -6,6 +6,7 @@ still open while the response was made."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,10 +29,16 @@ from litestar.response import Stream
 from ._policy import table_permissions_factory
 from .sample_catalog import Catalog, started_catalog
 from .test_entity_cache import PETSTORE, STILL, _delete, _set_text
-from .test_permissions_reads import ALICE, get, read_policy
+from .test_permissions_reads import ALICE, get, post, read_policy
 
 QUERY = {"filter": "kind=component", "orderField": "metadata.name,asc", "limit": 2}
 USERS = {"filter": "kind=user"}
+# the same page as `QUERY`, as the catalog client sends a query with a predicate
+QUERY_BODY = {
+    "query": {"kind": "component"},
+    "orderBy": [{"field": "metadata.name", "order": "asc"}],
+    "limit": 2,
+}
 
 
 @asynccontextmanager
@@ -45,12 +52,17 @@ async def cached(
         yield catalog, cache
 
 
-async def _until_kept(catalog: Catalog, cache: ResponseCache, path: str, **params: Any) -> Any:
-    """Ask until the response is kept (nothing of this database may hold a write lock
-    meanwhile) and return it."""
+async def _until_kept(
+    catalog: Catalog, cache: ResponseCache, path: str, *, body: Any = None, **params: Any
+) -> Any:
+    """Ask (a POST of `body` when given) until the response is kept (nothing of this
+    database may hold a write lock meanwhile) and return it."""
     for _ in range(500):
         kept, hits = cache.kept, cache.hits
-        response = await catalog.get(path, **params)
+        if body is None:
+            response = await catalog.get(path, **params)
+        else:
+            response = await catalog.post(path, body)
         assert response.status_code == 200
         if cache.kept > kept or cache.hits > hits:
             return response
@@ -337,6 +349,80 @@ async def test_a_streamed_list_is_kept_whole(
         assert names == ["petstore", "website", "monitor"]
 
 
+async def test_a_posted_query_is_kept_by_its_body(postgres_config: dict[str, Any]) -> None:
+    async with cached(postgres_config) as (catalog, cache):
+        first = await _until_kept(catalog, cache, "/entities/by-query", body=QUERY_BODY)
+        assert _names(first) == ["monitor", "petstore"]
+        cursor = first.json()["pageInfo"]["nextCursor"]
+        second = await _until_kept(
+            catalog, cache, "/entities/by-query", body={"cursor": cursor, "limit": 2}
+        )
+        assert _names(second) == ["website", "worker"]
+        other = await _until_kept(catalog, cache, "/entities/by-query", body={"limit": 1})
+        misses, hits = cache.misses, cache.hits
+        writer = await _writer(postgres_config)
+        try:
+            # hits read the counter alone: they are served without the tables
+            await writer.execute("ALTER TABLE final_entities RENAME TO final_entities_away")
+            await writer.execute("ALTER TABLE search RENAME TO search_away")
+            again = await catalog.post("/entities/by-query", QUERY_BODY)
+            assert again.content == first.content
+            assert again.headers["content-type"] == first.headers["content-type"]
+            spaced = await catalog.test.client.post(
+                "/api/catalog/entities/by-query",
+                content=json.dumps(QUERY_BODY, indent=2),
+                headers={"content-type": "application/json"},
+            )
+            assert spaced.content == first.content
+            body = {"cursor": cursor, "limit": 2}
+            assert (await catalog.post("/entities/by-query", body)).content == second.content
+            assert (await catalog.post("/entities/by-query", {"limit": 1})).content == (
+                other.content
+            )
+            # another body is another request, even one that lists the same entities
+            # (its cursor would carry its own query), and a GET never shares a POST's entry
+            for different in (
+                {**QUERY_BODY, "limit": 3},
+                {
+                    "query": {"kind": "Component"},
+                    **{k: QUERY_BODY[k] for k in ("orderBy", "limit")},
+                },
+                {"limit": 2, "orderBy": QUERY_BODY["orderBy"], "query": {"kind": "component"}},
+            ):
+                assert (await catalog.post("/entities/by-query", different)).status_code == 500
+            assert (await catalog.get("/entities/by-query", limit=1)).status_code == 500
+            await writer.execute("ALTER TABLE final_entities_away RENAME TO final_entities")
+            await writer.execute("ALTER TABLE search_away RENAME TO search")
+        finally:
+            await writer.close()
+        assert cache.hits == hits + 4
+        # a write committed before a request is seen by it
+        changed = '{"kind":"Component","metadata":{"name":"petstore","changed":1}}'
+        await _set_text(catalog, PETSTORE, changed)
+        page = await catalog.post("/entities/by-query", QUERY_BODY)
+        assert page.json()["items"][1] == {
+            "kind": "Component",
+            "metadata": {"name": "petstore", "changed": 1},
+        }
+        assert cache.misses > misses
+
+
+async def test_a_refused_body_is_never_kept(postgres_config: dict[str, Any]) -> None:
+    async with cached(postgres_config) as (catalog, cache):
+        await _until_kept(catalog, cache, "/entities/by-query", body=QUERY_BODY)
+        size, misses, hits = len(cache), cache.misses, cache.hits
+        for refused in (
+            {**QUERY_BODY, "totalItems": "sometimes"},
+            {**QUERY_BODY, "limit": -1},
+            {"cursor": ""},
+            {"query": {"$any": "not a list"}},
+        ):
+            response = await catalog.post("/entities/by-query", refused)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["name"] == "InputError"
+        assert (len(cache), cache.misses, cache.hits) == (size, misses, hits)
+
+
 async def test_a_restricted_caller_does_not_use_the_cache(
     postgres_config: dict[str, Any],
 ) -> None:
@@ -346,6 +432,10 @@ async def test_a_restricted_caller_does_not_use_the_cache(
         misses, hits = cache.misses, cache.hits
         # alice may not read team-b's components, which the kept page holds
         page = await get(catalog, "/entities/by-query", ALICE, **QUERY)
+        assert _names(page) == ["monitor", "petstore"]
+        await _until_kept(catalog, cache, "/entities/by-query", body=QUERY_BODY)
+        misses, hits = cache.misses, cache.hits
+        page = await post(catalog, "/entities/by-query", ALICE, QUERY_BODY)
         assert _names(page) == ["monitor", "petstore"]
         assert (await get(catalog, "/entities", "user:default/nobody", **USERS)).json() == []
         assert (cache.misses, cache.hits) == (misses, hits)

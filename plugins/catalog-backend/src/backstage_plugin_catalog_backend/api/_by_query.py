@@ -2,8 +2,9 @@
 
 Every order field is honoured (then the uid); the first one must have a value for an
 entity to be listed, as in Backstage. The count runs only on a first page whose request
-did not say `totalItems: exclude`; later pages copy it from the cursor. GET pages are
-served from the response cache where it is exact (`ResponseCache`).
+did not say `totalItems: exclude`; later pages copy it from the cursor. Pages are served
+from the response cache where it is exact (`ResponseCache`): a GET by its query string, a
+POST by its body.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from backstage_plugin_catalog_backend.api._params import QueryParams
 from backstage_plugin_catalog_backend.api._queries import FullTextFilter
 from backstage_plugin_catalog_backend.api._response_cache import (
     KeptResponse,
+    Miss,
+    body_key,
     kept_json,
     request_key,
 )
 from backstage_plugin_catalog_backend.api._responses import (
     JSON_MEDIA_TYPE,
     entity_array,
-    json_response,
 )
 
 if TYPE_CHECKING:  # the services import the storage modules of this package
@@ -267,11 +269,9 @@ def _from_body(body: dict[str, Any]) -> _Request:
 
 
 def by_query_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> list[HTTPRouteHandler]:
-    @get("/entities/by-query")
-    async def query_entities(request: Request[Any, Any, Any]) -> Response[bytes]:
-        query = _from_query_params(request)
-        credentials = await http_auth.credentials(request)
-        kept = await catalog.kept_response(request_key(request), credentials)
+    async def respond(
+        query: _Request, credentials: BackstageCredentials[Any], kept: KeptResponse | Miss | None
+    ) -> Response[Any]:
         if isinstance(kept, KeptResponse):
             return kept_json(kept)
         body = (await _run(catalog, query, credentials)).encode()
@@ -279,12 +279,20 @@ def by_query_routes(catalog: EntitiesCatalog, http_auth: HttpAuthService) -> lis
             await kept.keep(body)
         return Response(body, media_type=JSON_MEDIA_TYPE)
 
-    @post("/entities/by-query", status_code=200)
-    async def query_entities_by_predicate(request: Request[Any, Any, Any]) -> Response[bytes]:
-        QueryParams(request, ())
-        body = await read_json_object(request)
-        query = _from_body(body or {})
+    @get("/entities/by-query")
+    async def query_entities(request: Request[Any, Any, Any]) -> Response[Any]:
+        query = _from_query_params(request)
         credentials = await http_auth.credentials(request)
-        return json_response(await _run(catalog, query, credentials))
+        kept = await catalog.kept_response(request_key(request), credentials)
+        return await respond(query, credentials, kept)
+
+    @post("/entities/by-query", status_code=200)
+    async def query_entities_by_predicate(request: Request[Any, Any, Any]) -> Response[Any]:
+        QueryParams(request, ())
+        body = await read_json_object(request) or {}
+        query = _from_body(body)  # a body that is refused is never looked up nor kept
+        credentials = await http_auth.credentials(request)
+        kept = await catalog.kept_response(body_key(request, body), credentials)
+        return await respond(query, credentials, kept)
 
     return [query_entities, query_entities_by_predicate]

@@ -4,9 +4,11 @@ older than the state committed before it started.
 
 Catalog frontends and scripts ask for the same few lists and pages again and again (a
 kind's first page, then its cursor pages); each costs Postgres a query and a count. A
-response is keyed by its route and its raw query string: equal strings give equal answers
-for one state of the catalog (a cursor carries all it depends on), and a string that gives
-an error is never kept. It is served only to callers who may read every entity.
+GET response is keyed by its route and its raw query string: equal strings give equal
+answers for one state of the catalog (a cursor carries all it depends on), and a string
+that gives an error is never kept. A POST by-query is keyed by its route and a digest of
+its JSON body without spaces (`body_key`). It is served only to callers who may read
+every entity.
 
 It rests on the `final_entity_changes` counter (migration 0002) as `EntityCache` does:
 
@@ -37,6 +39,8 @@ holding its own copy, when one would do.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import sys
 import weakref
 from collections.abc import AsyncIterator, Mapping
@@ -64,6 +68,7 @@ __all__ = [
     "KeptResponse",
     "Miss",
     "ResponseCache",
+    "body_key",
     "kept_json",
     "request_key",
     "response_cache_from_config",
@@ -94,6 +99,19 @@ def request_key(request: Request[Any, Any, Any]) -> str:
     """A request's key: its path and raw query string, as sent."""
     query: bytes = request.scope["query_string"]
     return request.scope["path"] + "?" + query.decode("latin-1")
+
+
+def body_key(request: Request[Any, Any, Any], body: Mapping[str, Any]) -> str:
+    """A request's key by its JSON body: its method and path and the SHA-256 of the body
+    written again without spaces.
+
+    Bodies that differ only in spacing share a key; an object's keys keep their order, as
+    a response may show it (a next page's cursor carries the `query` as it was given). The
+    digest keeps a large body from costing the cache more than the budget counts.
+    """
+    compact = json.dumps(body, separators=(",", ":"))
+    digest = hashlib.sha256(compact.encode()).hexdigest()
+    return f"{request.scope['method']} {request.scope['path']}#{digest}"
 
 
 def kept_json(kept: KeptResponse) -> Response[Any]:
