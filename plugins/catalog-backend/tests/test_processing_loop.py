@@ -320,3 +320,27 @@ async def test_a_batch_of_locations_is_not_processed_far_ahead_of_its_writes(
     assert written == processed == 4000
     # each write: 200, and ten locations under way (the default concurrency) of 100 each
     assert most_waiting <= 2 * (200 + 10 * 100)
+
+
+async def test_a_wake_up_as_the_loop_stops_does_not_keep_it_running(
+    database_config: dict[str, Any],
+) -> None:
+    # On Python 3.11 `asyncio.wait_for` swallowed a cancellation that came as the wake-up
+    # it waited for did: the loop ran on, and held the unit's shutdown until its deadline.
+    probe = Probe()
+    async with start_test_backend(
+        features=[catalog_plugin(), probe_module(probe)], config=locations_config(database_config)
+    ):
+        await probe.idle()
+        processing = probe.catalog.processing
+        for turns in range(8):  # the cancellation lands in each turn of the wake-up's way
+            await processing.stop()
+            await processing.start()
+            await asyncio.sleep(0.05)  # every loop waits for a wake-up
+            processing.wake()
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            async with asyncio.timeout(5):
+                await processing.stop()
+            names = {task.get_name() for task in asyncio.all_tasks()}
+            assert "catalog-processing" not in names, turns

@@ -183,7 +183,8 @@ class _Slot:
                 f"restarting it in {delay:g}s"
             )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await stopping.wait()
 
     def signal(self, signum: int) -> None:
         process = self.process

@@ -117,7 +117,8 @@ def bus_routes(
                 yield b""
                 timeout = notify_timeout_ms / 1000 + random.uniform(0.001, 0.01)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=timeout)
+                    async with asyncio.timeout(timeout):
+                        await wake.wait()
                 yield b""
             finally:
                 waiters.release(wake)

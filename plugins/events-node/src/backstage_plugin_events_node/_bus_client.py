@@ -220,4 +220,5 @@ class EventBusClient:
         except ValueError:
             timeout_ms = _DEFAULT_NOTIFY_TIMEOUT_MS
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(response.aread(), timeout=timeout_ms / 1000 + 1)
+            async with asyncio.timeout(timeout_ms / 1000 + 1):
+                await response.aread()

@@ -265,7 +265,8 @@ class BackendAsgiApp:
             return []
         self._drained = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(asyncio.shield(self._drained), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._drained)
         except TimeoutError:
             running = self._in_flight
             serving = self._serving_tasks()

@@ -95,7 +95,8 @@ class PluginGate:
         if self._started.is_set():
             return
         try:
-            await asyncio.wait_for(self._started.wait(), self.startup_timeout)
+            async with asyncio.timeout(self.startup_timeout):
+                await self._started.wait()
         except TimeoutError:
             raise ServiceUnavailableError("Service has not started up yet") from None
 

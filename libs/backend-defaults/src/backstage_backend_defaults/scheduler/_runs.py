@@ -51,8 +51,10 @@ class TaskRun:
                 done, _ = await asyncio.wait({body}, timeout=self._grace)
             if body not in done:
                 body.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await body
+                # the body's end, however it ends; a cancellation of the worker propagates
+                await asyncio.wait({body})
+                if not body.cancelled():
+                    body.exception()  # retrieved: the run is reported as aborted
                 raise RunAborted(self.reason or TIMED_OUT)
             await body
         finally:
@@ -86,5 +88,8 @@ async def finish(loop: asyncio.Task[Any], bound: float) -> None:
     done, _ = await asyncio.wait({loop}, timeout=bound)
     if loop not in done:
         loop.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await loop
+    # its end, however it ends (the loop logged its failures); a cancellation of the
+    # caller (the shutdown deadline) propagates at once
+    await asyncio.wait({loop})
+    if not loop.cancelled():
+        loop.exception()

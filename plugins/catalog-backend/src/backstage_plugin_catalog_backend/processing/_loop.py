@@ -153,13 +153,17 @@ class ProcessingLoop:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # the loop's end (cancelled) is the stop; a cancellation of the caller (the
+            # shutdown deadline) propagates at once
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()
         if self._unreleased:
             # Shutdown cut a stitch short: hand its leases back if the database answers
             # at once, so that another replica need not wait for them to run out.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._release_stitches(), _RELEASE_ON_STOP_SECONDS)
+                async with asyncio.timeout(_RELEASE_ON_STOP_SECONDS):
+                    await self._release_stitches()
 
     def wake(self) -> None:
         for wake in self._wakes:
@@ -238,7 +242,8 @@ class ProcessingLoop:
                 self._logger.error("Catalog processing failed", error)
             if not worked:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self._options.poll_seconds)
+                    async with asyncio.timeout(self._options.poll_seconds):
+                        await wake.wait()
 
     async def refresh_statistics(self) -> None:
         """Have Postgres vacuum the search index and final entities and re-read their
