@@ -19,6 +19,9 @@ Works against any server that speaks Backstage's `/api/catalog` (Backstage itsel
    - `by_name`: `GET /entities/by-name/{kind}/default/{name}`, a random entity each time;
    - `by_query`: `GET /entities/by-query?filter=kind=component,spec.lifecycle=<l>&limit=100`
      (three lifecycles in turn), then every following page by `nextCursor`;
+   - `by_query_post` (only when named in `--workloads`): the same pages as the catalog
+     client asks for a query with a predicate, `POST /entities/by-query` with
+     `{query: {kind: component, spec.lifecycle: <l>}, limit: 100}`, then `{cursor, limit}`;
    - `by_refs`: `POST /entities/by-refs` with 100 random refs;
    - `facets`: `GET /entity-facets?facet=spec.type&facet=spec.lifecycle&filter=kind=component`;
    - `users`: `GET /entities?filter=kind=user` (every user, one response).
@@ -639,20 +642,38 @@ async def ingest(
 
 
 class Cursors:
-    """Per connection: the next by-query page to ask for (a first page or a cursor)."""
+    """Per connection: the next by-query page to ask for (a first page or a cursor), as a
+    GET with a filter or, with `post`, as the catalog client sends a query with a predicate:
+    a POST of `{query}`, then of `{cursor}`."""
 
-    def __init__(self, prefix: str, rng: random.Random) -> None:
+    def __init__(self, prefix: str, rng: random.Random, *, post: bool = False) -> None:
         self.prefix = prefix
+        self.post = post
         self.cursor: str | None = None
         self.turn = rng.randrange(len(LIFECYCLES))
 
-    def path(self) -> str:
+    def request(self) -> tuple[str, str, bytes | None]:
+        """The next page's method, path and body."""
+        if self.post:
+            return "POST", f"{self.prefix}/entities/by-query", msgspec.json.encode(self._body())
+        return "GET", self._path(), None
+
+    def _body(self) -> dict[str, Any]:
+        if self.cursor is not None:
+            return {"cursor": self.cursor, "limit": PAGE_LIMIT}
+        query = {"kind": "component", "spec.lifecycle": self._next_lifecycle()}
+        return {"query": query, "limit": PAGE_LIMIT}
+
+    def _path(self) -> str:
         if self.cursor is not None:
             return f"{self.prefix}/entities/by-query?cursor={quote(self.cursor)}&limit={PAGE_LIMIT}"
-        self.turn = (self.turn + 1) % len(LIFECYCLES)
-        lifecycle = LIFECYCLES[self.turn]
+        lifecycle = self._next_lifecycle()
         query = f"filter=kind=component,spec.lifecycle={lifecycle}&limit={PAGE_LIMIT}"
         return f"{self.prefix}/entities/by-query?{query}"
+
+    def _next_lifecycle(self) -> str:
+        self.turn = (self.turn + 1) % len(LIFECYCLES)
+        return LIFECYCLES[self.turn]
 
 
 class PageInfo(msgspec.Struct):
@@ -699,12 +720,13 @@ class Workloads:
             f"{prefix}/entity-facets?facet=spec.type&facet=spec.lifecycle&filter=kind=component"
         )
         self.users = f"{prefix}/entities?filter=kind=user"
-        self.cursors: dict[int, Cursors] = {}
+        self.cursors: dict[tuple[int, bool], Cursors] = {}
 
     def all(self) -> list[Workload]:
         return [
             Workload("by_name", self.by_name, self.check_by_name),
             Workload("by_query", self.by_query, check_cursor_chain),
+            Workload("by_query_post", self.by_query_post, check_posted_cursor_chain),
             Workload("by_refs", self.by_refs, self.check_by_refs),
             Workload("facets", self.get_facets, self.check_facets),
             Workload("users", self.get_users, self.check_users),
@@ -714,8 +736,16 @@ class Workloads:
         return await conn.request("GET", self.names[rng.randrange(len(self.names))])
 
     async def by_query(self, conn: Connection, rng: random.Random) -> Response:
-        state = self.cursors.setdefault(id(conn), Cursors(self.prefix, rng))
-        response = await conn.request("GET", state.path())
+        return await self._next_page(conn, rng, post=False)
+
+    async def by_query_post(self, conn: Connection, rng: random.Random) -> Response:
+        return await self._next_page(conn, rng, post=True)
+
+    async def _next_page(self, conn: Connection, rng: random.Random, *, post: bool) -> Response:
+        state = self.cursors.get((id(conn), post))
+        if state is None:
+            state = self.cursors[id(conn), post] = Cursors(self.prefix, rng, post=post)
+        response = await conn.request(*state.request())
         if response.status == 200:
             state.cursor = PAGE_DECODER.decode(response.data()).pageInfo.nextCursor
         return response
@@ -767,12 +797,12 @@ async def connected(target: Target, gzip: bool = False) -> AsyncIterator[Connect
         await conn.close()
 
 
-async def check_cursor_chain(target: Target, gzip: bool) -> None:
+async def check_cursor_chain(target: Target, gzip: bool, *, post: bool = False) -> None:
     """Following nextCursor from the first page yields totalItems distinct entities."""
     conn = target.connection(gzip)
-    cursors = Cursors(target.prefix, random.Random(0))
+    cursors = Cursors(target.prefix, random.Random(0), post=post)
     try:
-        response = await conn.request("GET", cursors.path())
+        response = await conn.request(*cursors.request())
         first = PAGE_DECODER.decode(response.data())
         uids: set[str] = set()
         page = first
@@ -782,7 +812,7 @@ async def check_cursor_chain(target: Target, gzip: bool) -> None:
             if page.pageInfo.nextCursor is None:
                 break
             cursors.cursor = page.pageInfo.nextCursor
-            response = await conn.request("GET", cursors.path())
+            response = await conn.request(*cursors.request())
             if response.status != 200:
                 raise LoadError(f"by-query cursor page: HTTP {response.status}")
             page = PAGE_DECODER.decode(response.data())
@@ -790,6 +820,11 @@ async def check_cursor_chain(target: Target, gzip: bool) -> None:
             raise LoadError(f"by-query: cursors gave {len(uids)} entities of {first.totalItems}")
     finally:
         await conn.close()
+
+
+async def check_posted_cursor_chain(target: Target, gzip: bool) -> None:
+    """`check_cursor_chain` with the pages posted."""
+    await check_cursor_chain(target, gzip, post=True)
 
 
 @dataclass
@@ -1053,7 +1088,7 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         default="by_name,by_query,by_refs,facets,users",
-        help="comma-separated subset of by_name,by_query,by_refs,facets,users",
+        help="comma-separated subset of by_name,by_query,by_query_post,by_refs,facets,users",
     )
     options = parser.parse_args(argv)
     if options.concurrency < 1 or options.duration <= 0 or options.warmup < 0:
