@@ -51,10 +51,10 @@ class TaskRun:
                 done, _ = await asyncio.wait({body}, timeout=self._grace)
             if body not in done:
                 body.cancel()
-                # the body's end, however it ends; a cancellation of the worker propagates
+                # the body's end; a cancellation of the worker propagates at once
                 await asyncio.wait({body})
-                if not body.cancelled():
-                    body.exception()  # retrieved: the run is reported as aborted
+                if not body.cancelled() and (error := body.exception()) is not None:
+                    raise error
                 raise RunAborted(self.reason or TIMED_OUT)
             await body
         finally:

@@ -156,8 +156,8 @@ class ProcessingLoop:
             # the loop's end (cancelled) is the stop; a cancellation of the caller (the
             # shutdown deadline) propagates at once
             await asyncio.wait({task})
-            if not task.cancelled():
-                task.exception()
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
         if self._unreleased:
             # Shutdown cut a stitch short: hand its leases back if the database answers
             # at once, so that another replica need not wait for them to run out.
